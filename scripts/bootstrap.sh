@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install pinned dependencies (Python and npm), idempotently.
+# Re-installs only when requirements.txt or package-lock.json changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements.txt
+  echo "$want" > "$stamp"
+fi
+if [ -f package-lock.json ]; then
+  nstamp=node_modules/.lock.sha256
+  nwant=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat "$nstamp" 2>/dev/null)" != "$nwant" ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$nwant" > "$nstamp"
+  fi
+fi
