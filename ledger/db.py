@@ -1,0 +1,58 @@
+"""SQLAlchemy base and engine factory shared by every ledger package."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase
+
+DEFAULT_DATA_DIR = Path(os.environ.get("LEDGER_DATA_DIR", "data"))
+
+
+class Base(DeclarativeBase):
+    """Declarative base: every table of the ledger hangs off this metadata."""
+
+
+def default_database_url() -> str:
+    url = os.environ.get("LEDGER_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{(DEFAULT_DATA_DIR / 'ledger.sqlite3').resolve()}"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """Create an engine; SQLite gets WAL, full fsync and manual transaction control."""
+    url = url or default_database_url()
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let SQLAlchemy's BEGIN reach SQLite so BEGIN IMMEDIATE can be issued explicitly.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        mode = conn.info.pop("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
