@@ -137,9 +137,7 @@ def _check_hash(name: str, value: bytes) -> None:
         raise ProofError(f"{name} is not a {HASH_SIZE}-byte hash")
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """Recompute the root from an inclusion proof; raises ProofError when malformed."""
     if not 0 <= index < size:
         raise ProofError(f"index {index} is not below tree size {size}")
@@ -232,9 +230,7 @@ def in_memory_getter(leaves: Sequence[bytes]) -> NodeGetter:
     def get(level: int, index: int) -> bytes:
         while len(levels) <= level:
             below = levels[-1]
-            levels.append(
-                [node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
-            )
+            levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
         return levels[level][index]
 
     return get

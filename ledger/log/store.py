@@ -1,0 +1,449 @@
+"""Durable log storage: the batch append transaction and every read (tiles, entries, proofs).
+
+Proofs need O(log n) node reads: nodes come from hash tiles, expanded once and kept in a
+bounded LRU cache (tile contents never change for a given width, so caching is safe).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, func, insert, select, text
+
+from ledger.db import is_sqlite
+from ledger.log import merkle
+from ledger.log.checkpoint import Checkpoint
+from ledger.log.models import Log, LogCheckpoint, LogEntry, LogTile
+from ledger.log.note import Signer, Verifier
+from ledger.log.tiles import (
+    TILE_HEIGHT,
+    TILE_WIDTH,
+    encode_entry_bundle,
+    expand_tile,
+    perfect_root,
+    tile_width_at,
+)
+
+HASH = merkle.HASH_SIZE
+
+
+class LogError(Exception):
+    """Base class for log storage errors."""
+
+
+class NotFound(LogError):
+    """The requested entry, tile, size or checkpoint does not exist."""
+
+
+class InvalidRequest(LogError):
+    """The request cannot be answered as asked (bad index, size or width)."""
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root: bytes
+    note: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The log's promise: entry ``index`` with ``leaf_hash`` is under the signed checkpoint."""
+
+    index: int
+    leaf_hash: bytes
+    checkpoint: SignedCheckpoint
+
+
+def _lock_key(origin: str) -> int:
+    return struct.unpack(">q", hashlib.sha256(origin.encode()).digest()[:8])[0]
+
+
+@dataclass
+class _TreeState:
+    """Right edge of the tree, enough to extend it: compact range and partial tiles."""
+
+    size: int
+    root: bytes
+    frontier: list[bytes]
+    partials: list[list[bytes]]  # partials[L]: hashes of the partial tile at level L
+
+
+class LogStore:
+    """One log (identified by its origin) in a SQL database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        origin: str,
+        signer: Signer | None = None,
+        verifier: Verifier | None = None,
+        tile_cache_size: int = 8192,
+    ) -> None:
+        if signer is None and verifier is None:
+            raise ValueError("a log needs its signer or at least its verifier key")
+        self.engine = engine
+        self.origin = origin
+        self.signer = signer
+        self.verifier = verifier or signer.verifier()  # type: ignore[union-attr]
+        self._lock_key = _lock_key(origin)
+        self._log_id: int | None = None
+        self._state: _TreeState | None = None
+        self._known_size = 0
+        self._expanded = functools.lru_cache(maxsize=tile_cache_size)(self._load_expanded)
+
+    # --- setup -------------------------------------------------------------------------
+
+    @property
+    def log_id(self) -> int:
+        if self._log_id is None:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(Log.id).where(Log.origin == self.origin)).first()
+            if row is None:
+                raise NotFound(f"log {self.origin!r} is not initialised")
+            self._log_id = row[0]
+        return self._log_id
+
+    def initialise(self) -> None:
+        """Create the log row and its empty signed checkpoint, if missing (idempotent)."""
+        if self.signer is None:
+            raise LogError("initialising a log needs its signing key")
+        with self._write_tx() as conn:
+            row = conn.execute(
+                select(Log.id, Log.verifier_key).where(Log.origin == self.origin)
+            ).first()
+            if row is not None:
+                if row[1] != str(self.verifier):
+                    raise LogError("the log exists with a different verifier key")
+                self._log_id = row[0]
+                return
+            now = datetime.now(UTC)
+            self._log_id = conn.execute(
+                insert(Log).values(
+                    origin=self.origin, verifier_key=str(self.verifier), created_at=now
+                )
+            ).inserted_primary_key[0]
+            self._insert_checkpoint(conn, 0, merkle.EMPTY_ROOT, [], now)
+
+    # --- transactions --------------------------------------------------------------------
+
+    def _write_tx(self):
+        """A write transaction that holds the log's single-writer lock."""
+        store = self
+
+        class _Tx:
+            def __enter__(self_inner) -> Connection:
+                conn = store.engine.connect()
+                if is_sqlite(store.engine):
+                    conn.info["sqlite_begin"] = "IMMEDIATE"
+                self_inner.conn = conn
+                self_inner.tx = conn.begin()
+                if not is_sqlite(store.engine):
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": store._lock_key})
+                return conn
+
+            def __exit__(self_inner, exc_type, exc, tb) -> None:
+                try:
+                    if exc_type is None:
+                        self_inner.tx.commit()
+                    else:
+                        self_inner.tx.rollback()
+                finally:
+                    self_inner.conn.close()
+
+        return _Tx()
+
+    # --- appending -----------------------------------------------------------------------
+
+    def append_batch(self, items: Sequence[bytes]) -> list[Receipt]:
+        """Append entries in one transaction; receipts are returned only after the commit."""
+        if self.signer is None:
+            raise LogError("appending needs the log signing key")
+        if not items:
+            return []
+        for data in items:
+            if not isinstance(data, bytes) or len(data) > 0xFFFF:
+                raise InvalidRequest("an entry must be bytes of at most 65535 bytes")
+        log_id = self.log_id
+        with self._write_tx() as conn:
+            state = self._current_state(conn)
+            start = state.size
+            frontier = list(state.frontier)
+            partials = [list(p) for p in state.partials]
+            leaf_hash = merkle.leaf_hash
+            entry_rows = []
+            tile_rows = []
+            hashes = []
+            size = start
+            for data in items:
+                lh = leaf_hash(data)
+                hashes.append(lh)
+                entry_rows.append({"log_id": log_id, "idx": size, "leaf_hash": lh, "data": data})
+                merkle.frontier_append(frontier, size, lh)
+                size += 1
+                partials[0].append(lh)
+                level = 0
+                while len(partials[level]) == TILE_WIDTH:
+                    full = partials[level]
+                    root = perfect_root(full)
+                    tile_index = (size >> (TILE_HEIGHT * (level + 1))) - 1
+                    tile_rows.append(
+                        {
+                            "log_id": log_id,
+                            "level": level,
+                            "idx": tile_index,
+                            "hashes": b"".join(full),
+                            "root": root,
+                        }
+                    )
+                    partials[level] = []
+                    level += 1
+                    if len(partials) == level:
+                        partials.append([])
+                    partials[level].append(root)
+            root = merkle.root_from_frontier(frontier)
+            conn.execute(insert(LogEntry), entry_rows)
+            if tile_rows:
+                conn.execute(insert(LogTile), tile_rows)
+            now = datetime.now(UTC)
+            cp = self._insert_checkpoint(conn, size, root, frontier, now)
+        self._state = _TreeState(size, root, frontier, partials)
+        return [Receipt(start + i, h, cp) for i, h in enumerate(hashes)]
+
+    def _insert_checkpoint(
+        self, conn: Connection, size: int, root: bytes, frontier: list[bytes], now: datetime
+    ) -> SignedCheckpoint:
+        note = Checkpoint(self.origin, size, root).sign(self.signer)  # type: ignore[arg-type]
+        conn.execute(
+            insert(LogCheckpoint).values(
+                log_id=self.log_id,
+                size=size,
+                root=root,
+                frontier=b"".join(frontier),
+                note=note,
+                created_at=now,
+            )
+        )
+        return SignedCheckpoint(size, root, note, now)
+
+    def _current_state(self, conn: Connection) -> _TreeState:
+        """The tree's right edge as committed; reuses the cached one when nothing changed."""
+        row = conn.execute(
+            select(LogCheckpoint.size, LogCheckpoint.root, LogCheckpoint.frontier)
+            .where(LogCheckpoint.log_id == self.log_id)
+            .order_by(LogCheckpoint.size.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise NotFound(f"log {self.origin!r} has no checkpoint; initialise it first")
+        size, root, frontier_blob = row
+        cached = self._state
+        if cached is not None and cached.size == size and cached.root == root:
+            return cached
+        frontier = [frontier_blob[i : i + HASH] for i in range(0, len(frontier_blob), HASH)]
+        partials = []
+        level = 0
+        while True:
+            count = size >> (TILE_HEIGHT * level)
+            partials.append(self._partial_hashes(conn, level, count - count % TILE_WIDTH, count))
+            if count < TILE_WIDTH:
+                break
+            level += 1
+        return _TreeState(size, root, frontier, partials)
+
+    def _partial_hashes(self, conn: Connection, level: int, begin: int, end: int) -> list[bytes]:
+        """Hashes of tree level 8*``level`` for node indexes [begin, end)."""
+        if begin >= end:
+            return []
+        if level == 0:
+            rows = conn.execute(
+                select(LogEntry.leaf_hash)
+                .where(LogEntry.log_id == self.log_id, LogEntry.idx >= begin, LogEntry.idx < end)
+                .order_by(LogEntry.idx)
+            ).all()
+        else:
+            rows = conn.execute(
+                select(LogTile.root)
+                .where(
+                    LogTile.log_id == self.log_id,
+                    LogTile.level == level - 1,
+                    LogTile.idx >= begin,
+                    LogTile.idx < end,
+                )
+                .order_by(LogTile.idx)
+            ).all()
+        if len(rows) != end - begin:
+            raise LogError(f"log storage is missing hashes at level {level} in [{begin}, {end})")
+        return [r[0] for r in rows]
+
+    # --- checkpoints ---------------------------------------------------------------------
+
+    def latest_checkpoint(self) -> SignedCheckpoint:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    LogCheckpoint.size,
+                    LogCheckpoint.root,
+                    LogCheckpoint.note,
+                    LogCheckpoint.created_at,
+                )
+                .where(LogCheckpoint.log_id == self.log_id)
+                .order_by(LogCheckpoint.size.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            raise NotFound("the log has no checkpoint yet")
+        return SignedCheckpoint(*row)
+
+    def checkpoint(self, size: int) -> SignedCheckpoint:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    LogCheckpoint.size,
+                    LogCheckpoint.root,
+                    LogCheckpoint.note,
+                    LogCheckpoint.created_at,
+                ).where(LogCheckpoint.log_id == self.log_id, LogCheckpoint.size == size)
+            ).first()
+        if row is None:
+            raise NotFound(f"no checkpoint was signed at tree size {size}")
+        return SignedCheckpoint(*row)
+
+    def checkpoints(self, after_size: int = -1, limit: int = 100) -> list[SignedCheckpoint]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    LogCheckpoint.size,
+                    LogCheckpoint.root,
+                    LogCheckpoint.note,
+                    LogCheckpoint.created_at,
+                )
+                .where(LogCheckpoint.log_id == self.log_id, LogCheckpoint.size > after_size)
+                .order_by(LogCheckpoint.size)
+                .limit(limit)
+            ).all()
+        return [SignedCheckpoint(*r) for r in rows]
+
+    def size(self) -> int:
+        return self.latest_checkpoint().size
+
+    # --- entries -------------------------------------------------------------------------
+
+    def entry(self, index: int) -> bytes:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(LogEntry.data).where(LogEntry.log_id == self.log_id, LogEntry.idx == index)
+            ).first()
+        if row is None:
+            raise NotFound(f"no entry at index {index}")
+        return row[0]
+
+    def entries(self, begin: int, end: int) -> list[bytes]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(LogEntry.data)
+                .where(LogEntry.log_id == self.log_id, LogEntry.idx >= begin, LogEntry.idx < end)
+                .order_by(LogEntry.idx)
+            ).all()
+        return [r[0] for r in rows]
+
+    def index_of(self, leaf_hash: bytes) -> int | None:
+        """Index of the first entry with this leaf hash, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(func.min(LogEntry.idx)).where(
+                    LogEntry.log_id == self.log_id, LogEntry.leaf_hash == leaf_hash
+                )
+            ).first()
+        return None if row is None else row[0]
+
+    # --- tiles ---------------------------------------------------------------------------
+
+    def _check_tile(self, level: int, index: int, width: int, tree_size: int) -> None:
+        available = tile_width_at(level, index, tree_size)
+        if available == 0:
+            raise NotFound(f"tile {level}/{index} does not exist at tree size {tree_size}")
+        if width > available:
+            raise NotFound(f"tile {level}/{index} has only {available} hashes")
+
+    def hash_tile(self, level: int, index: int, width: int, tree_size: int | None = None) -> bytes:
+        """Tile bytes (width * 32), for any width up to what the tree of ``tree_size`` has."""
+        if tree_size is None:
+            tree_size = self.size()
+        self._check_tile(level, index, width, tree_size)
+        return self._tile_blob(level, index, width)
+
+    def _tile_blob(self, level: int, index: int, width: int) -> bytes:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(LogTile.hashes).where(
+                    LogTile.log_id == self.log_id, LogTile.level == level, LogTile.idx == index
+                )
+            ).first()
+            if row is not None:
+                return row[0][: width * HASH]
+            begin = index * TILE_WIDTH
+            hashes = self._partial_hashes(conn, level, begin, begin + width)
+        return b"".join(hashes)
+
+    def entry_bundle(self, index: int, width: int, tree_size: int | None = None) -> bytes:
+        if tree_size is None:
+            tree_size = self.size()
+        self._check_tile(0, index, width, tree_size)
+        begin = index * TILE_WIDTH
+        return encode_entry_bundle(self.entries(begin, begin + width))
+
+    # --- proofs --------------------------------------------------------------------------
+
+    def _load_expanded(self, level: int, index: int, width: int) -> list[bytes]:
+        return expand_tile(self._tile_blob(level, index, width))
+
+    def node_getter(self, tree_size: int) -> merkle.NodeGetter:
+        """``get_node(level, index)`` for perfect subtrees of the tree of ``tree_size``."""
+        expanded = self._expanded
+
+        def get(level: int, index: int) -> bytes:
+            tile_level, r = divmod(level, TILE_HEIGHT)
+            first = index << r
+            tile_index = first >> TILE_HEIGHT
+            count = tree_size >> (TILE_HEIGHT * tile_level)
+            width = min(TILE_WIDTH, count - tile_index * TILE_WIDTH)
+            pos = ((first & (TILE_WIDTH - 1)) >> r) * HASH
+            return expanded(tile_level, tile_index, width)[r][pos : pos + HASH]
+
+        return get
+
+    def _check_size(self, tree_size: int) -> None:
+        # The log only grows, so a size seen once stays valid without another query.
+        if 0 <= tree_size <= self._known_size:
+            return
+        current = self._known_size = self.size()
+        if not 0 <= tree_size <= current:
+            raise InvalidRequest(f"tree size {tree_size} is beyond the log's size {current}")
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        self._check_size(tree_size)
+        if not 0 <= index < tree_size:
+            raise InvalidRequest(f"index {index} is not below tree size {tree_size}")
+        return merkle.inclusion_proof(index, tree_size, self.node_getter(tree_size))
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        self._check_size(size2)
+        if not 0 < size1 <= size2:
+            raise InvalidRequest(f"no consistency proof from size {size1} to {size2}")
+        return merkle.consistency_proof(size1, size2, self.node_getter(size2))
+
+    def root_at(self, tree_size: int) -> bytes:
+        self._check_size(tree_size)
+        return merkle.tree_root(tree_size, self.node_getter(tree_size))
+
+    def clear_caches(self) -> None:
+        self._expanded.cache_clear()
+        self._state = None
+        self._known_size = 0
