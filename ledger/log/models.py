@@ -111,7 +111,9 @@ def append_only_ddl(dialect: str, table: str) -> list[str]:
 def _install_triggers(table_obj) -> None:
     for dialect in ("sqlite", "postgresql"):
         for stmt in append_only_ddl(dialect, table_obj.name):
-            event.listen(table_obj, "after_create", DDL(stmt).execute_if(dialect=dialect))
+            # DDL() interpolates %-placeholders, so literal percent signs are doubled.
+            ddl = DDL(stmt.replace("%", "%%"))
+            event.listen(table_obj, "after_create", ddl.execute_if(dialect=dialect))
 
 
 for _model in (LogEntry, LogTile, LogCheckpoint):

@@ -1,0 +1,39 @@
+"""Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from api.errors import LedgerApi, register_error_handlers
+from ledger.config import Settings
+from ledger.runtime import Ledger, open_ledger
+
+
+def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask(__name__)
+    app.config.update(
+        API_TITLE="Complaint ledger",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["ledger"] = ledger or open_ledger(settings)
+
+    api = LedgerApi(app)
+    register_error_handlers(app)
+
+    from api.log_routes import log_api, tiles
+
+    app.register_blueprint(tiles)
+    api.register_blueprint(log_api)
+    return app
+
+
+def get_ledger() -> Ledger:
+    from flask import current_app
+
+    return current_app.extensions["ledger"]

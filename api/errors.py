@@ -1,0 +1,77 @@
+"""Error handling: everything becomes RFC 9457 problem+json, never an HTML page."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+from api.problems import (
+    PROBLEM_TYPES,
+    STATUS_TO_SLUG,
+    Problem,
+    ProblemSchema,
+    problem_response,
+)
+from ledger.log.store import InvalidRequest, NotFound
+
+log = logging.getLogger(__name__)
+
+
+def _problem_from_http(error: HTTPException) -> Problem:
+    code = error.code or 500
+    slug = STATUS_TO_SLUG.get(code, "internal-error" if code >= 500 else "bad-request")
+    data = getattr(error, "data", None) or {}
+    errors = data.get("messages") or data.get("errors")
+    extra = {"errors": errors} if errors else {}
+    if code == 422:
+        detail = "The request did not pass validation; see errors"
+    else:
+        detail = data.get("message") or error.description
+    headers = dict(data.get("headers") or {})
+    return Problem(slug, detail, status=code, headers=headers, **extra)
+
+
+class LedgerApi(Api):
+    """flask-smorest Api whose error responses are problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        return problem_response(_problem_from_http(error))
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(Problem, problem_response)
+    app.register_error_handler(NotFound, lambda e: problem_response(Problem("not-found", str(e))))
+    app.register_error_handler(
+        InvalidRequest, lambda e: problem_response(Problem("bad-request", str(e)))
+    )
+
+    def _unavailable(exc: Exception):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            Problem("unavailable", "The database is unavailable", headers={"Retry-After": "1"})
+        )
+
+    for exc_type in (OperationalError, PoolTimeout):
+        app.register_error_handler(exc_type, _unavailable)
+
+    def _dbapi(exc: DBAPIError):
+        if exc.connection_invalidated:
+            return _unavailable(exc)
+        log.exception("database error")
+        return problem_response(Problem("internal-error"))
+
+    app.register_error_handler(DBAPIError, _dbapi)
+
+    @app.route("/problems/<slug>")
+    def problem_doc(slug: str):
+        if slug not in PROBLEM_TYPES:
+            raise Problem("not-found", f"no problem type {slug!r}")
+        title, status = PROBLEM_TYPES[slug]
+        return {"type": f"/problems/{slug}", "title": title, "status": status}
