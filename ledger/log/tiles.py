@@ -66,7 +66,7 @@ _PATH_RE = re.compile(
 
 
 def parse_tile_path(path: str) -> TileCoord:
-    """Parse ``tile/<L>/<N>[.p/<W>]`` or ``tile/entries/<N>[.p/<W>]``; reject non-canonical forms."""
+    """Parse ``tile/<L>/<N>[.p/<W>]`` or ``tile/entries/...``; reject non-canonical forms."""
     m = _PATH_RE.match(path)
     if not m:
         raise TilePathError(f"not a tile path: {path!r}")
