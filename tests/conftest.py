@@ -4,6 +4,7 @@ LEDGER_DATABASE_URL is set), a log key, and an initialised log store."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,3 +86,38 @@ def ledger(settings: Settings) -> Iterator[Ledger]:
     led = open_ledger(settings)
     yield led
     led.close()
+
+
+class LiveServer:
+    """The Flask app served over real HTTP on a free local port, in a thread."""
+
+    def __init__(self, app) -> None:
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+
+
+@pytest.fixture
+def app(ledger: Ledger):
+    from api import create_app
+
+    return create_app(ledger.settings, ledger)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    server = LiveServer(app)
+    yield server
+    server.stop()

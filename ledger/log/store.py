@@ -26,6 +26,7 @@ from ledger.log.tiles import (
     encode_entry_bundle,
     expand_tile,
     perfect_root,
+    tile_node_getter,
     tile_width_at,
 )
 
@@ -406,18 +407,7 @@ class LogStore:
 
     def node_getter(self, tree_size: int) -> merkle.NodeGetter:
         """``get_node(level, index)`` for perfect subtrees of the tree of ``tree_size``."""
-        expanded = self._expanded
-
-        def get(level: int, index: int) -> bytes:
-            tile_level, r = divmod(level, TILE_HEIGHT)
-            first = index << r
-            tile_index = first >> TILE_HEIGHT
-            count = tree_size >> (TILE_HEIGHT * tile_level)
-            width = min(TILE_WIDTH, count - tile_index * TILE_WIDTH)
-            pos = ((first & (TILE_WIDTH - 1)) >> r) * HASH
-            return expanded(tile_level, tile_index, width)[r][pos : pos + HASH]
-
-        return get
+        return tile_node_getter(tree_size, self._expanded)
 
     def _check_size(self, tree_size: int) -> None:
         # The log only grows, so a size seen once stays valid without another query.

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ledger.log.merkle import HASH_SIZE, node_hash
+from ledger.log.merkle import HASH_SIZE, NodeGetter, node_hash
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -151,3 +151,24 @@ def decode_entry_bundle(blob: bytes) -> list[bytes]:
         entries.append(blob[pos : pos + n])
         pos += n
     return entries
+
+
+ExpandedTileGetter = Callable[[int, int, int], list[bytes]]
+
+
+def tile_node_getter(tree_size: int, expanded: ExpandedTileGetter) -> NodeGetter:
+    """``get_node(level, index)`` for a tree of ``tree_size``, reading nodes out of tiles.
+
+    ``expanded(tile_level, tile_index, width)`` returns ``expand_tile`` of that tile.
+    """
+
+    def get(level: int, index: int) -> bytes:
+        tile_level, r = divmod(level, TILE_HEIGHT)
+        first = index << r
+        tile_index = first >> TILE_HEIGHT
+        count = tree_size >> (TILE_HEIGHT * tile_level)
+        width = min(TILE_WIDTH, count - tile_index * TILE_WIDTH)
+        pos = ((first & (TILE_WIDTH - 1)) >> r) * HASH_SIZE
+        return expanded(tile_level, tile_index, width)[r][pos : pos + HASH_SIZE]
+
+    return get
