@@ -320,7 +320,8 @@ def print_table(r: dict, n: int) -> None:
 
     ours, pmm, pms = r["ours_proofs"], r["pymerkle_inmemory"]["proofs"], r["pymerkle_sqlite_proofs"]
     rows = [
-        ("durable append/s, SQLite (batch 1000)", r["append_sqlite"], "-", r["pymerkle_sqlite_append"]),
+        ("durable append/s, SQLite (batch 1000)", r["append_sqlite"], "-",
+         r["pymerkle_sqlite_append"]),
         (
             "durable append/s, SQLite, 64 threads x 1",
             r["append_sqlite_sequencer_64_threads"]["per_s"],
