@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 
-from ledger.log.store import InvalidRequest, LogStore, Receipt
+from ledger.log.store import InvalidRequest, LogStore, PendingEntry, Receipt, Rejected
 
 
 class SequencerClosed(RuntimeError):
@@ -25,23 +25,30 @@ class Sequencer:
         self.store = store
         self.max_batch = max_batch
         self._cond = threading.Condition()
-        self._pending: deque[tuple[list[bytes], Future[list[Receipt]]]] = deque()
+        self._pending: deque[tuple[list, Future[list]]] = deque()
         self._pending_count = 0
         self._thread: threading.Thread | None = None
         self._closed = False
         self.batch_sizes: list[int] = []  # recent committed batch sizes, for metrics
 
-    def append(self, data: bytes, timeout: float | None = None) -> Receipt:
+    def append(self, data: bytes | PendingEntry, timeout: float | None = None) -> Receipt:
+        """Append one entry; raises ``Rejected`` if its check refused it."""
         return self.append_many([data], timeout)[0]
 
-    def append_many(self, items: Sequence[bytes], timeout: float | None = None) -> list[Receipt]:
-        """Append ``items`` contiguously; returns their receipts once durably committed."""
+    def append_many(
+        self, items: Sequence[bytes | PendingEntry], timeout: float | None = None
+    ) -> list[Receipt]:
+        """Append ``items`` contiguously; returns their receipts once durably committed.
+
+        Items with checks should be appended one per call: a rejected item raises
+        ``Rejected`` for the whole call even though the other items were appended.
+        """
         items = list(items)
         if not items:
             return []
         if len(items) > self.max_batch:
             raise InvalidRequest(f"at most {self.max_batch} entries per call")
-        fut: Future[list[Receipt]] = Future()
+        fut: Future[list] = Future()
         with self._cond:
             if self._closed:
                 raise SequencerClosed("the sequencer is stopped")
@@ -49,14 +56,18 @@ class Sequencer:
             self._pending_count += len(items)
             self._ensure_thread()
             self._cond.notify()
-        return fut.result(timeout)
+        results = fut.result(timeout)
+        for r in results:
+            if isinstance(r, Rejected):
+                raise r
+        return results
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="log-sequencer", daemon=True)
             self._thread.start()
 
-    def _take_batch(self) -> list[tuple[list[bytes], Future[list[Receipt]]]] | None:
+    def _take_batch(self) -> list[tuple[list, Future[list]]] | None:
         with self._cond:
             while not self._pending and not self._closed:
                 self._cond.wait()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,6 +21,7 @@ from ledger.log.checkpoint import Checkpoint
 from ledger.log.models import Log, LogCheckpoint, LogEntry, LogTile
 from ledger.log.note import Signer, Verifier
 from ledger.log.tiles import (
+    MAX_ENTRY_SIZE,
     TILE_HEIGHT,
     TILE_WIDTH,
     encode_entry_bundle,
@@ -51,6 +52,19 @@ class SignedCheckpoint:
     root: bytes
     note: str
     created_at: datetime
+
+
+class Rejected(LogError):
+    """A pending entry's check refused it; the rest of its batch is unaffected."""
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry plus work that must happen in the same transaction as its append."""
+
+    data: bytes
+    check: Callable[[Connection], None] | None = None
+    write: Callable[[Connection, int, bytes], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,30 +176,45 @@ class LogStore:
 
     # --- appending -----------------------------------------------------------------------
 
-    def append_batch(self, items: Sequence[bytes]) -> list[Receipt]:
-        """Append entries in one transaction; receipts are returned only after the commit."""
+    def append_batch(self, items: Sequence[bytes | PendingEntry]) -> list[Receipt | Rejected]:
+        """Append entries in one transaction; receipts are returned only after the commit.
+
+        An item may be a ``PendingEntry`` whose ``check`` runs inside the transaction (after
+        the earlier items of the batch) and may reject just that item, and whose ``write``
+        stores rows that must commit atomically with the entry.
+        """
         if self.signer is None:
             raise LogError("appending needs the log signing key")
         if not items:
             return []
-        for data in items:
-            if not isinstance(data, bytes) or len(data) > 0xFFFF:
+        pending = [it if isinstance(it, PendingEntry) else PendingEntry(it) for it in items]
+        for it in pending:
+            if not isinstance(it.data, bytes) or len(it.data) > MAX_ENTRY_SIZE:
                 raise InvalidRequest("an entry must be bytes of at most 65535 bytes")
         log_id = self.log_id
+        results: list[Receipt | Rejected] = []
         with self._write_tx() as conn:
             state = self._current_state(conn)
-            start = state.size
             frontier = list(state.frontier)
             partials = [list(p) for p in state.partials]
             leaf_hash = merkle.leaf_hash
             entry_rows = []
             tile_rows = []
-            hashes = []
-            size = start
-            for data in items:
-                lh = leaf_hash(data)
-                hashes.append(lh)
-                entry_rows.append({"log_id": log_id, "idx": size, "leaf_hash": lh, "data": data})
+            accepted: list[tuple[int, int, bytes]] = []  # (position in batch, index, leaf hash)
+            size = state.size
+            for pos, it in enumerate(pending):
+                lh = leaf_hash(it.data)
+                if it.check is not None:
+                    try:
+                        it.check(conn)
+                    except Rejected as rejection:
+                        results.append(rejection)
+                        continue
+                if it.write is not None:
+                    it.write(conn, size, lh)
+                results.append(None)  # type: ignore[arg-type]  # filled after the commit
+                accepted.append((pos, size, lh))
+                entry_rows.append({"log_id": log_id, "idx": size, "leaf_hash": lh, "data": it.data})
                 merkle.frontier_append(frontier, size, lh)
                 size += 1
                 partials[0].append(lh)
@@ -208,6 +237,8 @@ class LogStore:
                     if len(partials) == level:
                         partials.append([])
                     partials[level].append(root)
+            if not accepted:
+                return results
             root = merkle.root_from_frontier(frontier)
             conn.execute(insert(LogEntry), entry_rows)
             if tile_rows:
@@ -215,7 +246,9 @@ class LogStore:
             now = datetime.now(UTC)
             cp = self._insert_checkpoint(conn, size, root, frontier, now)
         self._state = _TreeState(size, root, frontier, partials)
-        return [Receipt(start + i, h, cp) for i, h in enumerate(hashes)]
+        for pos, index, lh in accepted:
+            results[pos] = Receipt(index, lh, cp)
+        return results
 
     def _insert_checkpoint(
         self, conn: Connection, size: int, root: bytes, frontier: list[bytes], now: datetime

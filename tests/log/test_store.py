@@ -139,3 +139,42 @@ def test_checkpoint_base64_root_matches(store: LogStore) -> None:
     lines = cp.note.split("\n")
     assert lines[0] == store.origin and lines[1] == "5"
     assert base64.b64decode(lines[2]) == cp.root
+
+
+def test_pending_entry_checks_and_writes_share_the_transaction(store: LogStore) -> None:
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    from ledger.log.store import PendingEntry, Rejected
+
+    meta = MetaData()
+    side = Table("side_effects", meta, Column("idx", Integer, primary_key=True))
+    meta.create_all(store.engine)
+
+    def write(conn, index, _leaf):
+        conn.execute(side.insert().values(idx=index))
+
+    def refuse(_conn):
+        raise Rejected("not this one")
+
+    results = store.append_batch(
+        [
+            PendingEntry(b"a", write=write),
+            PendingEntry(b"b", check=refuse),
+            PendingEntry(b"c", write=write),
+        ]
+    )
+    assert isinstance(results[1], Rejected)
+    assert [results[0].index, results[2].index] == [0, 1]
+    with store.engine.connect() as conn:
+        assert [r[0] for r in conn.execute(side.select().order_by(side.c.idx))] == [0, 1]
+    assert store.entries(0, 2) == [b"a", b"c"]
+
+    def explode(conn, index, _leaf):
+        write(conn, index, _leaf)
+        raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError):
+        store.append_batch([PendingEntry(b"d", write=write), PendingEntry(b"e", write=explode)])
+    assert store.size() == 2
+    with store.engine.connect() as conn:
+        assert conn.execute(side.select()).all() == [(0,), (1,)]
