@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from ledger.access import models as _access_models  # noqa: F401  (registers tables)
 from ledger.config import Settings
 from ledger.db import Base, make_engine
-from ledger.log import models as _log_models  # noqa: F401  (registers the log tables)
+from ledger.log import models as _log_models  # noqa: F401
 from ledger.log.keys import ensure_key_file, load_key_file
 from ledger.log.sequencer import Sequencer
 from ledger.log.store import LogStore

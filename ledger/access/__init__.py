@@ -1,0 +1,1 @@
+"""Who may do what: scoped API keys, customer capability secrets, secret hashing."""
