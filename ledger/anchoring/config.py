@@ -1,0 +1,94 @@
+"""Anchor worker settings from the environment, and the submitter key file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger.db import DEFAULT_DATA_DIR
+
+
+class ConfigError(ValueError):
+    """A missing or malformed setting; the message names the variable."""
+
+
+def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = env.get(name, "").strip() or default
+    if value is None:
+        raise ConfigError(f"{name} is not set")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: str, kind: type, minimum: float):
+    raw = _get(env, name, default)
+    try:
+        value = kind(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class AnchorSettings:
+    rpc_url: str
+    chain_id: int | None
+    contract: str | None  # None: take it from the data folder's deployment record
+    key_file: Path
+    interval_seconds: float
+    every_entries: int
+    confirmations: int
+    poll_seconds: float
+    data_dir: Path
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AnchorSettings:
+        env = os.environ if env is None else env
+        chain_id = env.get("LEDGER_CHAIN_ID", "").strip()
+        return cls(
+            rpc_url=_get(env, "LEDGER_CHAIN_RPC_URL"),
+            chain_id=_number(env, "LEDGER_CHAIN_ID", chain_id, int, 1) if chain_id else None,
+            contract=env.get("LEDGER_ANCHOR_CONTRACT", "").strip() or None,
+            key_file=Path(_get(env, "LEDGER_ANCHOR_KEY_FILE")),
+            interval_seconds=_number(env, "LEDGER_ANCHOR_INTERVAL_SECONDS", "600", float, 0),
+            every_entries=_number(env, "LEDGER_ANCHOR_EVERY_ENTRIES", "1000", int, 1),
+            confirmations=_number(env, "LEDGER_ANCHOR_CONFIRMATIONS", "6", int, 1),
+            poll_seconds=_number(env, "LEDGER_ANCHOR_POLL_SECONDS", "2", float, 0.01),
+            data_dir=Path(_get(env, "LEDGER_DATA_DIR", str(DEFAULT_DATA_DIR))),
+        )
+
+
+def load_account(key_file: Path) -> LocalAccount:
+    """Read a hex private key (with or without 0x) from ``key_file``.
+
+    The key never appears in an error message or a log line; only the address does.
+    """
+    try:
+        mode = key_file.stat().st_mode
+        text = key_file.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the submitter key file {key_file}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{key_file} is readable by others: chmod 600 it")
+    try:
+        return Account.from_key(text)
+    except Exception:
+        # Deliberately not chained: the underlying error may quote the key material.
+        raise ConfigError(f"{key_file} does not hold a valid hex private key") from None
+
+
+def write_new_key(key_file: Path) -> LocalAccount:
+    """Create a fresh key in ``key_file`` (mode 600); refuses to overwrite."""
+    account = Account.create()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(account.key.hex() + "\n")
+    return account

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Deploy LogAnchor once per chain and remember its address in the data folder (idempotent).
+
+Re-running finds the recorded address, checks the code there is the committed artifact's
+runtime bytecode, makes sure the submitter is authorised, and deploys nothing. A recorded
+address without that code (a dev chain that was reset) is redeployed and the record replaced.
+
+    LEDGER_CHAIN_RPC_URL=http://127.0.0.1:8545 LEDGER_ANCHOR_KEY_FILE=data/anchor.key \\
+        python scripts/deploy_contract.py [--owner-key-file F] [--create-key] [--dev-fund]
+
+The owner key (default: the submitter key) deploys and owns the contract; the submitter key's
+address is authorised to anchor. Keys are read from files and never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from web3 import Web3
+
+from ledger.anchoring.config import ConfigError, load_account, write_new_key
+from ledger.anchoring.contract import LogAnchorClient, load_artifact
+from ledger.anchoring.deployments import read_deployment, write_deployment
+from ledger.db import DEFAULT_DATA_DIR
+
+DEV_FUNDING = 10**21
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rpc-url", default=os.environ.get("LEDGER_CHAIN_RPC_URL"))
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        default=os.environ.get("LEDGER_ANCHOR_KEY_FILE"),
+        help="submitter key file",
+    )
+    parser.add_argument("--owner-key-file", type=Path, help="owner key file (default: submitter)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("LEDGER_DATA_DIR", DEFAULT_DATA_DIR))
+    )
+    parser.add_argument("--create-key", action="store_true", help="create a missing key file")
+    parser.add_argument(
+        "--dev-fund", action="store_true", help="on anvil only: give the keys test ether"
+    )
+    args = parser.parse_args(argv)
+    if not args.rpc_url or not args.key_file:
+        parser.error("LEDGER_CHAIN_RPC_URL and LEDGER_ANCHOR_KEY_FILE (or flags) are required")
+    try:
+        if args.create_key and not args.key_file.exists():
+            write_new_key(args.key_file)
+            print(f"created submitter key file {args.key_file}")
+        submitter = load_account(args.key_file)
+        owner = load_account(args.owner_key_file) if args.owner_key_file else submitter
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    w3 = Web3(Web3.HTTPProvider(args.rpc_url, request_kwargs={"timeout": 30}))
+    chain_id = int(w3.eth.chain_id)
+    if args.dev_fund:
+        if not str(w3.client_version).lower().startswith("anvil"):
+            print("error: --dev-fund only works on anvil", file=sys.stderr)
+            return 2
+        for account in {owner.address, submitter.address}:
+            w3.provider.make_request("anvil_setBalance", [account, hex(DEV_FUNDING)])
+
+    artifact = load_artifact("LogAnchor")
+    record = read_deployment(args.data_dir, chain_id)
+    client = None
+    if record is not None:
+        candidate = LogAnchorClient(w3, record["address"])
+        if candidate.has_code():
+            client = candidate
+            print(f"LogAnchor already deployed on chain {chain_id} at {client.address}")
+        else:
+            print(f"recorded address {record['address']} has no LogAnchor code: redeploying")
+    if client is None:
+        client = LogAnchorClient.deploy(w3, owner)
+        write_deployment(
+            args.data_dir,
+            chain_id,
+            {
+                "address": client.address,
+                "owner": owner.address,
+                "deployedBytecodeSha256": hashlib.sha256(
+                    bytes.fromhex(artifact.deployed_bytecode[2:])
+                ).hexdigest(),
+                "deployedAtBlock": int(w3.eth.block_number),
+            },
+        )
+        print(f"deployed LogAnchor on chain {chain_id} at {client.address}")
+    if not client.is_submitter(submitter.address):
+        if client.owner() != owner.address:
+            print(f"error: {submitter.address} is not a submitter and we are not the owner")
+            return 1
+        client.add_submitter(owner, submitter.address)
+        print(f"authorised submitter {submitter.address}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

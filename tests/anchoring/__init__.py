@@ -1,0 +1,1 @@
+"""Tests of the LogAnchor contract, its build, and the anchor worker."""
