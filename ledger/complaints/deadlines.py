@@ -1,0 +1,417 @@
+"""Complaint clocks: service targets and statutory final-response deadlines.
+
+Service targets (from the service's playbooks) run on elapsed time by default, because the
+wallet is supported around the clock; pass ``ServiceHours`` to count opening hours only:
+
+* first response within 2 h of receipt (acknowledgement, information request, holding reply
+  or decision);
+* resolution per category: a target (lower bound) and a limit (upper bound), e.g. hacked
+  account 1–3 h. Time waiting for information the customer was asked for does not count.
+
+Statutory clocks run on the jurisdiction's calendar and never pause:
+
+* ``EU-PSD2`` (and member-state variants such as ``EU-PSD2-LT``): final response within 15
+  business days, or 35 when a holding reply explaining the delay was sent within the 15
+  (PSD2 Art. 101(2)). Business days are counted after the local day of receipt, so a complaint
+  received on a weekend or holiday starts on the next business day. That is the
+  customer-favourable reading; it never gives a later date than deeming such complaints
+  received on the next business day.
+* ``UK-FCA-DISP``: final response within 8 calendar weeks of receipt (DISP 1.6.2R); the date
+  is not moved for weekends or bank holidays.
+* ``UK-FCA-PSR``: UK payment-services and e-money complaints, 15/35 business days on the
+  England and Wales calendar (DISP 1.6.2AR).
+
+A due instant is exclusive: the end of the local due day, i.e. 00:00 local time the next day.
+Reopening a complaint starts a new cycle with fresh clocks (the first-response clock runs in
+the first cycle only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from ledger.complaints.calendars import (
+    ENGLAND_AND_WALES,
+    LITHUANIA,
+    TARGET2,
+    HolidayCalendar,
+    ServiceHours,
+    add_business_days,
+    add_service_time,
+    service_time_between,
+)
+from ledger.complaints.errors import CalendarError
+from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.timestamps import as_utc, format_timestamp
+from ledger.complaints.vocab import Category, EventType
+
+E = EventType
+
+FIRST_RESPONSE_TARGET = timedelta(hours=2)
+CATEGORY_TARGETS: dict[Category, tuple[timedelta, timedelta]] = {
+    Category.LOST_RECOVERY_PHRASE: (timedelta(hours=24), timedelta(hours=48)),
+    Category.STUCK_TRANSACTION: (timedelta(hours=4), timedelta(hours=12)),
+    Category.HACKED_ACCOUNT: (timedelta(hours=1), timedelta(hours=3)),
+    Category.INTERFACE_FAULT: (timedelta(hours=2), timedelta(hours=6)),
+    Category.SYNC_FAULT: (timedelta(hours=1), timedelta(hours=4)),
+    Category.REFUND_OR_CLAIM: (timedelta(hours=24), timedelta(hours=72)),
+}
+# Staff events that count as the first response to the customer.
+FIRST_RESPONSE_EVENTS = frozenset({E.ACKNOWLEDGED, E.INFO_REQUESTED, E.HOLDING_REPLY, E.DECISION})
+
+
+@dataclass(frozen=True)
+class Jurisdiction:
+    """How the statutory final-response deadline is computed."""
+
+    code: str
+    basis: str  # the rule, for humans and reports
+    calendar: HolidayCalendar
+    timezone: str
+    business_days: int | None = None  # PSD2-style: 15
+    extended_business_days: int | None = None  # 35 after a timely holding reply
+    weeks: int | None = None  # DISP-style: 8 calendar weeks
+
+    def __post_init__(self) -> None:
+        if (self.business_days is None) == (self.weeks is None):
+            raise CalendarError(f"{self.code}: give business_days or weeks", "BAD_JURISDICTION")
+        ZoneInfo(self.timezone)
+
+    def local_date(self, instant: datetime) -> date:
+        return instant.astimezone(ZoneInfo(self.timezone)).date()
+
+    def end_of_day(self, day: date) -> datetime:
+        """The exclusive end of local ``day`` as a UTC instant."""
+        nxt = datetime.combine(day + timedelta(days=1), time(0), ZoneInfo(self.timezone))
+        return as_utc(nxt)
+
+    def final_response_date(self, received_at: datetime | str, *, extended: bool = False) -> date:
+        """The last local day on which the final response is on time."""
+        received = self.local_date(as_utc(received_at))
+        if extended and self.extended_business_days is None:
+            raise CalendarError(f"{self.code} has no extended deadline", "NO_EXTENSION")
+        if self.weeks is not None:
+            return received + timedelta(weeks=self.weeks)
+        days = self.extended_business_days if extended else self.business_days
+        return add_business_days(received, days, self.calendar)
+
+
+JURISDICTIONS: dict[str, Jurisdiction] = {
+    j.code: j
+    for j in (
+        Jurisdiction(
+            "EU-PSD2",
+            "PSD2 Art. 101(2): 15 business days, 35 with a holding reply (TARGET2 calendar)",
+            TARGET2,
+            "Europe/Brussels",
+            business_days=15,
+            extended_business_days=35,
+        ),
+        Jurisdiction(
+            "EU-PSD2-LT",
+            "PSD2 Art. 101(2) as applied in Lithuania: 15/35 business days (LT calendar)",
+            LITHUANIA,
+            "Europe/Vilnius",
+            business_days=15,
+            extended_business_days=35,
+        ),
+        Jurisdiction(
+            "UK-FCA-DISP",
+            "FCA DISP 1.6.2R: final response within 8 weeks of receipt",
+            ENGLAND_AND_WALES,
+            "Europe/London",
+            weeks=8,
+        ),
+        Jurisdiction(
+            "UK-FCA-PSR",
+            "FCA DISP 1.6.2AR (payment services, e-money): 15 business days, 35 with a holding "
+            "reply (England and Wales bank holidays)",
+            ENGLAND_AND_WALES,
+            "Europe/London",
+            business_days=15,
+            extended_business_days=35,
+        ),
+    )
+}
+
+
+def get_jurisdiction(
+    code: str, jurisdictions: Mapping[str, Jurisdiction] | None = None
+) -> Jurisdiction:
+    """Look up a jurisdiction by code (built-ins unless ``jurisdictions`` is given)."""
+    table = JURISDICTIONS if jurisdictions is None else jurisdictions
+    try:
+        return table[code]
+    except KeyError:
+        known = ", ".join(sorted(table))
+        raise CalendarError(
+            f"unknown jurisdiction {code!r} (known: {known})", "UNKNOWN_JURISDICTION"
+        ) from None
+
+
+class ClockName(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    TARGET_RESOLUTION = "target_resolution"
+    RESOLUTION_LIMIT = "resolution_limit"
+    FINAL_RESPONSE = "final_response"
+
+
+class ClockStatus(StrEnum):
+    RUNNING = "running"  # due in the future
+    PAUSED = "paused"  # waiting for the customer; no due time until they answer
+    OVERDUE = "overdue"  # not done and past due
+    MET = "met"  # done in time
+    MISSED = "missed"  # done, but late
+    STOPPED = "stopped"  # no longer applies (withdrawn, closed without decision, reopened)
+
+
+@dataclass(frozen=True)
+class Clock:
+    name: ClockName
+    cycle: int  # 0 for the original complaint, n after the n-th reopening
+    basis: str
+    started_at: datetime
+    due_at: datetime | None  # exclusive; None while paused
+    status: ClockStatus
+    completed_at: datetime | None = None
+    due_date: date | None = None  # local due day for day-based (statutory) clocks
+    statutory: bool = False
+
+    @property
+    def breached(self) -> bool:
+        return self.status in (ClockStatus.OVERDUE, ClockStatus.MISSED)
+
+
+@dataclass(frozen=True)
+class DueReport:
+    now: datetime
+    clocks: tuple[Clock, ...]
+
+    @property
+    def current(self) -> tuple[Clock, ...]:
+        """Clocks of the latest cycle."""
+        last = max((c.cycle for c in self.clocks), default=0)
+        return tuple(c for c in self.clocks if c.cycle == last)
+
+    @property
+    def overdue(self) -> tuple[Clock, ...]:
+        return tuple(c for c in self.clocks if c.status == ClockStatus.OVERDUE)
+
+    @property
+    def breaches(self) -> tuple[Clock, ...]:
+        return tuple(c for c in self.clocks if c.breached)
+
+    @property
+    def next_due(self) -> Clock | None:
+        running = [c for c in self.clocks if c.status == ClockStatus.RUNNING]
+        return min(running, key=lambda c: c.due_at, default=None)
+
+
+def final_response_due(
+    received_at: datetime | str, jurisdiction: Jurisdiction, *, extended: bool = False
+) -> datetime:
+    """Exclusive UTC instant by which the final response must be sent."""
+    return jurisdiction.end_of_day(jurisdiction.final_response_date(received_at, extended=extended))
+
+
+def initial_deadlines(
+    received_at: datetime | str,
+    category: Category | str,
+    jurisdiction: Jurisdiction,
+    service_hours: ServiceHours | None = None,
+) -> dict[str, str]:
+    """The ``public.deadlines`` object for a received event (the promise made at intake)."""
+    start = as_utc(received_at)
+    target, limit = CATEGORY_TARGETS[Category(category)]
+    return {
+        "first_response": format_timestamp(
+            add_service_time(start, FIRST_RESPONSE_TARGET, service_hours)
+        ),
+        "target_resolution": format_timestamp(add_service_time(start, target, service_hours)),
+        "resolution_limit": format_timestamp(add_service_time(start, limit, service_hours)),
+        "final_response": format_timestamp(final_response_due(start, jurisdiction)),
+    }
+
+
+def due_report(
+    events: Sequence[Envelope | bytes],
+    now: datetime | str,
+    *,
+    jurisdictions: Mapping[str, Jurisdiction] | None = None,
+    service_hours: ServiceHours | None = None,
+) -> DueReport:
+    """Every clock of a complaint as of ``now``: what is due when, what is overdue.
+
+    ``events`` is the complaint's chain in order (envelopes or leaf bytes; see
+    ``states.replay`` to check the chain itself). Events after ``now`` are ignored, so the
+    same call answers "what was overdue on day X" for audits.
+    """
+    now_utc = as_utc(now)
+    parsed = [e if isinstance(e, Envelope) else parse_envelope(e) for e in events]
+    if not parsed or parsed[0].type != E.RECEIVED:
+        raise CalendarError("a complaint's events start with its received event", "NO_RECEIVED")
+    events = [e for e in parsed if e.at_datetime <= now_utc]
+    if not events:
+        raise CalendarError("the complaint was received after 'now'", "NOT_YET_RECEIVED")
+    received = events[0]
+    jurisdiction = get_jurisdiction(received.public["jurisdiction"], jurisdictions)
+    category = Category(received.public["category"])
+    clocks: list[Clock] = []
+    cycles = _cycles(events)
+    for cycle, chunk in enumerate(cycles):
+        ended_at = cycles[cycle + 1][0].at_datetime if cycle + 1 < len(cycles) else None
+        clocks += _cycle_clocks(
+            cycle, chunk, now_utc, ended_at, jurisdiction, category, service_hours
+        )
+    return DueReport(now=now_utc, clocks=tuple(clocks))
+
+
+def _cycles(events: Sequence[Envelope]) -> list[list[Envelope]]:
+    """Split a chain at each reopening; each cycle starts with received or reopened."""
+    cycles: list[list[Envelope]] = []
+    for e in events:
+        if e.type in (E.RECEIVED, E.REOPENED):
+            cycles.append([])
+        cycles[-1].append(e)
+    return cycles
+
+
+def _first(events: Sequence[Envelope], types: frozenset[EventType] | set) -> datetime | None:
+    return next((e.at_datetime for e in events if e.type in types), None)
+
+
+def _status(
+    due: datetime | None,
+    completed: datetime | None,
+    stopped: datetime | None,
+    now: datetime,
+    paused: bool = False,
+) -> ClockStatus:
+    if completed is not None:
+        return ClockStatus.MET if due is not None and completed < due else ClockStatus.MISSED
+    if stopped is not None:
+        return ClockStatus.STOPPED
+    if paused:
+        return ClockStatus.PAUSED
+    return ClockStatus.OVERDUE if due is not None and now >= due else ClockStatus.RUNNING
+
+
+def _cycle_clocks(
+    cycle: int,
+    events: Sequence[Envelope],
+    now: datetime,
+    ended_at: datetime | None,
+    jurisdiction: Jurisdiction,
+    category: Category,
+    hours: ServiceHours | None,
+) -> list[Clock]:
+    start = events[0].at_datetime
+    decided = _first(events, {E.DECISION})
+    # Without a decision, withdrawal, closure or a later reopening ends the cycle's clocks.
+    stopped = _first(events, {E.WITHDRAWN, E.CLOSED}) or ended_at
+    if decided is not None and stopped is not None and stopped >= decided:
+        stopped = None
+    clocks: list[Clock] = []
+
+    if cycle == 0:
+        due = add_service_time(start, FIRST_RESPONSE_TARGET, hours)
+        responded = _first(events, FIRST_RESPONSE_EVENTS)
+        clocks.append(
+            Clock(
+                ClockName.FIRST_RESPONSE,
+                cycle,
+                "Service target: first response within 2 h",
+                start,
+                due,
+                _status(due, responded, None if responded else stopped, now),
+                responded,
+            )
+        )
+
+    target, limit = CATEGORY_TARGETS[category]
+    pauses = _pauses(events, decided or stopped)
+    for name, span in ((ClockName.TARGET_RESOLUTION, target), (ClockName.RESOLUTION_LIMIT, limit)):
+        due = _due_with_pauses(start, span, pauses, hours)
+        clocks.append(
+            Clock(
+                name,
+                cycle,
+                f"Service target for {category}: {_hours(target)}–{_hours(limit)} h",
+                start,
+                due,
+                _status(due, decided, stopped, now, paused=due is None),
+                decided,
+            )
+        )
+
+    due_date = jurisdiction.final_response_date(start)
+    basis = jurisdiction.basis
+    if jurisdiction.extended_business_days is not None:
+        holding = _first(events, {E.HOLDING_REPLY})
+        if holding is not None and holding < jurisdiction.end_of_day(due_date):
+            due_date = jurisdiction.final_response_date(start, extended=True)
+            basis += " (extended by a holding reply)"
+    due = jurisdiction.end_of_day(due_date)
+    clocks.append(
+        Clock(
+            ClockName.FINAL_RESPONSE,
+            cycle,
+            basis,
+            start,
+            due,
+            _status(due, decided, stopped, now),
+            decided,
+            due_date=due_date,
+            statutory=True,
+        )
+    )
+    return clocks
+
+
+def _pauses(
+    events: Sequence[Envelope], end: datetime | None
+) -> list[tuple[datetime, datetime | None]]:
+    """Intervals spent waiting for requested information (open-ended if still waiting)."""
+    pauses: list[tuple[datetime, datetime | None]] = []
+    waiting_since: datetime | None = None
+    for e in events:
+        if end is not None and e.at_datetime >= end:
+            break
+        if e.type == E.INFO_REQUESTED and waiting_since is None:
+            waiting_since = e.at_datetime
+        elif e.type == E.INFO_RECEIVED and waiting_since is not None:
+            pauses.append((waiting_since, e.at_datetime))
+            waiting_since = None
+    if waiting_since is not None:
+        pauses.append((waiting_since, end))
+    return pauses
+
+
+def _due_with_pauses(
+    start: datetime,
+    span: timedelta,
+    pauses: Sequence[tuple[datetime, datetime | None]],
+    hours: ServiceHours | None,
+) -> datetime | None:
+    """When ``span`` of unpaused service time has elapsed; None while a pause is still open.
+
+    A pause only extends a clock that had not yet run out when the pause began.
+    """
+    remaining, cursor = span, start
+    for pause_start, pause_end in pauses:
+        available = service_time_between(cursor, pause_start, hours)
+        if available >= remaining:
+            break
+        remaining -= available
+        if pause_end is None:
+            return None
+        cursor = max(cursor, pause_end)
+    return add_service_time(cursor, remaining, hours)
+
+
+def _hours(span: timedelta) -> str:
+    return f"{span.total_seconds() / 3600:g}"

@@ -1,0 +1,449 @@
+"""Validation of event ``public`` fields and ``body`` payloads.
+
+``public`` is written into the log leaf forever, so it is closed: only the fields listed here
+are accepted, all non-personal (codes, enums, hashes, amounts). ``body`` is stored beside the
+log and may be erased; its required fields are checked, extra fields are allowed.
+
+Validators never normalise: a leaf is hashed as written, so values must already be canonical.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from ledger.complaints.errors import PayloadError
+from ledger.complaints.timestamps import parse_timestamp
+from ledger.complaints.vocab import (
+    COMPLAINT_EVENTS,
+    Category,
+    Channel,
+    CloseReason,
+    DeclineReason,
+    ErasureBasis,
+    EscalationLevel,
+    EscalationReason,
+    EventType,
+    EvidenceKind,
+    Language,
+    Outcome,
+    PaymentMethod,
+    ReferralTarget,
+    ReopenReason,
+    RevocationReason,
+    Role,
+    RootCause,
+    Specialism,
+    Status,
+)
+
+Validator = Callable[[Any, str], None]
+
+HEX32 = re.compile(r"^[0-9a-f]{64}$")  # SHA-256 hashes: lower-case hex, one spelling only
+KEY_ID = re.compile(r"^[0-9a-f]{32}$")
+PUBLIC_KEY = re.compile(r"^[0-9a-f]{64}$")
+SIGNATURE = re.compile(r"^[0-9a-f]{128}$")
+TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?$")
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+ASSET = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{1,19}$")
+JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]+){1,3}$")
+RULE_REF = re.compile(r"^[A-Za-z0-9§][A-Za-z0-9 ._:/()&§#-]{0,79}$")
+SCHEME = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+PAYMENT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]{0,63}$")
+# ISO 4217 minor units where they differ from 2; fiat amounts may not be more precise.
+_MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
+MAX_TEXT = 20_000
+
+
+def _fail(path: str, message: str, code: str = "INVALID_FIELD") -> None:
+    raise PayloadError(f"{path}: {message}", code)
+
+
+# --- primitive validators -----------------------------------------------------------------
+
+
+def enum_of(kind: type[StrEnum]) -> Validator:
+    values = sorted(m.value for m in kind)
+
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, str) or value not in values:
+            _fail(path, f"must be one of {', '.join(values)}; got {value!r}")
+
+    return check
+
+
+def pattern(regex: re.Pattern[str], what: str) -> Validator:
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, str) or not regex.match(value):
+            _fail(path, f"must be {what}; got {value!r}")
+
+    return check
+
+
+def text(max_len: int = MAX_TEXT) -> Validator:
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            _fail(path, "must be a non-empty string")
+        if len(value) > max_len:
+            _fail(path, f"is longer than {max_len} characters")
+
+    return check
+
+
+def timestamp(value: Any, path: str) -> None:
+    try:
+        parse_timestamp(value)
+    except ValueError as exc:
+        _fail(path, str(exc))
+
+
+def amount(value: Any, path: str) -> None:
+    if not isinstance(value, str) or not AMOUNT.match(value):
+        _fail(path, f"must be a positive decimal string such as '12.50'; got {value!r}")
+    if Decimal(value) <= 0:
+        _fail(path, "must be greater than zero")
+
+
+def csat(value: Any, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+        _fail(path, f"must be an integer from 1 to 5; got {value!r}")
+
+
+def byte_size(value: Any, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+        _fail(path, f"must be a non-negative integer; got {value!r}")
+
+
+def list_of(
+    item: Validator, *, min_len: int = 0, max_len: int = 100, unique: bool = True
+) -> Validator:
+    def check(value: Any, path: str) -> None:
+        if not isinstance(value, list):
+            _fail(path, "must be a list")
+        if not min_len <= len(value) <= max_len:
+            _fail(path, f"must have {min_len} to {max_len} items")
+        for i, v in enumerate(value):
+            item(v, f"{path}[{i}]")
+        if unique and len({repr(v) for v in value}) != len(value):
+            _fail(path, "must not contain duplicates")
+
+    return check
+
+
+def sorted_roles(value: Any, path: str) -> None:
+    list_of(enum_of(Role), min_len=1, max_len=len(Role))(value, path)
+    if value != sorted(value):
+        _fail(path, "must be sorted (one canonical spelling per role set)")
+
+
+def nullable(inner: Validator) -> Validator:
+    def check(value: Any, path: str) -> None:
+        if value is not None:
+            inner(value, path)
+
+    return check
+
+
+@dataclass(frozen=True)
+class Field:
+    check: Validator
+    required: bool = True
+
+
+def obj(spec: Mapping[str, Field], *, closed: bool = True) -> Validator:
+    def check(value: Any, path: str) -> None:
+        validate_object(value, spec, path, closed=closed)
+
+    return check
+
+
+def validate_object(
+    value: Any, spec: Mapping[str, Field], path: str, *, closed: bool, hint: str = ""
+) -> None:
+    """Check a JSON object against ``spec``; ``closed`` refuses fields the spec does not name."""
+    if not isinstance(value, dict):
+        _fail(path, "must be a JSON object", "NOT_AN_OBJECT")
+    for name, field in spec.items():
+        if name in value:
+            field.check(value[name], f"{path}.{name}")
+        elif field.required:
+            _fail(path, f"missing required field {name!r}", "MISSING_FIELD")
+    if closed:
+        extra = sorted(set(value) - set(spec))
+        if extra:
+            _fail(path, f"field {extra[0]!r} is not allowed here{hint}", "UNKNOWN_FIELD")
+
+
+# --- shared field groups ------------------------------------------------------------------
+
+_hash = pattern(HEX32, "a SHA-256 hash in lower-case hex (64 characters)")
+_signature = obj(
+    {
+        "key_id": Field(pattern(KEY_ID, "an officer key id (32 lower-case hex characters)")),
+        "sig": Field(pattern(SIGNATURE, "an Ed25519 signature (128 lower-case hex characters)")),
+    }
+)
+_deadlines = obj(
+    {
+        name: Field(timestamp, required=False)
+        for name in ("first_response", "target_resolution", "resolution_limit", "final_response")
+    }
+)
+_money_public = {
+    "amount": Field(amount, required=False),
+    "currency": Field(pattern(CURRENCY, "an ISO 4217 code such as 'EUR'"), required=False),
+    "asset": Field(pattern(ASSET, "an asset symbol such as 'BTC' or 'USDC'"), required=False),
+    "method": Field(enum_of(PaymentMethod)),
+}
+_rules = list_of(pattern(RULE_REF, "a rule or policy reference such as 'PSD2 Art. 73'"), min_len=1)
+_evidence = list_of(_hash, max_len=200)
+
+PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
+    EventType.RECEIVED: {
+        "category": Field(enum_of(Category)),
+        "channel": Field(enum_of(Channel)),
+        "language": Field(enum_of(Language)),
+        "jurisdiction": Field(pattern(JURISDICTION, "a jurisdiction code such as 'EU-PSD2'")),
+        "level": Field(enum_of(EscalationLevel), required=False),
+        "deadlines": Field(_deadlines, required=False),
+    },
+    EventType.ACKNOWLEDGED: {"deadlines": Field(_deadlines, required=False)},
+    EventType.INFO_REQUESTED: {"respond_by": Field(timestamp, required=False)},
+    EventType.INFO_RECEIVED: {},
+    EventType.EVIDENCE_ADDED: {"kind": Field(enum_of(EvidenceKind), required=False)},
+    EventType.NOTE_ADDED: {},
+    EventType.ESCALATED: {
+        "level": Field(enum_of(EscalationLevel)),
+        "specialism": Field(enum_of(Specialism), required=False),
+        "reason": Field(enum_of(EscalationReason), required=False),
+    },
+    EventType.HOLDING_REPLY: {"deadlines": Field(_deadlines, required=False)},
+    EventType.DECISION: {
+        "outcome": Field(enum_of(Outcome)),
+        "root_cause": Field(enum_of(RootCause)),
+        "rules": Field(_rules),
+        "evidence": Field(_evidence),
+        "signature": Field(_signature),
+    },
+    EventType.COMPENSATION_OFFERED: {**_money_public, "signature": Field(_signature)},
+    EventType.COMPENSATION_ACCEPTED: {},
+    EventType.COMPENSATION_DECLINED: {"reason": Field(enum_of(DeclineReason), required=False)},
+    EventType.COMPENSATION_PAID: {**_money_public, "signature": Field(_signature)},
+    EventType.CLOSED: {"reason": Field(enum_of(CloseReason), required=False)},
+    EventType.REOPENED: {
+        "reason": Field(enum_of(ReopenReason), required=False),
+        "deadlines": Field(_deadlines, required=False),
+    },
+    EventType.WITHDRAWN: {},
+    EventType.REFERRED: {
+        "to": Field(enum_of(ReferralTarget)),
+        "scheme": Field(pattern(SCHEME, "a scheme code such as 'UK-FOS'"), required=False),
+    },
+    EventType.RATED: {"csat": Field(csat)},
+    EventType.ERASED: {"erases": Field(_hash), "basis": Field(enum_of(ErasureBasis))},
+    EventType.OFFICER_KEY_REGISTERED: {
+        "key_id": Field(pattern(KEY_ID, "32 lower-case hex characters")),
+        "public_key": Field(pattern(PUBLIC_KEY, "an Ed25519 public key in lower-case hex")),
+        "roles": Field(sorted_roles),
+        "valid_from": Field(timestamp),
+        "valid_until": Field(nullable(timestamp)),
+    },
+    EventType.OFFICER_KEY_REVOKED: {
+        "key_id": Field(pattern(KEY_ID, "32 lower-case hex characters")),
+        "reason": Field(enum_of(RevocationReason)),
+    },
+}
+for _t in COMPLAINT_EVENTS:  # every complaint event records the state it leads to
+    PUBLIC_SPECS[_t] = {"state": Field(enum_of(Status)), **PUBLIC_SPECS[_t]}
+
+_context = obj(
+    {
+        "log": Field(text(255)),
+        "complaint": Field(text(64)),
+        "prev": Field(_hash),
+        "type": Field(enum_of(EventType)),
+        "nonce": Field(_hash),
+    }
+)
+_attachment = obj(
+    {
+        "name": Field(text(255)),
+        "sha256": Field(_hash),
+        "media_type": Field(text(255), required=False),
+        "size": Field(byte_size, required=False),
+    },
+    closed=False,
+)
+_money_body = {
+    "amount": Field(amount),
+    "currency": Field(pattern(CURRENCY, "an ISO 4217 code such as 'EUR'"), required=False),
+    "asset": Field(pattern(ASSET, "an asset symbol such as 'BTC'"), required=False),
+    "method": Field(enum_of(PaymentMethod)),
+}
+
+BODY_SPECS: dict[EventType, dict[str, Field]] = {
+    EventType.RECEIVED: {"description": Field(text())},
+    EventType.INFO_REQUESTED: {"request": Field(text())},
+    EventType.INFO_RECEIVED: {
+        "text": Field(text(), required=False),
+        "attachments": Field(list_of(_attachment, min_len=1), required=False),
+    },
+    EventType.EVIDENCE_ADDED: {
+        "description": Field(text()),
+        "attachments": Field(list_of(_attachment, min_len=1), required=False),
+    },
+    EventType.NOTE_ADDED: {"text": Field(text())},
+    EventType.HOLDING_REPLY: {"reason": Field(text())},
+    EventType.DECISION: {
+        "context": Field(_context),
+        "outcome": Field(enum_of(Outcome)),
+        "finding": Field(text()),
+        "rules": Field(_rules),
+        "evidence": Field(_evidence),
+        "root_cause": Field(enum_of(RootCause)),
+        "remedy": Field(text(), required=False),
+    },
+    EventType.COMPENSATION_OFFERED: {
+        "context": Field(_context),
+        **_money_body,
+        "respond_by": Field(timestamp, required=False),
+    },
+    EventType.COMPENSATION_PAID: {
+        "context": Field(_context),
+        **_money_body,
+        "payment_reference": Field(pattern(PAYMENT_REF, "a payment reference"), required=False),
+        "tx_hash": Field(
+            pattern(TX_HASH, "an on-chain transaction hash (0x + 64 hex)"), required=False
+        ),
+    },
+    EventType.OFFICER_KEY_REGISTERED: {"name": Field(text(200))},
+}
+for _t in EventType:
+    BODY_SPECS.setdefault(_t, {})
+
+
+# --- event-level checks -------------------------------------------------------------------
+
+
+def _check_money(obj_: Mapping[str, Any], path: str, *, amount_required: bool) -> None:
+    has_unit = [k for k in ("currency", "asset") if k in obj_]
+    if "amount" not in obj_:
+        if amount_required or has_unit:
+            _fail(path, "an amount needs 'amount' and one of 'currency' or 'asset'", "BAD_MONEY")
+        return
+    if len(has_unit) != 1:
+        _fail(path, "give exactly one of 'currency' (fiat) or 'asset' (crypto)", "BAD_MONEY")
+    method = obj_.get("method")
+    if method == PaymentMethod.ON_CHAIN and "asset" not in obj_:
+        _fail(path, "on-chain payments are made in a crypto asset, not a currency", "BAD_MONEY")
+    if method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CARD_REFUND) and "asset" in obj_:
+        _fail(path, f"{method} payments are made in a fiat currency", "BAD_MONEY")
+    if "currency" in obj_:
+        decimals = len(obj_["amount"].partition(".")[2])
+        allowed = _MINOR_UNITS.get(obj_["currency"], 2)
+        if decimals > allowed:
+            _fail(path, f"{obj_['currency']} amounts have at most {allowed} decimals", "BAD_MONEY")
+
+
+def validate_public(event_type: EventType | str, public: Any) -> None:
+    """Raise PayloadError unless ``public`` is valid (and only non-personal) for the event type."""
+    et = _event_type(event_type)
+    validate_object(
+        public,
+        PUBLIC_SPECS[et],
+        "public",
+        closed=True,
+        hint=f" in a {et} event (personal data and free text belong in the body)",
+    )
+    if et == EventType.ESCALATED:
+        is_specialist = public["level"] == EscalationLevel.SPECIALIST
+        if is_specialist != ("specialism" in public):
+            _fail("public.specialism", "is required for, and only for, the specialist level")
+        if public["level"] == EscalationLevel.BOT:
+            _fail("public.level", "a complaint cannot be escalated down to the bot")
+    if et in (EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID):
+        _check_money(public, "public", amount_required=False)
+
+
+def validate_body(event_type: EventType | str, body: Any) -> None:
+    """Raise PayloadError unless ``body`` has the fields the event type needs."""
+    et = _event_type(event_type)
+    validate_object(body, BODY_SPECS[et], "body", closed=False)
+    if et == EventType.INFO_RECEIVED and not ({"text", "attachments"} & set(body)):
+        _fail("body", "information received needs 'text' or 'attachments'", "MISSING_FIELD")
+    if et == EventType.DECISION and body["outcome"] != Outcome.REJECTED and "remedy" not in body:
+        _fail("body", "an upheld decision must state the remedy", "MISSING_FIELD")
+    if et in (EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID):
+        _check_money(body, "body", amount_required=True)
+    if et == EventType.COMPENSATION_PAID:
+        if body["method"] == PaymentMethod.ON_CHAIN and "tx_hash" not in body:
+            _fail("body", "an on-chain payment needs its 'tx_hash'", "MISSING_FIELD")
+        if body["method"] != PaymentMethod.ON_CHAIN and "payment_reference" not in body:
+            _fail("body", "a payment needs its 'payment_reference'", "MISSING_FIELD")
+
+
+# Public fields that repeat body fields: the officer's signature covers the body, so each
+# mirrored public value must equal the signed one or the leaf would misstate what was signed.
+MIRRORED = {
+    EventType.DECISION: ("outcome", "root_cause", "rules", "evidence"),
+    EventType.COMPENSATION_OFFERED: ("amount", "currency", "asset", "method"),
+    EventType.COMPENSATION_PAID: ("amount", "currency", "asset", "method"),
+}
+
+
+def check_consistency(event_type: EventType | str, public: Mapping, body: Mapping) -> None:
+    """Raise PayloadError when a public field contradicts the body it summarises."""
+    et = _event_type(event_type)
+    for name in MIRRORED.get(et, ()):
+        if name in public and public.get(name) != body.get(name):
+            _fail(
+                f"public.{name}", "differs from the same field in the body", "PUBLIC_BODY_MISMATCH"
+            )
+    if et in (EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID):
+        unit_public = {k for k in ("currency", "asset") if k in public}
+        if (
+            unit_public
+            and "amount" in public
+            and unit_public != {k for k in ("currency", "asset") if k in body}
+        ):
+            _fail("public", "names a different unit than the body", "PUBLIC_BODY_MISMATCH")
+
+
+def validate_event(event_type: EventType | str, public: Any, body: Any) -> None:
+    """All payload checks for one event: public, body, and their consistency."""
+    validate_public(event_type, public)
+    validate_body(event_type, body)
+    check_consistency(event_type, public, body)
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in one fiat currency or crypto asset, compared by value not spelling."""
+
+    amount: Decimal
+    unit: str
+    is_asset: bool
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Money | None:
+        """Money from a public or body dict, or None when the amount is not disclosed."""
+        if "amount" not in fields:
+            return None
+        if "asset" in fields:
+            return cls(Decimal(fields["amount"]), fields["asset"], True)
+        return cls(Decimal(fields["amount"]), fields["currency"], False)
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit}"
+
+
+def _event_type(value: EventType | str) -> EventType:
+    try:
+        return EventType(value)
+    except ValueError:
+        raise PayloadError(f"unknown event type {value!r}", "UNKNOWN_EVENT_TYPE") from None

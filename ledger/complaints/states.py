@@ -1,0 +1,468 @@
+"""The complaint state machine: which event may follow which state, recorded by which role.
+
+``TRANSITIONS`` is the whole table (event type -> roles, from-status -> to-status, signed).
+``apply`` checks one step against it plus the guards the table cannot express (information
+must have been requested before it is received, escalation only goes up, one holding reply
+per cycle, no offer after a rejection, payment equals the accepted offer, ...).
+``replay`` folds a whole chain of envelopes, checking seq, prev, reference, log and time order,
+so anyone holding the leaves can recompute a complaint's state without trusting the operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ledger.complaints import payloads
+from ledger.complaints.errors import ChainError, ComplaintError, TransitionError
+from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.officers import OfficerKey, check_authority
+from ledger.complaints.payloads import Money
+from ledger.complaints.reference import format_reference
+from ledger.complaints.timestamps import parse_timestamp
+from ledger.complaints.vocab import (
+    ESCALATION_RANK,
+    OFFICER_KEY_EVENTS,
+    SIGNED_EVENTS,
+    Category,
+    Channel,
+    CloseReason,
+    EscalationLevel,
+    EventType,
+    Language,
+    Outcome,
+    Role,
+    Specialism,
+    Status,
+)
+
+S = Status
+E = EventType
+R = Role
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may record an event type, and from which status it leads to which status."""
+
+    roles: frozenset[Role]
+    moves: Mapping[Status, Status]
+    signed: bool = False
+
+
+def _same(*statuses: Status) -> dict[Status, Status]:
+    return {s: s for s in statuses}
+
+
+# Investigation work moves an acknowledged or reopened complaint into "investigating".
+_INVESTIGATE = {
+    S.ACKNOWLEDGED: S.INVESTIGATING,
+    S.INVESTIGATING: S.INVESTIGATING,
+    S.REOPENED: S.INVESTIGATING,
+}
+# Evidence and notes may be added at any point until the complaint is closed or withdrawn.
+_WORK = {
+    S.RECEIVED: S.RECEIVED,
+    **_INVESTIGATE,
+    **_same(
+        S.DECIDED,
+        S.COMPENSATION_OFFERED,
+        S.COMPENSATION_ACCEPTED,
+        S.COMPENSATION_DECLINED,
+        S.COMPENSATION_PAID,
+        S.REFERRED,
+    ),
+}
+_STAFF = frozenset({R.AGENT, R.OFFICER, R.SUPERVISOR})
+
+TRANSITIONS: dict[EventType, Rule] = {
+    E.ACKNOWLEDGED: Rule(_STAFF | {R.SYSTEM}, {S.RECEIVED: S.ACKNOWLEDGED}),
+    E.INFO_REQUESTED: Rule(_STAFF | {R.LEGAL}, _INVESTIGATE),
+    E.INFO_RECEIVED: Rule(frozenset({R.CUSTOMER, R.AGENT}), _same(S.INVESTIGATING)),
+    E.EVIDENCE_ADDED: Rule(_STAFF | {R.CUSTOMER, R.LEGAL}, _WORK),
+    E.NOTE_ADDED: Rule(_STAFF | {R.LEGAL}, _WORK),
+    E.ESCALATED: Rule(_STAFF | {R.CUSTOMER, R.SYSTEM}, {S.RECEIVED: S.RECEIVED, **_INVESTIGATE}),
+    E.HOLDING_REPLY: Rule(_STAFF, _INVESTIGATE),
+    E.DECISION: Rule(
+        frozenset({R.OFFICER}),
+        {s: S.DECIDED for s in (S.ACKNOWLEDGED, S.INVESTIGATING, S.REOPENED)},
+        signed=True,
+    ),
+    E.COMPENSATION_OFFERED: Rule(
+        frozenset({R.OFFICER}),
+        {s: S.COMPENSATION_OFFERED for s in (S.DECIDED, S.COMPENSATION_DECLINED)},
+        signed=True,
+    ),
+    E.COMPENSATION_ACCEPTED: Rule(
+        frozenset({R.CUSTOMER, R.AGENT}), {S.COMPENSATION_OFFERED: S.COMPENSATION_ACCEPTED}
+    ),
+    E.COMPENSATION_DECLINED: Rule(
+        frozenset({R.CUSTOMER, R.AGENT}), {S.COMPENSATION_OFFERED: S.COMPENSATION_DECLINED}
+    ),
+    E.COMPENSATION_PAID: Rule(
+        frozenset({R.OFFICER}), {S.COMPENSATION_ACCEPTED: S.COMPENSATION_PAID}, signed=True
+    ),
+    E.CLOSED: Rule(
+        _STAFF | {R.SYSTEM},
+        {
+            s: S.CLOSED
+            for s in (
+                S.DECIDED,
+                S.COMPENSATION_OFFERED,  # only when the offer lapsed, see _guard
+                S.COMPENSATION_DECLINED,
+                S.COMPENSATION_PAID,
+                S.REFERRED,
+            )
+        },
+    ),
+    E.REOPENED: Rule(
+        frozenset({R.OFFICER, R.SUPERVISOR, R.LEGAL, R.REGULATOR}),
+        {s: S.REOPENED for s in (S.DECIDED, S.CLOSED, S.REFERRED)},
+    ),
+    E.WITHDRAWN: Rule(
+        frozenset({R.CUSTOMER, R.AGENT}),
+        {
+            s: S.WITHDRAWN
+            for s in (
+                S.RECEIVED,
+                S.ACKNOWLEDGED,
+                S.INVESTIGATING,
+                S.REOPENED,
+                S.DECIDED,
+                S.COMPENSATION_OFFERED,
+                S.COMPENSATION_ACCEPTED,
+                S.COMPENSATION_DECLINED,
+            )
+        },
+    ),
+    E.REFERRED: Rule(
+        frozenset({R.CUSTOMER, R.OFFICER, R.SUPERVISOR, R.LEGAL, R.REGULATOR}),
+        {s: S.REFERRED for s in Status if s not in (S.WITHDRAWN, S.REFERRED)},
+    ),
+    # Ratings and erasures never change the status and are allowed at any time.
+    E.RATED: Rule(frozenset({R.CUSTOMER}), _same(*Status)),
+    E.ERASED: Rule(frozenset({R.ADMIN, R.LEGAL}), _same(*Status)),
+}
+START_ROLES = frozenset({R.CUSTOMER, R.AGENT, R.SYSTEM})  # who may record "received"
+# Events whose evidence may be cited by a decision.
+EVIDENCE_EVENTS = frozenset({E.RECEIVED, E.INFO_RECEIVED, E.EVIDENCE_ADDED})
+
+
+@dataclass(frozen=True)
+class ChainEntry:
+    leaf_hash: str
+    type: EventType
+
+
+@dataclass(frozen=True)
+class ComplaintState:
+    """A complaint after some prefix of its chain. Chain fields are filled by ``link``."""
+
+    status: Status
+    category: Category
+    channel: Channel
+    language: Language
+    jurisdiction: str
+    level: EscalationLevel = EscalationLevel.AGENT
+    specialism: Specialism | None = None
+    info_pending: bool = False
+    holding_reply_sent: bool = False
+    outcome: Outcome | None = None
+    offer: Money | None = None  # the open or accepted offer, when its amount is public
+    payments: tuple[Money, ...] = ()
+    reopen_count: int = 0
+    ratings: tuple[int, ...] = ()
+    log: str | None = None
+    reference: str | None = None
+    seq: int = -1
+    head: str | None = None  # hex leaf hash of the last event: the next event's prev
+    last_at: str | None = None
+    events: tuple[ChainEntry, ...] = field(default=(), repr=False)
+    erased: frozenset[str] = frozenset()
+
+    @property
+    def next_seq(self) -> int:
+        return self.seq + 1
+
+    def event_type_of(self, leaf_hash_hex: str) -> EventType | None:
+        for entry in self.events:
+            if entry.leaf_hash == leaf_hash_hex:
+                return entry.type
+        return None
+
+
+def apply(
+    state: ComplaintState | None,
+    event_type: EventType | str,
+    role: Role | str,
+    public: Mapping[str, Any],
+) -> ComplaintState:
+    """The state after one more event, or TransitionError/PayloadError; never mutates ``state``.
+
+    ``public`` may omit ``state`` (the API fills it in from the result); if present it must
+    equal the resulting status.
+    """
+    et = _enum(EventType, event_type, "UNKNOWN_EVENT_TYPE", "event type")
+    role = _enum(Role, role, "UNKNOWN_ROLE", "role")
+    if et in OFFICER_KEY_EVENTS:
+        raise TransitionError(f"{et} is a log entry, not a complaint step", "NOT_A_COMPLAINT_EVENT")
+    if state is None:
+        return _start(et, role, public)
+    if et == E.RECEIVED:
+        raise TransitionError("this complaint has already been received", "ALREADY_STARTED")
+    rule = TRANSITIONS[et]
+    if role not in rule.roles:
+        raise TransitionError(
+            f"a {role} may not record {et}; allowed: {', '.join(sorted(rule.roles))}",
+            "ROLE_NOT_ALLOWED",
+        )
+    target = rule.moves.get(state.status)
+    if target is None:
+        allowed = ", ".join(sorted(rule.moves)) or "nowhere"
+        raise TransitionError(
+            f"cannot record {et} on a complaint that is {state.status} (allowed from: {allowed})",
+            "INVALID_TRANSITION",
+        )
+    _check_public(et, public, target)
+    _guard(state, et, public)
+    return _effect(replace(state, status=target), et, public)
+
+
+def _start(et: EventType, role: Role, public: Mapping[str, Any]) -> ComplaintState:
+    if et != E.RECEIVED:
+        raise TransitionError(f"a complaint starts with a received event, not {et}", "NOT_STARTED")
+    if role not in START_ROLES:
+        raise TransitionError(
+            f"a {role} may not register a complaint; allowed: {', '.join(sorted(START_ROLES))}",
+            "ROLE_NOT_ALLOWED",
+        )
+    _check_public(et, public, S.RECEIVED)
+    return ComplaintState(
+        status=S.RECEIVED,
+        category=Category(public["category"]),
+        channel=Channel(public["channel"]),
+        language=Language(public["language"]),
+        jurisdiction=public["jurisdiction"],
+        level=EscalationLevel(public.get("level", EscalationLevel.AGENT)),
+    )
+
+
+def _check_public(et: EventType, public: Mapping[str, Any], target: Status) -> None:
+    if not isinstance(public, Mapping):
+        raise TransitionError("public must be a JSON object", "INVALID_PAYLOAD")
+    claimed = public.get("state", str(target))
+    payloads.validate_public(et, {**public, "state": claimed})
+    if claimed != target:
+        raise TransitionError(
+            f"public.state says {claimed} but {et} leads to {target}", "STATE_MISMATCH"
+        )
+
+
+def _guard(state: ComplaintState, et: EventType, public: Mapping[str, Any]) -> None:
+    """Rules that depend on more than the status."""
+    if et == E.INFO_RECEIVED and not state.info_pending:
+        raise TransitionError(
+            "no information was requested; use evidence_added for unsolicited material",
+            "INFO_NOT_REQUESTED",
+        )
+    if et == E.ESCALATED:
+        level = EscalationLevel(public["level"])
+        rank, current = ESCALATION_RANK[level], ESCALATION_RANK[state.level]
+        lateral = level == EscalationLevel.SPECIALIST and public.get("specialism") != (
+            state.specialism
+        )
+        if rank < current or (rank == current and not lateral):
+            raise TransitionError(
+                f"escalation goes up (bot → agent → specialist); already at {state.level}"
+                + (f" ({state.specialism})" if state.specialism else ""),
+                "ESCALATION_NOT_HIGHER",
+            )
+    if et == E.HOLDING_REPLY and state.holding_reply_sent:
+        raise TransitionError(
+            "a holding reply was already sent in this cycle; the extended deadline is final",
+            "HOLDING_REPLY_ALREADY_SENT",
+        )
+    if et == E.DECISION:
+        for ref in public["evidence"]:
+            if state.events and state.event_type_of(ref) not in EVIDENCE_EVENTS:
+                raise TransitionError(
+                    f"evidence {ref} is not an earlier received/info/evidence event of this "
+                    "complaint",
+                    "EVIDENCE_UNKNOWN",
+                )
+    if et == E.COMPENSATION_OFFERED and state.outcome == Outcome.REJECTED:
+        raise TransitionError(
+            "compensation follows an upheld or partially upheld decision, not a rejection",
+            "OFFER_AFTER_REJECTION",
+        )
+    if et == E.COMPENSATION_PAID:
+        paid = Money.from_fields(public)
+        if paid is not None and state.offer is not None and paid != state.offer:
+            raise TransitionError(
+                f"payment of {paid} differs from the accepted offer of {state.offer}",
+                "PAYMENT_MISMATCH",
+            )
+    if (
+        et == E.CLOSED
+        and state.status == S.COMPENSATION_OFFERED
+        and public.get("reason") != CloseReason.OFFER_LAPSED
+    ):
+        raise TransitionError(
+            "an open offer must be accepted, declined, or closed with reason offer_lapsed",
+            "OFFER_OPEN",
+        )
+    if et == E.ERASED:
+        target = public["erases"]
+        target_type = state.event_type_of(target)
+        if target_type is None:
+            raise TransitionError(
+                f"erased event {target} is not an earlier event of this complaint",
+                "ERASE_TARGET_UNKNOWN",
+            )
+        if target_type == E.ERASED:
+            raise TransitionError(
+                "an erasure record itself cannot be erased", "ERASE_TARGET_INVALID"
+            )
+        if target in state.erased:
+            raise TransitionError(f"event {target} is already erased", "ALREADY_ERASED")
+
+
+def _effect(state: ComplaintState, et: EventType, public: Mapping[str, Any]) -> ComplaintState:
+    """Update the flags and facts an event carries (status is already set)."""
+    match et:
+        case E.INFO_REQUESTED:
+            return replace(state, info_pending=True)
+        case E.INFO_RECEIVED:
+            return replace(state, info_pending=False)
+        case E.ESCALATED:
+            return replace(
+                state,
+                level=EscalationLevel(public["level"]),
+                specialism=Specialism(public["specialism"]) if "specialism" in public else None,
+            )
+        case E.HOLDING_REPLY:
+            return replace(state, holding_reply_sent=True)
+        case E.DECISION:
+            return replace(state, outcome=Outcome(public["outcome"]), info_pending=False)
+        case E.COMPENSATION_OFFERED:
+            return replace(state, offer=Money.from_fields(public))
+        case E.COMPENSATION_DECLINED:
+            return replace(state, offer=None)
+        case E.COMPENSATION_PAID:
+            paid = Money.from_fields(public)
+            payments = (*state.payments, paid) if paid is not None else state.payments
+            return replace(state, offer=None, payments=payments)
+        case E.REOPENED:
+            # A new cycle: a new decision and new clocks; payments already made stay recorded.
+            return replace(
+                state,
+                outcome=None,
+                offer=None,
+                info_pending=False,
+                holding_reply_sent=False,
+                reopen_count=state.reopen_count + 1,
+            )
+        case E.RATED:
+            return replace(state, ratings=(*state.ratings, public["csat"]))
+        case E.ERASED:
+            return replace(state, erased=state.erased | {public["erases"]})
+    return state
+
+
+def link(state: ComplaintState, envelope: Envelope) -> ComplaintState:
+    """Record that ``envelope`` (already checked by ``apply``) is the chain's new head."""
+    reference = state.reference
+    if envelope.type == E.RECEIVED:
+        reference = format_reference(envelope.leaf_hash)
+    return replace(
+        state,
+        log=envelope.log,
+        reference=reference,
+        seq=envelope.seq,
+        head=envelope.leaf_hash_hex,
+        last_at=envelope.at,
+        events=(*state.events, ChainEntry(envelope.leaf_hash_hex, envelope.type)),
+    )
+
+
+def check_link(state: ComplaintState | None, envelope: Envelope) -> None:
+    """Raise ChainError unless ``envelope`` is the correct next link after ``state``."""
+    if state is None:
+        if envelope.type != E.RECEIVED:
+            raise ChainError(
+                f"a complaint chain starts with received, not {envelope.type}", "CHAIN_START"
+            )
+        return
+    if envelope.log != state.log:
+        raise ChainError(f"event is from log {envelope.log!r}, not {state.log!r}", "LOG_MISMATCH")
+    if envelope.complaint != state.reference:
+        raise ChainError(
+            f"event names complaint {envelope.complaint}, the chain is {state.reference}",
+            "REFERENCE_MISMATCH",
+        )
+    if envelope.seq != state.next_seq:
+        raise ChainError(f"seq is {envelope.seq}, expected {state.next_seq}", "BAD_SEQ")
+    if envelope.prev != state.head:
+        raise ChainError(
+            f"prev is {envelope.prev}, but the previous event's leaf hash is {state.head}",
+            "BROKEN_PREV",
+        )
+    if state.last_at is not None and envelope.at_datetime < parse_timestamp(state.last_at):
+        raise ChainError(
+            f"event time {envelope.at} is before the previous event's {state.last_at}",
+            "TIME_WENT_BACKWARDS",
+        )
+
+
+def step(
+    state: ComplaintState | None,
+    envelope: Envelope,
+    registry: Mapping[str, OfficerKey] | None = None,
+) -> ComplaintState:
+    """Check and apply one envelope as the next link of a chain (the body of ``replay``)."""
+    check_link(state, envelope)
+    if registry is not None and envelope.type in SIGNED_EVENTS:
+        check_authority(
+            registry, envelope.public["signature"]["key_id"], envelope.actor.role, envelope.at
+        )
+    new = apply(state, envelope.type, envelope.actor.role, envelope.public)
+    return link(new, envelope)
+
+
+def replay(
+    events: Iterable[Envelope | bytes], *, registry: Mapping[str, OfficerKey] | None = None
+) -> ComplaintState:
+    """Fold a complaint's whole chain (leaf bytes or envelopes, in order) into its state.
+
+    Checks every link (seq, prev, reference, log, time order) and every transition; with a
+    ``registry`` also the authority of each signing officer key at the event's time.
+    Errors carry the failing event's ``index``.
+    """
+    state: ComplaintState | None = None
+    for i, item in enumerate(events):
+        try:
+            envelope = item if isinstance(item, Envelope) else parse_envelope(item)
+            state = step(state, envelope, registry)
+        except ComplaintError as exc:
+            raise exc.at_index(i) from None
+    if state is None:
+        raise ChainError("a complaint chain has at least its received event", "EMPTY_CHAIN")
+    return state
+
+
+def allowed_events(state: ComplaintState | None, role: Role | str) -> list[EventType]:
+    """Event types ``role`` may record next by status and role alone (guards not evaluated)."""
+    role = Role(role)
+    if state is None:
+        return [E.RECEIVED] if role in START_ROLES else []
+    return [
+        et for et, rule in TRANSITIONS.items() if role in rule.roles and state.status in rule.moves
+    ]
+
+
+def _enum(kind, value, code: str, what: str):
+    try:
+        return kind(value)
+    except ValueError:
+        raise TransitionError(f"unknown {what} {value!r}", code) from None

@@ -1,0 +1,274 @@
+"""Customer-facing texts: status lines and reasoned-response templates in six languages.
+
+Translations live in ``locales/<lang>.json`` (one file per language, same keys). Templates use
+``{name}`` placeholders filled in one pass: substituted values are never re-scanned, there is
+no attribute or format-spec access, and a missing value is an error, not a blank. Output is
+plain text; HTML escaping is the job of whoever renders it into HTML.
+
+Placeholders sit only where grammar does not depend on them (after a colon, or a date after a
+preposition that takes the date as written), so one localised value fits every template.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ledger.complaints.deadlines import JURISDICTIONS
+from ledger.complaints.errors import TemplateError
+from ledger.complaints.payloads import AMOUNT
+from ledger.complaints.timestamps import as_utc
+from ledger.complaints.vocab import Category, Language, Outcome, PaymentMethod, Status
+
+DEFAULT_LANGUAGE = Language.EN
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class MessageKind(StrEnum):
+    ACKNOWLEDGEMENT = "acknowledgement"
+    INFO_REQUEST = "info_request"
+    HOLDING_REPLY = "holding_reply"
+    DECISION = "decision"
+    COMPENSATION_OFFER = "compensation_offer"
+
+
+@dataclass(frozen=True)
+class MessageFacts:
+    """The complaint's facts a message may quote. Only those its template uses are required.
+
+    Timestamps are shown as dates in ``timezone`` (default: the jurisdiction's, else UTC).
+    """
+
+    reference: str
+    category: Category | str
+    jurisdiction: str = "EU-PSD2"
+    received_at: datetime | str | None = None
+    final_response_date: date | None = None
+    respond_by: date | datetime | str | None = None
+    requested_info: str | None = None
+    delay_reason: str | None = None
+    outcome: Outcome | str | None = None
+    finding: str | None = None
+    rules: Sequence[str] = ()
+    remedy: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    asset: str | None = None
+    method: PaymentMethod | str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: MessageKind
+    language: Language
+    subject: str
+    body: str
+
+
+@cache
+def locale(language: Language | str) -> Mapping[str, Any]:
+    """The parsed locale file for a supported language."""
+    lang = _language(language)
+    path = resources.files("ledger.complaints") / "locales" / f"{lang}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill ``{name}`` placeholders in one pass; TemplateError lists any missing names."""
+    missing = sorted({n for n in _PLACEHOLDER.findall(template) if n not in values})
+    if missing:
+        raise TemplateError(f"no value for {', '.join(missing)}", "MISSING_FACT")
+    return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), template)
+
+
+def placeholders(kind: MessageKind | str, language: Language | str) -> frozenset[str]:
+    """The placeholder names a template uses (subject and body)."""
+    t = _template(kind, language)
+    return frozenset(_PLACEHOLDER.findall(t["subject"] + t["body"]))
+
+
+def status_text(
+    status: Status | str, language: Language | str, *, info_pending: bool = False
+) -> str:
+    """The one-line status a customer sees on the status page."""
+    key = str(Status(status))
+    if key == Status.INVESTIGATING and info_pending:
+        key = "investigating_info_pending"
+    return locale(language)["statuses"][key]
+
+
+def format_date(day: date, language: Language | str) -> str:
+    """A long date in the language's usual written form (e.g. ``5 de març de 2026``)."""
+    spec = locale(language)["date"]
+    return spec["format"].format(
+        day=day.day, month=spec["months"][day.month - 1], month_number=day.month, year=day.year
+    )
+
+
+def format_amount(amount: str, unit: str, language: Language | str) -> str:
+    """A decimal amount with the language's separators and the unit code, digits unchanged."""
+    if not isinstance(amount, str) or not AMOUNT.match(amount):
+        raise TemplateError(f"not a decimal amount: {amount!r}", "BAD_FACT")
+    spec = locale(language)["number"]
+    whole, _, fraction = amount.partition(".")
+    groups = []
+    while len(whole) > 3:
+        whole, groups = whole[:-3], [whole[-3:], *groups]
+    text = spec["group"].join([whole, *groups])
+    if fraction:
+        text += spec["decimal"] + fraction
+    return f"{text}\u00a0{unit}"
+
+
+def render_message(
+    kind: MessageKind | str, language: Language | str, facts: MessageFacts
+) -> Message:
+    """Render one message; TemplateError (code MISSING_FACT) names any fact it still needs."""
+    lang = _language(language)
+    template = _template(kind, lang)
+    values = _values(placeholders(kind, lang), lang, facts)
+    return Message(
+        kind=MessageKind(kind),
+        language=lang,
+        subject=render(template["subject"], values),
+        body=render(template["body"], values),
+    )
+
+
+def negotiate_language(accept_language: str | None, query_lang: str | None = None) -> Language:
+    """Pick a supported language: ``?lang=`` first, then Accept-Language by q, else English.
+
+    Region and script subtags are ignored (``pt-BR`` → pt, ``zh-Hant-TW`` → zh: only
+    Simplified Chinese is provided); ``q=0`` means "not this one"; malformed items are skipped.
+    """
+    if query_lang:
+        found = _supported(query_lang)
+        if found is not None:
+            return found
+    ranked: list[tuple[float, int, str]] = []
+    for position, item in enumerate((accept_language or "").split(",")):
+        tag, *params = (p.strip() for p in item.split(";"))
+        if not tag:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = -1.0
+        if 0 < q <= 1:
+            ranked.append((-q, position, tag))
+    for _, _, tag in sorted(ranked):
+        if tag == "*":
+            return DEFAULT_LANGUAGE
+        found = _supported(tag)
+        if found is not None:
+            return found
+    return DEFAULT_LANGUAGE
+
+
+def _supported(tag: str) -> Language | None:
+    primary = tag.strip().split("-")[0].split("_")[0].lower()
+    try:
+        return Language(primary)
+    except ValueError:
+        return None
+
+
+def _language(language: Language | str) -> Language:
+    try:
+        return Language(language)
+    except ValueError:
+        raise TemplateError(f"unsupported language {language!r}", "UNSUPPORTED_LANGUAGE") from None
+
+
+def _template(kind: MessageKind | str, language: Language | str) -> Mapping[str, str]:
+    try:
+        return locale(language)["templates"][str(MessageKind(kind))]
+    except ValueError:
+        raise TemplateError(f"unknown message kind {kind!r}", "UNKNOWN_TEMPLATE") from None
+
+
+def _timezone(facts: MessageFacts) -> ZoneInfo:
+    if facts.timezone:
+        return ZoneInfo(facts.timezone)
+    j = JURISDICTIONS.get(facts.jurisdiction)
+    return ZoneInfo(j.timezone if j else "UTC")
+
+
+def _as_date(value: date | datetime | str, facts: MessageFacts) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    return as_utc(value).astimezone(_timezone(facts)).date()
+
+
+def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[str, str]:
+    """Localised values for exactly the placeholders needed; missing facts are collected."""
+    loc = locale(lang)
+    out: dict[str, str] = {}
+    missing: list[str] = []
+
+    def need(fact: str, value: Any) -> bool:
+        if value is None or value == "" or value == ():
+            missing.append(fact)
+            return False
+        return True
+
+    category = loc["categories"].get(str(facts.category))
+    if category is None:
+        raise TemplateError(f"unknown category {facts.category!r}", "BAD_FACT")
+    for name in names:
+        match name:
+            case "reference":
+                if need("reference", facts.reference):
+                    out[name] = facts.reference
+            case "category_name" | "category_note" | "category_info_hint":
+                out[name] = category[name.removeprefix("category_")]
+            case "received_date":
+                if need("received_at", facts.received_at):
+                    out[name] = format_date(_as_date(facts.received_at, facts), lang)
+            case "final_response_date":
+                if need("final_response_date", facts.final_response_date):
+                    out[name] = format_date(facts.final_response_date, lang)
+            case "respond_by_date":
+                if need("respond_by", facts.respond_by):
+                    out[name] = format_date(_as_date(facts.respond_by, facts), lang)
+            case "requested_info" | "delay_reason" | "finding":
+                if need(name, getattr(facts, name)):
+                    out[name] = getattr(facts, name)
+            case "outcome_sentence":
+                if need("outcome", facts.outcome):
+                    out[name] = loc["outcomes"][str(Outcome(facts.outcome))]
+            case "rules":
+                if need("rules", tuple(facts.rules)):
+                    out[name] = loc["list_separator"].join(facts.rules)
+            case "remedy":
+                out[name] = facts.remedy or loc["no_remedy"]
+            case "referral_rights":
+                region = facts.jurisdiction.split("-")[0]
+                out[name] = loc["referral_rights"].get(region, loc["referral_rights"]["EU"])
+            case "amount":
+                unit = facts.asset or facts.currency
+                if need("amount", facts.amount) and need("currency or asset", unit):
+                    out[name] = format_amount(facts.amount, unit, lang)
+            case "method":
+                if need("method", facts.method):
+                    out[name] = loc["methods"][str(PaymentMethod(facts.method))]
+            case _:
+                raise TemplateError(f"template uses unknown placeholder {name!r}", "BAD_TEMPLATE")
+    if missing:
+        raise TemplateError(
+            f"missing facts for this message: {', '.join(sorted(set(missing)))}", "MISSING_FACT"
+        )
+    return out

@@ -1,0 +1,111 @@
+"""Write path helpers: check a step against the chain, build its leaf, return the new state.
+
+These compose ``states.apply``, ``events.build_event`` and, for signed events, the officer
+checks, so the API layer has one call per step and nothing to write when it raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from ledger.complaints.errors import AuthorityError, TransitionError
+from ledger.complaints.events import Actor, BuiltEvent, bind_body, build_event
+from ledger.complaints.officers import OfficerKey, verify_event_signature
+from ledger.complaints.states import ComplaintState, apply, step
+from ledger.complaints.vocab import SIGNED_EVENTS, EventType
+
+
+def start_complaint(
+    *,
+    log: str,
+    at: datetime | str,
+    actor: Actor,
+    public: Mapping[str, Any],
+    body: Mapping[str, Any],
+    salt: bytes | None = None,
+) -> tuple[BuiltEvent, ComplaintState]:
+    """Build the received event of a new complaint; the state carries its new reference."""
+    new = apply(None, EventType.RECEIVED, actor.role, public)
+    built = build_event(
+        log=log,
+        complaint=None,
+        seq=0,
+        prev=None,
+        type=EventType.RECEIVED,
+        at=at,
+        actor=actor,
+        public={**public, "state": str(new.status)},
+        body=body,
+        salt=salt,
+    )
+    return built, step(None, built.envelope)
+
+
+def signing_body(
+    state: ComplaintState,
+    event_type: EventType | str,
+    content: Mapping[str, Any],
+    *,
+    nonce: bytes | None = None,
+) -> dict[str, Any]:
+    """The body an officer signs for the next event of this complaint (content + context)."""
+    _require_started(state)
+    return bind_body(
+        content,
+        log=state.log,
+        complaint=state.reference,
+        prev=state.head,
+        event_type=event_type,
+        nonce=nonce,
+    )
+
+
+def append_event(
+    state: ComplaintState,
+    *,
+    type: EventType | str,
+    at: datetime | str,
+    actor: Actor,
+    public: Mapping[str, Any],
+    body: Mapping[str, Any],
+    registry: Mapping[str, OfficerKey] | None = None,
+    salt: bytes | None = None,
+) -> tuple[BuiltEvent, ComplaintState]:
+    """Build the next event of a complaint after checking it is allowed; nothing is stored.
+
+    Signed events (decision, compensation offer, payment) need ``registry``: the signature,
+    its context and the key's authority at ``at`` are verified before the leaf is returned.
+    """
+    _require_started(state)
+    event_type = EventType(type)
+    new = apply(state, event_type, actor.role, public)
+    built = build_event(
+        log=state.log,
+        complaint=state.reference,
+        seq=state.next_seq,
+        prev=state.head,
+        type=event_type,
+        at=at,
+        actor=actor,
+        public={**public, "state": str(new.status)},
+        body=body,
+        salt=salt,
+    )
+    if event_type in SIGNED_EVENTS:
+        if registry is None:
+            raise AuthorityError(
+                f"a {event_type} needs the officer registry to check its signature",
+                "REGISTRY_REQUIRED",
+            )
+        verify_event_signature(registry, built.envelope, built.body)
+    return built, step(state, built.envelope, registry)
+
+
+def _require_started(state: ComplaintState) -> None:
+    if state is None or state.reference is None or state.head is None or state.log is None:
+        raise TransitionError(
+            "state has no chain position; obtain it from start_complaint or replay",
+            "NOT_STARTED",
+        )

@@ -1,0 +1,432 @@
+"""The state machine: every (event, status, role) allowed or refused, guards, replay."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.complaints.errors import ChainError, PayloadError, TransitionError
+from ledger.complaints.payloads import Money
+from ledger.complaints.states import (
+    START_ROLES,
+    TRANSITIONS,
+    ChainEntry,
+    ComplaintState,
+    allowed_events,
+    apply,
+    replay,
+)
+from ledger.complaints.vocab import (
+    COMPLAINT_EVENTS,
+    OFFICER_KEY_EVENTS,
+    Category,
+    Channel,
+    EscalationLevel,
+    EventType,
+    Language,
+    Outcome,
+    Role,
+    Status,
+)
+from ledger.log.canonical import canonical_json
+
+from .conftest import REGISTRATION, Chain
+
+E, S = EventType, Status
+A_HASH, B_HASH = "aa" * 32, "bb" * 32
+SIG = {"key_id": "ab" * 16, "sig": "cd" * 64}
+
+# A state in which every guard is satisfiable: information pending, still at bot level,
+# an upheld outcome, a received event to erase and an evidence event to cite.
+BASE = ComplaintState(
+    status=S.RECEIVED,
+    category=Category.STUCK_TRANSACTION,
+    channel=Channel.CHAT,
+    language=Language.EN,
+    jurisdiction="EU-PSD2",
+    level=EscalationLevel.BOT,
+    info_pending=True,
+    outcome=Outcome.UPHELD,
+    events=(ChainEntry(A_HASH, E.RECEIVED), ChainEntry(B_HASH, E.EVIDENCE_ADDED)),
+)
+SAMPLE_PUBLIC = {
+    E.ACKNOWLEDGED: {},
+    E.INFO_REQUESTED: {},
+    E.INFO_RECEIVED: {},
+    E.EVIDENCE_ADDED: {},
+    E.NOTE_ADDED: {},
+    E.ESCALATED: {"level": "agent"},
+    E.HOLDING_REPLY: {},
+    E.DECISION: {
+        "outcome": "upheld",
+        "root_cause": "product_defect",
+        "rules": ["T&C 7.2"],
+        "evidence": [B_HASH],
+        "signature": SIG,
+    },
+    E.COMPENSATION_OFFERED: {"method": "account_credit", "signature": SIG},
+    E.COMPENSATION_ACCEPTED: {},
+    E.COMPENSATION_DECLINED: {},
+    E.COMPENSATION_PAID: {"method": "account_credit", "signature": SIG},
+    E.CLOSED: {"reason": "offer_lapsed"},
+    E.REOPENED: {},
+    E.WITHDRAWN: {},
+    E.REFERRED: {"to": "regulator"},
+    E.RATED: {"csat": 3},
+    E.ERASED: {"erases": A_HASH, "basis": "gdpr_art17"},
+}
+CASES = [(et, status, role) for et in sorted(TRANSITIONS) for status in Status for role in Role]
+
+
+def test_table_covers_every_complaint_event():
+    assert set(TRANSITIONS) | {E.RECEIVED} == set(COMPLAINT_EVENTS)
+    assert set(SAMPLE_PUBLIC) == set(TRANSITIONS)
+
+
+@pytest.mark.parametrize(("et", "status", "role"), CASES)
+def test_every_transition_is_allowed_or_refused(et, status, role):
+    state = dataclasses.replace(BASE, status=status)
+    rule = TRANSITIONS[et]
+    if role not in rule.roles:
+        with pytest.raises(TransitionError) as exc:
+            apply(state, et, role, SAMPLE_PUBLIC[et])
+        assert exc.value.code == "ROLE_NOT_ALLOWED"
+    elif status not in rule.moves:
+        with pytest.raises(TransitionError) as exc:
+            apply(state, et, role, SAMPLE_PUBLIC[et])
+        assert exc.value.code == "INVALID_TRANSITION"
+        assert str(status) in exc.value.message
+    else:
+        new = apply(state, et, role, SAMPLE_PUBLIC[et])
+        assert new.status == rule.moves[status]
+        assert new is not state and state.status == status  # inputs never mutated
+
+
+def test_expected_core_path_and_terminal_states():
+    m = {et: rule.moves for et, rule in TRANSITIONS.items()}
+    assert m[E.ACKNOWLEDGED] == {S.RECEIVED: S.ACKNOWLEDGED}
+    assert m[E.DECISION][S.INVESTIGATING] == S.DECIDED
+    assert m[E.COMPENSATION_PAID] == {S.COMPENSATION_ACCEPTED: S.COMPENSATION_PAID}
+    assert S.COMPENSATION_ACCEPTED not in m[E.CLOSED]  # pay before closing
+    assert S.CLOSED not in m[E.DECISION]  # reopen first
+    # withdrawn is final except for ratings and erasures
+    assert {et for et, moves in m.items() if S.WITHDRAWN in moves} == {E.RATED, E.ERASED}
+    # signed events: officer only
+    for et in (E.DECISION, E.COMPENSATION_OFFERED, E.COMPENSATION_PAID):
+        assert TRANSITIONS[et].roles == {Role.OFFICER} and TRANSITIONS[et].signed
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_received_starts_a_complaint(role):
+    public = {
+        "category": "sync_fault",
+        "channel": "in_app",
+        "language": "ru",
+        "jurisdiction": "UK-FCA-DISP",
+    }
+    if role in START_ROLES:
+        state = apply(None, "received", role, public)
+        assert state.status == S.RECEIVED and state.language == Language.RU
+        assert state.level == EscalationLevel.AGENT
+    else:
+        with pytest.raises(TransitionError) as exc:
+            apply(None, "received", role, public)
+        assert exc.value.code == "ROLE_NOT_ALLOWED"
+
+
+@pytest.mark.parametrize("et", sorted(set(TRANSITIONS)))
+def test_nothing_before_received(et):
+    with pytest.raises(TransitionError) as exc:
+        apply(None, et, Role.AGENT, SAMPLE_PUBLIC[et])
+    assert exc.value.code == "NOT_STARTED"
+
+
+def test_received_only_once_and_officer_keys_are_not_steps():
+    with pytest.raises(TransitionError) as exc:
+        apply(BASE, "received", Role.CUSTOMER, {})
+    assert exc.value.code == "ALREADY_STARTED"
+    for et in OFFICER_KEY_EVENTS:
+        with pytest.raises(TransitionError) as exc:
+            apply(BASE, et, Role.ADMIN, {})
+        assert exc.value.code == "NOT_A_COMPLAINT_EVENT"
+
+
+def test_unknown_event_or_role():
+    with pytest.raises(TransitionError) as exc:
+        apply(BASE, "teleported", Role.AGENT, {})
+    assert exc.value.code == "UNKNOWN_EVENT_TYPE"
+    with pytest.raises(TransitionError) as exc:
+        apply(BASE, "acknowledged", "janitor", {})
+    assert exc.value.code == "UNKNOWN_ROLE"
+
+
+def guard(status=S.INVESTIGATING, **state_changes):
+    return dataclasses.replace(BASE, status=status, **state_changes)
+
+
+def refused(state, et, role, public) -> str:
+    with pytest.raises(TransitionError) as exc:
+        apply(state, et, role, public)
+    return exc.value.code
+
+
+def test_state_mismatch_and_invalid_public():
+    assert refused(guard(S.RECEIVED), "acknowledged", Role.AGENT, {"state": "closed"}) == (
+        "STATE_MISMATCH"
+    )
+    with pytest.raises(PayloadError):
+        apply(guard(), "note_added", Role.AGENT, {"text": "personal data"})
+    assert apply(guard(S.RECEIVED), "acknowledged", Role.AGENT, {"state": "acknowledged"})
+
+
+def test_info_received_needs_a_request():
+    assert refused(guard(info_pending=False), "info_received", Role.CUSTOMER, {}) == (
+        "INFO_NOT_REQUESTED"
+    )
+    s = apply(guard(S.ACKNOWLEDGED, info_pending=False), "info_requested", Role.AGENT, {})
+    assert s.info_pending and s.status == S.INVESTIGATING
+    s = apply(s, "info_received", Role.CUSTOMER, {})
+    assert not s.info_pending
+
+
+def test_escalation_only_goes_up():
+    s = apply(guard(), "escalated", Role.CUSTOMER, {"level": "agent"})
+    assert s.level == EscalationLevel.AGENT
+    assert refused(s, "escalated", Role.AGENT, {"level": "agent"}) == "ESCALATION_NOT_HIGHER"
+    s = apply(s, "escalated", Role.AGENT, {"level": "specialist", "specialism": "security"})
+    assert s.specialism == "security"
+    lateral = {"level": "specialist", "specialism": "legal"}
+    assert apply(s, "escalated", Role.SUPERVISOR, lateral).specialism == "legal"
+    same = {"level": "specialist", "specialism": "security"}
+    assert refused(s, "escalated", Role.AGENT, same) == "ESCALATION_NOT_HIGHER"
+    assert refused(s, "escalated", Role.AGENT, {"level": "agent"}) == "ESCALATION_NOT_HIGHER"
+
+
+def test_one_holding_reply_per_cycle():
+    s = apply(guard(), "holding_reply", Role.AGENT, {})
+    assert s.holding_reply_sent
+    assert refused(s, "holding_reply", Role.AGENT, {}) == "HOLDING_REPLY_ALREADY_SENT"
+    s = apply(dataclasses.replace(s, status=S.CLOSED), "reopened", Role.SUPERVISOR, {})
+    assert not s.holding_reply_sent and s.reopen_count == 1 and s.outcome is None
+    assert apply(s, "holding_reply", Role.AGENT, {}).holding_reply_sent
+
+
+def test_decision_cites_only_evidence_of_this_complaint():
+    bad = {**SAMPLE_PUBLIC[E.DECISION], "evidence": ["cc" * 32]}
+    assert refused(guard(), "decision", Role.OFFICER, bad) == "EVIDENCE_UNKNOWN"
+    s = apply(guard(), "decision", Role.OFFICER, SAMPLE_PUBLIC[E.DECISION])
+    assert s.outcome == Outcome.UPHELD and not s.info_pending
+
+
+def test_no_offer_after_rejection():
+    s = guard(S.DECIDED, outcome=Outcome.REJECTED)
+    assert refused(
+        s, "compensation_offered", Role.OFFICER, SAMPLE_PUBLIC[E.COMPENSATION_OFFERED]
+    ) == ("OFFER_AFTER_REJECTION")
+
+
+def test_payment_must_equal_accepted_offer():
+    offer = {"amount": "10.00", "currency": "EUR", "method": "bank_transfer", "signature": SIG}
+    s = apply(guard(S.DECIDED), "compensation_offered", Role.OFFICER, offer)
+    assert s.offer == Money.from_fields(offer)
+    s = apply(s, "compensation_accepted", Role.CUSTOMER, {})
+    wrong = {**offer, "amount": "9.99"}
+    assert refused(s, "compensation_paid", Role.OFFICER, wrong) == "PAYMENT_MISMATCH"
+    wrong_unit = {**offer, "currency": "GBP"}
+    assert refused(s, "compensation_paid", Role.OFFICER, wrong_unit) == "PAYMENT_MISMATCH"
+    paid = apply(s, "compensation_paid", Role.OFFICER, {**offer, "amount": "10.0"})
+    assert paid.payments == (Money.from_fields(offer),) and paid.offer is None
+
+
+def test_declined_offer_can_be_renewed():
+    s = apply(guard(S.COMPENSATION_OFFERED), "compensation_declined", Role.CUSTOMER, {})
+    s = apply(s, "compensation_offered", Role.OFFICER, SAMPLE_PUBLIC[E.COMPENSATION_OFFERED])
+    assert s.status == S.COMPENSATION_OFFERED
+
+
+def test_open_offer_closes_only_when_lapsed():
+    s = guard(S.COMPENSATION_OFFERED)
+    assert refused(s, "closed", Role.AGENT, {"reason": "resolved"}) == "OFFER_OPEN"
+    assert refused(s, "closed", Role.AGENT, {}) == "OFFER_OPEN"
+    assert apply(s, "closed", Role.SYSTEM, {"reason": "offer_lapsed"}).status == S.CLOSED
+
+
+def test_erasure_targets():
+    s = apply(guard(), "erased", Role.ADMIN, {"erases": A_HASH, "basis": "gdpr_art17"})
+    assert s.erased == {A_HASH} and s.status == S.INVESTIGATING
+    again = {"erases": A_HASH, "basis": "gdpr_art17"}
+    s2 = dataclasses.replace(s, events=(*s.events, ChainEntry("dd" * 32, E.ERASED)))
+    assert refused(s2, "erased", Role.ADMIN, again) == "ALREADY_ERASED"
+    assert refused(s2, "erased", Role.LEGAL, {"erases": "dd" * 32, "basis": "gdpr_art17"}) == (
+        "ERASE_TARGET_INVALID"
+    )
+    assert refused(s2, "erased", Role.ADMIN, {"erases": "ee" * 32, "basis": "gdpr_art17"}) == (
+        "ERASE_TARGET_UNKNOWN"
+    )
+
+
+def test_ratings_are_recorded_in_any_state():
+    for status in Status:
+        s = apply(guard(status), "rated", Role.CUSTOMER, {"csat": 5})
+        assert s.ratings == (5,) and s.status == status
+
+
+def test_allowed_events_matches_table():
+    s = guard(S.COMPENSATION_OFFERED)
+    assert set(allowed_events(s, Role.CUSTOMER)) == {
+        E.EVIDENCE_ADDED,
+        E.COMPENSATION_ACCEPTED,
+        E.COMPENSATION_DECLINED,
+        E.WITHDRAWN,
+        E.REFERRED,
+        E.RATED,
+    }
+    assert allowed_events(None, Role.CUSTOMER) == [E.RECEIVED]
+    assert allowed_events(None, Role.OFFICER) == []
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+FULL_PATH = (
+    "acknowledged",
+    "escalated",
+    "info_requested",
+    "info_received",
+    "evidence_added",
+    "note_added",
+    "holding_reply",
+    "decision",
+    "compensation_offered",
+    "compensation_declined",
+    "compensation_offered",
+    "compensation_accepted",
+    "compensation_paid",
+    "closed",
+    "rated",
+    "referred",
+    "reopened",
+    "decision",
+    "closed",
+    "erased",
+)
+
+
+def test_replay_full_path(registry):
+    c = Chain().run(*FULL_PATH)
+    state = replay(c.leaves, registry=registry)
+    assert state == c.state
+    assert state.status == S.CLOSED and state.reopen_count == 1
+    assert state.seq == len(FULL_PATH) and state.head == c.built[-1].leaf_hash.hex()
+    assert state.reference == c.built[1].envelope.complaint
+    assert replay(c.envelopes) == state  # envelopes or bytes
+
+
+def reencode(leaf: bytes, **changes) -> bytes:
+    data = json.loads(leaf)
+    data.update(changes)
+    return canonical_json(data)
+
+
+def test_replay_detects_broken_prev():
+    c = Chain().run("acknowledged", "evidence_added", "note_added")
+    leaves = c.leaves
+    leaves[2] = reencode(leaves[2], prev="00" * 32)
+    with pytest.raises(ChainError) as exc:
+        replay(leaves)
+    assert exc.value.code == "BROKEN_PREV" and exc.value.index == 2
+
+
+def test_replay_detects_bad_seq_missing_and_reordered_events():
+    c = Chain().run("acknowledged", "evidence_added", "note_added")
+    leaves = c.leaves
+    with pytest.raises(ChainError) as exc:
+        replay([leaves[0], leaves[1], leaves[3]])  # one event dropped
+    assert exc.value.code == "BAD_SEQ" and exc.value.index == 2
+    with pytest.raises(ChainError) as exc:
+        replay([leaves[0], leaves[2], leaves[1], leaves[3]])
+    assert exc.value.code == "BAD_SEQ" and exc.value.index == 1
+    with pytest.raises(ChainError) as exc:
+        replay([leaves[0], reencode(leaves[1], seq=5)])
+    assert exc.value.code == "BAD_SEQ"
+    with pytest.raises(ChainError) as exc:
+        replay(leaves[1:])
+    assert exc.value.code == "CHAIN_START" and exc.value.index == 0
+    with pytest.raises(ChainError) as exc:
+        replay([])
+    assert exc.value.code == "EMPTY_CHAIN"
+
+
+def test_replay_detects_events_of_another_complaint_or_log():
+    a, b = Chain().run("acknowledged"), Chain().run("acknowledged")
+    with pytest.raises(ChainError) as exc:
+        replay([a.leaves[0], b.leaves[1]])
+    assert exc.value.code in {"REFERENCE_MISMATCH", "BROKEN_PREV"}
+    other_log = reencode(a.leaves[1], log="other.example/log")
+    with pytest.raises(ChainError) as exc:
+        replay([a.leaves[0], other_log])
+    assert exc.value.code == "LOG_MISMATCH"
+
+
+def test_time_going_backwards_is_refused_on_write_and_on_replay():
+    c = Chain().run("acknowledged")
+    with pytest.raises(ChainError) as exc:
+        c.add("evidence_added", at=c.clock - timedelta(minutes=1))
+    assert exc.value.code == "TIME_WENT_BACKWARDS"
+    leaves = c.leaves
+    leaves[1] = reencode(leaves[1], at="2026-03-02T09:00:00Z")
+    with pytest.raises(ChainError) as exc:
+        replay(leaves)
+    assert exc.value.code == "TIME_WENT_BACKWARDS" and exc.value.index == 1
+
+
+def test_replay_refuses_an_invalid_transition_hidden_in_a_valid_chain():
+    c = Chain().run("acknowledged")
+    # A forged "closed" with correct links but no decision: replay refuses it.
+    forged = reencode(
+        c.leaves[1],
+        seq=2,
+        prev=c.built[1].leaf_hash.hex(),
+        type="closed",
+        public={"state": "closed"},
+    )
+    with pytest.raises(TransitionError) as exc:
+        replay([*c.leaves, forged])
+    assert exc.value.code == "INVALID_TRANSITION" and exc.value.index == 2
+
+
+def test_replay_refuses_officer_key_entries():
+    with pytest.raises(ChainError):
+        replay([REGISTRATION.leaf])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 1000), min_size=1, max_size=14), st.data())
+def test_random_walks_replay_and_any_relinking_is_caught(choices, data):
+    c = Chain()
+    for pick in choices:
+        candidates = [et for et, rule in TRANSITIONS.items() if c.state.status in rule.moves]
+        for offset in range(len(candidates)):
+            et = candidates[(pick + offset) % len(candidates)]
+            try:
+                c.add(et)
+                break
+            except TransitionError:
+                continue
+    assert replay(c.leaves) == c.state
+    if len(c.leaves) < 2:
+        return
+    i = data.draw(st.integers(1, len(c.leaves) - 1))
+    field = data.draw(st.sampled_from(["seq", "prev"]))
+    env = c.built[i].envelope
+    change = {"seq": env.seq + 1} if field == "seq" else {"prev": "ff" * 32}
+    leaves = list(c.leaves)
+    leaves[i] = reencode(leaves[i], **change)
+    with pytest.raises(ChainError) as exc:
+        replay(leaves)
+    assert exc.value.index == i
+    assert exc.value.code == ("BAD_SEQ" if field == "seq" else "BROKEN_PREV")
