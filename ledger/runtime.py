@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ledger.access import models as _access_models  # noqa: F401  (registers tables)
+from ledger.complaints import records as _complaint_records  # noqa: F401
+from ledger.complaints.service import ComplaintService
 from ledger.config import Settings
 from ledger.db import Base, make_engine
 from ledger.log import models as _log_models  # noqa: F401
@@ -21,6 +23,7 @@ class Ledger:
     engine: Engine
     store: LogStore
     sequencer: Sequencer
+    complaints: ComplaintService
 
     def close(self) -> None:
         self.sequencer.close()
@@ -44,4 +47,5 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     )
     store = LogStore(engine, settings.log_origin, signer)
     store.initialise()
-    return Ledger(settings, engine, store, Sequencer(store, settings.sequencer_max_batch))
+    sequencer = Sequencer(store, settings.sequencer_max_batch)
+    return Ledger(settings, engine, store, sequencer, ComplaintService(engine, store, sequencer))

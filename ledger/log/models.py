@@ -108,7 +108,8 @@ def append_only_ddl(dialect: str, table: str) -> list[str]:
     raise ValueError(f"unsupported database dialect {dialect}")
 
 
-def _install_triggers(table_obj) -> None:
+def install_append_only_triggers(table_obj) -> None:
+    """Attach the append-only triggers to a table, created together with it."""
     for dialect in ("sqlite", "postgresql"):
         for stmt in append_only_ddl(dialect, table_obj.name):
             # DDL() interpolates %-placeholders, so literal percent signs are doubled.
@@ -117,4 +118,4 @@ def _install_triggers(table_obj) -> None:
 
 
 for _model in (LogEntry, LogTile, LogCheckpoint):
-    _install_triggers(_model.__table__)
+    install_append_only_triggers(_model.__table__)

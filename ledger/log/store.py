@@ -387,6 +387,21 @@ class LogStore:
             ).all()
         return [r[0] for r in rows]
 
+    def entries_at(self, indexes: Sequence[int]) -> dict[int, bytes]:
+        """Entries at arbitrary indexes (missing ones are absent from the result)."""
+        out: dict[int, bytes] = {}
+        wanted = sorted(set(indexes))
+        with self.engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                rows = conn.execute(
+                    select(LogEntry.idx, LogEntry.data).where(
+                        LogEntry.log_id == self.log_id, LogEntry.idx.in_(chunk)
+                    )
+                ).all()
+                out.update((r[0], r[1]) for r in rows)
+        return out
+
     def index_of(self, leaf_hash: bytes) -> int | None:
         """Index of the first entry with this leaf hash, if any."""
         with self.engine.connect() as conn:

@@ -1,0 +1,507 @@
+"""The complaint write and read paths on a running ledger (database + log).
+
+Every step is checked by the pure domain (``workflow``) before anything is written; the
+leaf, its index rows, its body and salt, and the idempotency record commit in the same
+transaction as the log append (``PendingEntry``), so a crash leaves all or nothing.
+Appends to one complaint are serialised: in-process by a lock per complaint, across
+processes by checking the chain head inside the log's write transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger.access.secrets import hash_secret, new_secret, secret_matches
+from ledger.complaints.errors import ComplaintError
+from ledger.complaints.events import Actor, BuiltEvent, Envelope, parse_envelope
+from ledger.complaints.officers import (
+    OfficerRegistry,
+    build_key_registration,
+    build_key_revocation,
+)
+from ledger.complaints.records import (
+    AccessRecord,
+    ComplaintEvent,
+    ComplaintRecord,
+    EventBody,
+    OfficerKeyEntry,
+)
+from ledger.complaints.states import ComplaintState, replay
+from ledger.complaints.vocab import SIGNED_EVENTS, EventType, Role
+from ledger.complaints.workflow import append_event, start_complaint
+from ledger.log.sequencer import Sequencer
+from ledger.log.store import LogStore, PendingEntry, Receipt, Rejected
+
+CAPABILITY_PREFIX = "cs_"
+MAX_RETRIES = 5
+
+
+class ComplaintNotFound(LookupError):
+    """No complaint with this reference."""
+
+
+class ChainConflict(Rejected):
+    """The complaint changed since the step was prepared (another writer got there first)."""
+
+
+class OfficerKeyNotFound(LookupError):
+    """No officer key with this id."""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A step written to the log: its envelope, the complaint state after it, its receipt."""
+
+    envelope: Envelope
+    state: ComplaintState
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    log_index: int
+    envelope: Envelope
+    salt: bytes | None
+    body_jcs: bytes | None
+    erased_by: str | None
+
+
+ExtraWrite = Callable[[Connection, int, bytes], None]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ComplaintService:
+    def __init__(
+        self,
+        engine: Engine,
+        store: LogStore,
+        sequencer: Sequencer,
+        clock: Callable[[], datetime] = _now,
+        cache_size: int = 4096,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.sequencer = sequencer
+        self.origin = store.origin
+        self.clock = clock
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._states: OrderedDict[str, ComplaintState] = OrderedDict()
+        self._cache_size = cache_size
+        self._registry: tuple[int, OfficerRegistry] | None = None
+
+    # --- filing ------------------------------------------------------------------------
+
+    def file(
+        self,
+        public: Mapping[str, Any],
+        body: Mapping[str, Any],
+        actor: Actor,
+        extra_write: ExtraWrite | None = None,
+    ) -> tuple[Recorded, str]:
+        """Record a new complaint; returns the step and the capability secret (shown once)."""
+        built, state = start_complaint(
+            log=self.origin, at=self.clock(), actor=actor, public=public, body=body
+        )
+        secret = CAPABILITY_PREFIX + new_secret()
+        reference = state.reference
+        assert reference is not None
+
+        def check(conn: Connection) -> None:
+            exists = conn.execute(
+                select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
+            ).first()
+            if exists is not None:  # only if the same leaf were filed twice
+                raise ChainConflict("this complaint was already filed")
+
+        def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
+            at = built.envelope.at_datetime
+            conn.execute(
+                insert(ComplaintRecord).values(
+                    reference=reference,
+                    log_origin=self.origin,
+                    capability_hash=hash_secret(secret),
+                    seq=0,
+                    head=leaf_hash.hex(),
+                    status=str(state.status),
+                    category=str(state.category),
+                    channel=str(state.channel),
+                    language=str(state.language),
+                    jurisdiction=state.jurisdiction,
+                    received_at=at,
+                    updated_at=at,
+                )
+            )
+            self._write_event(conn, reference, built, index)
+            if extra_write is not None:
+                extra_write(conn, index, leaf_hash)
+
+        receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
+        self._remember(state)
+        return Recorded(built.envelope, state, receipt), secret
+
+    # --- later steps ---------------------------------------------------------------------
+
+    def record(
+        self,
+        reference: str,
+        *,
+        type: EventType | str,
+        public: Mapping[str, Any],
+        body: Mapping[str, Any],
+        actor: Actor,
+        extra_write: ExtraWrite | None = None,
+    ) -> Recorded:
+        """Check and append the next step of a complaint.
+
+        Unsigned steps are rebuilt on the new head if another writer got in first; a signed
+        step is bound to the head it was signed on, so it fails with ChainConflict instead.
+        """
+        event_type = EventType(type)
+        with self._lock(reference):
+            for attempt in range(MAX_RETRIES):
+                state = self.state(reference)
+                registry = self.registry() if event_type in SIGNED_EVENTS else None
+                built, new_state = append_event(
+                    state,
+                    type=event_type,
+                    at=self.clock(),
+                    actor=actor,
+                    public=public,
+                    body=body,
+                    registry=registry,
+                )
+                try:
+                    receipt = self._append_step(reference, state, built, new_state, extra_write)
+                except ChainConflict:
+                    self._forget(reference)
+                    if event_type in SIGNED_EVENTS or attempt == MAX_RETRIES - 1:
+                        raise
+                    continue
+                self._remember(new_state)
+                return Recorded(built.envelope, new_state, receipt)
+        raise AssertionError("unreachable")
+
+    def _append_step(
+        self,
+        reference: str,
+        state: ComplaintState,
+        built: BuiltEvent,
+        new_state: ComplaintState,
+        extra_write: ExtraWrite | None,
+    ) -> Receipt:
+        expected_seq = state.seq
+
+        def check(conn: Connection) -> None:
+            row = conn.execute(
+                select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
+            ).first()
+            if row is None or row[0] != expected_seq:
+                raise ChainConflict("the complaint changed while this step was prepared")
+
+        def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
+            conn.execute(
+                update(ComplaintRecord)
+                .where(ComplaintRecord.reference == reference)
+                .values(
+                    seq=new_state.seq,
+                    head=leaf_hash.hex(),
+                    status=str(new_state.status),
+                    updated_at=built.envelope.at_datetime,
+                )
+            )
+            self._write_event(conn, reference, built, index)
+            if built.envelope.type == EventType.ERASED:
+                target = built.envelope.public["erases"]
+                conn.execute(
+                    update(EventBody)
+                    .where(EventBody.leaf_hash == target)
+                    .values(salt=None, body_jcs=None, erased_by=leaf_hash.hex())
+                )
+            if extra_write is not None:
+                extra_write(conn, index, leaf_hash)
+
+        return self.sequencer.append(PendingEntry(built.leaf, check, write))
+
+    def _write_event(self, conn: Connection, reference: str, built: BuiltEvent, index: int) -> None:
+        env = built.envelope
+        conn.execute(
+            insert(ComplaintEvent).values(
+                reference=reference,
+                seq=env.seq,
+                log_index=index,
+                leaf_hash=env.leaf_hash_hex,
+                type=str(env.type),
+                at=env.at,
+            )
+        )
+        conn.execute(
+            insert(EventBody).values(
+                leaf_hash=env.leaf_hash_hex, salt=built.salt, body_jcs=built.body_jcs
+            )
+        )
+
+    # --- reading -------------------------------------------------------------------------
+
+    def complaint(self, reference: str) -> ComplaintRecord:
+        with Session(self.engine, expire_on_commit=False) as session:
+            record = session.get(ComplaintRecord, reference)
+        if record is None:
+            raise ComplaintNotFound(reference)
+        return record
+
+    def check_secret(self, reference: str, secret: str) -> bool:
+        """Constant-time check of a customer's capability secret for this complaint."""
+        try:
+            record = self.complaint(reference)
+        except ComplaintNotFound:
+            secret_matches(secret, hash_secret("no such complaint"))
+            return False
+        return secret_matches(secret, record.capability_hash)
+
+    def events(self, reference: str) -> list[StoredEvent]:
+        """The complaint's chain from the log, with bodies and salts where not erased."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    ComplaintEvent.seq,
+                    ComplaintEvent.log_index,
+                    EventBody.salt,
+                    EventBody.body_jcs,
+                    EventBody.erased_by,
+                )
+                .join(EventBody, EventBody.leaf_hash == ComplaintEvent.leaf_hash)
+                .where(ComplaintEvent.reference == reference)
+                .order_by(ComplaintEvent.seq)
+            ).all()
+        if not rows:
+            raise ComplaintNotFound(reference)
+        leaves = self.store.entries_at([r.log_index for r in rows])
+        return [
+            StoredEvent(r.seq, r.log_index, parse_envelope(leaves[r.log_index]), *r[2:])
+            for r in rows
+        ]
+
+    def state(self, reference: str) -> ComplaintState:
+        """The complaint's current state (cached; checked against the stored chain head)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
+            ).first()
+        if row is None:
+            raise ComplaintNotFound(reference)
+        cached = self._states.get(reference)
+        if cached is not None and cached.seq == row[0]:
+            return cached
+        state = replay([e.envelope for e in self.events(reference)])
+        self._remember(state)
+        return state
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        category: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[ComplaintRecord]]:
+        query = select(ComplaintRecord)
+        if status:
+            query = query.where(ComplaintRecord.status == status)
+        if category:
+            query = query.where(ComplaintRecord.category == category)
+        if received_from:
+            query = query.where(ComplaintRecord.received_at >= received_from)
+        if received_to:
+            query = query.where(ComplaintRecord.received_at < received_to)
+        with Session(self.engine, expire_on_commit=False) as session:
+            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = session.scalars(
+                query.order_by(ComplaintRecord.received_at.desc(), ComplaintRecord.reference)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return total, list(rows)
+
+    def record_access(
+        self, role: str, principal: str, reference: str, action: str, request_id: str
+    ):
+        """Record a staff, legal or regulator read of a complaint's personal data."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(AccessRecord).values(
+                    at=self.clock(),
+                    role=role,
+                    principal=principal,
+                    reference=reference,
+                    action=action,
+                    request_id=request_id,
+                )
+            )
+
+    def access_records(self, reference: str) -> list[AccessRecord]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            rows = session.scalars(
+                select(AccessRecord)
+                .where(AccessRecord.reference == reference)
+                .order_by(AccessRecord.id)
+            ).all()
+        return list(rows)
+
+    # --- officer keys --------------------------------------------------------------------
+
+    def registry(self) -> OfficerRegistry:
+        """Officer keys folded from their log entries, in log order (cached by entry count)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(OfficerKeyEntry.log_index).order_by(OfficerKeyEntry.log_index)
+            ).all()
+        indexes = [r[0] for r in rows]
+        cached = self._registry
+        if cached is not None and cached[0] == len(indexes):
+            return cached[1]
+        leaves = self.store.entries_at(indexes)
+        registry = OfficerRegistry.fold([leaves[i] for i in indexes])
+        self._registry = (len(indexes), registry)
+        return registry
+
+    def officer_key_entries(self, key_id: str) -> list[tuple[int, Envelope]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(OfficerKeyEntry.log_index)
+                .where(OfficerKeyEntry.key_id == key_id)
+                .order_by(OfficerKeyEntry.seq)
+            ).all()
+        if not rows:
+            raise OfficerKeyNotFound(key_id)
+        leaves = self.store.entries_at([r[0] for r in rows])
+        return [(r[0], parse_envelope(leaves[r[0]])) for r in rows]
+
+    def register_officer_key(
+        self,
+        *,
+        admin_id: str,
+        public_key: bytes,
+        roles: list[str],
+        valid_from: datetime | str,
+        valid_until: datetime | str | None,
+        name: str,
+        extra_write: ExtraWrite | None = None,
+    ) -> tuple[Envelope, Receipt]:
+        built = build_key_registration(
+            log=self.origin,
+            at=self.clock(),
+            admin_id=admin_id,
+            public_key=public_key,
+            roles=roles,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            name=name,
+        )
+        key_id = built.envelope.public["key_id"]
+        # Fold it into the registry first: refuses duplicates and bad validity periods.
+        self.registry().add(built.envelope)
+        return self._append_officer_entry(key_id, 0, built, extra_write)
+
+    def revoke_officer_key(
+        self,
+        *,
+        admin_id: str,
+        key_id: str,
+        reason: str,
+        extra_write: ExtraWrite | None = None,
+    ) -> tuple[Envelope, Receipt]:
+        entries = self.officer_key_entries(key_id)
+        built = build_key_revocation(
+            log=self.origin,
+            at=self.clock(),
+            admin_id=admin_id,
+            registration=entries[0][1],
+            reason=reason,
+        )
+        self.registry().add(built.envelope)
+        return self._append_officer_entry(key_id, 1, built, extra_write)
+
+    def _append_officer_entry(
+        self, key_id: str, seq: int, built: BuiltEvent, extra_write: ExtraWrite | None
+    ) -> tuple[Envelope, Receipt]:
+        def check(conn: Connection) -> None:
+            taken = conn.execute(
+                select(OfficerKeyEntry.seq).where(
+                    OfficerKeyEntry.key_id == key_id, OfficerKeyEntry.seq == seq
+                )
+            ).first()
+            if taken is not None:
+                raise ChainConflict(
+                    "this officer key is already registered"
+                    if seq == 0
+                    else "this officer key is already revoked"
+                )
+
+        def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
+            conn.execute(
+                insert(OfficerKeyEntry).values(
+                    key_id=key_id, seq=seq, log_index=index, leaf_hash=leaf_hash.hex()
+                )
+            )
+            conn.execute(
+                insert(EventBody).values(
+                    leaf_hash=leaf_hash.hex(), salt=built.salt, body_jcs=built.body_jcs
+                )
+            )
+            if extra_write is not None:
+                extra_write(conn, index, leaf_hash)
+
+        receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
+        self._registry = None
+        return built.envelope, receipt
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _lock(self, reference: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(reference)
+            if lock is None:
+                if len(self._locks) > 10 * self._cache_size:
+                    self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+                lock = self._locks[reference] = threading.Lock()
+            return lock
+
+    def _remember(self, state: ComplaintState) -> None:
+        if state.reference is None:
+            return
+        with self._locks_guard:
+            self._states[state.reference] = state
+            self._states.move_to_end(state.reference)
+            while len(self._states) > self._cache_size:
+                self._states.popitem(last=False)
+
+    def _forget(self, reference: str) -> None:
+        with self._locks_guard:
+            self._states.pop(reference, None)
+
+
+__all__ = [
+    "ChainConflict",
+    "ComplaintError",
+    "ComplaintNotFound",
+    "ComplaintService",
+    "OfficerKeyNotFound",
+    "Recorded",
+    "Role",
+    "StoredEvent",
+]
