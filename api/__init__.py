@@ -20,16 +20,37 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         JSON_SORT_KEYS=False,
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Complaint ledger: every step on a verifiable log."},
+            "components": {
+                "securitySchemes": {
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "API key (lk_...) or a complaint's secret (cs_...)",
+                    }
+                }
+            },
+        },
     )
     app.extensions["ledger"] = ledger or open_ledger(settings)
 
     api = LedgerApi(app)
     register_error_handlers(app)
 
+    from api import complaints_routes, officer_routes
+    from api.anchor_routes import anchor_api
+    from api.guards import install_guards
     from api.log_routes import log_api, tiles
 
+    install_guards(app, settings)
     app.register_blueprint(tiles)
     api.register_blueprint(log_api)
+    api.register_blueprint(anchor_api)
+    api.register_blueprint(complaints_routes.blp)
+    api.register_blueprint(officer_routes.blp)
     return app
 
 

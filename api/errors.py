@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import http
 import logging
 
 from flask import Flask
+from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import Api
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from api.problems import (
+    PROBLEM_MIMETYPE,
     PROBLEM_TYPES,
     STATUS_TO_SLUG,
     Problem,
     ProblemSchema,
     problem_response,
 )
+from ledger.complaints.errors import (
+    AuthorityError,
+    ComplaintError,
+    InvalidReference,
+    TransitionError,
+)
+from ledger.complaints.service import ComplaintNotFound, OfficerKeyNotFound
 from ledger.log.store import InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
@@ -41,12 +51,46 @@ class LedgerApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
+    def _register_responses(self) -> None:
+        """Document every error response (``default`` and alt responses) as problem+json."""
+        for status in http.HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["content"] = {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            "DEFAULT_ERROR",
+            {"description": "Error (RFC 9457 problem details)",
+             "content": {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}}},
+            lazy=True,
+        )  # fmt: skip
+
     def handle_http_exception(self, error: HTTPException):
         return problem_response(_problem_from_http(error))
 
 
+def _complaint_problem(exc: ComplaintError):
+    """Domain refusals: stable ``code`` from the domain, HTTP status by kind."""
+    if isinstance(exc, AuthorityError):
+        slug = "officer-not-authorised"
+    elif isinstance(exc, TransitionError):
+        slug = "invalid-transition"
+    elif isinstance(exc, InvalidReference):
+        slug = "invalid-reference"
+    else:
+        slug = "invalid-payload"
+    return problem_response(Problem(slug, exc.message, code=exc.code))
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Problem, problem_response)
+    app.register_error_handler(ComplaintError, _complaint_problem)
+    app.register_error_handler(
+        ComplaintNotFound, lambda e: problem_response(Problem("not-found", "no such complaint"))
+    )
+    app.register_error_handler(
+        OfficerKeyNotFound, lambda e: problem_response(Problem("not-found", "no such officer key"))
+    )
     app.register_error_handler(NotFound, lambda e: problem_response(Problem("not-found", str(e))))
     app.register_error_handler(
         InvalidRequest, lambda e: problem_response(Problem("bad-request", str(e)))
@@ -60,6 +104,14 @@ def register_error_handlers(app: Flask) -> None:
 
     for exc_type in (OperationalError, PoolTimeout):
         app.register_error_handler(exc_type, _unavailable)
+
+    def _rate_limited(exc):
+        return problem_response(
+            Problem("rate-limited", f"rate limit exceeded: {exc.description}",
+                    headers={"Retry-After": "1"})
+        )  # fmt: skip
+
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
 
     def _dbapi(exc: DBAPIError):
         if exc.connection_invalidated:

@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
 from api import get_ledger
+from api.anchor_routes import AnchorCoverage, coverage_for
 from api.problems import Problem
 from ledger.log import merkle
 from ledger.log.store import NotFound
@@ -66,6 +67,11 @@ class InclusionProof(ma.Schema):
     proof = ma.fields.List(ma.fields.String(), metadata={"description": "base64 hashes"})
     checkpoint = ma.fields.String(
         allow_none=True, metadata={"description": "signed checkpoint of this tree size, if any"}
+    )
+    anchor = ma.fields.Nested(
+        AnchorCoverage,
+        allow_none=True,
+        metadata={"description": "the anchor covering this tree size; null if none yet"},
     )
 
 
@@ -125,6 +131,7 @@ class InclusionResource(MethodView):
             "leaf_hash": b64(leaf),
             "proof": [b64(p) for p in proof],
             "checkpoint": _checkpoint_note(size),
+            "anchor": coverage_for(size),
         }
 
 

@@ -19,6 +19,11 @@ PROBLEM_TYPES: dict[str, tuple[str, int]] = {
     "method-not-allowed": ("Method not allowed", 405),
     "conflict": ("The request conflicts with the current state", 409),
     "invalid-transition": ("This step is not allowed in the complaint's current state", 409),
+    "chain-conflict": ("The complaint changed meanwhile; reload it and try again", 409),
+    "idempotency-key-reused": ("The Idempotency-Key was used for a different request", 422),
+    "invalid-payload": ("The event's fields are not valid", 422),
+    "officer-not-authorised": ("The officer key may not sign this step", 403),
+    "invalid-reference": ("Not a valid complaint reference", 404),
     "payload-too-large": ("The request body is too large", 413),
     "unsupported-media-type": ("Unsupported content type", 415),
     "rate-limited": ("Too many requests", 429),
@@ -43,13 +48,21 @@ STATUS_TO_SLUG = {
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation only)."""
+    """RFC 9457 problem details (documentation only); extension members may be added."""
 
-    type = ma.fields.String(metadata={"description": "Stable URI of the problem type"})
-    title = ma.fields.String()
-    status = ma.fields.Integer()
+    class Meta:
+        unknown = ma.INCLUDE
+
+    type = ma.fields.String(
+        required=True, metadata={"description": "Stable URI of the problem type"}
+    )
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
     detail = ma.fields.String()
     instance = ma.fields.String()
+    code = ma.fields.String(
+        metadata={"description": "Stable machine-readable reason, for refusals by the domain"}
+    )
     errors = ma.fields.Dict(metadata={"description": "Field errors, when validation failed"})
 
 

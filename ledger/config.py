@@ -23,6 +23,10 @@ class Settings:
     max_request_bytes: int = field(
         default_factory=lambda: int(_env("LEDGER_MAX_REQUEST_BYTES", str(64 * 1024)))
     )
+    jurisdiction: str = field(default_factory=lambda: _env("LEDGER_JURISDICTION", "EU-PSD2"))
+    rate_limit: str = field(
+        default_factory=lambda: _env("LEDGER_RATE_LIMIT", "100/second;3000/minute")
+    )
     sequencer_max_batch: int = field(
         default_factory=lambda: int(_env("LEDGER_SEQUENCER_MAX_BATCH", "4096"))
     )

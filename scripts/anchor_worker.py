@@ -13,10 +13,14 @@ Configuration (environment):
   LEDGER_ANCHOR_CONFIRMATIONS     blocks before an anchor counts as final (default 6)
   LEDGER_ANCHOR_POLL_SECONDS      pause between steps (default 2)
   LEDGER_ANCHOR_SOURCE            checkpoint source factory, "package.module:function"
-  LEDGER_DATABASE_URL, LEDGER_DATA_DIR   as for the rest of the ledger
+                                  (default: the ledger's own log, read-only,
+                                  ledger.anchoring.logsource:store_source)
+  LEDGER_DATABASE_URL, LEDGER_DATA_DIR, LEDGER_LOG_ORIGIN   as for the rest of the ledger
 
 The source factory is called with the SQLAlchemy engine and returns a CheckpointSource
 (ledger/anchoring/source.py). Python callers can pass it to ``main(source_factory=...)``.
+The default source opens the log with the verifier key stored in the database: the worker
+never needs the log signing key, and checks each checkpoint's signature before anchoring it.
 """
 
 from __future__ import annotations
@@ -36,13 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Engine
 from web3 import Web3
 
-from ledger.anchoring.config import AnchorSettings, ConfigError, load_account
+from ledger.anchoring.config import AnchorSettings, ConfigError, load_account, redact_url
 from ledger.anchoring.contract import LogAnchorClient
-from ledger.anchoring.deployments import read_deployment
-from ledger.anchoring.models import AnchorRecord
+from ledger.anchoring.logsource import LogNotInitialised
 from ledger.anchoring.source import CheckpointSource
+from ledger.anchoring.status import ensure_anchor_table
 from ledger.anchoring.worker import AnchorWorker, WorkerConfig
-from ledger.db import Base, make_engine
+from ledger.config import Settings
+from ledger.db import make_engine
+
+DEFAULT_SOURCE = "ledger.anchoring.logsource:store_source"
 
 SourceFactory = Callable[[Engine], CheckpointSource]
 log = logging.getLogger("anchor_worker")
@@ -56,26 +63,12 @@ def load_factory(spec: str) -> SourceFactory:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def contract_address(settings: AnchorSettings) -> str:
-    if settings.contract:
-        return settings.contract
-    if settings.chain_id is None:
-        raise ConfigError("set LEDGER_ANCHOR_CONTRACT, or LEDGER_CHAIN_ID to look it up")
-    record = read_deployment(settings.data_dir, settings.chain_id)
-    if record is None:
-        raise ConfigError(
-            f"no LogAnchor recorded for chain {settings.chain_id} in {settings.data_dir}: "
-            "run scripts/deploy_contract.py or set LEDGER_ANCHOR_CONTRACT"
-        )
-    return record["address"]
-
-
 def build_worker(
     settings: AnchorSettings, engine: Engine, source: CheckpointSource
 ) -> AnchorWorker:
     w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
     account = load_account(settings.key_file)
-    client = LogAnchorClient(w3, contract_address(settings))
+    client = LogAnchorClient(w3, settings.contract_address())
     config = WorkerConfig(
         interval_seconds=settings.interval_seconds,
         every_entries=settings.every_entries,
@@ -99,23 +92,21 @@ def main(argv: list[str] | None = None, source_factory: SourceFactory | None = N
     )
     try:
         settings = AnchorSettings.from_env()
-        engine = make_engine()
+        engine = make_engine(Settings().database_url)
         # The embedded default creates its own table; production runs migrations first.
-        Base.metadata.create_all(engine, tables=[AnchorRecord.__table__])
+        ensure_anchor_table(engine)
         if source_factory is None:
-            spec = args.source or os.environ.get("LEDGER_ANCHOR_SOURCE", "")
-            if not spec:
-                raise ConfigError("no checkpoint source: pass --source or LEDGER_ANCHOR_SOURCE")
+            spec = args.source or os.environ.get("LEDGER_ANCHOR_SOURCE", "") or DEFAULT_SOURCE
             source_factory = load_factory(spec)
         worker = build_worker(settings, engine, source_factory(engine))
-    except ConfigError as exc:
+    except (ConfigError, LogNotInitialised) as exc:
         log.error("%s", exc)
         return 2
     log.info(
         "anchor worker: submitter %s, contract %s, rpc %s",
         worker.account.address,
         worker.client.address,
-        settings.rpc_url,
+        redact_url(settings.rpc_url),
     )
     if args.once:
         log.info("step: %s", worker.step())

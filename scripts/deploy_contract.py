@@ -15,7 +15,6 @@ address is authorised to anchor. Keys are read from files and never printed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -25,8 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from web3 import Web3
 
 from ledger.anchoring.config import ConfigError, load_account, write_new_key
-from ledger.anchoring.contract import LogAnchorClient, load_artifact
-from ledger.anchoring.deployments import read_deployment, write_deployment
+from ledger.anchoring.deploy import DeployError, ensure_contract
 from ledger.db import DEFAULT_DATA_DIR
 
 DEV_FUNDING = 10**21
@@ -63,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     w3 = Web3(Web3.HTTPProvider(args.rpc_url, request_kwargs={"timeout": 30}))
-    chain_id = int(w3.eth.chain_id)
     if args.dev_fund:
         if not str(w3.client_version).lower().startswith("anvil"):
             print("error: --dev-fund only works on anvil", file=sys.stderr)
@@ -71,37 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         for account in {owner.address, submitter.address}:
             w3.provider.make_request("anvil_setBalance", [account, hex(DEV_FUNDING)])
 
-    artifact = load_artifact("LogAnchor")
-    record = read_deployment(args.data_dir, chain_id)
-    client = None
-    if record is not None:
-        candidate = LogAnchorClient(w3, record["address"])
-        if candidate.has_code():
-            client = candidate
-            print(f"LogAnchor already deployed on chain {chain_id} at {client.address}")
-        else:
-            print(f"recorded address {record['address']} has no LogAnchor code: redeploying")
-    if client is None:
-        client = LogAnchorClient.deploy(w3, owner)
-        write_deployment(
-            args.data_dir,
-            chain_id,
-            {
-                "address": client.address,
-                "owner": owner.address,
-                "deployedBytecodeSha256": hashlib.sha256(
-                    bytes.fromhex(artifact.deployed_bytecode[2:])
-                ).hexdigest(),
-                "deployedAtBlock": int(w3.eth.block_number),
-            },
-        )
-        print(f"deployed LogAnchor on chain {chain_id} at {client.address}")
-    if not client.is_submitter(submitter.address):
-        if client.owner() != owner.address:
-            print(f"error: {submitter.address} is not a submitter and we are not the owner")
-            return 1
-        client.add_submitter(owner, submitter.address)
-        print(f"authorised submitter {submitter.address}")
+    try:
+        ensure_contract(w3, owner, submitter.address, args.data_dir, say=print)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

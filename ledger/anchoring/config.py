@@ -7,10 +7,12 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from ledger.anchoring.deployments import read_deployment
 from ledger.db import DEFAULT_DATA_DIR
 
 
@@ -63,6 +65,36 @@ class AnchorSettings:
             poll_seconds=_number(env, "LEDGER_ANCHOR_POLL_SECONDS", "2", float, 0.01),
             data_dir=Path(_get(env, "LEDGER_DATA_DIR", str(DEFAULT_DATA_DIR))),
         )
+
+    def contract_address(self) -> str:
+        """LEDGER_ANCHOR_CONTRACT, else the address recorded for LEDGER_CHAIN_ID in the data
+        folder (by scripts/deploy_contract.py or scripts/run.py)."""
+        if self.contract:
+            return self.contract
+        if self.chain_id is None:
+            raise ConfigError("set LEDGER_ANCHOR_CONTRACT, or LEDGER_CHAIN_ID to look it up")
+        record = read_deployment(self.data_dir, self.chain_id)
+        if record is None:
+            raise ConfigError(
+                f"no LogAnchor recorded for chain {self.chain_id} in {self.data_dir}: "
+                "run scripts/deploy_contract.py or set LEDGER_ANCHOR_CONTRACT"
+            )
+        return record["address"]
+
+
+def redact_url(url: str) -> str:
+    """An RPC URL fit for logs: scheme, host and port only (providers put API keys in the
+    path, query or user part)."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    if not parts.scheme or not parts.hostname:
+        return "<unparsable URL>"
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    hidden = "/…" if parts.path.strip("/") or parts.query or parts.username else ""
+    return f"{parts.scheme}://{host}{port}{hidden}"
 
 
 def load_account(key_file: Path) -> LocalAccount:

@@ -83,6 +83,7 @@ class DevChain:
         block_time: float | None = None,
         log_file: Path | None = None,
         startup_timeout: float = 30,
+        popen_kwargs: dict | None = None,
     ) -> None:
         self.port = port or free_port()
         self.chain_id = chain_id
@@ -91,6 +92,8 @@ class DevChain:
         self.block_time = block_time
         self.log_file = log_file
         self.startup_timeout = startup_timeout
+        # Extra subprocess.Popen arguments (scripts/run.py: own session, die with the parent).
+        self.popen_kwargs = dict(popen_kwargs or {})
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = None
 
@@ -123,7 +126,9 @@ class DevChain:
         if self.log_file is not None:
             self._log = open(self.log_file, "ab")  # noqa: SIM115 - lives as long as the process
             out = self._log
-        self._proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT)
+        self._proc = subprocess.Popen(
+            self.command(), stdout=out, stderr=subprocess.STDOUT, **self.popen_kwargs
+        )
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self._proc.poll() is not None:
@@ -139,6 +144,10 @@ class DevChain:
                 self.stop()
                 raise DevChainError(f"anvil did not answer on {self.url}")
             time.sleep(0.05)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
     @property
     def running(self) -> bool:

@@ -13,6 +13,10 @@ class CheckpointSource(Protocol):
     text)``; the note's SHA-256 goes on chain in the Anchored event. ``consistency_proof``
     is RFC 9162 PROOF(size1, D[size2]) for ``0 < size1 <= size2``; ``root_at`` is the root
     hash of the tree of ``size`` leaves (used to check the chain still agrees with the log).
+
+    A source may also have a ``verifier`` attribute (``ledger.log.note.Verifier``, the log's
+    note key); the worker then checks the note's signature before anchoring it.
+    ``ledger.anchoring.logsource.StoreCheckpointSource`` is the real log's source.
     """
 
     def latest_checkpoint(self) -> tuple[int, bytes, bytes]: ...

@@ -19,7 +19,6 @@ is logged and retried with exponential back-off, so the worker never dies of it.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from collections.abc import Callable
@@ -44,7 +43,9 @@ from ledger.anchoring.contract import (
 )
 from ledger.anchoring.models import AnchorRecord, AnchorState, as_utc, utcnow
 from ledger.anchoring.source import CheckpointSource
+from ledger.log.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from ledger.log.merkle import ProofError, verify_consistency
+from ledger.log.note import Verifier, split_note
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,17 @@ class WorkerConfig:
 TRANSIENT_ERRORS = (requests.exceptions.RequestException, OSError, TimeoutError)
 
 
-def parse_checkpoint_body(note: bytes) -> tuple[str, int, bytes]:
-    """(origin, size, root) from a C2SP tlog-checkpoint note's first three lines."""
-    lines = note.split(b"\n")
-    if len(lines) < 4:
-        raise AnchorError("checkpoint note is too short")
+def open_checkpoint_note(
+    note: bytes, verifier: Verifier | None = None, origin: str | None = None
+) -> Checkpoint:
+    """Parse a signed checkpoint note; with ``verifier``, check the log's signature on it."""
     try:
-        return lines[0].decode("utf-8"), int(lines[1]), base64.b64decode(lines[2], validate=True)
-    except ValueError as exc:
-        raise AnchorError(f"checkpoint note is malformed: {exc}") from exc
+        text = note.decode("utf-8")
+        if verifier is not None:
+            return open_checkpoint(text, verifier, origin)
+        return parse_checkpoint(split_note(text)[0])
+    except ValueError as exc:  # NoteError, CheckpointError, UnicodeDecodeError
+        raise AnchorError(f"checkpoint note refused: {exc}") from exc
 
 
 class AnchorWorker:
@@ -95,11 +98,15 @@ class AnchorWorker:
         engine: Engine,
         config: WorkerConfig | None = None,
         now: Callable[[], datetime] = utcnow,
+        log_verifier: Verifier | None = None,
     ) -> None:
+        """``log_verifier`` (default: the source's ``verifier`` attribute, if it has one) is
+        the log's note key: each checkpoint's signature is checked before it is anchored."""
         self.w3 = w3
         self.client = client
         self.account = account
         self.source = source
+        self.log_verifier = log_verifier or getattr(source, "verifier", None)
         self.config = config or WorkerConfig()
         self.now = now
         self._sessions = sessionmaker(engine, expire_on_commit=False)
@@ -123,7 +130,7 @@ class AnchorWorker:
 
     def _log_identity(self, note: bytes) -> tuple[str, bytes]:
         if self._origin is None:
-            self._origin = parse_checkpoint_body(note)[0]
+            self._origin = open_checkpoint_note(note).origin
         return self._origin, log_id_for_origin(self._origin)
 
     def _records(self, log_id: bytes) -> Select[tuple[AnchorRecord]]:
@@ -302,8 +309,11 @@ class AnchorWorker:
         note: bytes,
     ) -> AnchorRecord | None:
         """Decide, build, sign and store a new anchor transaction (not yet broadcast)."""
-        if parse_checkpoint_body(note)[1:] != (size, root):
+        cp = open_checkpoint_note(note, self.log_verifier, origin)
+        if (cp.size, cp.root) != (size, root):
             raise AnchorError("checkpoint note does not match the checkpoint size and root")
+        if size == 0:
+            return None  # an empty log commits to nothing: nothing to anchor
         head = self.client.latest(log_id)
         lost = self._lost_confirmed(session, log_id, head.size)
         if size <= head.size:
@@ -341,6 +351,11 @@ class AnchorWorker:
                 f"the contract would refuse the anchor: {revert_reason_of(exc)}"
             ) from exc
         signed = txn.sign(self.account, tx)
+        again = session.scalars(
+            select(AnchorRecord).where(AnchorRecord.tx_hash == bytes(signed.hash))
+        ).first()
+        if again is not None:
+            return self._revive(session, again)
         record = AnchorRecord(
             log_origin=origin,
             log_id=log_id,
@@ -372,6 +387,23 @@ class AnchorWorker:
             record.tx_hash.hex(),
         )
         return record
+
+    def _revive(self, session: Session, rec: AnchorRecord) -> AnchorRecord:
+        """Signing gave a transaction already on record, given up earlier (its block was lost
+        in a reorg deeper than the confirmation wait, or a dev chain was reset): same nonce,
+        same anchor, byte for byte. Follow that record again rather than store a duplicate."""
+        log.warning(
+            "anchor tx 0x%s (size %d) is needed again after being %s; following it again",
+            rec.tx_hash.hex(),
+            rec.tree_size,
+            rec.state,
+        )
+        rec.last_error = f"{rec.state} earlier ({rec.last_error}); sent again"
+        rec.state = AnchorState.PENDING
+        rec.block_number = rec.block_hash = rec.mined_at = rec.finalized_at = None
+        rec.confirmations = 0
+        session.commit()
+        return rec
 
     # --- broadcasting --------------------------------------------------------------------------
 

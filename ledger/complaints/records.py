@@ -11,7 +11,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -20,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.db import Base
+from ledger.db import Base, UTCDateTime
 from ledger.log.models import install_append_only_triggers
 
 
@@ -39,8 +38,8 @@ class ComplaintRecord(Base):
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     jurisdiction: Mapped[str] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_complaints_status", "status"),
@@ -93,7 +92,7 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class AccessRecord(Base):
@@ -102,7 +101,7 @@ class AccessRecord(Base):
     __tablename__ = "access_records"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
     role: Mapped[str] = mapped_column(String(32))
     principal: Mapped[str] = mapped_column(String(80))
     reference: Mapped[str] = mapped_column(String(40))

@@ -13,13 +13,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.access.secrets import hash_secret, new_secret, secret_matches
+from ledger.complaints.deadlines import get_jurisdiction
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope, parse_envelope
 from ledger.complaints.officers import (
@@ -35,12 +36,22 @@ from ledger.complaints.records import (
     OfficerKeyEntry,
 )
 from ledger.complaints.states import ComplaintState, replay
+from ledger.complaints.texts import MessageFacts, render_message
 from ledger.complaints.vocab import SIGNED_EVENTS, EventType, Role
 from ledger.complaints.workflow import append_event, start_complaint
 from ledger.log.sequencer import Sequencer
 from ledger.log.store import LogStore, PendingEntry, Receipt, Rejected
 
 CAPABILITY_PREFIX = "cs_"
+RESPOND_WITHIN = timedelta(days=14)
+# Steps whose body carries the customer letter rendered from a template.
+LETTERS = {
+    "acknowledged": "acknowledgement",
+    "info_requested": "info_request",
+    "holding_reply": "holding_reply",
+    "decision": "decision",
+    "compensation_offered": "compensation_offer",
+}
 MAX_RETRIES = 5
 
 
@@ -75,7 +86,26 @@ class StoredEvent:
     erased_by: str | None
 
 
-ExtraWrite = Callable[[Connection, int, bytes], None]
+@dataclass(frozen=True)
+class Hooks:
+    """Caller work that joins a step's write transaction (e.g. an idempotency record)."""
+
+    check: Callable[[Connection], None] | None = None
+    write: Callable[[Connection, int, bytes], None] | None = None
+
+
+def _run_hooks_check(hooks: Hooks | None, conn: Connection) -> None:
+    if hooks is not None and hooks.check is not None:
+        hooks.check(conn)
+
+
+def _run_hooks_write(hooks: Hooks | None, conn: Connection, index: int, leaf: bytes) -> None:
+    if hooks is not None and hooks.write is not None:
+        hooks.write(conn, index, leaf)
+
+
+def new_capability_secret() -> str:
+    return CAPABILITY_PREFIX + new_secret()
 
 
 def _now() -> datetime:
@@ -109,17 +139,19 @@ class ComplaintService:
         public: Mapping[str, Any],
         body: Mapping[str, Any],
         actor: Actor,
-        extra_write: ExtraWrite | None = None,
+        hooks: Hooks | None = None,
+        secret: str | None = None,
     ) -> tuple[Recorded, str]:
         """Record a new complaint; returns the step and the capability secret (shown once)."""
         built, state = start_complaint(
             log=self.origin, at=self.clock(), actor=actor, public=public, body=body
         )
-        secret = CAPABILITY_PREFIX + new_secret()
+        secret = secret or new_capability_secret()
         reference = state.reference
         assert reference is not None
 
         def check(conn: Connection) -> None:
+            _run_hooks_check(hooks, conn)
             exists = conn.execute(
                 select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
             ).first()
@@ -145,8 +177,7 @@ class ComplaintService:
                 )
             )
             self._write_event(conn, reference, built, index)
-            if extra_write is not None:
-                extra_write(conn, index, leaf_hash)
+            _run_hooks_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
         self._remember(state)
@@ -162,7 +193,7 @@ class ComplaintService:
         public: Mapping[str, Any],
         body: Mapping[str, Any],
         actor: Actor,
-        extra_write: ExtraWrite | None = None,
+        hooks: Hooks | None = None,
     ) -> Recorded:
         """Check and append the next step of a complaint.
 
@@ -184,7 +215,7 @@ class ComplaintService:
                     registry=registry,
                 )
                 try:
-                    receipt = self._append_step(reference, state, built, new_state, extra_write)
+                    receipt = self._append_step(reference, state, built, new_state, hooks)
                 except ChainConflict:
                     self._forget(reference)
                     if event_type in SIGNED_EVENTS or attempt == MAX_RETRIES - 1:
@@ -200,11 +231,12 @@ class ComplaintService:
         state: ComplaintState,
         built: BuiltEvent,
         new_state: ComplaintState,
-        extra_write: ExtraWrite | None,
+        hooks: Hooks | None,
     ) -> Receipt:
         expected_seq = state.seq
 
         def check(conn: Connection) -> None:
+            _run_hooks_check(hooks, conn)
             row = conn.execute(
                 select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
             ).first()
@@ -230,8 +262,7 @@ class ComplaintService:
                     .where(EventBody.leaf_hash == target)
                     .values(salt=None, body_jcs=None, erased_by=leaf_hash.hex())
                 )
-            if extra_write is not None:
-                extra_write(conn, index, leaf_hash)
+            _run_hooks_write(hooks, conn, index, leaf_hash)
 
         return self.sequencer.append(PendingEntry(built.leaf, check, write))
 
@@ -252,6 +283,47 @@ class ComplaintService:
                 leaf_hash=env.leaf_hash_hex, salt=built.salt, body_jcs=built.body_jcs
             )
         )
+
+    # --- letters ------------------------------------------------------------------------
+
+    def with_letter(
+        self, reference: str, event_type: str, public: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The body plus the customer letter rendered from the step's template, if it has one.
+
+        The letter is in the complaint's language and becomes part of the committed body, so
+        what the customer was told is on the record.
+        """
+        kind = LETTERS.get(str(event_type))
+        if kind is None or "message" in body:
+            return dict(body)
+        state = self.state(reference)
+        received_at = self.complaint(reference).received_at
+        facts = MessageFacts(
+            reference=reference,
+            category=str(state.category),
+            jurisdiction=state.jurisdiction,
+            received_at=received_at,
+            requested_info=body.get("request"),
+            delay_reason=body.get("reason"),
+            outcome=body.get("outcome") or public.get("outcome"),
+            finding=body.get("finding"),
+            rules=tuple(body.get("rules") or ()),
+            remedy=body.get("remedy"),
+            amount=body.get("amount"),
+            currency=body.get("currency"),
+            asset=body.get("asset"),
+            method=body.get("method"),
+            respond_by=body.get("respond_by")
+            or public.get("respond_by")
+            or self.clock() + RESPOND_WITHIN,
+            final_response_date=get_jurisdiction(state.jurisdiction).final_response_date(
+                received_at, extended=event_type == "holding_reply"
+            ),
+        )
+        msg = render_message(kind, state.language, facts)
+        letter = {"language": str(msg.language), "subject": msg.subject, "text": msg.body}
+        return {**body, "message": letter}
 
     # --- reading -------------------------------------------------------------------------
 
@@ -400,7 +472,7 @@ class ComplaintService:
         valid_from: datetime | str,
         valid_until: datetime | str | None,
         name: str,
-        extra_write: ExtraWrite | None = None,
+        hooks: Hooks | None = None,
     ) -> tuple[Envelope, Receipt]:
         built = build_key_registration(
             log=self.origin,
@@ -415,7 +487,7 @@ class ComplaintService:
         key_id = built.envelope.public["key_id"]
         # Fold it into the registry first: refuses duplicates and bad validity periods.
         self.registry().add(built.envelope)
-        return self._append_officer_entry(key_id, 0, built, extra_write)
+        return self._append_officer_entry(key_id, 0, built, hooks)
 
     def revoke_officer_key(
         self,
@@ -423,7 +495,7 @@ class ComplaintService:
         admin_id: str,
         key_id: str,
         reason: str,
-        extra_write: ExtraWrite | None = None,
+        hooks: Hooks | None = None,
     ) -> tuple[Envelope, Receipt]:
         entries = self.officer_key_entries(key_id)
         built = build_key_revocation(
@@ -434,12 +506,13 @@ class ComplaintService:
             reason=reason,
         )
         self.registry().add(built.envelope)
-        return self._append_officer_entry(key_id, 1, built, extra_write)
+        return self._append_officer_entry(key_id, 1, built, hooks)
 
     def _append_officer_entry(
-        self, key_id: str, seq: int, built: BuiltEvent, extra_write: ExtraWrite | None
+        self, key_id: str, seq: int, built: BuiltEvent, hooks: Hooks | None
     ) -> tuple[Envelope, Receipt]:
         def check(conn: Connection) -> None:
+            _run_hooks_check(hooks, conn)
             taken = conn.execute(
                 select(OfficerKeyEntry.seq).where(
                     OfficerKeyEntry.key_id == key_id, OfficerKeyEntry.seq == seq
@@ -463,8 +536,7 @@ class ComplaintService:
                     leaf_hash=leaf_hash.hex(), salt=built.salt, body_jcs=built.body_jcs
                 )
             )
-            if extra_write is not None:
-                extra_write(conn, index, leaf_hash)
+            _run_hooks_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
         self._registry = None

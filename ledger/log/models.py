@@ -12,7 +12,6 @@ from datetime import datetime
 from sqlalchemy import (
     DDL,
     BigInteger,
-    DateTime,
     ForeignKey,
     Index,
     LargeBinary,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.db import Base
+from ledger.db import Base, UTCDateTime
 
 APPEND_ONLY_TABLES = ("log_entries", "log_tiles", "log_checkpoints")
 
@@ -34,7 +33,7 @@ class Log(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     origin: Mapped[str] = mapped_column(String(255), unique=True)
     verifier_key: Mapped[str] = mapped_column(String(512))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LogEntry(Base):
@@ -70,7 +69,7 @@ class LogCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     frontier: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 def _sqlite_trigger_ddl(table: str) -> list[str]:

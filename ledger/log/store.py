@@ -349,6 +349,24 @@ class LogStore:
             raise NotFound(f"no checkpoint was signed at tree size {size}")
         return SignedCheckpoint(*row)
 
+    def checkpoint_covering(self, index: int) -> SignedCheckpoint:
+        """The first checkpoint whose tree contains entry ``index`` (the one its receipt had)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    LogCheckpoint.size,
+                    LogCheckpoint.root,
+                    LogCheckpoint.note,
+                    LogCheckpoint.created_at,
+                )
+                .where(LogCheckpoint.log_id == self.log_id, LogCheckpoint.size > index)
+                .order_by(LogCheckpoint.size)
+                .limit(1)
+            ).first()
+        if row is None:
+            raise NotFound(f"no checkpoint covers index {index}")
+        return SignedCheckpoint(*row)
+
     def checkpoints(self, after_size: int = -1, limit: int = 100) -> list[SignedCheckpoint]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -1,0 +1,508 @@
+"""Complaints: filing, steps, status, timeline, proofs, erasure (customers and staff)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api import get_ledger
+from api.auth import RECORDED_READERS, STAFF, Caller, current_caller, require
+from api.idempotency import AlreadyDone, Plan, plan_for, previous_outcome
+from api.problems import Problem
+from api.schemas import (
+    AccessLog,
+    ComplaintList,
+    ComplaintListQuery,
+    ComplaintStatus,
+    ErasureRequest,
+    EventRequest,
+    FileComplaint,
+    FiledComplaint,
+    LangQuery,
+    ProofResponse,
+    RecordedEvent,
+    SigningBodyRequest,
+    SigningBodyResponse,
+    Timeline,
+)
+from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
+from ledger.complaints.errors import InvalidReference
+from ledger.complaints.events import Actor, body_bytes
+from ledger.complaints.reference import format_reference, parse_reference
+from ledger.complaints.service import ChainConflict, Hooks, Recorded, new_capability_secret
+from ledger.complaints.states import allowed_events
+from ledger.complaints.texts import negotiate_language, status_text
+from ledger.complaints.vocab import Role
+from ledger.complaints.workflow import signing_body
+from ledger.log.merkle import leaf_hash
+
+blp = Blueprint(
+    "complaints",
+    __name__,
+    url_prefix="/v1/complaints",
+    description="File, follow, handle and verify complaints",
+)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _ref(text: str) -> str:
+    try:
+        return parse_reference(text)
+    except InvalidReference as exc:
+        raise Problem("invalid-reference", exc.message) from exc
+
+
+def _request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    return g.request_id
+
+
+def _lang() -> str:
+    return str(negotiate_language(request.headers.get("Accept-Language"), request.args.get("lang")))
+
+
+def _actor(caller: Caller) -> Actor:
+    return Actor(Role(caller.role), caller.id)
+
+
+def receipt_json(index: int) -> dict[str, Any]:
+    """The signed promise for the entry at ``index``: the first checkpoint covering it."""
+    store = get_ledger().store
+    cp = store.checkpoint_covering(index)
+    entry = store.entry(index)
+    return {
+        "log_index": index,
+        "leaf_hash": b64(leaf_hash(entry)),
+        "checkpoint": cp.note,
+        "inclusion_proof": [b64(p) for p in store.inclusion_proof(index, cp.size)],
+        "integrated_at": cp.created_at.astimezone(UTC).isoformat(),
+    }
+
+
+def _event_json(envelope, index: int) -> dict[str, Any]:
+    return {
+        "seq": envelope.seq,
+        "type": str(envelope.type),
+        "at": envelope.at,
+        "actor": envelope.actor.to_json(),
+        "public": envelope.public,
+        "leaf_hash": envelope.leaf_hash_hex,
+        "log_index": index,
+    }
+
+
+def _recorded_response(reference: str, log_index: int, lang: str, secret: str | None = None):
+    ledger = get_ledger()
+    from ledger.complaints.events import parse_envelope
+
+    env = parse_envelope(ledger.store.entry(log_index))
+    state = ledger.complaints.state(reference)
+    out = {
+        "reference": reference,
+        "status": str(state.status),
+        "status_text": status_text(state.status, lang, info_pending=state.info_pending),
+        "event": _event_json(env, log_index),
+        "receipt": receipt_json(log_index),
+    }
+    if secret is not None:
+        out["secret"] = secret
+    return out
+
+
+def _idempotent(plan: Plan | None, outcome: dict[str, Any]) -> Hooks | None:
+    if plan is None:
+        return None
+    return Hooks(check=plan.check, write=plan.writer(outcome))
+
+
+def _replay(plan: Plan | None, lang: str):
+    """The response of an earlier request with the same Idempotency-Key, if any."""
+    previous = previous_outcome(get_ledger().engine, plan)
+    if previous is None:
+        return None
+    return _recorded_response(
+        previous["reference"], previous["log_index"], lang, previous.get("secret")
+    )
+
+
+@blp.route("")
+class ComplaintsResource(MethodView):
+    @blp.arguments(FileComplaint)
+    @blp.response(201, FiledComplaint)
+    @blp.alt_response(422, description="Invalid fields")
+    def post(self, args):
+        """File a complaint (customers, or staff on a customer's behalf).
+
+        Returns the reference, the capability secret (shown once: keep it) and the log's
+        signed receipt for the received event.
+        """
+        caller = current_caller()
+        if caller.role not in ("anonymous", "agent"):  # the roles the domain lets file
+            raise Problem("forbidden", f"role {caller.role!r} does not file complaints")
+        lang = _lang()
+        plan = plan_for(caller.id if caller.role != "anonymous" else "anonymous")
+        if (done := _replay(plan, lang)) is not None:
+            return done
+        settings = get_ledger().settings
+        jurisdiction = args.get("jurisdiction") or settings.jurisdiction
+        now = datetime.now(UTC)
+        public = {
+            "category": args["category"],
+            "channel": args["channel"],
+            "language": args.get("language") or lang,
+            "jurisdiction": jurisdiction,
+            "deadlines": initial_deadlines(now, args["category"], get_jurisdiction(jurisdiction)),
+        }
+        body = {"description": args["description"]}
+        if args.get("contact"):
+            body["contact"] = args["contact"]
+        if args.get("transaction"):
+            body["transaction"] = args["transaction"]
+        actor = Actor(Role.CUSTOMER, "customer") if caller.role == "anonymous" else _actor(caller)
+        secret = new_capability_secret()
+        hooks = None
+        if plan is not None:
+            plan_write = plan.writer({"secret": secret})
+
+            def write(conn, index: int, leaf_hash: bytes) -> None:
+                plan_write(conn, index, leaf_hash, {"reference": format_reference(leaf_hash)})
+
+            hooks = Hooks(check=plan.check, write=write)
+        try:
+            recorded, _ = get_ledger().complaints.file(
+                public, body, actor, secret=secret, hooks=hooks
+            )
+        except AlreadyDone:
+            return _replay(plan, lang)
+        return _recorded_response(
+            recorded.state.reference, recorded.receipt.index, lang, secret=secret
+        )
+
+    @blp.arguments(ComplaintListQuery, location="query")
+    @blp.response(200, ComplaintList)
+    def get(self, args):
+        """List complaints (staff, legal, regulator), newest first, with filters."""
+        require(*STAFF, "regulator")
+        page, size = args["page"], args["page_size"]
+        total, rows = get_ledger().complaints.list(
+            status=args.get("status"),
+            category=args.get("category"),
+            received_from=args.get("received_from"),
+            received_to=args.get("received_to"),
+            offset=(page - 1) * size,
+            limit=size,
+        )
+        return {
+            "total": total,
+            "page": page,
+            "page_size": size,
+            "items": [
+                {
+                    "reference": r.reference,
+                    "status": r.status,
+                    "category": r.category,
+                    "channel": r.channel,
+                    "language": r.language,
+                    "jurisdiction": r.jurisdiction,
+                    "received_at": r.received_at,
+                    "updated_at": r.updated_at,
+                    "events": r.seq + 1,
+                }
+                for r in rows
+            ],
+        }
+
+
+def _reader(reference: str) -> Caller:
+    """A caller allowed to read this complaint: its customer, staff, or a regulator."""
+    caller = current_caller(reference)
+    if caller.role == "customer" and caller.reference == reference:
+        return caller
+    if caller.role in RECORDED_READERS:
+        return caller
+    if caller.role == "anonymous":
+        raise Problem("unauthorized", "the complaint's secret or an API key is required",
+                      headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    raise Problem("forbidden", "these credentials do not open this complaint")
+
+
+def _record_read(caller: Caller, reference: str, action: str) -> None:
+    if caller.role in RECORDED_READERS:
+        get_ledger().complaints.record_access(
+            caller.role, caller.id, reference, action, _request_id()
+        )
+
+
+@blp.route("/<reference>")
+class ComplaintResource(MethodView):
+    @blp.arguments(LangQuery, location="query")
+    @blp.response(200, ComplaintStatus)
+    def get(self, _args, reference: str):
+        """Status, what is due when and what is overdue, and the next steps allowed."""
+        ref = _ref(reference)
+        caller = _reader(ref)
+        ledger = get_ledger()
+        events = ledger.complaints.events(ref)
+        state = ledger.complaints.state(ref)
+        lang = _lang()
+        report = due_report([e.envelope for e in events], datetime.now(UTC))
+        return {
+            "reference": ref,
+            "status": str(state.status),
+            "status_text": status_text(state.status, lang, info_pending=state.info_pending),
+            "language": lang,
+            "category": str(state.category),
+            "channel": str(state.channel),
+            "jurisdiction": state.jurisdiction,
+            "escalation_level": str(state.level),
+            "outcome": None if state.outcome is None else str(state.outcome),
+            "events": len(events),
+            "head": state.head,
+            "clocks": [
+                {
+                    "name": str(c.name),
+                    "cycle": c.cycle,
+                    "basis": c.basis,
+                    "status": str(c.status),
+                    "started_at": c.started_at,
+                    "due_at": c.due_at,
+                    "completed_at": c.completed_at,
+                    "statutory": c.statutory,
+                }
+                for c in report.clocks
+            ],
+            "overdue": [str(c.name) for c in report.overdue],
+            "next_steps": [str(t) for t in allowed_events(state, _role_for_steps(caller))],
+        }
+
+
+def _role_for_steps(caller: Caller) -> str:
+    return caller.role if caller.role != "anonymous" else "customer"
+
+
+@blp.route("/<reference>/timeline")
+class TimelineResource(MethodView):
+    @blp.arguments(LangQuery, location="query")
+    @blp.response(200, Timeline)
+    def get(self, _args, reference: str):
+        """Every step with its public fields and, for its customer or staff, the bodies."""
+        ref = _ref(reference)
+        caller = _reader(ref)
+        with_bodies = caller.role == "customer" or caller.role in STAFF
+        if with_bodies:
+            _record_read(caller, ref, "timeline")
+        items = []
+        for e in get_ledger().complaints.events(ref):
+            item = _event_json(e.envelope, e.log_index)
+            # Investigation notes are internal: staff see them, customers do not.
+            if caller.is_staff or (with_bodies and e.envelope.type != "note_added"):
+                item["body"] = None if e.body_jcs is None else json.loads(e.body_jcs)
+            item["erased"] = e.erased_by is not None
+            items.append(item)
+        return {"reference": ref, "events": items}
+
+
+def _check_step_role(caller: Caller, reference: str) -> None:
+    if caller.role == "customer":
+        if caller.reference != reference:
+            raise Problem("forbidden", "this secret opens another complaint")
+        return
+    if caller.role == "anonymous":
+        raise Problem("unauthorized", "the complaint's secret or an API key is required",
+                      headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+
+
+@blp.route("/<reference>/events")
+class EventsResource(MethodView):
+    @blp.arguments(EventRequest)
+    @blp.response(201, RecordedEvent)
+    def post(self, args, reference: str):
+        """Record the next step. The role comes from the credentials; decisions,
+        compensation offers and payments need an officer signature over the body
+        (get the body to sign from ``/signing-body``)."""
+        ref = _ref(reference)
+        caller = current_caller(ref)
+        _check_step_role(caller, ref)
+        lang = _lang()
+        plan = plan_for(caller.id if caller.role != "customer" else f"customer:{ref}")
+        if (done := _replay(plan, lang)) is not None:
+            return done
+        event_type = args["type"]
+        public, body = args.get("public") or {}, args.get("body") or {}
+        if event_type not in ("decision", "compensation_offered", "compensation_paid"):
+            body = get_ledger().complaints.with_letter(ref, event_type, public, body)
+        actor = _actor(caller)
+        if event_type in ("decision", "compensation_offered", "compensation_paid"):
+            sig = public.get("signature") or {}
+            actor = Actor(Role(caller.role), str(sig.get("key_id", caller.id)))
+        try:
+            recorded: Recorded = get_ledger().complaints.record(
+                ref,
+                type=event_type,
+                public=public,
+                body=body,
+                actor=actor,
+                hooks=_idempotent(plan, {"reference": ref}),
+            )
+        except AlreadyDone:
+            return _replay(plan, lang)
+        except ChainConflict as exc:
+            raise Problem("chain-conflict", str(exc)) from exc
+        return _recorded_response(ref, recorded.receipt.index, lang)
+
+
+@blp.route("/<reference>/signing-body")
+class SigningBodyResource(MethodView):
+    @blp.arguments(SigningBodyRequest)
+    @blp.response(200, SigningBodyResponse)
+    def post(self, args, reference: str):
+        """The exact body an officer signs for the next step (content, letter, context).
+
+        Sign the returned ``body_jcs`` (base64 of the RFC 8785 bytes) with the officer's
+        Ed25519 key and send ``body`` back with ``public.signature`` to ``/events``.
+        Nothing is written.
+        """
+        ref = _ref(reference)
+        require("officer", reference=ref)
+        event_type = args["type"]
+        content = get_ledger().complaints.with_letter(
+            ref, event_type, args["content"], args["content"]
+        )
+        state = get_ledger().complaints.state(ref)
+        body = signing_body(state, event_type, content)
+        return {"body": body, "body_jcs": b64(body_bytes(body)), "prev": state.head}
+
+
+@blp.route("/<reference>/proof")
+class ProofResource(MethodView):
+    @blp.response(200, ProofResponse)
+    def get(self, reference: str):
+        """Everything needed to verify this complaint offline against the log's key.
+
+        Anyone holding the reference gets the leaves and proofs (no personal data); with
+        the complaint's secret (or a staff key) also the salts and bodies.
+        """
+        ref = _ref(reference)
+        caller = current_caller(ref)
+        disclose = (caller.role == "customer" and caller.reference == ref) or caller.is_staff
+        if disclose and caller.role != "customer":
+            _record_read(caller, ref, "proof")
+        return build_proof(ref, disclose)
+
+
+def build_proof(ref: str, disclose: bool) -> dict[str, Any]:
+    ledger = get_ledger()
+    store = ledger.store
+    events = ledger.complaints.events(ref)
+    cp = store.latest_checkpoint()
+    items = []
+    signers: set[str] = set()
+    for e in events:
+        item = {
+            "seq": e.seq,
+            "type": str(e.envelope.type),
+            "index": e.log_index,
+            "leaf": e.envelope.leaf.decode("utf-8"),
+            "inclusion_proof": [b64(p) for p in store.inclusion_proof(e.log_index, cp.size)],
+            "erased": e.erased_by is not None,
+        }
+        if disclose and e.salt is not None and e.body_jcs is not None:
+            item["salt"] = e.salt.hex()
+            item["body"] = e.body_jcs.decode("utf-8")
+        sig = e.envelope.public.get("signature")
+        if sig:
+            signers.add(sig["key_id"])
+        items.append(item)
+    keys = []
+    for key_id in sorted(signers):
+        entries = ledger.complaints.officer_key_entries(key_id)
+        keys.append(
+            {
+                "key_id": key_id,
+                "entries": [
+                    {
+                        "index": index,
+                        "leaf": env.leaf.decode("utf-8"),
+                        "inclusion_proof": [b64(p) for p in store.inclusion_proof(index, cp.size)],
+                    }
+                    for index, env in entries
+                    if index < cp.size
+                ],
+            }
+        )
+    return {
+        "reference": ref,
+        "log": store.origin,
+        "verifier_key": str(store.verifier),
+        "checkpoint": {"size": cp.size, "root": b64(cp.root), "note": cp.note},
+        "events": items,
+        "officer_keys": keys,
+        "anchor": _anchor_coverage(cp.size),
+    }
+
+
+def _anchor_coverage(size: int):
+    try:
+        from ledger.anchoring.status import anchor_coverage
+    except ImportError:  # anchoring not wired in
+        return None
+    ledger = get_ledger()
+    return anchor_coverage(ledger.engine, ledger.store, size)
+
+
+@blp.route("/<reference>/erasures")
+class ErasureResource(MethodView):
+    @blp.arguments(ErasureRequest)
+    @blp.response(201, RecordedEvent)
+    def post(self, args, reference: str):
+        """Erase the personal body of one event (GDPR). The leaf stays and still verifies;
+        the erasure is itself a step on the log."""
+        ref = _ref(reference)
+        caller = require("admin", "legal")
+        lang = _lang()
+        plan = plan_for(caller.id)
+        if (done := _replay(plan, lang)) is not None:
+            return done
+        try:
+            recorded = get_ledger().complaints.record(
+                ref,
+                type="erased",
+                public={"erases": args["target"], "basis": args["basis"]},
+                body={},
+                actor=_actor(caller),
+                hooks=_idempotent(plan, {"reference": ref}),
+            )
+        except AlreadyDone:
+            return _replay(plan, lang)
+        except ChainConflict as exc:
+            raise Problem("chain-conflict", str(exc)) from exc
+        return _recorded_response(ref, recorded.receipt.index, lang)
+
+
+@blp.route("/<reference>/access-log")
+class AccessLogResource(MethodView):
+    @blp.response(200, AccessLog)
+    def get(self, reference: str):
+        """Who read this complaint's personal data, when (admin, legal, regulator)."""
+        ref = _ref(reference)
+        require("admin", "legal", "regulator")
+        records = get_ledger().complaints.access_records(ref)
+        return {
+            "reference": ref,
+            "reads": [
+                {"at": r.at.isoformat(), "role": r.role, "principal": r.principal,
+                 "action": r.action, "request_id": r.request_id}
+                for r in records
+            ],
+        }  # fmt: skip

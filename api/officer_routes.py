@@ -1,0 +1,103 @@
+"""Officer keys: who may sign decisions, offers and payments, registered on the log."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api import get_ledger
+from api.auth import require
+from api.complaints_routes import receipt_json
+from api.idempotency import AlreadyDone, plan_for, previous_outcome
+from api.problems import Problem
+from api.schemas import OfficerKeyList, OfficerKeyRecorded, OfficerKeyRequest, RevocationRequest
+from ledger.complaints.officers import OfficerKey
+from ledger.complaints.service import ChainConflict, Hooks, OfficerKeyNotFound
+
+blp = Blueprint("officers", __name__, url_prefix="/v1/officers", description="Officer signing keys")
+
+
+def _iso(value) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _key_json(key: OfficerKey) -> dict:
+    entries = get_ledger().complaints.officer_key_entries(key.key_id)
+    return {
+        "key_id": key.key_id,
+        "public_key": key.public_key.hex(),
+        "roles": sorted(str(r) for r in key.roles),
+        "valid_from": _iso(key.valid_from),
+        "valid_until": _iso(key.valid_until),
+        "revoked_at": _iso(key.revoked_at),
+        "log_indexes": [index for index, _ in entries],
+    }
+
+
+def _answer(key_id: str, log_index: int) -> dict:
+    key = get_ledger().complaints.registry()[key_id]
+    return {"key": _key_json(key), "receipt": receipt_json(log_index)}
+
+
+@blp.route("/keys")
+class OfficerKeysResource(MethodView):
+    @blp.response(200, OfficerKeyList)
+    def get(self):
+        """Every registered officer key, its roles, validity and log entries (public)."""
+        registry = get_ledger().complaints.registry()
+        return {"keys": [_key_json(registry[k]) for k in sorted(registry)]}
+
+    @blp.arguments(OfficerKeyRequest)
+    @blp.response(201, OfficerKeyRecorded)
+    def post(self, args):
+        """Register an officer's Ed25519 public key (admin). The entry goes on the log."""
+        caller = require("admin")
+        plan = plan_for(caller.id)
+        if (done := previous_outcome(get_ledger().engine, plan)) is not None:
+            return _answer(done["key_id"], done["log_index"])
+        service = get_ledger().complaints
+        from ledger.complaints.officers import officer_key_id
+
+        key_id = officer_key_id(bytes.fromhex(args["public_key"]))
+        hooks = None if plan is None else Hooks(plan.check, plan.writer({"key_id": key_id}))
+        try:
+            _, receipt = service.register_officer_key(
+                admin_id=caller.id,
+                public_key=bytes.fromhex(args["public_key"]),
+                roles=args["roles"],
+                valid_from=args["valid_from"],
+                valid_until=args["valid_until"],
+                name=args["name"],
+                hooks=hooks,
+            )
+        except AlreadyDone:
+            done = previous_outcome(get_ledger().engine, plan)
+            return _answer(done["key_id"], done["log_index"])
+        except ChainConflict as exc:
+            raise Problem("conflict", str(exc)) from exc
+        return _answer(key_id, receipt.index)
+
+
+@blp.route("/keys/<key_id>/revocation")
+class RevocationResource(MethodView):
+    @blp.arguments(RevocationRequest)
+    @blp.response(201, OfficerKeyRecorded)
+    def post(self, args, key_id: str):
+        """Revoke an officer key from now on (admin). The revocation goes on the log."""
+        caller = require("admin")
+        plan = plan_for(caller.id)
+        if (done := previous_outcome(get_ledger().engine, plan)) is not None:
+            return _answer(done["key_id"], done["log_index"])
+        hooks = None if plan is None else Hooks(plan.check, plan.writer({"key_id": key_id}))
+        try:
+            _, receipt = get_ledger().complaints.revoke_officer_key(
+                admin_id=caller.id, key_id=key_id, reason=args["reason"], hooks=hooks
+            )
+        except OfficerKeyNotFound as exc:
+            raise Problem("not-found", f"no officer key {key_id}") from exc
+        except AlreadyDone:
+            done = previous_outcome(get_ledger().engine, plan)
+            return _answer(done["key_id"], done["log_index"])
+        except ChainConflict as exc:
+            raise Problem("conflict", str(exc)) from exc
+        return _answer(key_id, receipt.index)

@@ -1,0 +1,269 @@
+"""Marshmallow schemas of the complaint API (request validation and OpenAPI documentation).
+
+Field-level rules for event ``public`` and ``body`` objects live in the domain
+(``ledger.complaints.payloads``); here only the request's outer shape is checked.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from ledger.complaints.vocab import (
+    Category,
+    Channel,
+    ErasureBasis,
+    EventType,
+    Language,
+    RevocationReason,
+    Status,
+)
+
+CUSTOMER_STEPS = [t.value for t in EventType if not t.value.startswith("officer_key")]
+HEX64 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lower-case hex characters")
+
+
+def _choice(enum) -> validate.OneOf:
+    return validate.OneOf([m.value for m in enum])
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class LangQuery(Strict):
+    lang = ma.fields.String(metadata={"description": "en, ca, pt, zh, lt or ru"})
+
+
+class Contact(Strict):
+    name = ma.fields.String(validate=validate.Length(max=200))
+    email = ma.fields.Email()
+    phone = ma.fields.String(validate=validate.Length(max=40))
+
+
+class FileComplaint(Strict):
+    category = ma.fields.String(required=True, validate=_choice(Category))
+    channel = ma.fields.String(required=True, validate=_choice(Channel))
+    description = ma.fields.String(required=True, validate=validate.Length(min=1, max=20_000))
+    language = ma.fields.String(validate=_choice(Language))
+    jurisdiction = ma.fields.String(
+        validate=validate.OneOf(["EU-PSD2", "EU-PSD2-LT", "UK-FCA-DISP", "UK-FCA-PSR"])
+    )
+    contact = ma.fields.Nested(Contact)
+    transaction = ma.fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "transaction hash or payment reference the complaint is about"},
+    )
+
+
+class Receipt(ma.Schema):
+    log_index = ma.fields.Integer()
+    leaf_hash = ma.fields.String(metadata={"description": "base64 RFC 6962 leaf hash"})
+    checkpoint = ma.fields.String(metadata={"description": "signed checkpoint covering it"})
+    inclusion_proof = ma.fields.List(ma.fields.String())
+    integrated_at = ma.fields.String()
+
+
+class Actor(ma.Schema):
+    role = ma.fields.String()
+    id = ma.fields.String()
+
+
+class Event(ma.Schema):
+    seq = ma.fields.Integer()
+    type = ma.fields.String()
+    at = ma.fields.String()
+    actor = ma.fields.Nested(Actor)
+    public = ma.fields.Dict()
+    leaf_hash = ma.fields.String(metadata={"description": "hex leaf hash"})
+    log_index = ma.fields.Integer()
+    body = ma.fields.Dict(allow_none=True)
+    erased = ma.fields.Boolean()
+
+
+class RecordedEvent(ma.Schema):
+    reference = ma.fields.String()
+    status = ma.fields.String()
+    status_text = ma.fields.String()
+    event = ma.fields.Nested(Event)
+    receipt = ma.fields.Nested(Receipt)
+
+
+class FiledComplaint(RecordedEvent):
+    secret = ma.fields.String(
+        metadata={"description": "capability secret for this complaint, shown once"}
+    )
+
+
+class EventRequest(Strict):
+    type = ma.fields.String(required=True, validate=validate.OneOf(CUSTOMER_STEPS))
+    public = ma.fields.Dict(load_default=dict)
+    body = ma.fields.Dict(load_default=dict)
+
+
+class SigningBodyRequest(Strict):
+    type = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["decision", "compensation_offered", "compensation_paid"]),
+    )
+    content = ma.fields.Dict(required=True)
+
+
+class SigningBodyResponse(ma.Schema):
+    body = ma.fields.Dict()
+    body_jcs = ma.fields.String(metadata={"description": "base64 of the RFC 8785 bytes to sign"})
+    prev = ma.fields.String()
+
+
+class ErasureRequest(Strict):
+    target = ma.fields.String(required=True, validate=HEX64)
+    basis = ma.fields.String(required=True, validate=_choice(ErasureBasis))
+
+
+class Clock(ma.Schema):
+    name = ma.fields.String()
+    cycle = ma.fields.Integer()
+    basis = ma.fields.String()
+    status = ma.fields.String()
+    started_at = ma.fields.DateTime()
+    due_at = ma.fields.DateTime(allow_none=True)
+    completed_at = ma.fields.DateTime(allow_none=True)
+    statutory = ma.fields.Boolean()
+
+
+class ComplaintStatus(ma.Schema):
+    reference = ma.fields.String()
+    status = ma.fields.String()
+    status_text = ma.fields.String()
+    language = ma.fields.String()
+    category = ma.fields.String()
+    channel = ma.fields.String()
+    jurisdiction = ma.fields.String()
+    escalation_level = ma.fields.String()
+    outcome = ma.fields.String(allow_none=True)
+    events = ma.fields.Integer()
+    head = ma.fields.String()
+    clocks = ma.fields.List(ma.fields.Nested(Clock))
+    overdue = ma.fields.List(ma.fields.String())
+    next_steps = ma.fields.List(ma.fields.String())
+
+
+class Timeline(ma.Schema):
+    reference = ma.fields.String()
+    events = ma.fields.List(ma.fields.Nested(Event))
+
+
+class ComplaintListQuery(Strict):
+    status = ma.fields.String(validate=_choice(Status))
+    category = ma.fields.String(validate=_choice(Category))
+    received_from = ma.fields.AwareDateTime()
+    received_to = ma.fields.AwareDateTime()
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    page_size = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class ComplaintSummary(ma.Schema):
+    reference = ma.fields.String()
+    status = ma.fields.String()
+    category = ma.fields.String()
+    channel = ma.fields.String()
+    language = ma.fields.String()
+    jurisdiction = ma.fields.String()
+    received_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    events = ma.fields.Integer()
+
+
+class ComplaintList(ma.Schema):
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    page_size = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(ComplaintSummary))
+
+
+class ProofLeaf(ma.Schema):
+    index = ma.fields.Integer()
+    leaf = ma.fields.String(metadata={"description": "the leaf: RFC 8785 JSON text"})
+    inclusion_proof = ma.fields.List(ma.fields.String())
+
+
+class ProofEvent(ProofLeaf):
+    seq = ma.fields.Integer()
+    type = ma.fields.String()
+    erased = ma.fields.Boolean()
+    salt = ma.fields.String(metadata={"description": "hex salt (with the secret)"})
+    body = ma.fields.String(metadata={"description": "RFC 8785 body text (with the secret)"})
+
+
+class ProofOfficerKey(ma.Schema):
+    key_id = ma.fields.String()
+    entries = ma.fields.List(ma.fields.Nested(ProofLeaf))
+
+
+class ProofCheckpoint(ma.Schema):
+    size = ma.fields.Integer()
+    root = ma.fields.String()
+    note = ma.fields.String()
+
+
+class ProofResponse(ma.Schema):
+    reference = ma.fields.String()
+    log = ma.fields.String()
+    verifier_key = ma.fields.String(
+        metadata={"description": "for convenience; verify against a key obtained out of band"}
+    )
+    checkpoint = ma.fields.Nested(ProofCheckpoint)
+    events = ma.fields.List(ma.fields.Nested(ProofEvent))
+    officer_keys = ma.fields.List(ma.fields.Nested(ProofOfficerKey))
+    anchor = ma.fields.Dict(allow_none=True)
+
+
+class OfficerKeyRequest(Strict):
+    public_key = ma.fields.String(
+        required=True, validate=HEX64, metadata={"description": "Ed25519 public key, hex"}
+    )
+    roles = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(["officer", "supervisor"])),
+        required=True,
+        validate=validate.Length(min=1),
+    )
+    valid_from = ma.fields.AwareDateTime(required=True)
+    valid_until = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RevocationRequest(Strict):
+    reason = ma.fields.String(required=True, validate=_choice(RevocationReason))
+
+
+class OfficerKeyView(ma.Schema):
+    key_id = ma.fields.String()
+    public_key = ma.fields.String()
+    roles = ma.fields.List(ma.fields.String())
+    valid_from = ma.fields.String()
+    valid_until = ma.fields.String(allow_none=True)
+    revoked_at = ma.fields.String(allow_none=True)
+    log_indexes = ma.fields.List(ma.fields.Integer())
+
+
+class OfficerKeyList(ma.Schema):
+    keys = ma.fields.List(ma.fields.Nested(OfficerKeyView))
+
+
+class OfficerKeyRecorded(ma.Schema):
+    key = ma.fields.Nested(OfficerKeyView)
+    receipt = ma.fields.Nested(Receipt)
+
+
+class AccessRead(ma.Schema):
+    at = ma.fields.String()
+    role = ma.fields.String()
+    principal = ma.fields.String()
+    action = ma.fields.String()
+    request_id = ma.fields.String()
+
+
+class AccessLog(ma.Schema):
+    reference = ma.fields.String()
+    reads = ma.fields.List(ma.fields.Nested(AccessRead))
