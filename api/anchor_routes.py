@@ -120,7 +120,8 @@ class Anchor(ma.Schema):
 
 
 class AnchorListQuery(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    # Bounded so that the row offset fits a 64-bit integer in any database (else a 500).
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
     page_size = ma.fields.Integer(
         load_default=20, validate=ma.validate.Range(min=1, max=MAX_PAGE_SIZE)
     )

@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from ledger.access.apikeys import create_api_key
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
@@ -27,6 +32,7 @@ from ledger.complaints.workflow import signing_body
 from ledger.runtime import Ledger
 
 CREDENTIALS = "demo-credentials.json"
+OFFICER_KEY = "demo-officer.pem"
 
 DESCRIPTIONS = {
     Category.LOST_RECOVERY_PHRASE: "I lost the paper with my recovery phrase after moving house.",
@@ -66,6 +72,10 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
         for role in ("agent", "officer", "supervisor", "legal", "regulator", "admin")
     }
     officer = Ed25519PrivateKey.generate()
+    pem = officer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    fd = os.open(data_dir / OFFICER_KEY, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
     admin_id = tokens["admin"].split("_")[1]
     env, _ = ledger.complaints.register_officer_key(
         admin_id=admin_id,

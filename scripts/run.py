@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import errno
 import os
 import signal
 import socket
@@ -51,7 +52,9 @@ from ledger.anchoring.devchain import DevChain, DevChainError
 from ledger.anchoring.logsource import open_store_readonly
 from ledger.config import Settings
 from ledger.db import make_engine
+from ledger.demo import DemoInfo, seed_demo
 from ledger.log.keys import KeyFileError
+from ledger.log.store import LogError
 from ledger.runtime import open_ledger
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,12 +167,13 @@ class Supervisor:
 
 
 def port_free(host: str, port: int) -> bool:
+    """False only when something listens there (other bind errors: let the server report)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
-        except OSError:
-            return False
+        except OSError as exc:
+            return exc.errno != errno.EADDRINUSE
     return True
 
 
@@ -367,6 +371,34 @@ def print_summary(
     print("\n".join(lines), flush=True)
 
 
+def seed_demo_once(settings: Settings) -> DemoInfo:
+    """Seed the demo complaints the first time the data folder is used."""
+    ledger = open_ledger(settings)
+    try:
+        return seed_demo(ledger, settings.data_dir)
+    finally:
+        ledger.close()
+
+
+def print_demo(args: argparse.Namespace, demo: DemoInfo) -> None:
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    base = f"http://{host}:{args.port}"
+    lines = ["", "try it"]
+    if demo.created:
+        lines += [
+            f"  demo customer reference: {demo.customer_reference}",
+            f"  demo customer secret   : {demo.customer_secret}  (shown once)",
+            f"  curl -s -H 'Authorization: Bearer {demo.customer_secret}' "
+            f"{base}/v1/complaints/{demo.customer_reference}?lang=en",
+        ]
+    lines += [
+        f"  demo API keys and customers: {demo.credentials_file} (mode 0600)",
+        f"  verify a complaint in the browser: {base}/verify",
+        f"  curl -s {base}/log/checkpoint",
+    ]
+    print("\n".join(lines), flush=True)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ
     block_time = env.get("LEDGER_DEV_CHAIN_BLOCK_TIME", "").strip()
@@ -387,6 +419,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="anvil interval mining in seconds (default: a block per transaction, or "
         f"{DEV_BLOCK_TIME:g}s when LEDGER_ANCHOR_CONFIRMATIONS > 1; 0: per transaction)",
     )
+    parser.add_argument(
+        "--no-demo",
+        dest="demo",
+        action="store_false",
+        default=env.get("LEDGER_DEMO", "1") != "0",
+        help="do not seed demo complaints on first run (or LEDGER_DEMO=0)",
+    )
     return parser.parse_args(argv)
 
 
@@ -404,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         verifier = prepare_database(settings)
         # 2. The schema is ready and nothing runs or serves yet: one-time setup steps on the
         #    database belong here (before the chain, the worker and the API start).
+        demo = seed_demo_once(settings) if args.demo else None
 
         # 3. Chain and contract, then the anchor worker.
         if not port_free(args.host, args.port):
@@ -418,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         probe = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
         wait_until_serving(f"http://{probe}:{args.port}/v1/log/keys", sup)
         print_summary(args, settings, verifier, chain, sup)
+        if demo is not None:
+            print_demo(args, demo)
         while True:
             time.sleep(0.5)
             sup.check()
@@ -426,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     except ChildDied as exc:
         print(f"error: {exc}; stopping", file=sys.stderr, flush=True)
         code = 1
-    except (ConfigError, KeyFileError, DeployError, DevChainError) as exc:
+    except (ConfigError, KeyFileError, LogError, DeployError, DevChainError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         code = 2
     finally:

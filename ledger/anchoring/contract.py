@@ -23,6 +23,9 @@ from web3.types import TxReceipt
 
 from ledger.anchoring import txn
 
+# Defined with the records, so the API can use it without importing web3; re-exported here.
+from ledger.anchoring.models import log_id_for_origin as log_id_for_origin
+
 BUILD_DIR = Path(__file__).resolve().parents[2] / "contracts" / "build"
 HASH_SIZE = 32
 
@@ -40,11 +43,6 @@ def load_artifact(name: str = "LogAnchor", build_dir: Path = BUILD_DIR) -> Artif
     """Read a compiled artifact written by scripts/build_contracts.py."""
     data = json.loads((build_dir / f"{name}.json").read_text())
     return Artifact(name, data["abi"], data["bytecode"], data["deployedBytecode"])
-
-
-def log_id_for_origin(origin: str) -> bytes:
-    """The on-chain id of a log: SHA-256 of its checkpoint origin line (UTF-8)."""
-    return hashlib.sha256(origin.encode("utf-8")).digest()
 
 
 def note_hash(note: bytes) -> bytes:

@@ -8,6 +8,7 @@ hash) and never signs a second anchor for the same checkpoint.
 from __future__ import annotations
 
 import enum
+import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -24,6 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.db import Base
+
+
+def log_id_for_origin(origin: str) -> bytes:
+    """The on-chain id of a log: SHA-256 of its checkpoint origin line (UTF-8)."""
+    return hashlib.sha256(origin.encode("utf-8")).digest()
 
 
 def utcnow() -> datetime:

@@ -20,14 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import to_checksum_address
 from sqlalchemy import Engine, Select, case, func, select
 from sqlalchemy.orm import Session
 
-from ledger.anchoring.config import ConfigError
-from ledger.anchoring.contract import log_id_for_origin
 from ledger.anchoring.deployments import read_deployment
-from ledger.anchoring.models import AnchorRecord, AnchorState, as_utc
+from ledger.anchoring.models import AnchorRecord, AnchorState, as_utc, log_id_for_origin
 from ledger.db import Base
 from ledger.log.store import LogStore, NotFound
 
@@ -46,22 +43,25 @@ class AnchorScope:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | None = None):
         """``LEDGER_CHAIN_ID`` and ``LEDGER_ANCHOR_CONTRACT``; without the contract, the one
-        recorded for the chain id in ``data_dir`` (by scripts/deploy_contract.py or run.py)."""
+        recorded for the chain id in ``data_dir`` (by scripts/deploy_contract.py or run.py).
+        Raises ValueError for a malformed value."""
         env = os.environ if env is None else env
         raw_chain = env.get("LEDGER_CHAIN_ID", "").strip()
         try:
             chain_id = int(raw_chain) if raw_chain else None
         except ValueError as exc:
-            raise ConfigError(f"LEDGER_CHAIN_ID={raw_chain!r} is not a valid int") from exc
+            raise ValueError(f"LEDGER_CHAIN_ID={raw_chain!r} is not a valid int") from exc
         contract = env.get("LEDGER_ANCHOR_CONTRACT", "").strip() or None
         if contract is None and chain_id is not None and data_dir is not None:
             record = read_deployment(data_dir, chain_id)
             contract = record["address"] if record else None
         if contract is not None:
+            from eth_utils import to_checksum_address  # only here: keeps the API free of web3
+
             try:
                 contract = to_checksum_address(contract)
             except ValueError as exc:
-                raise ConfigError(f"LEDGER_ANCHOR_CONTRACT={contract!r} is not an address") from exc
+                raise ValueError(f"LEDGER_ANCHOR_CONTRACT={contract!r} is not an address") from exc
         return cls(chain_id, contract)
 
 

@@ -11,7 +11,13 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from ledger.anchoring.config import AnchorSettings, ConfigError, load_account, write_new_key
+from ledger.anchoring.config import (
+    AnchorSettings,
+    ConfigError,
+    load_account,
+    redact_url,
+    write_new_key,
+)
 from ledger.anchoring.contract import LogAnchorClient
 from ledger.anchoring.deployments import read_deployment
 from ledger.anchoring.devchain import DevChain
@@ -104,3 +110,11 @@ def test_key_file_must_be_private_and_valid_and_is_never_echoed(tmp_path):
         load_account(bad)
     assert secret_ish not in str(info.value) and info.value.__cause__ is None
     assert Account.from_key(account.key).address == account.address
+
+
+def test_rpc_urls_are_shown_without_the_secrets_providers_put_in_them():
+    assert redact_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
+    assert redact_url("https://mainnet.example.io/v3/SECRET") == "https://mainnet.example.io/…"
+    shown = redact_url("https://user:pw@node.example:8443/?key=SECRET")
+    assert shown == "https://node.example:8443/…" and "pw" not in shown
+    assert redact_url("not a url") == "<unparsable URL>"
