@@ -24,6 +24,21 @@ PG_URL = os.environ.get("LEDGER_DATABASE_URL")
 ORIGIN = "test.ledger.example/log"
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """With LEDGER_TEST_ONLY_DATABASE=1 on PostgreSQL, run only tests that use the database.
+
+    Tests that never touch the ``database_url`` fixture (pure functions, the EVM, tests with
+    their own SQLite files) give the same result on every database, so CI runs them once.
+    """
+    if not (PG_URL and os.environ.get("LEDGER_TEST_ONLY_DATABASE") == "1"):
+        return
+    keep = [i for i in items if "database_url" in getattr(i, "fixturenames", ())]
+    dropped = [i for i in items if "database_url" not in getattr(i, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 def _admin_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
