@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api = LedgerApi(app)
     register_error_handlers(app)
 
-    from api import complaints_routes, officer_routes
+    from api import complaints_routes, evidence_routes, officer_routes
     from api.anchor_routes import anchor_api
     from api.guards import install_guards
     from api.log_routes import log_api, tiles
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api.register_blueprint(anchor_api)
     api.register_blueprint(complaints_routes.blp)
     api.register_blueprint(officer_routes.blp)
+    api.register_blueprint(evidence_routes.blp)
     return app
 
 

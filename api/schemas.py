@@ -6,6 +6,8 @@ Field-level rules for event ``public`` and ``body`` objects live in the domain
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -19,7 +21,9 @@ from ledger.complaints.vocab import (
     Status,
 )
 
-CUSTOMER_STEPS = [t.value for t in EventType if not t.value.startswith("officer_key")]
+# Steps recorded through /events; officer keys, erasures and exports have their own endpoints.
+OWN_ENDPOINT = {"erased", "bundle_exported", "officer_key_registered", "officer_key_revoked"}
+EVENT_STEPS = [t.value for t in EventType if t.value not in OWN_ENDPOINT]
 HEX64 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lower-case hex characters")
 
 
@@ -97,7 +101,7 @@ class FiledComplaint(RecordedEvent):
 
 
 class EventRequest(Strict):
-    type = ma.fields.String(required=True, validate=validate.OneOf(CUSTOMER_STEPS))
+    type = ma.fields.String(required=True, validate=validate.OneOf(EVENT_STEPS))
     public = ma.fields.Dict(load_default=dict)
     body = ma.fields.Dict(load_default=dict)
 
@@ -219,6 +223,15 @@ class ProofResponse(ma.Schema):
     anchor = ma.fields.Dict(allow_none=True)
 
 
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _plausible_time(value: datetime) -> None:
+    """Years 1970 to 9998: far-off instants overflow when converted to UTC (was a 500)."""
+    if not EARLIEST <= value < LATEST:
+        raise ma.ValidationError("must be between 1970-01-01 and 9999-01-01 (UTC)")
+
+
 class OfficerKeyRequest(Strict):
     public_key = ma.fields.String(
         required=True, validate=HEX64, metadata={"description": "Ed25519 public key, hex"}
@@ -228,8 +241,10 @@ class OfficerKeyRequest(Strict):
         required=True,
         validate=validate.Length(min=1),
     )
-    valid_from = ma.fields.AwareDateTime(required=True)
-    valid_until = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+    valid_from = ma.fields.AwareDateTime(required=True, validate=_plausible_time)
+    valid_until = ma.fields.AwareDateTime(
+        allow_none=True, load_default=None, validate=_plausible_time
+    )
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 

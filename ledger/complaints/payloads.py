@@ -48,6 +48,8 @@ KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 PUBLIC_KEY = re.compile(r"^[0-9a-f]{64}$")
 SIGNATURE = re.compile(r"^[0-9a-f]{128}$")
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
+EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+BASE_UNITS = re.compile(r"^(0|[1-9][0-9]{0,77})$")  # a uint256 in decimal, one spelling
 AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 ASSET = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{1,19}$")
@@ -117,6 +119,14 @@ def csat(value: Any, path: str) -> None:
 def byte_size(value: Any, path: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
         _fail(path, f"must be a non-negative integer; got {value!r}")
+
+
+def int_range(low: int, high: int) -> Validator:
+    def check(value: Any, path: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            _fail(path, f"must be an integer from {low} to {high}; got {value!r}")
+
+    return check
 
 
 def list_of(
@@ -246,6 +256,13 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
     },
     EventType.RATED: {"csat": Field(csat)},
     EventType.ERASED: {"erases": Field(_hash), "basis": Field(enum_of(ErasureBasis))},
+    # An evidence bundle (ledger/evidence) was exported: its SHA-256, its format version and
+    # the tree size of the checkpoint it was built on. Recorded after the bundle was built.
+    EventType.BUNDLE_EXPORTED: {
+        "bundle_sha256": Field(_hash),
+        "format_version": Field(int_range(1, 1000)),
+        "tree_size": Field(int_range(1, 2**53 - 1)),
+    },
     EventType.OFFICER_KEY_REGISTERED: {
         "key_id": Field(pattern(KEY_ID, "32 lower-case hex characters")),
         "public_key": Field(pattern(PUBLIC_KEY, "an Ed25519 public key in lower-case hex")),
@@ -286,6 +303,15 @@ _money_body = {
     "method": Field(enum_of(PaymentMethod)),
 }
 
+_address = pattern(EVM_ADDRESS, "an EVM address (0x + 40 hex)")
+_ON_CHAIN_BODY: dict[str, Validator] = {
+    "recipient": _address,
+    "chain_id": int_range(1, 2**53 - 1),
+    "token": _address,
+    "amount_base_units": pattern(BASE_UNITS, "a whole number of base units, in decimal"),
+    "decimals": int_range(0, 36),
+}
+
 BODY_SPECS: dict[EventType, dict[str, Field]] = {
     EventType.RECEIVED: {"description": Field(text())},
     EventType.INFO_REQUESTED: {"request": Field(text())},
@@ -320,6 +346,10 @@ BODY_SPECS: dict[EventType, dict[str, Field]] = {
         "tx_hash": Field(
             pattern(TX_HASH, "an on-chain transaction hash (0x + 64 hex)"), required=False
         ),
+        # On-chain payments, so anyone can match the transaction (docs/evidence.md): the
+        # recipient, the chain, the token contract (absent: the chain's native coin, paid by a
+        # plain value transfer) and the amount in the asset's base units with its decimals.
+        **{name: Field(check, required=False) for name, check in _ON_CHAIN_BODY.items()},
     },
     EventType.OFFICER_KEY_REGISTERED: {"name": Field(text(200))},
 }
@@ -385,6 +415,27 @@ def validate_body(event_type: EventType | str, body: Any) -> None:
             _fail("body", "an on-chain payment needs its 'tx_hash'", "MISSING_FIELD")
         if body["method"] != PaymentMethod.ON_CHAIN and "payment_reference" not in body:
             _fail("body", "a payment needs its 'payment_reference'", "MISSING_FIELD")
+        _check_on_chain(body)
+
+
+def _check_on_chain(body: Mapping[str, Any]) -> None:
+    """On-chain payment details: only for on-chain payments, and the base units must be
+    exactly the signed decimal amount scaled by the asset's decimals."""
+    given = sorted(set(_ON_CHAIN_BODY) & set(body))
+    if not given:
+        return
+    if body["method"] != PaymentMethod.ON_CHAIN:
+        _fail(f"body.{given[0]}", "is only for on-chain payments", "BAD_MONEY")
+    if ("amount_base_units" in body) != ("decimals" in body):
+        _fail("body", "'amount_base_units' and 'decimals' go together", "MISSING_FIELD")
+    if "amount_base_units" in body:
+        scaled = Decimal(body["amount"]).scaleb(body["decimals"])
+        if scaled != int(body["amount_base_units"]):
+            _fail(
+                "body.amount_base_units",
+                f"is not {body['amount']} {body.get('asset')} at {body['decimals']} decimals",
+                "PAYMENT_UNITS_MISMATCH",
+            )
 
 
 # Public fields that repeat body fields: the officer's signature covers the body, so each

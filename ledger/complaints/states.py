@@ -140,9 +140,11 @@ TRANSITIONS: dict[EventType, Rule] = {
         frozenset({R.CUSTOMER, R.OFFICER, R.SUPERVISOR, R.LEGAL, R.REGULATOR}),
         {s: S.REFERRED for s in Status if s not in (S.WITHDRAWN, S.REFERRED)},
     ),
-    # Ratings and erasures never change the status and are allowed at any time.
+    # Ratings, erasures and exports never change the status and are allowed at any time.
     E.RATED: Rule(frozenset({R.CUSTOMER}), _same(*Status)),
     E.ERASED: Rule(frozenset({R.ADMIN, R.LEGAL}), _same(*Status)),
+    # Recorded after an evidence bundle was built (it cannot contain its own export event).
+    E.BUNDLE_EXPORTED: Rule(frozenset({R.LEGAL, R.CUSTOMER, R.REGULATOR, R.ADMIN}), _same(*Status)),
 }
 START_ROLES = frozenset({R.CUSTOMER, R.AGENT, R.SYSTEM})  # who may record "received"
 # Events whose evidence may be cited by a decision.

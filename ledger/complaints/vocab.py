@@ -25,6 +25,7 @@ class EventType(StrEnum):
     REFERRED = "referred"
     RATED = "rated"
     ERASED = "erased"
+    BUNDLE_EXPORTED = "bundle_exported"  # an evidence bundle was exported (ledger/evidence)
     # Log entries that are not complaint steps: the officer key registry.
     OFFICER_KEY_REGISTERED = "officer_key_registered"
     OFFICER_KEY_REVOKED = "officer_key_revoked"

@@ -47,6 +47,7 @@ CUSTOMER = Actor(Role.CUSTOMER, "customer")
 AGENT = Actor(Role.AGENT, "agent-7")
 SUPERVISOR = Actor(Role.SUPERVISOR, "sup-2")
 ADMIN = Actor(Role.ADMIN, "admin-1")
+LEGAL = Actor(Role.LEGAL, "legal-3")
 OFFICER = Actor(Role.OFFICER, OFFICER_ID)
 
 
@@ -112,6 +113,9 @@ def default_step(
             # With nothing left to erase, return a target apply() refuses (ALREADY_ERASED).
             target = erasable[0] if erasable else state.events[0].leaf_hash
             return ADMIN, {"erases": target, "basis": "gdpr_art17"}, {}
+        case E.BUNDLE_EXPORTED:
+            public = {"bundle_sha256": "5e" * 32, "format_version": 1, "tree_size": 1 + state.seq}
+            return LEGAL, public, {}
     raise AssertionError(et)
 
 

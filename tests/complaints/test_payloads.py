@@ -219,6 +219,59 @@ def test_payment_needs_reference_or_tx_hash():
     validate_body("compensation_paid", {**fiat, "payment_reference": "FPS 2026-03-02/77"})
 
 
+ON_CHAIN = {
+    "context": CTX,
+    "amount": "0.05",
+    "asset": "ETH",
+    "method": "on_chain",
+    "tx_hash": "0x" + "ab" * 32,
+    "recipient": "0x" + "12" * 20,
+    "chain_id": 1,
+    "amount_base_units": "50000000000000000",
+    "decimals": 18,
+}
+
+
+def test_on_chain_payment_details_are_checked():
+    validate_body("compensation_paid", ON_CHAIN)
+    token = {**ON_CHAIN, "asset": "USDC", "amount": "25.5", "token": "0x" + "Ab" * 20}
+    validate_body("compensation_paid", {**token, "amount_base_units": "25500000", "decimals": 6})
+    wrong = [
+        ({"amount_base_units": "5000000000000000"}, "PAYMENT_UNITS_MISMATCH"),
+        ({"decimals": 17}, "PAYMENT_UNITS_MISMATCH"),
+        ({"amount_base_units": "05"}, "INVALID_FIELD"),
+        ({"amount_base_units": 5}, "INVALID_FIELD"),
+        ({"decimals": 37}, "INVALID_FIELD"),
+        ({"recipient": "0x1234"}, "INVALID_FIELD"),
+        ({"token": "12" * 20}, "INVALID_FIELD"),
+        ({"chain_id": 0}, "INVALID_FIELD"),
+        ({"chain_id": True}, "INVALID_FIELD"),
+    ]
+    for change, code in wrong:
+        assert code_of(validate_body, "compensation_paid", {**ON_CHAIN, **change}) == code, change
+    no_decimals = {k: v for k, v in ON_CHAIN.items() if k != "decimals"}
+    assert code_of(validate_body, "compensation_paid", no_decimals) == "MISSING_FIELD"
+    credit = {"context": CTX, "amount": "0.05", "asset": "ETH", "method": "account_credit"}
+    credit = {**credit, "payment_reference": "CR-1", "recipient": ON_CHAIN["recipient"]}
+    assert code_of(validate_body, "compensation_paid", credit) == "BAD_MONEY"
+
+
+def test_bundle_export_public():
+    public = {"state": "closed", "bundle_sha256": H, "format_version": 1, "tree_size": 7}
+    validate_public("bundle_exported", public)
+    for change in (
+        {"bundle_sha256": H.upper()},
+        {"format_version": 0},
+        {"format_version": "1"},
+        {"tree_size": 0},
+        {"exported_by": "Ann Lawyer"},
+    ):
+        with pytest.raises(PayloadError):
+            validate_public("bundle_exported", {**public, **change})
+    without = {k: v for k, v in public.items() if k != "tree_size"}
+    assert code_of(validate_public, "bundle_exported", without) == "MISSING_FIELD"
+
+
 def test_public_unit_must_match_body_unit():
     public = {"state": "compensation_paid", **money(), "signature": SIG}
     body = {"context": CTX, **money(currency="GBP"), "payment_reference": "X1"}

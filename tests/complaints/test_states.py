@@ -79,6 +79,7 @@ SAMPLE_PUBLIC = {
     E.REFERRED: {"to": "regulator"},
     E.RATED: {"csat": 3},
     E.ERASED: {"erases": A_HASH, "basis": "gdpr_art17"},
+    E.BUNDLE_EXPORTED: {"bundle_sha256": B_HASH, "format_version": 1, "tree_size": 42},
 }
 CASES = [(et, status, role) for et in sorted(TRANSITIONS) for status in Status for role in Role]
 
@@ -114,8 +115,20 @@ def test_expected_core_path_and_terminal_states():
     assert m[E.COMPENSATION_PAID] == {S.COMPENSATION_ACCEPTED: S.COMPENSATION_PAID}
     assert S.COMPENSATION_ACCEPTED not in m[E.CLOSED]  # pay before closing
     assert S.CLOSED not in m[E.DECISION]  # reopen first
-    # withdrawn is final except for ratings and erasures
-    assert {et for et, moves in m.items() if S.WITHDRAWN in moves} == {E.RATED, E.ERASED}
+    # withdrawn is final except for ratings, erasures and evidence exports
+    assert {et for et, moves in m.items() if S.WITHDRAWN in moves} == {
+        E.RATED,
+        E.ERASED,
+        E.BUNDLE_EXPORTED,
+    }
+    # an export is recorded by legal, the customer, a regulator or an admin, never moves
+    assert TRANSITIONS[E.BUNDLE_EXPORTED].roles == {
+        Role.LEGAL,
+        Role.CUSTOMER,
+        Role.REGULATOR,
+        Role.ADMIN,
+    }
+    assert m[E.BUNDLE_EXPORTED] == {s: s for s in Status}
     # signed events: officer only
     for et in (E.DECISION, E.COMPENSATION_OFFERED, E.COMPENSATION_PAID):
         assert TRANSITIONS[et].roles == {Role.OFFICER} and TRANSITIONS[et].signed
@@ -276,6 +289,19 @@ def test_ratings_are_recorded_in_any_state():
         assert s.ratings == (5,) and s.status == status
 
 
+def test_bundle_exports_are_recorded_in_any_state():
+    public = SAMPLE_PUBLIC[E.BUNDLE_EXPORTED]
+    for status in Status:
+        for role in (Role.LEGAL, Role.CUSTOMER, Role.REGULATOR, Role.ADMIN):
+            s = apply(guard(status), "bundle_exported", role, public)
+            assert s.status == status and s == guard(status)  # nothing but the record
+    assert refused(guard(), "bundle_exported", Role.AGENT, public) == "ROLE_NOT_ALLOWED"
+    with pytest.raises(PayloadError):
+        apply(guard(), "bundle_exported", Role.LEGAL, {**public, "bundle_sha256": "AB" * 32})
+    with pytest.raises(PayloadError):
+        apply(guard(), "bundle_exported", Role.LEGAL, {**public, "requested_by": "Ann"})
+
+
 def test_allowed_events_matches_table():
     s = guard(S.COMPENSATION_OFFERED)
     assert set(allowed_events(s, Role.CUSTOMER)) == {
@@ -285,7 +311,9 @@ def test_allowed_events_matches_table():
         E.WITHDRAWN,
         E.REFERRED,
         E.RATED,
+        E.BUNDLE_EXPORTED,
     }
+    assert set(allowed_events(guard(S.WITHDRAWN), Role.REGULATOR)) == {E.BUNDLE_EXPORTED}
     assert allowed_events(None, Role.CUSTOMER) == [E.RECEIVED]
     assert allowed_events(None, Role.OFFICER) == []
 
@@ -313,6 +341,7 @@ FULL_PATH = (
     "decision",
     "closed",
     "erased",
+    "bundle_exported",
 )
 
 

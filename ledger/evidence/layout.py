@@ -1,0 +1,294 @@
+"""The evidence bundle format (version 1): which files a bundle holds and how each is derived.
+
+Everything a bundle holds, except the two reports, is a pure function of ``proof.json`` (the
+``GET /v1/complaints/<ref>/proof`` format): the builder writes those files and the verifier
+derives them again and compares byte for byte, so no file can say something the proof does
+not. JSON files are RFC 8785 (JCS) bytes; notes and keys are their exact text.
+
+::
+
+    manifest.json                         every other file with its SHA-256 and size
+    manifest.sig                          C2SP signed note by the log key naming that SHA-256
+    proof.json                            the complaint proof (leaves, proofs, bodies, anchor)
+    report.html, report.pdf               the same content for people
+    log/verifier-key.txt                  the log's note verifier key
+    log/checkpoint.txt                    the signed checkpoint the proofs are against
+    events/NNN-<type>.leaf.json           the exact leaf bytes of event NNN (its seq)
+    events/NNN-<type>.inclusion.json      index, tree size, leaf hash, RFC 9162 inclusion proof
+    events/NNN-<type>.body.json           the body's RFC 8785 bytes (when disclosed)
+    events/NNN-<type>.salt.hex            the 32-byte salt of the commitment, hex (when disclosed)
+    events/NNN-<type>.erasure.json        for an erased body: the erasure event that removed it
+    events/NNN-<type>.signature.json      officer signature of a signed event
+    officers/<key id>/N-<type>.leaf.json  officer key registration / revocation entries
+    officers/<key id>/N-<type>.inclusion.json
+    anchor/anchor.json                    chain id, contract, tx hash, block number and hash, ...
+    anchor/anchored-checkpoint.txt        the signed checkpoint that was anchored
+    anchor/consistency-proof.json         RFC 9162 proof: this checkpoint -> the anchored one
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.log.canonical import canonical_json
+from ledger.log.merkle import leaf_hash
+
+FORMAT = "complaint-ledger/evidence-bundle"
+FORMAT_VERSION = 1
+EXPORT_FORMAT = "complaint-ledger/evidence-export"
+EXPORT_FORMAT_VERSION = 1
+
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+PROOF = "proof.json"
+REPORT_HTML = "report.html"
+REPORT_PDF = "report.pdf"
+REPORTS = (REPORT_HTML, REPORT_PDF)
+INDEX = "index.json"
+INDEX_SIGNATURE = "index.sig"
+
+# First lines of the notes the log key signs. Their second line never is a number, so no
+# bundle or export signature can be read as a tlog checkpoint (origin, size, root).
+BUNDLE_NOTE_HEADER = "complaint-ledger evidence bundle v1"
+EXPORT_NOTE_HEADER = "complaint-ledger evidence export v1"
+
+_SAFE = re.compile(r"^[a-z][a-z_]{0,63}$")
+_HEX = re.compile(r"^[0-9a-f]{1,128}$")
+
+
+class LayoutError(ValueError):
+    """The proof cannot be laid out as a bundle (a field is missing or of the wrong type)."""
+
+
+def jcs(value: Any) -> bytes:
+    return canonical_json(value)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _safe(name: Any) -> str:
+    return name if isinstance(name, str) and _SAFE.match(name) else "unknown"
+
+
+def event_stem(seq: Any, event_type: Any) -> str:
+    number = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else 0
+    return f"events/{number:03d}-{_safe(event_type)}"
+
+
+def _leaf_json(leaf: str) -> dict[str, Any]:
+    value = json.loads(leaf)
+    if not isinstance(value, dict):
+        raise LayoutError("a leaf is not a JSON object")
+    return value
+
+
+def _leaf_hash_hex(leaf: str) -> str:
+    return leaf_hash(leaf.encode("utf-8")).hex()
+
+
+def erasures(proof: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Erased leaf hash (hex) -> the erasure event that removed its body (seq, hash, basis)."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in proof.get("events", []):
+        leaf = _leaf_json(item["leaf"])
+        if leaf.get("type") == "erased":
+            public = leaf.get("public") or {}
+            found[str(public.get("erases"))] = {
+                "seq": leaf.get("seq"),
+                "leaf_hash": _leaf_hash_hex(item["leaf"]),
+                "basis": public.get("basis"),
+                "at": leaf.get("at"),
+            }
+    return found
+
+
+def data_files(proof: Mapping[str, Any]) -> dict[str, bytes]:
+    """Every file derived from the proof (all but the manifest, its signature, the proof
+    itself and the reports), by path."""
+    try:
+        return _data_files(proof)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, LayoutError):
+            raise
+        raise LayoutError(f"the proof cannot be laid out: {type(exc).__name__}: {exc}") from exc
+
+
+def _data_files(proof: Mapping[str, Any]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    size = proof["checkpoint"]["size"]
+    files["log/verifier-key.txt"] = (proof["verifier_key"] + "\n").encode("utf-8")
+    files["log/checkpoint.txt"] = proof["checkpoint"]["note"].encode("utf-8")
+    erased_by = erasures(proof)
+    for item in proof["events"]:
+        stem = event_stem(item["seq"], item["type"])
+        leaf_hash_hex = _leaf_hash_hex(item["leaf"])
+        files[f"{stem}.leaf.json"] = item["leaf"].encode("utf-8")
+        files[f"{stem}.inclusion.json"] = jcs(
+            {
+                "index": item["index"],
+                "tree_size": size,
+                "leaf_hash": leaf_hash_hex,
+                "proof": list(item["inclusion_proof"]),
+            }
+        )
+        disclosed = item.get("body") is not None and item.get("salt") is not None
+        if disclosed:
+            files[f"{stem}.body.json"] = item["body"].encode("utf-8")
+            files[f"{stem}.salt.hex"] = item["salt"].encode("utf-8")
+        if item.get("erased"):
+            files[f"{stem}.erasure.json"] = jcs(
+                {
+                    "erased": True,
+                    "leaf_hash": leaf_hash_hex,
+                    "erased_by": erased_by.get(leaf_hash_hex),
+                }
+            )
+        signature = (_leaf_json(item["leaf"]).get("public") or {}).get("signature")
+        if isinstance(signature, dict):
+            files[f"{stem}.signature.json"] = jcs(
+                {
+                    "algorithm": "Ed25519",
+                    "key_id": signature.get("key_id"),
+                    "signature": signature.get("sig"),
+                    "signed_message": f"{stem}.body.json" if disclosed else None,
+                    "message_format": "RFC 8785 bytes of the event body",
+                }
+            )
+    for key in proof.get("officer_keys", []):
+        key_id = key["key_id"]
+        folder = f"officers/{key_id if isinstance(key_id, str) and _HEX.match(key_id) else 'x'}"
+        for n, entry in enumerate(key["entries"]):
+            entry_type = _leaf_json(entry["leaf"]).get("type")
+            stem = f"{folder}/{n}-{_safe(entry_type)}"
+            files[f"{stem}.leaf.json"] = entry["leaf"].encode("utf-8")
+            files[f"{stem}.inclusion.json"] = jcs(
+                {
+                    "index": entry["index"],
+                    "tree_size": size,
+                    "leaf_hash": _leaf_hash_hex(entry["leaf"]),
+                    "proof": list(entry["inclusion_proof"]),
+                }
+            )
+    anchor = proof.get("anchor")
+    if anchor is not None:
+        skip = ("anchored_checkpoint", "consistency_proof")
+        files["anchor/anchor.json"] = jcs(
+            {
+                **{k: v for k, v in anchor.items() if k not in skip},
+                "log_id": "0x" + hashlib.sha256(proof["log"].encode("utf-8")).hexdigest(),
+            }
+        )
+        if anchor.get("anchored_checkpoint") is not None:
+            files["anchor/anchored-checkpoint.txt"] = anchor["anchored_checkpoint"].encode("utf-8")
+        files["anchor/consistency-proof.json"] = jcs(
+            {
+                "from_size": size,
+                "from_root": proof["checkpoint"]["root"],
+                "to_size": anchor["anchored_size"],
+                "to_root": anchor["anchored_root"],
+                "proof": list(anchor["consistency_proof"]),
+            }
+        )
+    return files
+
+
+def contents_summary(proof: Mapping[str, Any], status: str | None) -> dict[str, Any]:
+    """What is inside, in numbers (for the manifest)."""
+    events = proof["events"]
+    disclosed = sum(1 for e in events if e.get("body") is not None and e.get("salt") is not None)
+    erased = sum(1 for e in events if e.get("erased"))
+    types: dict[str, int] = {}
+    on_chain = 0
+    signed = 0
+    for e in events:
+        types[str(e["type"])] = types.get(str(e["type"]), 0) + 1
+        public = _leaf_json(e["leaf"]).get("public") or {}
+        signed += "signature" in public
+        on_chain += e["type"] == "compensation_paid" and public.get("method") == "on_chain"
+    return {
+        "status": status,
+        "events": len(events),
+        "event_types": dict(sorted(types.items())),
+        "bodies": {
+            "disclosed": disclosed,
+            "erased": erased,
+            "not_disclosed": len(events) - disclosed - erased,
+        },
+        "signed_events": signed,
+        "officer_keys": len(proof.get("officer_keys", [])),
+        "on_chain_payments": on_chain,
+        "anchored": proof.get("anchor") is not None,
+        "reports": list(REPORTS),
+    }
+
+
+def anchor_summary(anchor: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if anchor is None:
+        return None
+    keys = ("chain_id", "contract", "tx_hash", "block_number", "block_hash", "anchored_size")
+    return {k: anchor.get(k) for k in keys}
+
+
+def manifest(
+    proof: Mapping[str, Any], files: Mapping[str, bytes], status: str | None
+) -> dict[str, Any]:
+    """The manifest: what the bundle is about, what is inside, every file's SHA-256."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "reference": proof["reference"],
+        "log": {"origin": proof["log"], "verifier_key": proof["verifier_key"]},
+        "checkpoint": {"size": proof["checkpoint"]["size"], "root": proof["checkpoint"]["root"]},
+        "anchor": anchor_summary(proof.get("anchor")),
+        "contents": contents_summary(proof, status),
+        "files": [
+            {"path": path, "sha256": sha256_hex(files[path]), "size": len(files[path])}
+            for path in sorted(files)
+        ],
+        "signature": {"path": SIGNATURE, "format": "C2SP signed-note", "signer": "log key"},
+    }
+
+
+def bundle_note_text(origin: str, reference: str, tree_size: int, manifest_sha256: str) -> str:
+    """The text the log key signs for a bundle (a C2SP signed note body)."""
+    return (
+        f"{BUNDLE_NOTE_HEADER}\n"
+        f"log {origin}\n"
+        f"complaint {reference}\n"
+        f"tree-size {tree_size}\n"
+        f"manifest-sha256 {manifest_sha256}\n"
+    )
+
+
+def export_note_text(origin: str, count: int, index_sha256: str) -> str:
+    """The text the log key signs for a multi-complaint export."""
+    return f"{EXPORT_NOTE_HEADER}\nlog {origin}\nbundles {count}\nindex-sha256 {index_sha256}\n"
+
+
+def parse_note_fields(text: str, header: str) -> dict[str, str]:
+    """``key value`` lines after ``header``; raises LayoutError on anything else."""
+    lines = text.split("\n")
+    if not text.endswith("\n") or lines[0] != header:
+        raise LayoutError(f"the signed text does not start with {header!r}")
+    fields: dict[str, str] = {}
+    for line in lines[1:-1]:
+        name, sep, value = line.partition(" ")
+        if not sep or not value or name in fields:
+            raise LayoutError(f"malformed line in the signed text: {line!r}")
+        fields[name] = value
+    return fields
+
+
+def b64decode(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise LayoutError(f"not base64: {value!r}") from exc

@@ -1,0 +1,788 @@
+"""The human-readable report of an evidence bundle: one set of sections, rendered as HTML and PDF.
+
+``report_sections(proof, checks)`` turns the proof (leaves, disclosed bodies, officer keys,
+anchor) into sections of paragraphs, lists and tables; ``render_html`` and ``render_pdf``
+draw the same sections. Both are deterministic: no clock, no random ids (the PDF is written
+by reportlab in ``invariant`` mode). The report is a rendering for people; what counts as
+evidence is the signed data beside it, checked by ``scripts/verify_bundle.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from ledger.complaints.deadlines import due_report
+from ledger.complaints.errors import ComplaintError
+from ledger.complaints.events import parse_envelope
+from ledger.complaints.timestamps import format_timestamp, parse_timestamp
+from ledger.log.canonical import canonical_json
+from ledger.log.merkle import leaf_hash
+
+LABELS = {
+    "received": "Complaint received",
+    "acknowledged": "Acknowledged",
+    "info_requested": "Information requested",
+    "info_received": "Information received",
+    "evidence_added": "Evidence added",
+    "note_added": "Investigation note",
+    "escalated": "Escalated",
+    "holding_reply": "Holding reply",
+    "decision": "Decision",
+    "compensation_offered": "Compensation offered",
+    "compensation_accepted": "Compensation accepted",
+    "compensation_declined": "Compensation declined",
+    "compensation_paid": "Compensation paid",
+    "closed": "Closed",
+    "reopened": "Reopened",
+    "withdrawn": "Withdrawn",
+    "referred": "Referred",
+    "rated": "Satisfaction rating",
+    "erased": "Personal data erased",
+    "bundle_exported": "Evidence bundle exported",
+}
+SIGNED = ("decision", "compensation_offered", "compensation_paid")
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    widths: tuple[float, ...] = ()  # relative column widths (PDF)
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    blocks: list[Any] = field(default_factory=list)  # str (paragraph) | list[str] | Table | Pre
+
+
+@dataclass(frozen=True)
+class Pre:
+    text: str
+
+
+def _leaf(item: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(item["leaf"])
+
+
+def _body(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    if item.get("body") is None:
+        return None
+    value = json.loads(item["body"])
+    return value if isinstance(value, dict) else None
+
+
+def _money(fields: Mapping[str, Any]) -> str:
+    if "amount" not in fields:
+        return "amount not public"
+    return f"{fields['amount']} {fields.get('currency') or fields.get('asset') or ''}".strip()
+
+
+def _short(hex_hash: str | None, n: int = 16) -> str:
+    return "" if not hex_hash else f"{hex_hash[:n]}…"
+
+
+def _summary(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | None, seqs) -> str:
+    text = _details(kind, public, body, seqs)
+    message = (body or {}).get("message")
+    if isinstance(message, dict) and message.get("subject"):
+        text = f"{text} [letter: {message['subject']}]".strip()
+    return text
+
+
+def _details(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | None, seqs) -> str:
+    b = body or {}
+    match kind:
+        case "received":
+            text = b.get("description", "")
+            if b.get("transaction"):
+                text += f" (transaction {b['transaction']})"
+            return f"{public.get('category')} via {public.get('channel')}. {text}".strip()
+        case "info_requested":
+            return str(b.get("request", ""))
+        case "info_received" | "note_added":
+            names = ", ".join(a.get("name", "") for a in b.get("attachments", []))
+            return str(b.get("text", "")) + (f" [attachments: {names}]" if names else "")
+        case "evidence_added":
+            names = ", ".join(
+                f"{a.get('name')} (sha256 {_short(a.get('sha256'))})"
+                for a in b.get("attachments", [])
+            )
+            text = f"{public.get('kind', '')}: {b.get('description', '')}".strip(": ")
+            return text + (f" [attachments: {names}]" if names else "")
+        case "escalated":
+            where = public.get("level", "")
+            if public.get("specialism"):
+                where += f" ({public['specialism']})"
+            reason = f", reason {public['reason']}" if public.get("reason") else ""
+            return f"to {where}{reason}"
+        case "holding_reply":
+            return str(b.get("reason", ""))
+        case "decision":
+            return f"{public.get('outcome')}: {b.get('finding', '(reasons not disclosed)')}"
+        case "compensation_offered" | "compensation_paid":
+            fields = b or public
+            text = f"{_money(fields)} by {fields.get('method')}"
+            if b.get("payment_reference"):
+                text += f", reference {b['payment_reference']}"
+            if b.get("tx_hash"):
+                text += f", transaction {b['tx_hash']}"
+            return text
+        case "compensation_declined" | "closed" | "reopened":
+            return f"reason: {public['reason']}" if public.get("reason") else ""
+        case "referred":
+            scheme = f" ({public['scheme']})" if public.get("scheme") else ""
+            return f"to {public.get('to')}{scheme}"
+        case "rated":
+            return f"CSAT {public.get('csat')} of 5"
+        case "erased":
+            target = seqs.get(public.get("erases"), "?")
+            return f"body of event {target} erased, basis {public.get('basis')}"
+        case "bundle_exported":
+            return (
+                f"bundle sha256 {public.get('bundle_sha256')}, format "
+                f"{public.get('format_version')}, checkpoint size {public.get('tree_size')}"
+            )
+    return ""
+
+
+def report_sections(
+    proof: Mapping[str, Any], checks: Sequence[tuple[str, bool, str]] = ()
+) -> list[Section]:
+    """The report's content. ``checks``: the verification run when the bundle was built."""
+    events = list(proof["events"])
+    leaves = [_leaf(e) for e in events]
+    bodies = [_body(e) for e in events]
+    hashes = [leaf_hash(e["leaf"].encode("utf-8")).hex() for e in events]
+    seqs = {h: leaf["seq"] for h, leaf in zip(hashes, leaves, strict=True)}
+    first = leaves[0]["public"] if leaves else {}
+    last = leaves[-1] if leaves else {}
+    cp = proof["checkpoint"]
+    sections: list[Section] = []
+
+    outcome = next(
+        (
+            lf["public"]["outcome"]
+            for lf in reversed(leaves)
+            if "outcome" in lf["public"] and lf["type"] == "decision"
+        ),
+        None,
+    )
+    overview = Table(
+        ("", ""),
+        (
+            ("Complaint reference", proof["reference"]),
+            ("Status at this checkpoint", str(last.get("public", {}).get("state", ""))),
+            ("Outcome", outcome or "no decision"),
+            ("Category", str(first.get("category", ""))),
+            ("Channel", str(first.get("channel", ""))),
+            ("Language", str(first.get("language", ""))),
+            ("Jurisdiction", str(first.get("jurisdiction", ""))),
+            ("Received", str(leaves[0]["at"]) if leaves else ""),
+            ("Last event", str(last.get("at", ""))),
+            ("Events", str(len(events))),
+            ("Log", proof["log"]),
+            ("Checkpoint", f"tree size {cp['size']}, root {cp['root']}"),
+        ),
+        (1, 3),
+    )
+    sections.append(
+        Section(
+            "Overview",
+            [
+                "This report renders the signed evidence held in this bundle. The evidence "
+                "itself is the data beside it (manifest, proofs, leaves, bodies); where the two "
+                "ever disagree, the data wins. Every statement below can be checked offline "
+                "with the steps in 'How to verify'.",
+                overview,
+            ],
+        )
+    )
+
+    rows = []
+    for item, leaf, body, h in zip(events, leaves, bodies, hashes, strict=True):
+        if item.get("erased"):
+            body_state = "erased"
+        elif body is not None:
+            body_state = "disclosed"
+        else:
+            body_state = "not disclosed"
+        actor = leaf["actor"]
+        rows.append(
+            (
+                str(leaf["seq"]),
+                str(leaf["at"]),
+                LABELS.get(leaf["type"], leaf["type"]),
+                f"{actor['role']} {actor['id']}",
+                str(leaf["public"].get("state", "")),
+                _summary(leaf["type"], leaf["public"], body, seqs),
+                f"#{item['index']}, {_short(h)}, body {body_state}",
+            )
+        )
+    sections.append(
+        Section(
+            "Timeline",
+            [
+                "Every step of the complaint in order, as written in the log. Times are UTC. "
+                "The last column gives the log index, the leaf hash and whether the body "
+                "(personal data and free text) is disclosed in this bundle.",
+                Table(
+                    ("#", "Time (UTC)", "Step", "By", "Status after", "Details", "Log entry"),
+                    tuple(rows),
+                    (0.35, 1.5, 1.2, 1.3, 1.2, 3.2, 1.6),
+                ),
+            ],
+        )
+    )
+
+    decisions: list[Any] = []
+    for leaf, body in zip(leaves, bodies, strict=True):
+        if leaf["type"] != "decision":
+            continue
+        p = leaf["public"]
+        b = body or {}
+        evidence = ", ".join(f"event {seqs.get(x, '?')} ({_short(x, 12)})" for x in p["evidence"])
+        decisions.append(
+            Table(
+                ("", ""),
+                (
+                    ("Decided at", leaf["at"]),
+                    ("Outcome", p["outcome"]),
+                    ("Root cause", p["root_cause"]),
+                    ("Rules applied", "; ".join(p["rules"])),
+                    ("Evidence relied on", evidence or "none cited"),
+                    ("Finding", b.get("finding", "(body not disclosed)")),
+                    ("Remedy", b.get("remedy", "none stated" if body else "(body not disclosed)")),
+                    ("Signed by officer key", p["signature"]["key_id"]),
+                ),
+                (1, 3),
+            )
+        )
+    sections.append(Section("Decision and reasons", decisions or ["No decision was recorded."]))
+
+    comp_rows = []
+    for leaf, body in zip(leaves, bodies, strict=True):
+        if not leaf["type"].startswith("compensation_"):
+            continue
+        fields = body or leaf["public"]
+        b = body or {}
+        details = []
+        for name in ("payment_reference", "tx_hash", "recipient", "chain_id", "token"):
+            if b.get(name) is not None:
+                details.append(f"{name.replace('_', ' ')} {b[name]}")
+        if b.get("amount_base_units") is not None:
+            details.append(f"{b['amount_base_units']} base units ({b.get('decimals')} decimals)")
+        if leaf["public"].get("reason"):
+            details.append(f"reason {leaf['public']['reason']}")
+        signer = leaf["public"].get("signature", {}).get("key_id", "")
+        comp_rows.append(
+            (
+                str(leaf["seq"]),
+                leaf["at"],
+                LABELS.get(leaf["type"], leaf["type"]),
+                _money(fields)
+                if leaf["type"] in ("compensation_offered", "compensation_paid")
+                else "",
+                str(fields.get("method", "")),
+                "; ".join(details),
+                signer,
+            )
+        )
+    sections.append(
+        Section(
+            "Compensation",
+            [
+                Table(
+                    ("#", "Time (UTC)", "Step", "Amount", "Method", "Details", "Officer key"),
+                    tuple(comp_rows),
+                    (0.35, 1.5, 1.4, 1.1, 1.0, 3.0, 1.6),
+                )
+            ]
+            if comp_rows
+            else ["No compensation was offered or paid."],
+        )
+    )
+
+    letters: list[Any] = []
+    for leaf, body in zip(leaves, bodies, strict=True):
+        message = (body or {}).get("message")
+        if isinstance(message, dict) and message.get("text"):
+            letters.append(
+                f"Event {leaf['seq']} ({LABELS.get(leaf['type'], leaf['type'])}), "
+                f"{leaf['at']}, language {message.get('language')}: {message.get('subject', '')}"
+            )
+            letters.append(Pre(str(message["text"])))
+    if letters:
+        sections.append(Section("Letters sent to the customer", letters))
+
+    clocks = _clock_rows(leaves)
+    if clocks:
+        sections.append(
+            Section(
+                "Deadlines",
+                [
+                    "Service targets and statutory clocks recomputed from the log as of the "
+                    "last event in this bundle.",
+                    Table(
+                        ("Clock", "Cycle", "Due (UTC)", "Status", "Completed", "Basis"),
+                        tuple(clocks),
+                        (1.6, 0.5, 1.6, 0.9, 1.6, 2.5),
+                    ),
+                ],
+            )
+        )
+
+    others: list[Any] = []
+    erased = [r for r in rows if "body erased" in r[-1]]
+    erasure_rows = [
+        (
+            str(leaf["seq"]),
+            leaf["at"],
+            f"event {seqs.get(leaf['public']['erases'], '?')}",
+            leaf["public"]["basis"],
+            f"{leaf['actor']['role']} {leaf['actor']['id']}",
+        )
+        for leaf in leaves
+        if leaf["type"] == "erased"
+    ]
+    if erasure_rows or erased:
+        others.append(
+            "Erased bodies are gone from the ledger: their leaves, hashes and proofs remain and "
+            "still verify, but the personal data and the salt that opened the commitment are "
+            "deleted."
+        )
+        others.append(
+            Table(
+                ("#", "Time (UTC)", "Erased", "Basis", "By"),
+                tuple(erasure_rows),
+                (0.4, 1.6, 1.2, 1.3, 1.5),
+            )
+        )
+    export_rows = [
+        (
+            str(leaf["seq"]),
+            leaf["at"],
+            f"{leaf['actor']['role']} {leaf['actor']['id']}",
+            leaf["public"]["bundle_sha256"],
+            str(leaf["public"]["tree_size"]),
+        )
+        for leaf in leaves
+        if leaf["type"] == "bundle_exported"
+    ]
+    if export_rows:
+        others.append("Earlier evidence exports recorded on the log:")
+        others.append(
+            Table(
+                ("#", "Time (UTC)", "By", "Bundle SHA-256", "Checkpoint"),
+                tuple(export_rows),
+                (0.4, 1.5, 1.3, 3.6, 0.8),
+            )
+        )
+    if others:
+        sections.append(Section("Erasures and exports", others))
+
+    key_rows = []
+    for key in proof.get("officer_keys", []):
+        for entry in key["entries"]:
+            leaf = json.loads(entry["leaf"])
+            p = leaf["public"]
+            if leaf["type"] == "officer_key_registered":
+                what = f"registered for {', '.join(p['roles'])}, valid from {p['valid_from']}" + (
+                    f" until {p['valid_until']}" if p["valid_until"] else ""
+                )
+            else:
+                what = f"revoked ({p['reason']})"
+            key_rows.append((key["key_id"], leaf["at"], what, f"#{entry['index']}"))
+    sections.append(
+        Section(
+            "Officer keys",
+            [
+                "Signed steps are signed by officer keys that are themselves entries in the "
+                "log, so who was allowed to sign what, and when, is checked too.",
+                Table(
+                    ("Key id", "Logged at (UTC)", "Entry", "Log index"),
+                    tuple(key_rows),
+                    (2.4, 1.6, 3.0, 0.8),
+                ),
+            ]
+            if key_rows
+            else ["No signed steps, so no officer keys are needed."],
+        )
+    )
+
+    anchor = proof.get("anchor")
+    if anchor is None:
+        anchor_blocks: list[Any] = [
+            "This checkpoint was not yet anchored on chain when the bundle was exported. "
+            "Its integrity rests on the log's signature; export again later to include the "
+            "anchor."
+        ]
+    else:
+        anchor_blocks = [
+            "The log's checkpoints are anchored on an EVM chain by a contract that accepts a "
+            "new root only with a valid consistency proof from the one it holds. This "
+            "checkpoint is a prefix of the anchored tree (consistency proof included).",
+            Table(
+                ("", ""),
+                (
+                    ("Chain id", str(anchor.get("chain_id"))),
+                    ("Contract", str(anchor.get("contract"))),
+                    ("Transaction", str(anchor.get("tx_hash"))),
+                    ("Block", f"{anchor.get('block_number')} ({anchor.get('block_hash')})"),
+                    ("Anchored tree size", str(anchor.get("anchored_size"))),
+                    ("Anchored root", str(anchor.get("anchored_root"))),
+                    (
+                        "State at export",
+                        f"{anchor.get('state')}, {anchor.get('confirmations')} confirmations",
+                    ),
+                ),
+                (1, 3),
+            ),
+        ]
+    sections.append(Section("Chain anchor", anchor_blocks))
+
+    if checks:
+        sections.append(
+            Section(
+                "Verification at export",
+                [
+                    "The ledger verified the bundle's content before signing it; re-run the "
+                    "checks yourself (next section) rather than relying on this list.",
+                    Table(
+                        ("Check", "Result", "Detail"),
+                        tuple((n, "passed" if ok else "FAILED", d) for n, ok, d in checks),
+                        (3.2, 0.8, 2.4),
+                    ),
+                ],
+            )
+        )
+    sections.append(Section("How to verify", how_to_verify(proof)))
+    return sections
+
+
+def _clock_rows(leaves: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    try:
+        envelopes = [parse_envelope(canonical_json(leaf)) for leaf in leaves]
+        report = due_report(envelopes, parse_timestamp(leaves[-1]["at"]))
+    except (ComplaintError, ValueError, KeyError, IndexError):
+        return []  # e.g. a calendar year this version does not cover: no clocks shown
+
+    def when(value: Any) -> str:
+        return "" if value is None else format_timestamp(value)
+
+    return [
+        (str(c.name), str(c.cycle), when(c.due_at), str(c.status), when(c.completed_at), c.basis)
+        for c in report.clocks
+    ]
+
+
+def how_to_verify(proof: Mapping[str, Any]) -> list[Any]:
+    origin = proof["log"]
+    anchor = proof.get("anchor") or {}
+    contract = anchor.get("contract") or "<contract address>"
+    return [
+        "1. Obtain the log's verifier key from a source you trust (not only this bundle). "
+        "The key this bundle names is:",
+        Pre(str(proof["verifier_key"])),
+        "2. Run the open verifier, with no access to the firm's servers:",
+        Pre(
+            "python scripts/verify_bundle.py BUNDLE.zip --log-key '<verifier key>'\n"
+            "# and against the chain, with any JSON-RPC endpoint of that chain:\n"
+            f"python scripts/verify_bundle.py BUNDLE.zip --log-key '<verifier key>' \\\n"
+            f"    --rpc <URL> --contract {contract} --confirmations 6"
+        ),
+        "It prints every check as passed or failed and exits with 0 only if all pass.",
+        "3. Or check by hand, with any SHA-256, Ed25519 and JSON tool:",
+        [
+            "manifest.json lists every other file with its SHA-256; manifest.sig is a C2SP "
+            "signed note by the log key whose text names the SHA-256 of manifest.json.",
+            "log/checkpoint.txt is a C2SP tlog-checkpoint (origin, tree size, base64 root) "
+            "signed by the log key.",
+            "Each events/NNN-type.leaf.json is a log entry; its leaf hash is "
+            "SHA-256(0x00 || leaf bytes), and its .inclusion.json is an RFC 9162 inclusion "
+            "proof of that hash at its index up to the checkpoint root.",
+            "Each leaf's 'prev' is the leaf hash of the previous event, 'seq' counts up from "
+            "0, and the complaint reference is derived from the first leaf's hash.",
+            "A disclosed body opens its leaf's commitment: SHA-256(salt || body bytes), with "
+            "the salt from the .salt.hex file, equals the leaf's 'commitment'.",
+            "Signed steps: the Ed25519 signature in the leaf (and in .signature.json) verifies "
+            "over the body bytes with the public key registered in officers/<key id>/, whose "
+            "roles and validity cover the step's time.",
+            "Anchor: anchor/consistency-proof.json is an RFC 9162 consistency proof from this "
+            "checkpoint to the anchored root; the anchor transaction emits "
+            f"Anchored(logId = SHA-256('{origin}'), size, root, noteHash = SHA-256 of "
+            "anchor/anchored-checkpoint.txt); the contract's latest(logId) holds that size or "
+            "a larger one, which it accepted only with a consistency proof.",
+            "On-chain payments: the payment body names the transaction, recipient, chain and "
+            "amount in base units; the transaction moves exactly that amount to that "
+            "recipient (a plain value transfer, or an ERC-20 Transfer event).",
+        ],
+    ]
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:2rem;
+color:#111;max-width:70rem}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;
+border-bottom:1px solid #ccc}table{border-collapse:collapse;width:100%;font-size:.85rem}
+th,td{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top;
+overflow-wrap:anywhere}th{background:#f2f2f2}pre{background:#f7f7f7;padding:.5rem;
+white-space:pre-wrap;overflow-wrap:anywhere;font-size:.8rem}.fail{color:#a00;font-weight:bold}
+"""
+
+
+def _html_block(block: Any) -> str:
+    e = html.escape
+    if isinstance(block, str):
+        return f"<p>{e(block)}</p>"
+    if isinstance(block, Pre):
+        return f"<pre>{e(block.text)}</pre>"
+    if isinstance(block, list):
+        return "<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in block) + "</ul>"
+    if isinstance(block, Table):
+        head = ""
+        if any(block.headers):
+            head = "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in block.headers) + "</tr>"
+            head += "</thead>"
+        body = []
+        for row in block.rows:
+            cells = []
+            for i, cell in enumerate(row):
+                tag = "th" if not any(block.headers) and i == 0 else "td"
+                cls = ' class="fail"' if cell == "FAILED" else ""
+                cells.append(f"<{tag}{cls}>{e(cell)}</{tag}>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        return f"<table>{head}<tbody>{''.join(body)}</tbody></table>"
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def render_html(title: str, sections: Sequence[Section]) -> bytes:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>")
+        parts.extend(_html_block(b) for b in section.blocks)
+    parts.append("</body></html>\n")
+    return "\n".join(parts).encode("utf-8")
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+_DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+
+
+@dataclass(frozen=True)
+class PdfFonts:
+    """TrueType files for the PDF (embedded as subsets). The default is DejaVu Sans (Debian
+    ``fonts-dejavu-core``: Latin, Greek, Cyrillic), else Bitstream Vera shipped with
+    reportlab (Western Latin only). Chinese text always uses the Adobe CID font
+    ``STSong-Light`` (not embedded: PDF readers supply it)."""
+
+    regular: Path
+    bold: Path
+
+
+def default_fonts() -> PdfFonts:
+    """``LEDGER_PDF_FONT``/``LEDGER_PDF_FONT_BOLD``, else DejaVu Sans, else reportlab's Vera."""
+    env_regular, env_bold = (
+        os.environ.get("LEDGER_PDF_FONT"),
+        os.environ.get("LEDGER_PDF_FONT_BOLD"),
+    )
+    if env_regular:
+        return PdfFonts(Path(env_regular), Path(env_bold or env_regular))
+    regular, bold = _DEJAVU / "DejaVuSans.ttf", _DEJAVU / "DejaVuSans-Bold.ttf"
+    if regular.is_file() and bold.is_file():
+        return PdfFonts(regular, bold)
+    import reportlab
+
+    folder = Path(reportlab.__file__).parent / "fonts"
+    return PdfFonts(folder / "Vera.ttf", folder / "VeraBd.ttf")
+
+
+_font_lock = threading.Lock()
+_registered: dict[PdfFonts, tuple[str, str]] = {}
+
+
+def _register(fonts: PdfFonts) -> tuple[str, str]:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    with _font_lock:
+        if fonts not in _registered:
+            # Names from the files' contents, not the order of registration.
+            tag = hashlib.sha256(fonts.regular.read_bytes() + fonts.bold.read_bytes())
+            names = (f"Evidence-{tag.hexdigest()[:10]}", f"Evidence-{tag.hexdigest()[:10]}-Bold")
+            pdfmetrics.registerFont(TTFont(names[0], str(fonts.regular)))
+            pdfmetrics.registerFont(TTFont(names[1], str(fonts.bold)))
+            if not _registered:
+                pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+            _registered[fonts] = names
+        return _registered[fonts]
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return (
+        0x2E80 <= o <= 0x9FFF
+        or 0xF900 <= o <= 0xFAFF
+        or 0xFF00 <= o <= 0xFFEF
+        or 0x20000 <= o <= 0x2FFFF
+    )
+
+
+def _markup(text: str) -> str:
+    """Escape for reportlab's paragraph markup; Chinese runs switch to the CID font."""
+    out: list[str] = []
+    run: list[str] = []
+    cjk = False
+    for ch in text:
+        if _is_cjk(ch) != cjk and run:
+            out.append(_run(run, cjk))
+            run = []
+        cjk = _is_cjk(ch)
+        run.append(ch)
+    if run:
+        out.append(_run(run, cjk))
+    return "".join(out).replace("\n", "<br/>")
+
+
+def _run(chars: Iterable[str], cjk: bool) -> str:
+    text = xml_escape("".join(chars))
+    return f'<font name="STSong-Light">{text}</font>' if cjk else text
+
+
+def render_pdf(title: str, sections: Sequence[Section], fonts: PdfFonts | None = None) -> bytes:
+    from reportlab.lib import colors
+    from reportlab.lib.enums import TA_LEFT
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (
+        ListFlowable,
+        ListItem,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        TableStyle,
+    )
+    from reportlab.platypus import Table as PdfTable
+
+    regular, bold = _register(fonts or default_fonts())
+    body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=12, alignment=TA_LEFT)
+    cell = ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.5)
+    head_cell = ParagraphStyle("head", parent=cell, fontName=bold)
+    pre = ParagraphStyle(
+        "pre",
+        parent=body,
+        fontSize=8,
+        leading=10,
+        backColor="#f4f4f4",
+        borderPadding=3,
+        leftIndent=3,
+        rightIndent=3,
+    )
+    h1 = ParagraphStyle("h1", parent=body, fontName=bold, fontSize=15, leading=19, spaceAfter=6)
+    h2 = ParagraphStyle(
+        "h2", parent=body, fontName=bold, fontSize=11.5, leading=15, spaceBefore=10, spaceAfter=4
+    )
+    buf = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buf,
+        pagesize=A4,
+        leftMargin=14 * mm,
+        rightMargin=14 * mm,
+        topMargin=14 * mm,
+        bottomMargin=14 * mm,
+        title=title,
+        author="complaint ledger",
+        subject="Evidence bundle report",
+        creator="complaint ledger (ledger.evidence)",
+        invariant=1,
+    )
+    width = doc.width
+    story: list[Any] = [Paragraph(_markup(title), h1)]
+    for section in sections:
+        story.append(Paragraph(_markup(section.title), h2))
+        for block in section.blocks:
+            if isinstance(block, str):
+                story.append(Paragraph(_markup(block), body))
+                story.append(Spacer(1, 3))
+            elif isinstance(block, Pre):
+                story.append(Paragraph(_markup(block.text), pre))
+                story.append(Spacer(1, 5))
+            elif isinstance(block, list):
+                items = [ListItem(Paragraph(_markup(str(i)), body), leftIndent=10) for i in block]
+                story.append(ListFlowable(items, bulletType="bullet", start="•", leftIndent=10))
+            elif isinstance(block, Table):
+                headed = any(block.headers)
+                data = []
+                if headed:
+                    data.append([Paragraph(_markup(h), head_cell) for h in block.headers])
+                for row in block.rows:
+                    data.append(
+                        [
+                            Paragraph(_markup(c), head_cell if not headed and i == 0 else cell)
+                            for i, c in enumerate(row)
+                        ]
+                    )
+                if not data:
+                    continue
+                rel = block.widths or tuple(1 for _ in block.headers)
+                col = [width * w / sum(rel) for w in rel]
+                table = PdfTable(data, colWidths=col, repeatRows=1 if headed else 0)
+                style = [
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#bbbbbb")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                ]
+                if headed:
+                    style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eeeeee")))
+                table.setStyle(TableStyle(style))
+                story.append(table)
+                story.append(Spacer(1, 5))
+            else:
+                raise TypeError(f"unknown report block {type(block).__name__}")
+
+    def footer(canvas, document) -> None:
+        canvas.saveState()
+        canvas.setFont(regular, 7)
+        canvas.drawString(14 * mm, 8 * mm, f"{title} — page {document.page}")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
+
+
+def report_title(proof: Mapping[str, Any]) -> str:
+    return f"Evidence bundle — complaint {proof['reference']}"
+
+
+__all__ = [
+    "PdfFonts",
+    "Pre",
+    "Section",
+    "Table",
+    "default_fonts",
+    "render_html",
+    "render_pdf",
+    "report_sections",
+    "report_title",
+]
