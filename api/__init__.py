@@ -11,7 +11,7 @@ from ledger.runtime import Ledger, open_ledger
 
 def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -> Flask:
     settings = settings or Settings()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # blueprints serve their own static files
     app.config.update(
         API_TITLE="Complaint ledger",
         API_VERSION="1",
@@ -44,9 +44,11 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     from api.anchor_routes import anchor_api
     from api.guards import install_guards
     from api.log_routes import log_api, tiles
+    from api.verify_page import blp as verify_page
 
     install_guards(app, settings)
     app.register_blueprint(tiles)
+    app.register_blueprint(verify_page)
     api.register_blueprint(log_api)
     api.register_blueprint(anchor_api)
     api.register_blueprint(complaints_routes.blp)

@@ -1,0 +1,941 @@
+// The /verify page: fetch a complaint proof (or read it from an evidence bundle), verify it in
+// this browser with verify-core.js, and show every step with a verified / failed mark.
+// The secret is sent only as an Authorization header to this service and never stored.
+
+import * as core from "./verify-core.js";
+
+const LANGS = ["en", "ca", "pt", "zh", "lt", "ru"];
+const HTML_LANG = { zh: "zh-Hans" };
+const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
+const STATIC = meta("verify-static");
+const API = meta("verify-api").replace(/\/$/, "");
+const $ = (id) => document.getElementById(id);
+
+const page = {
+  lang: "en",
+  dict: {},
+  fallback: {},
+  serverKey: null, // {text} or {error}
+  pastedKey: null,
+  last: null, // {proof, source, expectedReference, server}
+  result: null,
+  keyUsed: null, // {text, origin}
+  busy: false,
+};
+window.VerifyCore = core; // for the browser tests (vectors) and curious users
+
+// --- translation -----------------------------------------------------------------------------
+
+function lookup(dict, key) {
+  return key.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), dict);
+}
+
+// Parameters that are codes from a vocabulary are shown translated.
+const VOCAB_PARAMS = {
+  type: "type",
+  status: "status",
+  target: "status",
+  claimed: "status",
+  server: "status",
+  log: "status",
+  role: "role",
+  state: "anchor_state",
+  reason: "revocation_reason",
+};
+
+const TIME_PARAMS = ["when", "at", "from", "until"];
+
+function t(key, params = {}) {
+  let text = lookup(page.dict, key);
+  if (typeof text !== "string") text = lookup(page.fallback, key);
+  if (typeof text !== "string") return key;
+  return text.replace(/\{([a-z0-9_]+)\}/g, (m, name) => {
+    if (!(name in params)) return m;
+    const value = params[name];
+    if (TIME_PARAMS.includes(name) && core.parseTimestamp(value) !== null) return formatTime(value);
+    const vocab = VOCAB_PARAMS[name];
+    if (vocab && typeof value === "string") {
+      const word =
+        lookup(page.dict, `${vocab}.${value}`) ?? lookup(page.fallback, `${vocab}.${value}`);
+      if (typeof word === "string") return word;
+    }
+    return String(value);
+  });
+}
+
+const tm = (m) => (m ? t(m.key, m.params) : "");
+
+function vocab(kind, code) {
+  if (code === null || code === undefined) return "—";
+  const word = lookup(page.dict, `${kind}.${code}`) ?? lookup(page.fallback, `${kind}.${code}`);
+  return typeof word === "string" ? word : String(code);
+}
+
+async function loadDict(lang) {
+  const resp = await fetch(`${STATIC}i18n/${lang}.json`, {
+    cache: "no-cache",
+    credentials: "omit",
+  });
+  if (!resp.ok) throw new Error(`i18n ${lang}: HTTP ${resp.status}`);
+  return resp.json();
+}
+
+function pickLanguage() {
+  const asked = new URLSearchParams(location.search).get("lang");
+  const wanted = [asked, ...(navigator.languages || [navigator.language])].filter(Boolean);
+  for (const tag of wanted) {
+    const primary = String(tag).toLowerCase().split(/[-_]/)[0];
+    if (LANGS.includes(primary)) return primary;
+  }
+  return "en";
+}
+
+async function setLanguage(lang) {
+  if (!LANGS.includes(lang)) lang = "en";
+  if (!Object.keys(page.fallback).length) page.fallback = await loadDict("en");
+  page.dict = lang === "en" ? page.fallback : await loadDict(lang);
+  page.lang = lang;
+  document.documentElement.lang = HTML_LANG[lang] || lang;
+  $("lang").value = lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]"))
+    el.placeholder = t(el.dataset.i18nPlaceholder);
+  document.title = t("ui.title");
+  updateSecretToggle();
+  renderKey();
+  if (page.result) renderResults();
+}
+
+// --- small DOM helpers ------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (
+      k.startsWith("data-") ||
+      k.startsWith("aria-") ||
+      k === "role" ||
+      k === "id" ||
+      k === "tabindex" ||
+      k === "lang" ||
+      k === "datetime" ||
+      k === "open"
+    )
+      node.setAttribute(k, v === true ? "" : v);
+    else node[k] = v;
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+const ICON = { ok: "✓", fail: "✗", skip: "–" };
+
+/** A status mark: icon and word (never colour alone). */
+function mark(status, text = null) {
+  return el(
+    "span",
+    { class: `mark mark-${status}`, "data-mark": status },
+    el("span", { class: "icon", "aria-hidden": "true", text: ICON[status] }),
+    el("span", { class: "word", text: text ?? t(`mark.${status}`) }),
+  );
+}
+
+function showProgress(text, kind = "info") {
+  const box = $("progress");
+  box.replaceChildren();
+  box.dataset.kind = kind;
+  if (text) box.append(el("p", { text }));
+}
+
+function formatTime(iso) {
+  const ms = core.parseTimestamp(iso);
+  if (ms === null) return String(iso);
+  try {
+    return new Intl.DateTimeFormat(HTML_LANG[page.lang] || page.lang, {
+      year: "numeric",
+      month: "short",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
+      timeZoneName: "short",
+    }).format(new Date(ms));
+  } catch {
+    return iso;
+  }
+}
+
+function timeEl(iso) {
+  return el("time", { datetime: iso, title: iso, text: formatTime(iso) });
+}
+
+function formatAmount(fields) {
+  if (!fields || !("amount" in fields)) return null;
+  const [whole, frac] = String(fields.amount).split(".");
+  const sep = t("number.group");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, sep === "number.group" ? "," : sep);
+  const decimal = t("number.decimal");
+  const text = frac ? `${grouped}${decimal === "number.decimal" ? "." : decimal}${frac}` : grouped;
+  return `${text}\u00a0${fields.asset || fields.currency || ""}`.trim();
+}
+
+// --- the log key --------------------------------------------------------------------------------
+
+function currentKey(proof) {
+  if (page.pastedKey) return { text: page.pastedKey, origin: "pasted" };
+  if (page.serverKey && page.serverKey.text) return { text: page.serverKey.text, origin: "server" };
+  if (proof && typeof proof.verifier_key === "string")
+    return { text: proof.verifier_key, origin: "proof" };
+  return null;
+}
+
+function renderKey() {
+  const key = currentKey(page.last?.proof);
+  const origin = $("key-origin");
+  const current = $("key-current");
+  const note = $("key-note");
+  origin.replaceChildren();
+  note.replaceChildren();
+  if (!key) {
+    origin.textContent = page.serverKey?.error ? t("ui.key_unavailable") : t("ui.key_loading");
+    current.textContent = "";
+    current.hidden = true;
+    return;
+  }
+  current.hidden = false;
+  current.textContent = key.text;
+  origin.append(
+    el("strong", { text: t("ui.key_origin_label") + " " }),
+    t(`ui.key_origin_${key.origin}`),
+  );
+  origin.dataset.origin = key.origin;
+  note.textContent = t(`ui.key_note_${key.origin}`);
+  const proofKey = page.last?.proof?.verifier_key;
+  if (proofKey && proofKey !== key.text)
+    note.append(" ", el("strong", { text: t("ui.key_differs_from_proof") }));
+}
+
+async function useKey() {
+  const text = $("key-paste").value.trim();
+  const error = $("key-paste-error");
+  error.hidden = true;
+  $("key-paste").removeAttribute("aria-invalid");
+  try {
+    await core.parseVerifierKey(text);
+  } catch (exc) {
+    error.textContent =
+      exc instanceof core.VerifyError ? t(`err.${exc.code}`, exc.params) : String(exc);
+    error.hidden = false;
+    $("key-paste").setAttribute("aria-invalid", "true");
+    return;
+  }
+  page.pastedKey = text;
+  renderKey();
+  if (page.last) await runVerification();
+}
+
+async function resetKey() {
+  page.pastedKey = null;
+  $("key-paste").value = "";
+  $("key-paste-error").hidden = true;
+  renderKey();
+  if (page.last) await runVerification();
+}
+
+async function loadServerKey() {
+  try {
+    const resp = await fetch(`${API}/v1/log/keys`, { credentials: "omit", cache: "no-store" });
+    if (!resp.ok) throw new Error(String(resp.status));
+    const body = await resp.json();
+    page.serverKey = { text: String(body.verifier_key || "") };
+  } catch (exc) {
+    page.serverKey = { error: String(exc) };
+  }
+  renderKey();
+}
+
+// --- getting the proof ------------------------------------------------------------------------
+
+function setBusy(busy) {
+  page.busy = busy;
+  $("submit").disabled = busy;
+  $("bundle").disabled = busy;
+  $("results").setAttribute("aria-busy", busy ? "true" : "false");
+}
+
+function fieldError(input, errorBox, text) {
+  errorBox.textContent = text || "";
+  errorBox.hidden = !text;
+  if (text) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+}
+
+async function onSubmit(event) {
+  event.preventDefault();
+  if (page.busy) return;
+  const refInput = $("ref");
+  let reference;
+  try {
+    reference = core.parseReference(refInput.value);
+  } catch (exc) {
+    fieldError(refInput, $("ref-error"), t(`err.${exc.code}`, exc.params));
+    refInput.focus();
+    return;
+  }
+  fieldError(refInput, $("ref-error"), "");
+  refInput.value = reference;
+  const secretInput = $("secret");
+  const secret = secretInput.value.trim();
+  const headers = { Accept: "application/json" };
+  if (secret) headers.Authorization = `Bearer ${secret}`;
+  const opts = { headers, credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" };
+  setBusy(true);
+  showProgress(t("ui.fetching"));
+  try {
+    let resp;
+    try {
+      resp = await fetch(`${API}/v1/complaints/${encodeURIComponent(reference)}/proof`, opts);
+    } catch {
+      showProgress(t("http.network"), "error");
+      return;
+    }
+    if (!resp.ok) {
+      const key = [400, 401, 403, 404, 422, 429].includes(resp.status)
+        ? `http.${resp.status}`
+        : "http.other";
+      showProgress(t(key, { status: resp.status }), "error");
+      if (resp.status === 401) secretInput.focus();
+      return;
+    }
+    let proof;
+    try {
+      proof = await resp.json();
+    } catch {
+      showProgress(t("http.not_json"), "error");
+      return;
+    }
+    let server = null;
+    if (secret) {
+      try {
+        const st = await fetch(
+          `${API}/v1/complaints/${encodeURIComponent(reference)}?lang=${page.lang}`,
+          opts,
+        );
+        if (st.ok) server = await st.json();
+      } catch {
+        /* the status is only compared, never needed */
+      }
+    }
+    secretInput.value = ""; // not kept around once used
+    page.last = {
+      proof,
+      source: "api",
+      expectedReference: reference,
+      server,
+      withSecret: !!secret,
+    };
+    await runVerification();
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function onBundle(file) {
+  if (!file || page.busy) return;
+  setBusy(true);
+  showProgress(t("ui.reading_bundle"));
+  try {
+    let text;
+    try {
+      text = await core.readZipEntry(await file.arrayBuffer(), "proof.json");
+    } catch (exc) {
+      showProgress(
+        exc instanceof core.VerifyError ? t(`err.${exc.code}`, exc.params) : String(exc),
+        "error",
+      );
+      return;
+    }
+    let proof;
+    try {
+      proof = JSON.parse(text);
+    } catch {
+      showProgress(t("err.bundle_not_json"), "error");
+      return;
+    }
+    page.last = {
+      proof,
+      source: "bundle",
+      expectedReference: null,
+      server: null,
+      fileName: file.name,
+    };
+    await runVerification();
+  } finally {
+    setBusy(false);
+    $("bundle").value = "";
+  }
+}
+
+async function runVerification() {
+  const { proof, expectedReference, server } = page.last;
+  const key = currentKey(proof);
+  page.keyUsed = key;
+  renderKey();
+  showProgress(t("ui.verifying"));
+  page.result = await core.verifyProof(proof, key ? key.text : "", {
+    expectedReference,
+    serverStatus: server && typeof server.status === "string" ? server.status : null,
+  });
+  showProgress("");
+  renderResults();
+  const heading = $("verdict-title");
+  if (heading) {
+    heading.focus({ preventScroll: true });
+    heading.scrollIntoView({ block: "start" });
+  }
+}
+
+// --- results ------------------------------------------------------------------------------------
+
+function section(id, titleKey, ...children) {
+  return el(
+    "section",
+    { class: "card", id, "aria-labelledby": `${id}-title` },
+    el("h2", { id: `${id}-title`, text: t(titleKey) }),
+    ...children,
+  );
+}
+
+function dl(rows) {
+  const list = el("dl", { class: "facts" });
+  for (const [label, value] of rows) {
+    if (value === null || value === undefined || value === "") continue;
+    list.append(el("div", { class: "fact" }, el("dt", { text: label }), el("dd", {}, value)));
+  }
+  return list;
+}
+
+const code = (text) => el("code", { class: "hash", text });
+
+function renderVerdict(r) {
+  const failed = r.categories.filter((c) => c.status === "fail");
+  const status = r.ok ? "ok" : "fail";
+  const title = r.ok ? t("verdict.ok") : t("verdict.fail");
+  const box = el(
+    "div",
+    { class: `verdict verdict-${status}`, id: "verdict", "data-verdict": status },
+    el("span", { class: "verdict-icon", "aria-hidden": "true", text: ICON[status] }),
+    el(
+      "div",
+      {},
+      el("h2", { id: "verdict-title", tabindex: "-1", text: title }),
+      el("p", {
+        text: r.ok ? t("verdict.ok_detail") : t("verdict.fail_detail", { n: failed.length }),
+      }),
+    ),
+  );
+  if (!r.ok) {
+    box.lastChild.append(
+      el(
+        "ul",
+        { class: "failed-list" },
+        failed.map((c) => el("li", { text: t(`cat.${c.id}.name`) })),
+      ),
+    );
+  }
+  const caveats = [];
+  const cat = (id) => r.categories.find((c) => c.id === id);
+  if (cat("commitments")?.items.every((i) => i.status === "skip"))
+    caveats.push(t("caveat.no_bodies"));
+  if (!r.anchor) caveats.push(t("caveat.anchor_none"));
+  else if (r.anchor.state === "pending") caveats.push(t("caveat.anchor_pending"));
+  if (page.keyUsed?.origin === "server") caveats.push(t("caveat.key_server"));
+  if (page.keyUsed?.origin === "proof") caveats.push(t("caveat.key_proof"));
+  if (caveats.length) {
+    box.lastChild.append(
+      el("p", { class: "caveats-title", text: t("caveat.title") }),
+      el(
+        "ul",
+        { class: "caveats" },
+        caveats.map((c) => el("li", { text: c })),
+      ),
+    );
+  }
+  return box;
+}
+
+function renderSummary(r) {
+  const last = page.last;
+  const state = r.state;
+  const rows = [
+    [t("field.reference"), r.reference ? code(r.reference) : null],
+    [
+      t("field.source"),
+      last.source === "bundle"
+        ? t("ui.source_bundle", { file: last.fileName || "" })
+        : t("ui.source_api"),
+    ],
+    [t("field.status"), state ? vocab("status", state.status) : "—"],
+  ];
+  if (last.server?.status_text) rows.push([t("field.server_status_text"), last.server.status_text]);
+  if (state?.outcome) rows.push([t("field.outcome"), vocab("outcome", state.outcome)]);
+  const paid = r.events.filter((ev) => ev.env?.type === "compensation_paid");
+  if (paid.length) {
+    rows.push([
+      t("field.compensation_paid"),
+      paid.map((ev) => formatAmount(ev.body || ev.env.public) || "—").join(", "),
+    ]);
+  }
+  const anchor = r.anchor
+    ? t("ui.anchor_short", { state: r.anchor.state, n: r.anchor.confirmations ?? 0 })
+    : t("ui.anchor_none_short");
+  rows.push([t("field.anchor"), anchor]);
+  rows.push([t("field.events"), String(r.events.length)]);
+  return section(
+    "summary",
+    "ui.summary_heading",
+    r.ok ? null : el("p", { class: "warning", text: t("ui.summary_unverified") }),
+    dl(rows),
+  );
+}
+
+function renderChecks(r) {
+  const list = el("ol", { class: "checks" });
+  for (const c of r.categories) {
+    const ok = c.items.filter((i) => i.status === "ok").length;
+    const items = el("ul", { class: "check-items" });
+    // In a failed check, the failures come first (the order is otherwise the log's).
+    const rank = { fail: 0, skip: 1, ok: 2 };
+    const ordered =
+      c.status === "fail" ? [...c.items].sort((a, b) => rank[a.status] - rank[b.status]) : c.items;
+    for (const item of ordered) {
+      const li = el(
+        "li",
+        {
+          "data-status": item.status,
+          "data-event": item.event ?? null,
+          class: `item item-${item.status}`,
+        },
+        mark(item.status),
+        el("span", { class: "item-label", text: tm(item.label) }),
+        item.detail ? el("span", { class: "item-detail", text: tm(item.detail) }) : null,
+        item.tech && item.status === "fail"
+          ? el("code", { class: "hash tech", text: tm(item.tech) })
+          : null,
+      );
+      items.append(li);
+    }
+    const details = el(
+      "details",
+      { open: c.status === "fail" },
+      el(
+        "summary",
+        {},
+        mark(c.status),
+        el("span", { class: "check-name", text: t(`cat.${c.id}.name`) }),
+        el("span", { class: "check-count", text: t("ui.count", { ok, total: c.items.length }) }),
+      ),
+      el("p", { class: "check-help", text: t(`cat.${c.id}.help`) }),
+      items,
+    );
+    list.append(
+      el(
+        "li",
+        { class: `check check-${c.status}`, "data-check": c.id, "data-status": c.status },
+        details,
+      ),
+    );
+  }
+  return section(
+    "checks",
+    "ui.checks_heading",
+    el("p", { class: "hint", text: t("ui.checks_intro") }),
+    list,
+  );
+}
+
+const MARK_NAMES = ["inclusion", "chain", "rules", "commitment", "authority", "signature"];
+
+function eventStatus(ev) {
+  const values = Object.values(ev.marks);
+  if (values.includes("fail")) return "fail";
+  // A step counts as verified only once it is proven to be in the signed log.
+  return ev.marks.inclusion === "ok" ? "ok" : "skip";
+}
+
+function letter(body) {
+  const m = body?.message;
+  if (!m || typeof m !== "object" || typeof m.text !== "string") return null;
+  return el(
+    "details",
+    { class: "letter" },
+    el("summary", {}, t("ui.letter_summary", { subject: m.subject || "" })),
+    el("p", { class: "letter-text", lang: m.language || null, text: m.text }),
+  );
+}
+
+function eventFacts(ev, r) {
+  const env = ev.env;
+  if (!env) return null;
+  const p = env.public;
+  const b = ev.body || {};
+  const rows = [];
+  const add = (key, value) => rows.push([t(`field.${key}`), value]);
+  const seqOf = (hash) => {
+    const found = r.events.find((e) => e.hash && core.hexencode(e.hash) === hash);
+    return found
+      ? t("ui.event_ref", { seq: found.seq, type: found.env?.type || found.type })
+      : hash;
+  };
+  switch (env.type) {
+    case "received":
+      add("category", vocab("category", p.category));
+      add("channel", vocab("channel", p.channel));
+      if (b.description) add("description", b.description);
+      if (b.transaction) add("transaction", code(b.transaction));
+      break;
+    case "info_requested":
+      if (b.request) add("request", b.request);
+      if (p.respond_by) add("respond_by", timeEl(p.respond_by));
+      break;
+    case "info_received":
+      if (b.text) add("text", b.text);
+      if (Array.isArray(b.attachments)) add("attachments", String(b.attachments.length));
+      break;
+    case "evidence_added":
+      if (p.kind) add("kind", vocab("evidence_kind", p.kind));
+      if (b.description) add("description", b.description);
+      break;
+    case "note_added":
+      add("note", t("ui.internal_note"));
+      break;
+    case "escalated":
+      add("level", vocab("level", p.level));
+      if (p.specialism) add("specialism", vocab("specialism", p.specialism));
+      if (p.reason) add("reason", vocab("escalation_reason", p.reason));
+      break;
+    case "holding_reply":
+      if (b.reason) add("reason", b.reason);
+      break;
+    case "decision":
+      add("outcome", vocab("outcome", b.outcome ?? p.outcome));
+      if (b.finding) add("finding", b.finding);
+      add("rules", (b.rules ?? p.rules ?? []).join("; "));
+      add("root_cause", vocab("root_cause", b.root_cause ?? p.root_cause));
+      if (b.remedy) add("remedy", b.remedy);
+      if ((p.evidence || []).length) {
+        add(
+          "evidence",
+          el(
+            "ul",
+            { class: "plain" },
+            p.evidence.map((h) => el("li", { text: seqOf(h) })),
+          ),
+        );
+      }
+      add("signed_by", code(p.signature.key_id));
+      break;
+    case "compensation_offered":
+    case "compensation_paid": {
+      const src = ev.body || p;
+      add("amount", formatAmount(src) || t("ui.not_public"));
+      add("method", vocab("method", src.method));
+      if (b.respond_by) add("respond_by", timeEl(b.respond_by));
+      if (b.payment_reference) add("payment_reference", code(b.payment_reference));
+      if (b.tx_hash) add("tx_hash", code(b.tx_hash));
+      add("signed_by", code(p.signature.key_id));
+      break;
+    }
+    case "compensation_declined":
+      if (p.reason) add("reason", vocab("decline_reason", p.reason));
+      break;
+    case "closed":
+      if (p.reason) add("reason", vocab("close_reason", p.reason));
+      break;
+    case "reopened":
+      if (p.reason) add("reason", vocab("reopen_reason", p.reason));
+      break;
+    case "referred":
+      add("referred_to", vocab("referral_target", p.to));
+      if (p.scheme) add("scheme", p.scheme);
+      break;
+    case "rated":
+      add("csat", `${p.csat} / 5`);
+      break;
+    case "erased":
+      add("erases", seqOf(p.erases));
+      add("basis", vocab("erasure_basis", p.basis));
+      break;
+    default:
+      break;
+  }
+  return rows.length ? dl(rows) : null;
+}
+
+function renderTimeline(r) {
+  const list = el("ol", { class: "timeline" });
+  for (const ev of r.events) {
+    const status = eventStatus(ev);
+    const type = ev.env?.type || ev.type;
+    const chips = el("ul", { class: "chips", "aria-label": t("ui.event_checks") });
+    for (const name of MARK_NAMES) {
+      const s = ev.marks[name];
+      if (!s) continue;
+      chips.append(
+        el(
+          "li",
+          { class: `chip chip-${s}`, "data-aspect": name, "data-status": s },
+          el("span", { class: "icon", "aria-hidden": "true", text: ICON[s] }),
+          el("span", { text: t(`aspect.${name}`) }),
+          el("span", { class: "sr-only", text: `: ${t(`mark.${s}`)}` }),
+        ),
+      );
+    }
+    const head = el(
+      "div",
+      { class: "event-head" },
+      el(
+        "h3",
+        { class: "event-title" },
+        el("span", { class: "seq", text: `${ev.seq}.` }),
+        " ",
+        vocab("type", type),
+      ),
+      mark(status),
+    );
+    const meta = el(
+      "p",
+      { class: "event-meta" },
+      ev.env ? timeEl(ev.env.at) : null,
+      ev.env ? ` · ${vocab("role", ev.env.actor.role)}` : null,
+      ev.erased ? ` · ${t("ui.erased")}` : null,
+    );
+    list.append(
+      el(
+        "li",
+        {
+          class: `event event-${status}`,
+          "data-seq": ev.seq,
+          "data-type": type,
+          "data-status": status,
+        },
+        head,
+        meta,
+        chips,
+        eventFacts(ev, r),
+        letter(ev.body),
+      ),
+    );
+  }
+  return section("timeline", "ui.timeline_heading", list);
+}
+
+function signedMarks(ev) {
+  return el(
+    "p",
+    { class: "signed-marks" },
+    mark(
+      ev.marks.signature || "skip",
+      `${t("aspect.signature")}: ${t(`mark.${ev.marks.signature || "skip"}`)}`,
+    ),
+    " ",
+    mark(
+      ev.marks.authority || "skip",
+      `${t("aspect.authority")}: ${t(`mark.${ev.marks.authority || "skip"}`)}`,
+    ),
+  );
+}
+
+function renderDecision(r) {
+  const decisions = r.events.filter((ev) => ev.env?.type === "decision");
+  if (!decisions.length)
+    return section("decision", "ui.decision_heading", el("p", { text: t("ui.no_decision") }));
+  return section(
+    "decision",
+    "ui.decision_heading",
+    decisions.map((ev) =>
+      el(
+        "div",
+        { class: "block", "data-seq": ev.seq },
+        el(
+          "p",
+          { class: "block-title" },
+          t("ui.event_ref", { seq: ev.seq, type: "decision" }),
+          " · ",
+          timeEl(ev.env.at),
+        ),
+        signedMarks(ev),
+        eventFacts(ev, r),
+        ev.body
+          ? letter(ev.body)
+          : el("p", {
+              class: "hint",
+              text: t(
+                ev.marks.commitment === "fail" ? "ui.text_failed" : "ui.decision_needs_secret",
+              ),
+            }),
+      ),
+    ),
+  );
+}
+
+function renderCompensation(r) {
+  const steps = r.events.filter((ev) => (ev.env?.type || "").startsWith("compensation_"));
+  if (!steps.length) {
+    return section(
+      "compensation",
+      "ui.compensation_heading",
+      el("p", { text: t("ui.no_compensation") }),
+    );
+  }
+  return section(
+    "compensation",
+    "ui.compensation_heading",
+    steps.map((ev) =>
+      el(
+        "div",
+        { class: "block", "data-seq": ev.seq, "data-type": ev.env.type },
+        el("p", { class: "block-title" }, vocab("type", ev.env.type), " · ", timeEl(ev.env.at)),
+        core.SIGNED_EVENTS.includes(ev.env.type) ? signedMarks(ev) : null,
+        eventFacts(ev, r),
+      ),
+    ),
+  );
+}
+
+function renderAnchor(r) {
+  const a = r.anchor;
+  const cat = r.categories.find((c) => c.id === "anchor");
+  if (!a) {
+    return section(
+      "anchor",
+      "ui.anchor_heading",
+      el("p", {}, mark("skip"), " ", t("ui.anchor_none")),
+    );
+  }
+  // Verified only when the anchored tree is proven to contain this checkpoint.
+  const anchorStatus =
+    cat.status === "fail" ? "fail" : cat.status === "ok" && a.consistency === "ok" ? "ok" : "skip";
+  const rows = [
+    [t("field.anchor_state"), mark(anchorStatus, vocab("anchor_state", a.state))],
+    [t("field.confirmations"), String(a.confirmations ?? 0)],
+    [t("field.chain_id"), String(a.chain_id ?? "—")],
+    [t("field.contract"), a.contract ? code(a.contract) : "—"],
+    [t("field.tx_hash"), a.tx_hash ? code(a.tx_hash) : "—"],
+    [
+      t("field.block_number"),
+      a.block_number === null || a.block_number === undefined ? "—" : String(a.block_number),
+    ],
+    [t("field.anchored_size"), String(a.anchored_size ?? "—")],
+    [t("field.anchored_root"), a.anchored_root ? code(a.anchored_root) : "—"],
+    [t("field.consistency"), mark(a.consistency)],
+  ];
+  return section(
+    "anchor",
+    "ui.anchor_heading",
+    dl(rows),
+    el("p", { class: "hint", text: t("ui.anchor_explain", { chain: a.chain_id ?? "—" }) }),
+  );
+}
+
+function renderTechnical(r) {
+  const cp = r.checkpoint;
+  const rows = [
+    [t("field.key_used"), page.keyUsed ? code(page.keyUsed.text) : "—"],
+    [t("field.key_origin"), page.keyUsed ? t(`ui.key_origin_${page.keyUsed.origin}`) : "—"],
+  ];
+  if (cp) {
+    rows.push([t("field.log_origin"), code(cp.origin)]);
+    rows.push([t("field.tree_size"), String(cp.size)]);
+    rows.push([t("field.root"), code(core.b64encode(cp.root))]);
+    if (cp.otherSignatures) rows.push([t("field.other_signatures"), String(cp.otherSignatures)]);
+  }
+  const note = page.last?.proof?.checkpoint?.note;
+  return el(
+    "section",
+    { class: "card", id: "technical", "aria-labelledby": "technical-title" },
+    el(
+      "details",
+      {},
+      el(
+        "summary",
+        {},
+        el("h2", { id: "technical-title", class: "inline", text: t("ui.technical_heading") }),
+      ),
+      dl(rows),
+      typeof note === "string" ? el("pre", { class: "note", text: note }) : null,
+    ),
+  );
+}
+
+function renderResults() {
+  const r = page.result;
+  const box = $("results");
+  box.replaceChildren(
+    renderVerdict(r),
+    renderSummary(r),
+    renderChecks(r),
+    renderTimeline(r),
+    renderDecision(r),
+    renderCompensation(r),
+    renderAnchor(r),
+    renderTechnical(r),
+  );
+  box.hidden = false;
+  box.dataset.ready = "true";
+}
+
+// --- wiring -----------------------------------------------------------------------------------
+
+function updateSecretToggle() {
+  const shown = $("secret").type === "text";
+  const button = $("toggle-secret");
+  button.textContent = t(shown ? "ui.hide_secret" : "ui.show_secret");
+  button.setAttribute("aria-pressed", shown ? "true" : "false");
+}
+
+function wire() {
+  $("form").addEventListener("submit", onSubmit);
+  $("lang").addEventListener("change", (e) => setLanguage(e.target.value));
+  $("toggle-secret").addEventListener("click", () => {
+    const input = $("secret");
+    input.type = input.type === "password" ? "text" : "password";
+    updateSecretToggle();
+  });
+  $("bundle").addEventListener("change", (e) => onBundle(e.target.files[0]));
+  const drop = $("drop");
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (e) => {
+      e.preventDefault();
+      drop.classList.add("dragging");
+    });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, () => drop.classList.remove("dragging"));
+  }
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    onBundle(e.dataTransfer?.files?.[0]);
+  });
+  $("key-use").addEventListener("click", useKey);
+  $("key-reset").addEventListener("click", resetKey);
+}
+
+async function main() {
+  wire();
+  const ref = new URLSearchParams(location.search).get("ref");
+  if (ref) $("ref").value = ref; // a reference is not secret; the secret is never read from the URL
+  await setLanguage(pickLanguage());
+  await loadServerKey();
+  document.body.dataset.ready = "true";
+}
+
+main().catch((exc) => {
+  showProgress(String(exc), "error");
+});

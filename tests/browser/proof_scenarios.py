@@ -1,0 +1,340 @@
+"""Complaint proofs built in memory, valid and subtly invalid, to compare the browser verifier
+with ledger.complaints.proofs.verify_complaint_proof.
+
+Every leaf is correctly logged and proven (the log key signs the checkpoint), so what is wrong
+is only what the leaves and bodies say: a step the rules do not allow, a key that had no
+authority, a body that does not match its public summary, and so on. Bodies are built with
+the production helpers where they accept the content, and by hand where they would refuse it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.complaints.events import body_bytes, build_event
+from ledger.complaints.officers import (
+    build_key_registration,
+    build_key_revocation,
+    officer_key_id,
+    sign_body,
+)
+from ledger.complaints.reference import format_reference
+from ledger.complaints.timestamps import format_timestamp
+from ledger.log import merkle
+from ledger.log.canonical import canonical_json
+from ledger.log.checkpoint import Checkpoint
+from ledger.log.note import Signer
+
+ORIGIN = "scenarios.ledger.example/log"
+T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@dataclass
+class Entry:
+    leaf: bytes
+    salt: bytes | None = None
+    body_jcs: bytes | None = None
+    complaint_step: bool = True
+    erased: bool = False
+
+
+@dataclass
+class Builder:
+    """Appends leaves to an in-memory log and assembles the proof JSON of one complaint."""
+
+    signer: Signer
+    entries: list[Entry] = field(default_factory=list)
+    reference: str | None = None
+    prev: bytes | None = None
+    seq: int = -1
+    officer_keys: dict[str, list[int]] = field(default_factory=dict)
+
+    def _add(self, entry: Entry) -> bytes:
+        self.entries.append(entry)
+        return merkle.leaf_hash(entry.leaf)
+
+    def register_key(self, key: Ed25519PrivateKey, at: datetime, roles=("officer",), **kw) -> Any:
+        built = build_key_registration(
+            log=ORIGIN,
+            at=at,
+            admin_id="admin-1",
+            public_key=key,
+            roles=roles,
+            valid_from=kw.get("valid_from", at),
+            valid_until=kw.get("valid_until"),
+            name="Olga Officer",
+        )
+        self.officer_keys.setdefault(officer_key_id(key), []).append(len(self.entries))
+        self._add(Entry(built.leaf, complaint_step=False))
+        return built.envelope
+
+    def revoke_key(self, key: Ed25519PrivateKey, registration, at: datetime) -> None:
+        built = build_key_revocation(
+            log=ORIGIN, at=at, admin_id="admin-1", registration=registration, reason="left_role"
+        )
+        self.officer_keys[officer_key_id(key)].append(len(self.entries))
+        self._add(Entry(built.leaf, complaint_step=False))
+
+    def step(self, type_: str, at: datetime, actor: tuple[str, str], public: dict, body: dict):
+        """A step built (and payload-checked) by the production code."""
+        built = build_event(
+            log=ORIGIN,
+            complaint=self.reference,
+            seq=self.seq + 1,
+            prev=self.prev,
+            type=type_,
+            at=at,
+            actor={"role": actor[0], "id": actor[1]},
+            public=public,
+            body=body,
+        )
+        return self._link(Entry(built.leaf, built.salt, built.body_jcs))
+
+    def raw_step(self, type_: str, at: datetime, actor: tuple[str, str], public: dict, body: dict):
+        """A step encoded by hand, for content the production code would refuse to build."""
+        salt = secrets.token_bytes(32)
+        body_jcs = canonical_json(body)
+        envelope = {
+            "v": 1,
+            "log": ORIGIN,
+            "complaint": self.reference,
+            "seq": self.seq + 1,
+            "prev": None if self.prev is None else self.prev.hex(),
+            "type": type_,
+            "at": format_timestamp(at),
+            "actor": {"role": actor[0], "id": actor[1]},
+            "commitment": hashlib.sha256(salt + body_jcs).hexdigest(),
+            "public": public,
+        }
+        return self._link(Entry(canonical_json(envelope), salt, body_jcs))
+
+    def _link(self, entry: Entry) -> bytes:
+        h = self._add(entry)
+        if self.reference is None:
+            self.reference = format_reference(h)
+        self.prev, self.seq = h, self.seq + 1
+        return h
+
+    def context(self, type_: str) -> dict:
+        return {
+            "log": ORIGIN,
+            "complaint": self.reference,
+            "prev": self.prev.hex(),
+            "type": type_,
+            "nonce": secrets.token_hex(32),
+        }
+
+    def signed(
+        self,
+        key: Ed25519PrivateKey,
+        type_: str,
+        at: datetime,
+        content: dict,
+        public: dict,
+        raw: bool = False,
+        sign_with: Ed25519PrivateKey | None = None,
+    ) -> bytes:
+        body = {**content, "context": self.context(type_)}
+        sig = sign_body(sign_with or key, body_bytes(body)).hex()
+        key_id = officer_key_id(key)
+        public = {**public, "signature": {"key_id": key_id, "sig": sig}}
+        make = self.raw_step if raw else self.step
+        return make(type_, at, ("officer", key_id), public, body)
+
+    def proof(self, disclose: bool = True) -> dict:
+        hashes = [merkle.leaf_hash(e.leaf) for e in self.entries]
+        size = len(hashes)
+        get = merkle.in_memory_getter(hashes)
+        root = merkle.tree_root(size, get)
+        note = Checkpoint(ORIGIN, size, root).sign(self.signer)
+
+        def inclusion(i: int) -> list[str]:
+            return [_b64(p) for p in merkle.inclusion_proof(i, size, get)]
+
+        events = []
+        for i, e in enumerate(self.entries):
+            if not e.complaint_step:
+                continue
+            item = {
+                "seq": len(events),
+                "type": canonical_leaf(e.leaf)["type"],
+                "index": i,
+                "leaf": e.leaf.decode(),
+                "inclusion_proof": inclusion(i),
+                "erased": e.erased,
+            }
+            if disclose and e.salt is not None and e.body_jcs is not None:
+                item["salt"] = e.salt.hex()
+                item["body"] = e.body_jcs.decode()
+            events.append(item)
+        keys = []
+        for key_id, indexes in sorted(self.officer_keys.items()):
+            entries = [
+                {"index": i, "leaf": self.entries[i].leaf.decode(), "inclusion_proof": inclusion(i)}
+                for i in indexes
+            ]
+            keys.append({"key_id": key_id, "entries": entries})
+        return {
+            "reference": self.reference,
+            "log": ORIGIN,
+            "verifier_key": str(self.signer.verifier()),
+            "checkpoint": {"size": size, "root": _b64(root), "note": note},
+            "events": events,
+            "officer_keys": keys,
+            "anchor": None,
+        }
+
+
+def canonical_leaf(leaf: bytes) -> dict:
+    return json.loads(leaf)
+
+
+def minutes(n: int) -> datetime:
+    return T0 + timedelta(minutes=n)
+
+
+RECEIVED = {
+    "state": "received",
+    "category": "refund_or_claim",
+    "channel": "web_form",
+    "language": "en",
+    "jurisdiction": "EU-PSD2",
+}
+DECISION = {
+    "outcome": "upheld",
+    "finding": "The card was charged twice.",
+    "rules": ["PSD2 Art. 73"],
+    "evidence": [],
+    "root_cause": "process_failure",
+    "remedy": "We refund the second charge.",
+}
+OFFER = {"amount": "25.00", "currency": "EUR", "method": "bank_transfer"}
+AGENT = ("agent", "agent-7")
+CUSTOMER = ("customer", "customer")
+
+
+def _decision_public(content: dict) -> dict:
+    keys = ("outcome", "root_cause", "rules", "evidence")
+    return {"state": "decided", **{k: content[k] for k in keys}}
+
+
+def lifecycle(b: Builder, key: Ed25519PrivateKey, tweak: str = "") -> None:
+    """received → acknowledged → decision → offer → accepted → paid → closed, with one tweak."""
+    b.step("received", minutes(0), CUSTOMER, RECEIVED, {"description": "Charged twice."})
+    ack_at = minutes(-5) if tweak == "time_backwards" else minutes(1)
+    ack_state = "investigating" if tweak == "state_mismatch" else "acknowledged"
+    b.step("acknowledged", ack_at, AGENT, {"state": ack_state}, {})
+    if tweak == "info_not_requested":
+        b.step("info_received", minutes(2), CUSTOMER, {"state": "investigating"}, {"text": "x"})
+    decision = dict(DECISION)
+    public = _decision_public(decision)
+    raw = False
+    if tweak == "public_body_mismatch":
+        public["outcome"], raw = "partially_upheld", True
+    if tweak == "body_missing_finding":
+        del decision["finding"]
+        raw = True
+    if tweak == "offer_after_rejection":
+        decision = {**decision, "outcome": "rejected"}
+        del decision["remedy"]
+        public = _decision_public(decision)
+    other = Ed25519PrivateKey.generate() if tweak == "wrong_signature" else None
+    b.signed(key, "decision", minutes(3), decision, public, raw=raw, sign_with=other)
+    offered = {"state": "compensation_offered", **OFFER}
+    b.signed(key, "compensation_offered", minutes(4), OFFER, offered)
+    b.step("compensation_accepted", minutes(5), CUSTOMER, {"state": "compensation_accepted"}, {})
+    paid = {**OFFER, "amount": "30.00"} if tweak == "payment_mismatch" else OFFER
+    paid_body = {**paid, "payment_reference": "SEPA-1"}
+    paid_public = {"state": "compensation_paid", **paid}
+    b.signed(key, "compensation_paid", minutes(6), paid_body, paid_public)
+    b.step("closed", minutes(7), AGENT, {"state": "closed"}, {})
+
+
+def _scenario(
+    tweak: str = "",
+    *,
+    key_kw: dict | None = None,
+    revoke: bool = False,
+    roles=("officer",),
+    disclose: bool = True,
+    after: Callable[[Builder, dict], Callable[[dict], None] | None] | None = None,
+) -> Callable[[Signer], dict]:
+    def build(signer: Signer) -> dict:
+        b = Builder(signer)
+        key = Ed25519PrivateKey.generate()
+        registration = b.register_key(key, minutes(-60), roles=roles, **(key_kw or {}))
+        if revoke:
+            b.revoke_key(key, registration, minutes(2))
+        lifecycle(b, key, tweak)
+        extra = after(b, {}) if after else None
+        proof = b.proof(disclose=disclose)
+        if extra:
+            extra(proof)
+        return proof
+
+    return build
+
+
+def _erase(disclose_erased: bool):
+    def after(b: Builder, _):
+        received = merkle.leaf_hash(b.entries[1].leaf).hex()
+        public = {"state": "closed", "erases": received, "basis": "gdpr_art17"}
+        b.step("erased", minutes(8), ("admin", "admin-1"), public, {})
+        if not disclose_erased:
+            b.entries[1].erased = True
+            b.entries[1].salt = b.entries[1].body_jcs = None
+        return None
+
+    return after
+
+
+def _drop_decision_body(b: Builder, _):
+    def change(proof: dict) -> None:
+        for e in proof["events"]:
+            if e["type"] == "decision":
+                e.pop("body"), e.pop("salt")
+
+    return change
+
+
+def _other_reference(b: Builder, _):
+    def change(proof: dict) -> None:
+        proof["reference"] = format_reference(hashlib.sha256(b"another").digest())
+
+    return change
+
+
+SCENARIOS: dict[str, Callable[[Signer], dict]] = {
+    "valid": _scenario(),
+    "valid_without_bodies": _scenario(disclose=False),
+    "erased_body_gone": _scenario(after=_erase(disclose_erased=False)),
+    "erased_body_still_disclosed": _scenario(after=_erase(disclose_erased=True)),
+    "key_not_yet_valid": _scenario(key_kw={"valid_from": minutes(3) + timedelta(seconds=30)}),
+    "key_expired": _scenario(key_kw={"valid_until": minutes(2)}),
+    "key_revoked": _scenario(revoke=True),
+    "key_without_officer_role": _scenario(roles=("supervisor",)),
+    "wrong_signature": _scenario("wrong_signature"),
+    "payment_differs_from_offer": _scenario("payment_mismatch"),
+    "info_not_requested": _scenario("info_not_requested"),
+    "public_differs_from_body": _scenario("public_body_mismatch"),
+    "body_missing_finding": _scenario("body_missing_finding"),
+    "time_goes_backwards": _scenario("time_backwards"),
+    "state_mismatch": _scenario("state_mismatch"),
+    "offer_after_rejection": _scenario("offer_after_rejection"),
+    "signed_body_withheld": _scenario(after=_drop_decision_body),
+    "reference_of_another_complaint": _scenario(after=_other_reference),
+}
+VALID = {"valid", "valid_without_bodies", "erased_body_gone"}

@@ -1,0 +1,695 @@
+"""The customer /verify page in Debian's Chromium, over real HTTP.
+
+A full complaint lifecycle (signed decision, offer and payment) is verified by the page itself
+(WebCrypto in the browser); then the proof is tampered with on the wire (a leaf byte, a salt, a
+proof node, the checkpoint note) and the page must show the matching step failed. Runs in
+English, Catalan and Russian, on a desktop and a phone viewport, from the reference form and
+from an evidence bundle ZIP. Screenshots (full pages) go to test-artifacts/verify-page/.
+
+Needs /usr/bin/chromium (scripts/install_browser.sh installs it); never Playwright's download.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import playwright.sync_api as playwright_api
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy.orm import Session
+
+from tests.api import test_complaint_e2e as e2e
+from tests.browser.proof_scenarios import SCENARIOS, VALID
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "verify-page"
+VECTORS = ROOT / "tests" / "vectors"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 15_000  # upper bound for any single wait; nothing asserts on timing
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+
+actors = e2e.actors  # API keys, a registered officer key, HTTP clients (shared fixture)
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium, installed if missing; a missing browser fails the tests."""
+    script = ROOT / "scripts" / "install_browser.sh"
+    try:
+        proc = subprocess.run(
+            ["bash", str(script)], capture_output=True, text=True, timeout=900, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("scripts/install_browser.sh did not finish within 15 minutes")
+    if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is required at {CHROMIUM} for the browser tests and could not be "
+            f"installed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator:
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True, timeout=60_000
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Visit:
+    """One browser context: a page with the language, viewport and time zone given."""
+
+    def __init__(self, browser, base_url: str, locale: str = "en-GB", viewport=DESKTOP):
+        self.context = browser.new_context(
+            locale=locale,
+            timezone_id="UTC",
+            viewport=viewport,
+            is_mobile=viewport is PHONE,
+            has_touch=viewport is PHONE,
+            service_workers="block",
+        )
+        self.context.set_default_timeout(WAIT_MS)
+        self.page = self.context.new_page()
+        self.base_url = base_url
+        self.errors: list[str] = []
+        self.requests: list = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("request", lambda request: self.requests.append(request))
+
+    def open(self, query: str = "") -> None:
+        self.page.goto(f"{self.base_url}/verify{query}")
+        expect(self.page.locator("body[data-ready=true]")).to_have_count(1)
+
+    def check(self, reference: str, secret: str | None) -> None:
+        page = self.page
+        page.fill("#ref", reference)
+        page.fill("#secret", secret or "")
+        page.click("#submit")
+        expect(page.locator("#results[data-ready=true]")).to_be_visible()
+
+    def verdict(self) -> str:
+        return self.page.locator("#verdict").get_attribute("data-verdict")
+
+    def check_status(self, name: str) -> str:
+        return self.page.locator(f"li.check[data-check={name}]").get_attribute("data-status")
+
+    def item_status(self, check: str, event: int) -> str:
+        item = self.page.locator(f"li.check[data-check={check}] li[data-event='{event}']")
+        return item.get_attribute("data-status")
+
+    def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def no_horizontal_scroll(self) -> bool:
+        return self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser, live_server) -> Iterator[Callable[..., Visit]]:
+    opened: list[Visit] = []
+
+    def make(**kwargs) -> Visit:
+        v = Visit(browser, live_server.url, **kwargs)
+        opened.append(v)
+        return v
+
+    yield make
+    for v in opened:
+        v.close()
+
+
+def anchor_latest_checkpoint(ledger, state: str = "confirmed") -> dict:
+    """Record an anchor of the latest checkpoint, as the anchor worker would."""
+    from ledger.anchoring.models import AnchorRecord, AnchorState, log_id_for_origin
+    from ledger.anchoring.status import ensure_anchor_table
+
+    ensure_anchor_table(ledger.engine)
+    cp = ledger.store.latest_checkpoint()
+    tx = hashlib.sha256(b"anchor tx").digest()
+    now = datetime.now(UTC)
+    with Session(ledger.engine) as s:
+        s.add(
+            AnchorRecord(
+                log_origin=ledger.store.origin,
+                log_id=log_id_for_origin(ledger.store.origin),
+                tree_size=cp.size,
+                root_hash=cp.root,
+                from_size=0,
+                note_hash=hashlib.sha256(cp.note.encode()).digest(),
+                chain_id=31337,
+                contract_address="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+                sender="0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+                nonce=0,
+                tx_hash=tx,
+                raw_tx=b"raw",
+                gas_limit=100_000,
+                max_fee_per_gas=1,
+                max_priority_fee_per_gas=1,
+                state=AnchorState(state),
+                block_number=7,
+                block_hash=b"\x07" * 32,
+                confirmations=3 if state == "confirmed" else 1,
+                mined_at=now,
+                finalized_at=now if state == "confirmed" else None,
+            )
+        )
+        s.commit()
+    return {"tx_hash": "0x" + tx.hex(), "size": cp.size}
+
+
+@pytest.fixture
+def complaint(actors, ledger) -> dict:
+    """A closed complaint with a signed decision, offer and payment, anchored on chain."""
+    ref, secret = e2e.run_lifecycle(actors)
+    anchor = anchor_latest_checkpoint(ledger)
+    return {"ref": ref, "secret": secret, "anchor": anchor, "url": actors["url"]}
+
+
+# --- the good complaint ---------------------------------------------------------------------
+
+
+def test_good_complaint_verifies_in_english_on_desktop(visit, complaint) -> None:
+    v = visit(locale="en-GB")
+    v.open()
+    page = v.page
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("#key-current")).to_contain_text("test.ledger.example/log+")
+    expect(page.locator("#key-origin")).to_have_attribute("data-origin", "server")
+
+    v.check(complaint["ref"], complaint["secret"])
+    assert v.verdict() == "ok"
+    expect(page.locator("#verdict-title")).to_have_text("Verified")
+    for name in ("key", "checkpoint", "inclusion", "reference", "chain", "rules",
+                 "commitments", "officer_keys", "authority", "signatures", "anchor",
+                 "server_status"):  # fmt: skip
+        assert v.check_status(name) == "ok", name
+    assert page.locator("li.check li[data-status=fail]").count() == 0
+
+    events = page.locator("#timeline li.event")
+    expect(events).to_have_count(12)
+    assert page.locator("#timeline li.event[data-status=ok]").count() == 12
+    decision = page.locator("#timeline li.event[data-type=decision]")
+    expect(decision).to_contain_text("Decision")
+    expect(decision.locator("[data-aspect=signature]")).to_have_attribute("data-status", "ok")
+    expect(decision.locator("[data-aspect=authority]")).to_have_attribute("data-status", "ok")
+
+    reasons = page.locator("#decision")
+    expect(reasons).to_contain_text("Partially upheld")
+    expect(reasons).to_contain_text("delayed by our fee estimator")
+    expect(reasons).to_contain_text("PSD2 Art. 89; Withdrawal SLA 4.2")
+    expect(reasons).to_contain_text("Product defect")
+    expect(reasons).to_contain_text("We refund the network fee")
+    expect(reasons).to_contain_text("step 4 (Evidence added)")
+
+    money = page.locator("#compensation")
+    expect(money).to_contain_text("25.00\u00a0USDC")
+    expect(money).to_contain_text("On-chain transfer")
+    expect(money).to_contain_text(e2e.TX_HASH)
+    assert money.locator(".block").count() == 3  # offered, accepted, paid
+
+    anchor = page.locator("#anchor")
+    expect(anchor).to_contain_text("confirmed")
+    expect(anchor).to_contain_text(complaint["anchor"]["tx_hash"])
+    expect(anchor).to_contain_text("31337")
+    expect(page.locator("#summary")).to_contain_text("closed")
+
+    # The secret went only in the Authorization header of the API calls, and is not kept.
+    secret = complaint["secret"]
+    proof_requests = [r for r in v.requests if r.url.endswith("/proof")]
+    assert len(proof_requests) == 1
+    assert proof_requests[0].headers.get("authorization") == f"Bearer {secret}"
+    assert all(secret not in r.url for r in v.requests)
+    assert secret not in page.url
+    assert page.input_value("#secret") == ""
+    stored = page.evaluate("JSON.stringify(localStorage) + JSON.stringify(sessionStorage)")
+    assert secret not in stored
+    assert secret not in page.content()
+
+    v.screenshot("good-en-desktop")
+    # Switching the language re-renders the verified result without fetching it again.
+    page.select_option("#lang", "ru")
+    expect(page.locator("#verdict-title")).to_have_text("Проверено")
+    expect(page.locator("#decision")).to_contain_text("Частично удовлетворена")
+    assert len([r for r in v.requests if r.url.endswith("/proof")]) == 1
+    v.screenshot("good-ru-desktop")
+    assert v.errors == []
+
+
+def test_good_complaint_in_catalan_on_a_phone(visit, complaint) -> None:
+    v = visit(locale="ca-ES", viewport=PHONE)
+    v.open()
+    page = v.page
+    # The language comes from the browser.
+    expect(page.locator("html")).to_have_attribute("lang", "ca")
+    assert page.input_value("#lang") == "ca"
+    expect(page.locator("h1")).to_have_text("Verifiqueu la vostra reclamació")
+    assert v.no_horizontal_scroll()
+    v.screenshot("form-ca-phone")
+
+    v.check(complaint["ref"], complaint["secret"])
+    assert v.verdict() == "ok"
+    expect(page.locator("#verdict-title")).to_have_text("Verificat")
+    expect(page.locator("#decision")).to_contain_text("Defecte del producte")
+    expect(page.locator("#compensation")).to_contain_text("25,00\u00a0USDC")
+    assert v.no_horizontal_scroll()
+    # Touch targets: the main controls are at least 44 px high.
+    for selector in ("#ref", "#secret", "#submit", "#toggle-secret", "#lang"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["height"] >= 44, selector
+    page.locator("#timeline li.event[data-type=decision] details.letter summary").click()
+    v.screenshot("good-ca-phone")
+    assert v.errors == []
+
+
+def test_without_secret_only_public_parts_are_checked(visit, complaint) -> None:
+    v = visit(locale="pt-PT", viewport=PHONE)
+    v.open()
+    v.check(complaint["ref"], None)
+    page = v.page
+    assert v.verdict() == "ok"
+    for name in ("checkpoint", "inclusion", "chain", "rules", "officer_keys", "authority"):
+        assert v.check_status(name) == "ok", name
+    assert v.check_status("commitments") == "skip"
+    assert v.check_status("signatures") == "skip"
+    expect(page.locator("#verdict")).to_contain_text("segredo")  # the caveat, in Portuguese
+    proof_requests = [r for r in v.requests if r.url.endswith("/proof")]
+    assert "authorization" not in proof_requests[0].headers
+    v.screenshot("public-pt-phone")
+
+    # A wrong secret is refused by the service and said so, in the page's language.
+    page.fill("#secret", "cs_not-the-secret")
+    page.click("#submit")
+    expect(page.locator("#progress[data-kind=error]")).to_contain_text("segredo")
+    assert v.errors == []
+
+
+# --- tampering ------------------------------------------------------------------------------
+
+
+def _flip_char(text: str, pos: int) -> str:
+    c = text[pos]
+    return text[:pos] + ("1" if c == "0" else "0") + text[pos + 1 :]
+
+
+def _flip_b64(value: str) -> str:
+    raw = bytearray(base64.b64decode(value))
+    raw[0] ^= 1
+    return base64.b64encode(bytes(raw)).decode()
+
+
+def _flip_note_root(note: str) -> str:
+    origin, size, root, rest = note.split("\n", 3)
+    return "\n".join([origin, size, _flip_b64(root), rest])
+
+
+def _leaf_commitment_byte(leaf: str) -> int:
+    return leaf.index('"commitment":"') + len('"commitment":"') + 10
+
+
+TAMPERS: dict[str, Callable[[dict], None]] = {
+    "leaf": lambda p: p["events"][3].update(
+        leaf=_flip_char(p["events"][3]["leaf"], _leaf_commitment_byte(p["events"][3]["leaf"]))
+    ),
+    "salt": lambda p: p["events"][6].update(salt=_flip_char(p["events"][6]["salt"], 5)),
+    "proof-node": lambda p: p["events"][2]["inclusion_proof"].__setitem__(
+        0, _flip_b64(p["events"][2]["inclusion_proof"][0])
+    ),
+    "checkpoint": lambda p: p["checkpoint"].update(note=_flip_note_root(p["checkpoint"]["note"])),
+}
+
+
+def _tamper_route(v: Visit, change: Callable[[dict], None]) -> None:
+    def handle(route) -> None:
+        response = route.fetch()
+        proof = response.json()
+        change(proof)
+        route.fulfill(response=response, body=json.dumps(proof))
+
+    v.page.route("**/v1/complaints/*/proof", handle)
+
+
+TAMPER_CASES = [  # (what is changed, language, check that must fail, step that must fail)
+    ("leaf", "en-GB", "inclusion", 3),
+    ("salt", "en-GB", "commitments", 6),
+    ("proof-node", "ru-RU", "inclusion", 2),
+    ("checkpoint", "en-GB", "checkpoint", None),
+]
+
+
+def test_tampered_proof_fails_at_the_changed_step(visit, complaint) -> None:
+    """One complaint, four changes on the wire, each in a fresh browser context."""
+    for tamper, locale, check, event in TAMPER_CASES:
+        v = visit(locale=locale, viewport=PHONE if tamper == "proof-node" else DESKTOP)
+        _tamper_route(v, TAMPERS[tamper])
+        v.open()
+        v.check(complaint["ref"], complaint["secret"])
+        page = v.page
+        assert v.verdict() == "fail", tamper
+        assert v.check_status(check) == "fail", tamper
+        failed = page.locator(f"li.check[data-check={check}]")
+        expect(failed.locator("details")).to_have_attribute("open", "")
+        if event is not None:
+            assert v.item_status(check, event) == "fail", tamper
+            row = page.locator(f"#timeline li.event[data-seq='{event}']")
+            expect(row).to_have_attribute("data-status", "fail")
+            expect(row.locator(".mark-fail").first).to_be_visible()
+        title = {"en-GB": "Verification failed", "ru-RU": "Проверка не пройдена"}[locale]
+        expect(page.locator("#verdict-title")).to_have_text(title)
+        # The failed kind of check is named in the verdict, in words (not only by colour).
+        expect(page.locator("#verdict .failed-list")).to_contain_text(
+            failed.locator(".check-name").inner_text()
+        )
+        if tamper == "leaf":
+            # The next step no longer links to the changed one.
+            assert v.item_status("chain", 4) == "fail"
+        if tamper == "salt":
+            expect(failed).to_contain_text("do not match the commitment in the log")
+        if tamper == "checkpoint":
+            expect(failed).to_contain_text("signature on the checkpoint is invalid")
+            # Without a signed checkpoint no step is proven, so none is shown as verified.
+            assert page.locator("#timeline li.event[data-status=ok]").count() == 0
+            assert v.check_status("inclusion") == "skip"
+        if tamper == "proof-node":
+            assert v.no_horizontal_scroll()
+        v.screenshot(f"tampered-{tamper}-{locale}")
+        assert v.errors == [], tamper
+        v.close()
+
+
+# --- evidence bundles ------------------------------------------------------------------------
+
+
+def _bundle(proof: dict | None, compression: int, name: str = "proof.json") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=compression) as z:
+        z.writestr("README.txt", "Evidence bundle (test)\n")
+        z.writestr(name, json.dumps(proof, ensure_ascii=False, indent=1))
+    return buf.getvalue()
+
+
+def _drop(page, name: str, data: bytes) -> None:
+    files = [{"name": name, "mimeType": "application/zip", "buffer": data}]
+    page.set_input_files("#bundle", files=files)
+    expect(page.locator("#summary")).to_contain_text(name)
+
+
+def test_evidence_bundle_is_read_and_verified_in_the_browser(visit, complaint) -> None:
+    """proof.json is read out of the ZIP in the browser: deflated and stored entries."""
+    proof = e2e.Client(complaint["url"], complaint["secret"]).get(
+        f"/v1/complaints/{complaint['ref']}/proof"
+    )
+    v = visit(locale="en-US")
+    v.open()
+    page = v.page
+    for name, compression in (("deflated.zip", zipfile.ZIP_DEFLATED),
+                              ("stored.zip", zipfile.ZIP_STORED)):  # fmt: skip
+        _drop(page, name, _bundle(proof, compression))
+        assert v.verdict() == "ok", name
+        assert v.check_status("signatures") == "ok", name
+        expect(page.locator("#summary")).to_contain_text(f"evidence bundle {name}")
+    assert not [r for r in v.requests if "/v1/complaints/" in r.url]  # read locally only
+
+    TAMPERS["salt"](proof)
+    _drop(page, "bad.zip", _bundle(proof, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "fail"
+    assert v.item_status("commitments", 6) == "fail"
+    v.screenshot("bundle-tampered-en")
+    other = _bundle(None, zipfile.ZIP_STORED, name="other.json")
+    page.set_input_files("#bundle", files=[{"name": "x.zip", "mimeType": "", "buffer": other}])
+    expect(page.locator("#progress[data-kind=error]")).to_contain_text("contains no proof.json")
+    assert v.errors == []
+
+
+def test_anchor_of_a_later_tree_is_proven_consistent(visit, actors, ledger) -> None:
+    """The checkpoint of the proof is older than the anchored tree: the page checks the RFC 9162
+    consistency proof between them and the anchored checkpoint's signature and hash."""
+    from ledger.anchoring.status import anchor_coverage
+
+    ref, secret = e2e.run_lifecycle(actors)
+    proof = e2e.Client(actors["url"], secret).get(f"/v1/complaints/{ref}/proof")
+    size = proof["checkpoint"]["size"]
+    actors["anon"].post("/v1/complaints", {"category": "sync_fault", "channel": "email",
+                        "description": "Balance not updated."})  # fmt: skip
+    anchor_latest_checkpoint(ledger, state="pending")
+    proof["anchor"] = anchor_coverage(ledger.engine, ledger.store, size)
+    assert proof["anchor"]["anchored_size"] > size and proof["anchor"]["consistency_proof"]
+    served = {"proof": proof}
+
+    def handle(route) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(served["proof"]))
+
+    v = visit(locale="lt-LT", viewport=PHONE)
+    v.page.route("**/v1/complaints/*/proof", handle)
+    v.open()
+    v.check(ref, secret)
+    page = v.page
+    assert v.verdict() == "ok"
+    anchor = page.locator("li.check[data-check=anchor]")
+    assert v.check_status("anchor") == "ok"
+    assert anchor.locator("li[data-status=ok]").count() == 3  # record, consistency, checkpoint
+    assert anchor.locator("li[data-status=skip]").count() == 1  # pending: not final yet
+    expect(page.locator("#verdict")).to_contain_text("laukia patvirtinimų")  # pending caveat
+    expect(page.locator("#anchor [data-mark]").last).to_have_attribute("data-mark", "ok")
+    v.screenshot("anchor-later-tree-lt-phone")
+
+    # A different anchored root no longer follows from the checkpoint.
+    tampered = json.loads(json.dumps(proof))
+    tampered["anchor"]["anchored_root"] = _flip_b64(tampered["anchor"]["anchored_root"])
+    served["proof"] = tampered
+    v.check(ref, secret)
+    expect(page.locator("#verdict[data-verdict=fail]")).to_be_visible()
+    assert v.check_status("anchor") == "fail"
+    assert v.errors == []
+
+
+def test_pasted_key_is_used_and_a_wrong_one_fails(visit, complaint) -> None:
+    from ledger.log.note import Signer
+
+    other = str(Signer.generate("test.ledger.example/log").verifier())
+    v = visit()
+    v.open()
+    page = v.page
+    page.click("#key-paste-box summary")
+    page.fill("#key-paste", "not a key")
+    page.click("#key-use")
+    expect(page.locator("#key-paste-error")).to_be_visible()
+    page.fill("#key-paste", other)
+    page.click("#key-use")
+    expect(page.locator("#key-origin")).to_have_attribute("data-origin", "pasted")
+    v.check(complaint["ref"], complaint["secret"])
+    assert v.verdict() == "fail"
+    assert v.check_status("checkpoint") == "fail"
+    expect(page.locator("li.check[data-check=checkpoint]")).to_contain_text("not signed by")
+    page.click("#key-reset")
+    expect(page.locator("#verdict[data-verdict=ok]")).to_be_visible()
+    assert v.errors == []
+
+
+# --- the verification code itself, against published vectors ---------------------------------
+
+
+def _vectors(kind: str) -> list[dict]:
+    out = []
+    for path in sorted((VECTORS / "rfc6962" / kind).rglob("*.json")):
+        out.append({"name": str(path.relative_to(VECTORS)), **json.loads(path.read_text())})
+    return out
+
+
+VECTOR_CHECK = """
+async ({inclusion, consistency, note}) => {
+  const c = window.VerifyCore;
+  const dec = (s) => (s ? c.b64decode(s) : new Uint8Array());
+  const wrong = [];
+  for (const v of inclusion) {
+    let err = false;
+    try {
+      await c.verifyInclusion(v.leafIdx, v.treeSize, dec(v.leafHash),
+                              (v.proof || []).map(dec), dec(v.root));
+    } catch (e) { err = true; }
+    if (err !== v.wantErr) wrong.push(v.name);
+  }
+  for (const v of consistency) {
+    let err = false;
+    try {
+      await c.verifyConsistency(v.size1, v.size2, dec(v.root1), dec(v.root2),
+                                (v.proof || []).map(dec));
+    } catch (e) { err = true; }
+    if (err !== v.wantErr) wrong.push(v.name);
+  }
+  const key = await c.parseVerifierKey(note.verifier_key);
+  const second = await c.parseVerifierKey(note.second_verifier_key);
+  const opened = [];
+  for (const [signed, k] of [[note.signed_note, key], [note.signed_note_two_sigs, key],
+                             [note.signed_note_two_sigs, second]]) {
+    opened.push(await c.openNote(signed, k).then((r) => r.text === note.text, () => false));
+  }
+  const tampered = note.signed_note.replace("cryptography", "cryptographY");
+  opened.push(await c.openNote(tampered, key).then(() => true, () => false));
+  const rejected = [];
+  for (const k of note.rejected_verifier_keys) {
+    rejected.push(await c.parseVerifierKey(k).then(() => false, () => true));
+  }
+  return {wrong, opened, rejected};
+}
+"""
+
+
+def test_browser_verifier_passes_the_published_vectors(visit) -> None:
+    v = visit()
+    v.open()
+    inclusion, consistency = _vectors("inclusion"), _vectors("consistency")
+    assert len(inclusion) > 50 and len(consistency) > 50
+    note = json.loads((VECTORS / "note" / "note-vectors.json").read_text())
+    result = v.page.evaluate(
+        VECTOR_CHECK, {"inclusion": inclusion, "consistency": consistency, "note": note}
+    )
+    assert result["wrong"] == []
+    assert result["opened"] == [True, True, True, False]
+    assert all(result["rejected"])
+    assert v.errors == []
+
+
+# --- the same verdicts as the Python verifier, on subtly wrong but correctly logged proofs ------
+
+SCENARIO_CHECK = """
+async ({vkey, scenarios}) => {
+  const out = {};
+  for (const [name, proof] of Object.entries(scenarios)) {
+    const r = await window.VerifyCore.verifyProof(proof, vkey);
+    const failed = r.categories.filter((c) => c.status === "fail").map((c) => c.id);
+    out[name] = {ok: r.ok, failed};
+  }
+  return out;
+}
+"""
+FAILS_AT = {
+    "erased_body_still_disclosed": "commitments",
+    "key_not_yet_valid": "authority",
+    "key_expired": "authority",
+    "key_revoked": "authority",
+    "key_without_officer_role": "authority",
+    "wrong_signature": "signatures",
+    "payment_differs_from_offer": "rules",
+    "info_not_requested": "rules",
+    "public_differs_from_body": "commitments",
+    "body_missing_finding": "commitments",
+    "time_goes_backwards": "chain",
+    "state_mismatch": "rules",
+    "offer_after_rejection": "rules",
+    "signed_body_withheld": "signatures",
+    "reference_of_another_complaint": "reference",
+}
+
+
+def test_browser_and_python_verifiers_agree(visit) -> None:
+    from ledger.complaints.proofs import verify_complaint_proof
+    from ledger.log.note import Signer
+
+    signer = Signer.generate("scenarios.ledger.example/log")
+    vkey = str(signer.verifier())
+    proofs = {name: build(signer) for name, build in SCENARIOS.items()}
+    python = {name: verify_complaint_proof(p, vkey).ok for name, p in proofs.items()}
+    assert {name for name, ok in python.items() if ok} == VALID
+
+    v = visit()
+    v.open()
+    browser = v.page.evaluate(SCENARIO_CHECK, {"vkey": vkey, "scenarios": proofs})
+    assert {name: r["ok"] for name, r in browser.items()} == python
+    for name, category in FAILS_AT.items():
+        assert category in browser[name]["failed"], (name, browser[name])
+
+    # One of them through the page itself: a bundle checked against a key pasted by the user.
+    page = v.page
+    page.click("#key-paste-box summary")
+    page.fill("#key-paste", vkey)
+    page.click("#key-use")
+    expect(page.locator("#key-origin")).to_have_attribute("data-origin", "pasted")
+    page.set_input_files(
+        "#bundle",
+        files=[{"name": "revoked.zip", "mimeType": "application/zip",
+                "buffer": _bundle(proofs["key_revoked"], zipfile.ZIP_DEFLATED)}],
+    )  # fmt: skip
+    expect(page.locator("#summary")).to_contain_text("revoked.zip")
+    assert v.verdict() == "fail"
+    assert v.check_status("checkpoint") == "ok"
+    assert v.check_status("authority") == "fail"
+    expect(page.locator("li.check[data-check=authority]")).to_contain_text("was revoked at")
+    decision = page.locator("#decision")
+    expect(decision.locator("[data-mark=fail]").first).to_be_visible()
+    v.screenshot("bundle-key-revoked-en")
+    assert v.errors == []
+
+
+# --- served as a self-contained page -------------------------------------------------------------
+
+
+def test_page_is_self_contained_and_locked_down(client) -> None:
+    resp = client.get("/verify")
+    assert resp.status_code == 200
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "connect-src 'self'" in csp
+    assert "default-src 'none'" in csp and "form-action 'none'" in csp
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Cache-Control"] == "no-store"
+    html = resp.get_data(as_text=True)
+    assert "<script>" not in html and "style=" not in html  # nothing inline
+    static = ROOT / "api" / "static" / "verify"
+    files = [*static.rglob("*.js"), *static.rglob("*.css"), ROOT / "api/templates/verify.html"]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "http://" not in text and "https://" not in text, path  # no CDN, no third party
+    for lang in ("en", "ca", "pt", "zh", "lt", "ru"):
+        r = client.get(f"/verify/static/i18n/{lang}.json")
+        assert r.status_code == 200 and r.json["ui"]["title"]
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+@pytest.mark.parametrize("lang", ["ca", "pt", "zh", "lt", "ru"])
+def test_every_ui_string_is_translated(lang: str) -> None:
+    folder = ROOT / "api" / "static" / "verify" / "i18n"
+    english = _flat(json.loads((folder / "en.json").read_text(encoding="utf-8")))
+    other = _flat(json.loads((folder / f"{lang}.json").read_text(encoding="utf-8")))
+    assert set(other) == set(english)
+    for key, text in english.items():
+        names = set(re.findall(r"\{(\w+)\}", text))
+        assert set(re.findall(r"\{(\w+)\}", other[key])) == names, key
