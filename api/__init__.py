@@ -19,6 +19,9 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        # Redis (rate limits) unreachable: count in this process meanwhile, never fail.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         JSON_SORT_KEYS=False,
         OPENAPI_SWAGGER_UI_PATH="docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
@@ -40,7 +43,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api = LedgerApi(app)
     register_error_handlers(app)
 
-    from api import complaints_routes, evidence_routes, officer_routes
+    from api import audit_routes, complaints_routes, evidence_routes, officer_routes, ops_routes
     from api.anchor_routes import anchor_api
     from api.guards import install_guards
     from api.log_routes import log_api, tiles
@@ -54,6 +57,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api.register_blueprint(complaints_routes.blp)
     api.register_blueprint(officer_routes.blp)
     api.register_blueprint(evidence_routes.blp)
+    api.register_blueprint(audit_routes.blp)
+    ops_routes.install(app)  # /healthz, /readyz, /metrics; request metrics and log lines
     return app
 
 

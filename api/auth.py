@@ -52,7 +52,7 @@ def current_caller(reference: str | None = None) -> Caller:
         if token.startswith(API_KEY_PREFIX):
             from api import get_ledger
 
-            principal: Principal | None = authenticate(get_ledger().engine, token)
+            principal: Principal | None = authenticate(get_ledger().complaints.reader, token)
             if principal is None:
                 raise Problem("unauthorized", "unknown or revoked API key",
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip

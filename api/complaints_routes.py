@@ -42,6 +42,7 @@ from ledger.complaints.texts import negotiate_language, status_text
 from ledger.complaints.vocab import Role
 from ledger.complaints.workflow import signing_body
 from ledger.log.merkle import leaf_hash
+from ledger.log.store import Receipt
 
 blp = Blueprint(
     "complaints",
@@ -76,14 +77,20 @@ def _actor(caller: Caller) -> Actor:
     return Actor(Role(caller.role), caller.id)
 
 
-def receipt_json(index: int) -> dict[str, Any]:
-    """The signed promise for the entry at ``index``: the first checkpoint covering it."""
+def receipt_json(index: int, receipt: Receipt | None = None) -> dict[str, Any]:
+    """The signed promise for the entry at ``index``: the first checkpoint covering it.
+
+    ``receipt``, when the entry was just appended, is that promise already (its batch's
+    checkpoint is the first covering it): nothing is read back from the database.
+    """
     store = get_ledger().store
-    cp = store.checkpoint_covering(index)
-    entry = store.entry(index)
+    if receipt is not None:
+        cp, lh = receipt.checkpoint, receipt.leaf_hash
+    else:
+        cp, lh = store.checkpoint_covering(index), leaf_hash(store.entry(index))
     return {
         "log_index": index,
-        "leaf_hash": b64(leaf_hash(entry)),
+        "leaf_hash": b64(lh),
         "checkpoint": cp.note,
         "inclusion_proof": [b64(p) for p in store.inclusion_proof(index, cp.size)],
         "integrated_at": cp.created_at.astimezone(UTC).isoformat(),
@@ -102,18 +109,29 @@ def _event_json(envelope, index: int) -> dict[str, Any]:
     }
 
 
-def _recorded_response(reference: str, log_index: int, lang: str, secret: str | None = None):
+def _recorded_response(
+    reference: str,
+    log_index: int,
+    lang: str,
+    secret: str | None = None,
+    recorded: Recorded | None = None,
+):
+    """The answer to a recorded step: from ``recorded`` when it was just appended, else (an
+    idempotent replay) read back from the log."""
     ledger = get_ledger()
-    from ledger.complaints.events import parse_envelope
+    if recorded is not None:
+        env, state, receipt = recorded.envelope, recorded.state, recorded.receipt
+    else:
+        from ledger.complaints.events import parse_envelope
 
-    env = parse_envelope(ledger.store.entry(log_index))
-    state = ledger.complaints.state(reference)
+        env = parse_envelope(ledger.store.entry(log_index))
+        state, receipt = ledger.complaints.state(reference), None
     out = {
         "reference": reference,
         "status": str(state.status),
         "status_text": status_text(state.status, lang, info_pending=state.info_pending),
         "event": _event_json(env, log_index),
-        "receipt": receipt_json(log_index),
+        "receipt": receipt_json(log_index, receipt),
     }
     if secret is not None:
         out["secret"] = secret
@@ -186,7 +204,7 @@ class ComplaintsResource(MethodView):
         except AlreadyDone:
             return _replay(plan, lang)
         return _recorded_response(
-            recorded.state.reference, recorded.receipt.index, lang, secret=secret
+            recorded.state.reference, recorded.receipt.index, lang, secret, recorded
         )
 
     @blp.arguments(ComplaintListQuery, location="query")
@@ -254,7 +272,7 @@ class ComplaintResource(MethodView):
         caller = _reader(ref)
         ledger = get_ledger()
         events = ledger.complaints.events(ref)
-        state = ledger.complaints.state(ref)
+        state = ledger.complaints.state_of(ref, events)
         lang = _lang()
         report = due_report([e.envelope for e in events], datetime.now(UTC))
         return {
@@ -359,7 +377,7 @@ class EventsResource(MethodView):
             return _replay(plan, lang)
         except ChainConflict as exc:
             raise Problem("chain-conflict", str(exc)) from exc
-        return _recorded_response(ref, recorded.receipt.index, lang)
+        return _recorded_response(ref, recorded.receipt.index, lang, recorded=recorded)
 
 
 @blp.route("/<reference>/signing-body")
@@ -487,7 +505,7 @@ class ErasureResource(MethodView):
             return _replay(plan, lang)
         except ChainConflict as exc:
             raise Problem("chain-conflict", str(exc)) from exc
-        return _recorded_response(ref, recorded.receipt.index, lang)
+        return _recorded_response(ref, recorded.receipt.index, lang, recorded=recorded)
 
 
 @blp.route("/<reference>/access-log")

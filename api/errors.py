@@ -5,10 +5,11 @@ from __future__ import annotations
 import http
 import logging
 
+import psycopg
 from flask import Flask
 from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import Api
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -27,9 +28,31 @@ from ledger.complaints.errors import (
     TransitionError,
 )
 from ledger.complaints.service import ComplaintNotFound, OfficerKeyNotFound
+from ledger.log.sequencer import SequencerClosed
 from ledger.log.store import InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
+
+_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    PendingRollbackError,
+    SequencerClosed,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
+
+
+def _is_connection_fault(exc: DBAPIError) -> bool:
+    """A DBAPI error caused by the connection or server, not by the statement."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    # SQLSTATE classes 08 (connection exception) and 57 (operator intervention: shutdown,
+    # crash, cannot connect now).
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    return sqlstate[:2] in ("08", "57")
 
 
 def _problem_from_http(error: HTTPException) -> Problem:
@@ -102,7 +125,9 @@ def register_error_handlers(app: Flask) -> None:
             Problem("unavailable", "The database is unavailable", headers={"Retry-After": "1"})
         )
 
-    for exc_type in (OperationalError, PoolTimeout):
+    # Faults of the database or its connection (server restarted, connection dropped mid
+    # request, pool exhausted, the log's writer stopping) are 503s: retry later, never 500.
+    for exc_type in _UNAVAILABLE_ERRORS:
         app.register_error_handler(exc_type, _unavailable)
 
     def _rate_limited(exc):
@@ -114,7 +139,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _rate_limited)
 
     def _dbapi(exc: DBAPIError):
-        if exc.connection_invalidated:
+        if exc.connection_invalidated or _is_connection_fault(exc):
             return _unavailable(exc)
         log.exception("database error")
         return problem_response(Problem("internal-error"))

@@ -11,10 +11,19 @@ from api.complaints_routes import receipt_json
 from api.idempotency import AlreadyDone, plan_for, previous_outcome
 from api.problems import Problem
 from api.schemas import OfficerKeyList, OfficerKeyRecorded, OfficerKeyRequest, RevocationRequest
+from ledger.complaints.errors import AuthorityError
 from ledger.complaints.officers import OfficerKey
 from ledger.complaints.service import ChainConflict, Hooks, OfficerKeyNotFound
 
 blp = Blueprint("officers", __name__, url_prefix="/v1/officers", description="Officer signing keys")
+
+
+def _registry_problem(exc: AuthorityError) -> Problem:
+    """The key registry's refusals: a conflict with the registered state, or a bad request
+    (the default mapping, 403 officer-not-authorised, is for signatures on complaint steps)."""
+    if exc.code in ("KEY_REGISTERED", "KEY_REVOKED"):
+        return Problem("conflict", exc.message, code=exc.code)
+    return Problem("invalid-payload", exc.message, code=exc.code)
 
 
 def _iso(value) -> str | None:
@@ -75,6 +84,8 @@ class OfficerKeysResource(MethodView):
             return _answer(done["key_id"], done["log_index"])
         except ChainConflict as exc:
             raise Problem("conflict", str(exc)) from exc
+        except AuthorityError as exc:
+            raise _registry_problem(exc) from exc
         return _answer(key_id, receipt.index)
 
 
@@ -100,4 +111,6 @@ class RevocationResource(MethodView):
             return _answer(done["key_id"], done["log_index"])
         except ChainConflict as exc:
             raise Problem("conflict", str(exc)) from exc
+        except AuthorityError as exc:
+            raise _registry_problem(exc) from exc
         return _answer(key_id, receipt.index)

@@ -11,6 +11,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _flag(name: str, default: str) -> bool:
+    return _env(name, default).strip().lower() not in ("0", "false", "no", "off", "")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("LEDGER_DATA_DIR", "data")).resolve())
@@ -30,6 +34,34 @@ class Settings:
     sequencer_max_batch: int = field(
         default_factory=lambda: int(_env("LEDGER_SEQUENCER_MAX_BATCH", "4096"))
     )
+
+    # Production (see docs/production.md): schema, database pool, logs, readiness.
+    auto_migrate: bool = field(default_factory=lambda: _flag("LEDGER_AUTO_MIGRATE", "1"))
+    db_pool_size: int = field(default_factory=lambda: int(_env("LEDGER_DB_POOL_SIZE", "10")))
+    db_max_overflow: int = field(default_factory=lambda: int(_env("LEDGER_DB_MAX_OVERFLOW", "10")))
+    db_pool_timeout: float = field(
+        default_factory=lambda: float(_env("LEDGER_DB_POOL_TIMEOUT", "10"))
+    )
+    db_connect_timeout: int = field(
+        default_factory=lambda: int(_env("LEDGER_DB_CONNECT_TIMEOUT", "5"))
+    )
+    log_level: str = field(default_factory=lambda: _env("LEDGER_LOG_LEVEL", "INFO").upper())
+    log_format: str = field(default_factory=lambda: _env("LEDGER_LOG_FORMAT", "json").lower())
+    chain_rpc_url: str | None = field(
+        default_factory=lambda: os.environ.get("LEDGER_CHAIN_RPC_URL", "").strip() or None
+    )
+    ready_timeout: float = field(default_factory=lambda: float(_env("LEDGER_READY_TIMEOUT", "2")))
+
+    def engine_options(self) -> dict:
+        """Pool settings for ``ledger.db.make_engine`` (PostgreSQL; SQLite needs none)."""
+        if not self.database_url.startswith("postgresql"):
+            return {}
+        return {
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_max_overflow,
+            "pool_timeout": self.db_pool_timeout,
+            "connect_timeout": self.db_connect_timeout,
+        }
 
     def __post_init__(self) -> None:
         if not self.database_url:

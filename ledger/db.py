@@ -37,7 +37,16 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
+    # PostgreSQL: check pooled connections before use (a restarted server leaves dead ones
+    # behind), and fail fast when the server is down instead of hanging a worker.
     kwargs.setdefault("pool_pre_ping", True)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault(
+        "connect_timeout",
+        kwargs.pop("connect_timeout", None)
+        or int(os.environ.get("LEDGER_DB_CONNECT_TIMEOUT", "5")),
+    )
+    kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 

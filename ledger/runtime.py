@@ -2,19 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from ledger import migrations
 from ledger.access import models as _access_models  # noqa: F401  (registers tables)
+from ledger.backup import ensure_servable
 from ledger.complaints import records as _complaint_records  # noqa: F401
 from ledger.complaints.service import ComplaintService
 from ledger.config import Settings
-from ledger.db import Base, make_engine
+from ledger.db import make_engine
 from ledger.log import models as _log_models  # noqa: F401
 from ledger.log.keys import ensure_key_file, load_key_file
 from ledger.log.sequencer import Sequencer
 from ledger.log.store import LogStore
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the migrations' head and LEDGER_AUTO_MIGRATE is off."""
+
+
+class ObservedSequencer(Sequencer):
+    """A Sequencer that reports each committed batch's size to ``batch_observers`` (metrics)."""
+
+    def __init__(self, store: LogStore, max_batch: int = 4096) -> None:
+        self.batch_observers: list[Callable[[int], None]] = []
+        super().__init__(store, max_batch)
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return self._batch_sizes
+
+    @batch_sizes.setter
+    def batch_sizes(self, value: list[int]) -> None:
+        # The sequencer appends each committed batch's size by assigning a new list.
+        self._batch_sizes = value
+        if value:
+            for observe in self.batch_observers:
+                with contextlib.suppress(Exception):  # metrics never break the write path
+                    observe(value[-1])
 
 
 @dataclass
@@ -31,15 +60,28 @@ class Ledger:
 
 
 def create_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Migrate the database to the latest revision (``alembic upgrade heads``)."""
+    migrations.upgrade(engine)
 
 
 def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     """Open (and if needed initialise) the log described by ``settings``."""
     if settings.database_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
-    create_schema(engine)
+    engine = make_engine(settings.database_url, **settings.engine_options())
+    try:
+        if settings.auto_migrate:
+            create_schema(engine)
+        elif not migrations.is_current(engine):
+            raise SchemaNotCurrent(
+                "the database is not at the latest schema revision: run "
+                "`alembic upgrade heads` (or set LEDGER_AUTO_MIGRATE=1)"
+            )
+        # A database restored from a backup is served only once its check passed.
+        ensure_servable(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     key_file = settings.log_key_file
     assert key_file is not None
     signer = (
@@ -47,5 +89,5 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     )
     store = LogStore(engine, settings.log_origin, signer)
     store.initialise()
-    sequencer = Sequencer(store, settings.sequencer_max_batch)
+    sequencer = ObservedSequencer(store, settings.sequencer_max_batch)
     return Ledger(settings, engine, store, sequencer, ComplaintService(engine, store, sequencer))

@@ -23,6 +23,7 @@ from ledger.access.secrets import hash_secret, new_secret, secret_matches
 from ledger.complaints.deadlines import get_jurisdiction
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope, parse_envelope
+from ledger.complaints.facts import write_fact
 from ledger.complaints.officers import (
     OfficerRegistry,
     build_key_registration,
@@ -39,8 +40,9 @@ from ledger.complaints.states import ComplaintState, replay
 from ledger.complaints.texts import MessageFacts, render_message
 from ledger.complaints.vocab import SIGNED_EVENTS, EventType, Role
 from ledger.complaints.workflow import append_event, start_complaint
+from ledger.log.models import LogEntry
 from ledger.log.sequencer import Sequencer
-from ledger.log.store import LogStore, PendingEntry, Receipt, Rejected
+from ledger.log.store import LogError, LogStore, PendingEntry, Receipt, Rejected, defer_insert
 
 CAPABILITY_PREFIX = "cs_"
 RESPOND_WITHIN = timedelta(days=14)
@@ -122,6 +124,13 @@ class ComplaintService:
         cache_size: int = 4096,
     ) -> None:
         self.engine = engine
+        # Single-statement reads need no transaction: on PostgreSQL, autocommit saves the
+        # BEGIN and the ROLLBACK round trips of each (SQLite keeps its own BEGIN handling).
+        self.reader = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self.store = store
         self.sequencer = sequencer
         self.origin = store.origin
@@ -130,6 +139,8 @@ class ComplaintService:
         self._locks_guard = threading.Lock()
         self._states: OrderedDict[str, ComplaintState] = OrderedDict()
         self._cache_size = cache_size
+        self._envelopes: OrderedDict[bytes, Envelope] = OrderedDict()
+        self._envelope_cache_size = 16 * cache_size
         self._registry: tuple[int, OfficerRegistry] | None = None
 
     # --- filing ------------------------------------------------------------------------
@@ -203,27 +214,51 @@ class ComplaintService:
         event_type = EventType(type)
         with self._lock(reference):
             for attempt in range(MAX_RETRIES):
-                state = self.state(reference)
+                # An unsigned step may start from the cached state (no read): if another
+                # process moved the chain on, the head check in the write transaction raises
+                # ChainConflict and the step is rebuilt on the stored state.
+                optimistic = attempt == 0 and event_type not in SIGNED_EVENTS
+                state = self._states.get(reference) if optimistic else None
+                if state is None:
+                    optimistic = False
+                    state = self.state(reference)
                 registry = self.registry() if event_type in SIGNED_EVENTS else None
-                built, new_state = append_event(
-                    state,
-                    type=event_type,
-                    at=self.clock(),
-                    actor=actor,
-                    public=public,
-                    body=body,
-                    registry=registry,
-                )
+                try:
+                    built, new_state = append_event(
+                        state,
+                        type=event_type,
+                        at=self.clock(),
+                        actor=actor,
+                        public=public,
+                        body=body,
+                        registry=registry,
+                    )
+                except ComplaintError:
+                    if optimistic:  # the cache may be behind: decide on the stored state
+                        self._forget(reference)
+                        continue
+                    self._raise_if_done(hooks)
+                    raise
                 try:
                     receipt = self._append_step(reference, state, built, new_state, hooks)
                 except ChainConflict:
                     self._forget(reference)
                     if event_type in SIGNED_EVENTS or attempt == MAX_RETRIES - 1:
+                        self._raise_if_done(hooks)
                         raise
                     continue
                 self._remember(new_state)
                 return Recorded(built.envelope, new_state, receipt)
         raise AssertionError("unreachable")
+
+    def _raise_if_done(self, hooks: Hooks | None) -> None:
+        """Before refusing a step: if a twin of this request (same Idempotency-Key, e.g. a
+        client's retry racing its first attempt) already recorded it, the hooks' check
+        raises its ``Rejected`` (``AlreadyDone``) so the caller answers with that outcome
+        instead of refusing the step the twin just recorded."""
+        if hooks is not None and hooks.check is not None:
+            with self.engine.connect() as conn:
+                hooks.check(conn)
 
     def _append_step(
         self,
@@ -237,23 +272,23 @@ class ComplaintService:
 
         def check(conn: Connection) -> None:
             _run_hooks_check(hooks, conn)
-            row = conn.execute(
-                select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
-            ).first()
-            if row is None or row[0] != expected_seq:
-                raise ChainConflict("the complaint changed while this step was prepared")
-
-        def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
-            conn.execute(
+            # Check the chain head and move it in one statement: nothing after this check
+            # can refuse the entry, and a refusal rolls nothing back (no row matched).
+            moved = conn.execute(
                 update(ComplaintRecord)
                 .where(ComplaintRecord.reference == reference)
+                .where(ComplaintRecord.seq == expected_seq)
                 .values(
                     seq=new_state.seq,
-                    head=leaf_hash.hex(),
+                    head=built.envelope.leaf_hash_hex,
                     status=str(new_state.status),
                     updated_at=built.envelope.at_datetime,
                 )
             )
+            if moved.rowcount != 1:
+                raise ChainConflict("the complaint changed while this step was prepared")
+
+        def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
             self._write_event(conn, reference, built, index)
             if built.envelope.type == EventType.ERASED:
                 target = built.envelope.public["erases"]
@@ -268,21 +303,19 @@ class ComplaintService:
 
     def _write_event(self, conn: Connection, reference: str, built: BuiltEvent, index: int) -> None:
         env = built.envelope
-        conn.execute(
-            insert(ComplaintEvent).values(
-                reference=reference,
-                seq=env.seq,
-                log_index=index,
-                leaf_hash=env.leaf_hash_hex,
-                type=str(env.type),
-                at=env.at,
-            )
+        # No check of an append batch reads these two tables: one INSERT each per batch.
+        defer_insert(
+            conn,
+            ComplaintEvent,
+            {"reference": reference, "seq": env.seq, "log_index": index,
+             "leaf_hash": env.leaf_hash_hex, "type": str(env.type), "at": env.at},
+        )  # fmt: skip
+        defer_insert(
+            conn,
+            EventBody,
+            {"leaf_hash": env.leaf_hash_hex, "salt": built.salt, "body_jcs": built.body_jcs},
         )
-        conn.execute(
-            insert(EventBody).values(
-                leaf_hash=env.leaf_hash_hex, salt=built.salt, body_jcs=built.body_jcs
-            )
-        )
+        write_fact(conn, env, index)  # regulator audit facts, same transaction as the leaf
 
     # --- letters ------------------------------------------------------------------------
 
@@ -336,39 +369,65 @@ class ComplaintService:
 
     def check_secret(self, reference: str, secret: str) -> bool:
         """Constant-time check of a customer's capability secret for this complaint."""
-        try:
-            record = self.complaint(reference)
-        except ComplaintNotFound:
+        with self.reader.connect() as conn:
+            row = conn.execute(
+                select(ComplaintRecord.capability_hash).where(
+                    ComplaintRecord.reference == reference
+                )
+            ).first()
+        if row is None:
             secret_matches(secret, hash_secret("no such complaint"))
             return False
-        return secret_matches(secret, record.capability_hash)
+        return secret_matches(secret, row[0])
 
     def events(self, reference: str) -> list[StoredEvent]:
         """The complaint's chain from the log, with bodies and salts where not erased."""
-        with self.engine.connect() as conn:
+        log_id = self.store.log_id
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 select(
                     ComplaintEvent.seq,
                     ComplaintEvent.log_index,
+                    LogEntry.data,
                     EventBody.salt,
                     EventBody.body_jcs,
                     EventBody.erased_by,
                 )
                 .join(EventBody, EventBody.leaf_hash == ComplaintEvent.leaf_hash)
+                .outerjoin(
+                    LogEntry,
+                    (LogEntry.log_id == log_id) & (LogEntry.idx == ComplaintEvent.log_index),
+                )
                 .where(ComplaintEvent.reference == reference)
                 .order_by(ComplaintEvent.seq)
             ).all()
         if not rows:
             raise ComplaintNotFound(reference)
-        leaves = self.store.entries_at([r.log_index for r in rows])
-        return [
-            StoredEvent(r.seq, r.log_index, parse_envelope(leaves[r.log_index]), *r[2:])
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            if r.data is None:
+                raise LogError(f"log entry {r.log_index} of {reference} is missing")
+            out.append(StoredEvent(r.seq, r.log_index, self._envelope(r.data), *r[3:]))
+        return out
+
+    def _envelope(self, leaf: bytes) -> Envelope:
+        """``parse_envelope``, memoised by the leaf's bytes (a leaf always parses the same)."""
+        leaf = bytes(leaf)
+        with self._locks_guard:
+            env = self._envelopes.get(leaf)
+            if env is not None:
+                self._envelopes.move_to_end(leaf)
+                return env
+        env = parse_envelope(leaf)
+        with self._locks_guard:
+            self._envelopes[leaf] = env
+            while len(self._envelopes) > self._envelope_cache_size:
+                self._envelopes.popitem(last=False)
+        return env
 
     def state(self, reference: str) -> ComplaintState:
         """The complaint's current state (cached; checked against the stored chain head)."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             row = conn.execute(
                 select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
             ).first()
@@ -378,6 +437,15 @@ class ComplaintService:
         if cached is not None and cached.seq == row[0]:
             return cached
         state = replay([e.envelope for e in self.events(reference)])
+        self._remember(state)
+        return state
+
+    def state_of(self, reference: str, events: list[StoredEvent]) -> ComplaintState:
+        """The state after ``events`` (just read by ``events``): cached, or replayed from them."""
+        cached = self._states.get(reference)
+        if cached is not None and cached.seq == events[-1].seq:
+            return cached
+        state = replay([e.envelope for e in events])
         self._remember(state)
         return state
 
@@ -438,7 +506,7 @@ class ComplaintService:
 
     def registry(self) -> OfficerRegistry:
         """Officer keys folded from their log entries, in log order (cached by entry count)."""
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 select(OfficerKeyEntry.log_index).order_by(OfficerKeyEntry.log_index)
             ).all()
@@ -452,7 +520,7 @@ class ComplaintService:
         return registry
 
     def officer_key_entries(self, key_id: str) -> list[tuple[int, Envelope]]:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             rows = conn.execute(
                 select(OfficerKeyEntry.log_index)
                 .where(OfficerKeyEntry.key_id == key_id)
@@ -557,6 +625,9 @@ class ComplaintService:
         if state.reference is None:
             return
         with self._locks_guard:
+            current = self._states.get(state.reference)
+            if current is not None and current.seq > state.seq:
+                return  # a slower reader replayed an older chain: keep the newer state
             self._states[state.reference] = state
             self._states.move_to_end(state.reference)
             while len(self._states) > self._cache_size:

@@ -10,8 +10,10 @@ import functools
 import hashlib
 import struct
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
@@ -74,6 +76,20 @@ class Receipt:
     index: int
     leaf_hash: bytes
     checkpoint: SignedCheckpoint
+
+
+_DEFERRED: ContextVar[dict | None] = ContextVar("ledger_deferred_inserts", default=None)
+
+
+def defer_insert(conn: Connection, table, row: dict[str, Any]) -> None:
+    """From a ``PendingEntry.write``: queue ``row`` for ``table``, inserted with the batch's other
+    queued rows in one statement just before its log entries (same transaction). Only for rows
+    that no check of the same batch reads. Outside an append, the row is inserted at once."""
+    queued = _DEFERRED.get()
+    if queued is None:
+        conn.execute(insert(table), [row])
+    else:
+        queued.setdefault(table, []).append(row)
 
 
 def _lock_key(origin: str) -> int:
@@ -193,6 +209,20 @@ class LogStore:
                 raise InvalidRequest("an entry must be bytes of at most 65535 bytes")
         log_id = self.log_id
         results: list[Receipt | Rejected] = []
+        deferred: dict = {}
+        token = _DEFERRED.set(deferred)
+        try:
+            return self._append_pending(pending, log_id, results, deferred)
+        finally:
+            _DEFERRED.reset(token)
+
+    def _append_pending(
+        self,
+        pending: list[PendingEntry],
+        log_id: int,
+        results: list[Receipt | Rejected],
+        deferred: dict,
+    ) -> list[Receipt | Rejected]:
         with self._write_tx() as conn:
             state = self._current_state(conn)
             frontier = list(state.frontier)
@@ -240,12 +270,15 @@ class LogStore:
             if not accepted:
                 return results
             root = merkle.root_from_frontier(frontier)
+            for table, rows in deferred.items():  # see defer_insert
+                conn.execute(insert(table), rows)
             conn.execute(insert(LogEntry), entry_rows)
             if tile_rows:
                 conn.execute(insert(LogTile), tile_rows)
             now = datetime.now(UTC)
             cp = self._insert_checkpoint(conn, size, root, frontier, now)
         self._state = _TreeState(size, root, frontier, partials)
+        self._known_size = max(self._known_size, size)
         for pos, index, lh in accepted:
             results[pos] = Receipt(index, lh, cp)
         return results
@@ -471,9 +504,35 @@ class LogStore:
     def _load_expanded(self, level: int, index: int, width: int) -> list[bytes]:
         return expand_tile(self._tile_blob(level, index, width))
 
+    def _partial_in_memory(self, level: int, index: int, width: int) -> bytes | None:
+        """The first ``width`` hashes of partial tile ``level/index`` from the right edge this
+        process last committed, if it has them (hashes at a position never change)."""
+        state = self._state
+        if state is None or level >= len(state.partials):
+            return None
+        hashes = state.partials[level]
+        if index != (state.size >> (TILE_HEIGHT * level)) // TILE_WIDTH or width > len(hashes):
+            return None
+        return b"".join(hashes[:width])
+
     def node_getter(self, tree_size: int) -> merkle.NodeGetter:
-        """``get_node(level, index)`` for perfect subtrees of the tree of ``tree_size``."""
-        return tile_node_getter(tree_size, self._expanded)
+        """``get_node(level, index)`` for perfect subtrees of the tree of ``tree_size``.
+
+        Full tiles come from the LRU cache; partial tiles at the right edge from memory
+        when this process appended them (no database read, no cache churn), else the cache.
+        """
+        memo: dict[tuple[int, int, int], list[bytes]] = {}
+
+        def expanded(level: int, index: int, width: int) -> list[bytes]:
+            key = (level, index, width)
+            tile = memo.get(key)
+            if tile is None:
+                blob = None if width == TILE_WIDTH else self._partial_in_memory(*key)
+                tile = self._expanded(*key) if blob is None else expand_tile(blob)
+                memo[key] = tile
+            return tile
+
+        return tile_node_getter(tree_size, expanded)
 
     def _check_size(self, tree_size: int) -> None:
         # The log only grows, so a size seen once stays valid without another query.

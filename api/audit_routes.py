@@ -1,0 +1,420 @@
+"""Regulator audit: figures bound to a signed checkpoint, and the complaint listing (JSON/CSV).
+
+Figures are computed from the ``audit_facts`` table, which holds only what the log's leaves
+say; ``ledger.complaints.metrics`` computes the same figures from the leaves themselves, so a
+regulator (or ``scripts/monitor.py``) can recompute every number from the checkpoint's tiles.
+Definitions: docs/audit.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import marshmallow as ma
+from flask import Response, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import validate
+
+from api import get_ledger
+from api.auth import require
+from api.problems import Problem
+from ledger.complaints.facts import (
+    ListedComplaint,
+    ListingFilter,
+    iter_complaints,
+    list_complaints,
+    sql_figures,
+)
+from ledger.complaints.metrics import FIGURES_VERSION, Window, format_ms, to_ms
+from ledger.complaints.payloads import JURISDICTION
+from ledger.complaints.vocab import Category, Channel, Language, Outcome, Status
+from ledger.log.store import NotFound
+
+blp = Blueprint(
+    "audit",
+    __name__,
+    url_prefix="/v1/audit",
+    description="Regulator audit: figures recomputable from the log, complaint listing and export",
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CSV_MIMETYPE = "text/csv"
+
+
+def _choice(enum) -> validate.OneOf:
+    return validate.OneOf([m.value for m in enum])
+
+
+class Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+# --- schemas --------------------------------------------------------------------------------
+
+
+class FiguresQuery(Strict):
+    from_ = ma.fields.AwareDateTime(
+        data_key="from",
+        metadata={"description": "start of the period (inclusive, RFC 3339); default: 1970"},
+    )
+    to = ma.fields.AwareDateTime(
+        metadata={"description": "end of the period (exclusive); default: as_of"}
+    )
+    as_of_size = ma.fields.Integer(
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "tree size of the signed checkpoint to compute from; "
+            "default: the latest checkpoint"
+        },
+    )
+    as_of = ma.fields.AwareDateTime(
+        metadata={
+            "description": "the instant the figures speak for (what is open, what fell due); "
+            "default: now for the latest checkpoint, the checkpoint's signing time otherwise"
+        }
+    )
+
+
+class Durations(ma.Schema):
+    count = ma.fields.Integer()
+    median_seconds = ma.fields.Float(allow_none=True)
+    p90_seconds = ma.fields.Float(allow_none=True)
+
+
+class Decisions(ma.Schema):
+    total = ma.fields.Integer()
+    upheld = ma.fields.Integer()
+    partially_upheld = ma.fields.Integer()
+    rejected = ma.fields.Integer()
+    upheld_rate = ma.fields.Float(allow_none=True)
+    partially_upheld_rate = ma.fields.Float(allow_none=True)
+    rejected_rate = ma.fields.Float(allow_none=True)
+
+
+class JurisdictionBreaches(ma.Schema):
+    due = ma.fields.Integer()
+    breached = ma.fields.Integer()
+    breach_rate = ma.fields.Float(allow_none=True)
+
+
+class Breaches(JurisdictionBreaches):
+    by_jurisdiction = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(JurisdictionBreaches)
+    )
+
+
+class Redress(ma.Schema):
+    payments = ma.fields.Integer()
+    amount_undisclosed = ma.fields.Integer(
+        metadata={"description": "payments whose amount is withheld from the public leaf"}
+    )
+    by_currency = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={"description": "exact decimal sums per ISO 4217 currency"},
+    )
+    by_asset = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={"description": "exact decimal sums per crypto asset"},
+    )
+
+
+class Csat(ma.Schema):
+    ratings = ma.fields.Integer()
+    mean = ma.fields.Float(allow_none=True)
+    distribution = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
+class SliceFigures(ma.Schema):
+    received = ma.fields.Integer()
+    open_at_end = ma.fields.Integer()
+    closed = ma.fields.Integer()
+    withdrawn = ma.fields.Integer()
+    referred = ma.fields.Integer()
+    reopened = ma.fields.Integer()
+    decisions = ma.fields.Nested(Decisions)
+    time_to_first_response = ma.fields.Nested(Durations)
+    time_to_final_response = ma.fields.Nested(Durations)
+    deadline_breaches = ma.fields.Nested(Breaches)
+    redress_paid = ma.fields.Nested(Redress)
+    csat = ma.fields.Nested(Csat)
+
+
+def _breakdown(what: str) -> ma.fields.Dict:
+    return ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(SliceFigures),
+        metadata={"description": f"the same figures per {what} (every value, zeros included)"},
+    )
+
+
+class Period(ma.Schema):
+    from_ = ma.fields.String(data_key="from", attribute="from")
+    to = ma.fields.String()
+
+
+class Figures(ma.Schema):
+    version = ma.fields.String()
+    period = ma.fields.Nested(Period)
+    as_of = ma.fields.String()
+    tree_size = ma.fields.Integer(allow_none=True)
+    totals = ma.fields.Nested(SliceFigures)
+    by_category = _breakdown("category")
+    by_channel = _breakdown("channel")
+    by_language = _breakdown("language")
+
+
+class CheckpointRef(ma.Schema):
+    size = ma.fields.Integer()
+    root = ma.fields.String(metadata={"description": "base64 root hash"})
+    note = ma.fields.String(metadata={"description": "the signed checkpoint (C2SP note)"})
+
+
+class FiguresResponse(ma.Schema):
+    log = ma.fields.String(metadata={"description": "the log's origin"})
+    checkpoint = ma.fields.Nested(CheckpointRef)
+    definitions = ma.fields.String(metadata={"description": "version of the definitions"})
+    figures = ma.fields.Nested(Figures)
+
+
+class ListingQuery(Strict):
+    from_ = ma.fields.AwareDateTime(
+        data_key="from", metadata={"description": "received at or after (inclusive)"}
+    )
+    to = ma.fields.AwareDateTime(metadata={"description": "received before (exclusive)"})
+    status = ma.fields.String(validate=_choice(Status))
+    category = ma.fields.String(validate=_choice(Category))
+    channel = ma.fields.String(validate=_choice(Channel))
+    language = ma.fields.String(validate=_choice(Language))
+    jurisdiction = ma.fields.String(validate=validate.Regexp(JURISDICTION))
+    outcome = ma.fields.String(
+        validate=_choice(Outcome),
+        metadata={"description": "the decision of the complaint's current cycle"},
+    )
+    overdue = ma.fields.Boolean(
+        metadata={"description": "statutory final-response deadline passed, not answered"}
+    )
+    as_of = ma.fields.AwareDateTime(
+        metadata={"description": "the instant 'overdue' is judged at; default: now"}
+    )
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    page_size = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    format = ma.fields.String(
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "csv: every matching complaint (not paginated); "
+                  "or send 'Accept: text/csv'"},
+    )  # fmt: skip
+
+
+class ListedItem(ma.Schema):
+    reference = ma.fields.String()
+    status = ma.fields.String()
+    category = ma.fields.String()
+    channel = ma.fields.String()
+    language = ma.fields.String()
+    jurisdiction = ma.fields.String()
+    received_at = ma.fields.String()
+    last_event_at = ma.fields.String()
+    events = ma.fields.Integer()
+    cycle = ma.fields.Integer()
+    outcome = ma.fields.String(allow_none=True)
+    responded = ma.fields.Boolean(metadata={"description": "a first response was sent"})
+    final_response_due = ma.fields.String(allow_none=True)
+    overdue = ma.fields.Boolean()
+
+
+class Listing(ma.Schema):
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    page_size = ma.fields.Integer()
+    as_of = ma.fields.String()
+    items = ma.fields.List(ma.fields.Nested(ListedItem))
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@blp.route("/figures")
+class FiguresResource(MethodView):
+    @blp.arguments(FiguresQuery, location="query")
+    @blp.response(200, FiguresResponse)
+    @blp.alt_response(400, description="Bad period or tree size")
+    @blp.alt_response(401, description="No credentials")
+    @blp.alt_response(403, description="Not a regulator")
+    @blp.alt_response(404, description="No checkpoint was signed at that tree size")
+    def get(self, args):
+        """Audit figures for a period, as of a signed checkpoint (regulator).
+
+        Computed only from the public fields of the log's entries below the checkpoint's
+        size, so anyone holding the tiles can recompute them (``scripts/monitor.py`` does).
+        Definitions: docs/audit.md.
+        """
+        require("regulator")
+        store = get_ledger().store
+        latest = store.latest_checkpoint()
+        size = args.get("as_of_size", latest.size)
+        if size > latest.size:
+            raise Problem("tree-size-out-of-range", f"tree size {size} > log size {latest.size}")
+        try:
+            cp = store.checkpoint(size)
+        except NotFound as exc:
+            raise Problem(
+                "not-found", f"no checkpoint was signed at tree size {size}; use a signed size"
+            ) from exc
+        as_of = args.get("as_of")
+        if as_of is None:
+            as_of = datetime.now(UTC) if size == latest.size else cp.created_at
+        end = args.get("to") or as_of
+        start = args.get("from_") or EPOCH
+        if to_ms(end) <= to_ms(start):
+            raise Problem("bad-request", "'to' must be after 'from'")
+        window = Window(to_ms(start), to_ms(end), to_ms(as_of), size)
+        return {
+            "log": store.origin,
+            "checkpoint": {"size": cp.size, "root": _b64(cp.root), "note": cp.note},
+            "definitions": FIGURES_VERSION,
+            "figures": sql_figures(get_ledger().engine, window),
+        }
+
+
+# --- listing ----------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "reference",
+    "status",
+    "category",
+    "channel",
+    "language",
+    "jurisdiction",
+    "received_at",
+    "last_event_at",
+    "events",
+    "cycle",
+    "outcome",
+    "responded",
+    "final_response_due",
+    "overdue",
+)
+
+
+def _item(c: ListedComplaint) -> dict:
+    return {
+        "reference": c.reference,
+        "status": c.status,
+        "category": c.category,
+        "channel": c.channel,
+        "language": c.language,
+        "jurisdiction": c.jurisdiction,
+        "received_at": format_ms(c.received_ms),
+        "last_event_at": format_ms(c.last_event_ms),
+        "events": c.events,
+        "cycle": c.cycle,
+        "outcome": c.outcome,
+        "responded": c.responded,
+        "final_response_due": None
+        if c.final_response_due_ms is None
+        else format_ms(c.final_response_due_ms),
+        "overdue": c.overdue,
+    }
+
+
+def _csv_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv_lines(items: Iterator[ListedComplaint]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
+    writer.writerow(CSV_COLUMNS)
+    for n, c in enumerate(items, 1):
+        item = _item(c)
+        writer.writerow([_csv_cell(item[k]) for k in CSV_COLUMNS])
+        if n % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _wants_csv(args) -> bool:
+    if "format" in args:
+        return args["format"] == "csv"
+    best = request.accept_mimetypes.best_match(["application/json", CSV_MIMETYPE])
+    return best == CSV_MIMETYPE
+
+
+@blp.route("/complaints")
+class AuditComplaintsResource(MethodView):
+    @blp.arguments(ListingQuery, location="query")
+    @blp.response(200, Listing)
+    @blp.doc(
+        responses={
+            "200": {
+                "content": {
+                    "application/json": {"schema": Listing},  # else the CSV replaces it
+                    CSV_MIMETYPE: {
+                        "schema": {"type": "string"},
+                        "example": ",".join(CSV_COLUMNS) + "\r\n",
+                    },
+                }
+            }
+        }
+    )
+    @blp.alt_response(401, description="No credentials")
+    @blp.alt_response(403, description="Not a regulator")
+    def get(self, args):
+        """Complaints as they stand now, with filters (regulator); JSON pages or a CSV export.
+
+        Only public facts (no personal data): status, category, channel, language,
+        jurisdiction, receipt, last event, decision outcome of the current cycle, statutory
+        due date and whether it has passed unanswered. ``?format=csv`` (or ``Accept:
+        text/csv``) streams every matching complaint as RFC 4180 CSV.
+        """
+        require("regulator")
+        now = args.get("as_of") or datetime.now(UTC)
+        f = ListingFilter(
+            received_from=to_ms(args["from_"]) if "from_" in args else None,
+            received_to=to_ms(args["to"]) if "to" in args else None,
+            status=args.get("status"),
+            category=args.get("category"),
+            channel=args.get("channel"),
+            language=args.get("language"),
+            jurisdiction=args.get("jurisdiction"),
+            outcome=args.get("outcome"),
+            overdue=args.get("overdue"),
+        )
+        engine = get_ledger().engine
+        if _wants_csv(args):
+            stamp = now.strftime("%Y%m%dT%H%M%SZ")
+            return Response(
+                stream_with_context(_csv_lines(iter_complaints(engine, f, now))),
+                mimetype=CSV_MIMETYPE,
+                headers={
+                    "Content-Disposition": f'attachment; filename="complaints-{stamp}.csv"',
+                    "Cache-Control": "no-store",
+                },
+            )
+        page, size = args["page"], args["page_size"]
+        total, rows = list_complaints(engine, f, now, offset=(page - 1) * size, limit=size)
+        return {
+            "total": total,
+            "page": page,
+            "page_size": size,
+            "as_of": format_ms(to_ms(now)),
+            "items": [_item(c) for c in rows],
+        }

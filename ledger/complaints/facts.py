@@ -1,0 +1,451 @@
+"""The ``audit_facts`` table: one row per complaint event, written in the step's transaction.
+
+Each row is ``metrics.derive_fact`` of the event (public fields of the leaf plus what the
+complaint's earlier events say), so the table holds nothing a reader of the log could not
+derive. It exists for speed: regulator figures over a million events are a handful of SQL
+aggregates instead of a replay. ``sql_figures`` fills the same ``metrics.Cells`` as the pure
+path and calls the same ``metrics.finalise``: for one log prefix both give identical figures.
+
+Rows are append-only (database triggers, like the log itself). ``write_fact`` runs inside the
+log's write transaction (``PendingEntry.write``), so a fact commits with its leaf or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    and_,
+    case,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.metrics import (
+    COUNTED_EVENTS,
+    FACT_FIELDS,
+    IX,
+    Cell,
+    Cells,
+    Fact,
+    FactDeriver,
+    Window,
+    derive_fact,
+    finalise,
+    to_ms,
+)
+from ledger.complaints.records import ComplaintEvent, ComplaintRecord
+from ledger.complaints.vocab import OFFICER_KEY_EVENTS
+from ledger.db import Base
+from ledger.log.models import Log, LogEntry, install_append_only_triggers
+
+_CELL = ("category", "channel", "language", "jurisdiction")
+_BOOLEAN_PREDICATES = {"ends_cycle", "first_response"}
+
+
+def _partial(name: str, where: str, *columns: str) -> Index:
+    """An index over the rows matching ``where`` (SQLite and PostgreSQL spell booleans apart)."""
+    sqlite_where = f"{where} = 1" if where in _BOOLEAN_PREDICATES else where
+    return Index(name, *columns, sqlite_where=text(sqlite_where), postgresql_where=text(where))
+
+
+class AuditFact(Base):
+    """``metrics.Fact`` as a row; see its docstring for each column."""
+
+    __tablename__ = "audit_facts"
+
+    log_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    reference: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(32))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    jurisdiction: Mapped[str] = mapped_column(String(32))
+    cycle: Mapped[int] = mapped_column(Integer)
+    received_ms: Mapped[int] = mapped_column(BigInteger)
+    cycle_start_ms: Mapped[int] = mapped_column(BigInteger)
+    open_delta: Mapped[int] = mapped_column(SmallInteger)
+    first_response: Mapped[bool] = mapped_column(Boolean)
+    responded: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    unit_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    unit: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    amount: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    csat: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    base_due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    due_add_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    due_sub_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cycle_ended: Mapped[bool] = mapped_column(Boolean)
+    ends_cycle: Mapped[bool] = mapped_column(Boolean)
+    ended_due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        Index("ux_audit_facts_reference_seq", "reference", "seq", unique=True),
+        # Covering indexes: each figure query reads only the rows it counts (see sql_cells).
+        Index("ix_audit_facts_period", "type", "at_ms", *_CELL, "outcome", "csat", "log_index",
+              "amount"),
+        _partial("ix_audit_facts_open", "open_delta <> 0", "at_ms", *_CELL, "open_delta",
+                 "log_index"),
+        _partial("ix_audit_facts_due_add", "due_add_ms IS NOT NULL", "due_add_ms", "at_ms",
+                 *_CELL, "log_index"),
+        _partial("ix_audit_facts_due_sub", "due_sub_ms IS NOT NULL", "due_sub_ms", "at_ms",
+                 *_CELL, "log_index"),
+        _partial("ix_audit_facts_met", "ends_cycle", "ended_due_ms", "at_ms", *_CELL,
+                 "log_index"),
+        _partial("ix_audit_facts_first", "first_response", "at_ms", *_CELL, "received_ms",
+                 "log_index"),
+        _partial("ix_audit_facts_decision", "type = 'decision'", "at_ms", *_CELL,
+                 "cycle_start_ms", "log_index"),
+        _partial("ix_audit_facts_paid", "type = 'compensation_paid'", "at_ms", *_CELL,
+                 "unit_kind", "unit", "amount", "log_index"),
+    )  # fmt: skip
+
+
+install_append_only_triggers(AuditFact.__table__)
+T = AuditFact.__table__.c
+_COLUMNS = [T[name] for name in FACT_FIELDS]
+assert set(FACT_FIELDS) == set(T.keys()), "audit_facts columns must match metrics.Fact"
+
+
+def fact_row(fact: Fact) -> dict[str, Any]:
+    return {name: getattr(fact, name) for name in FACT_FIELDS}
+
+
+def _fact(row: Sequence[Any]) -> Fact:
+    return Fact(*row)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def write_fact(conn: Connection, envelope: Envelope, index: int) -> None:
+    """Insert the fact of a complaint event (a write hook: runs in the append transaction)."""
+    if envelope.type in OFFICER_KEY_EVENTS:
+        return
+    prev = None
+    if envelope.complaint is not None:
+        row = conn.execute(
+            select(*_COLUMNS).where(T.reference == envelope.complaint, T.seq == envelope.seq - 1)
+        ).first()
+        prev = _fact(row) if row is not None else _rebuild(conn, envelope)
+    conn.execute(insert(AuditFact), [fact_row(derive_fact(prev, envelope, index))])
+
+
+def _rebuild(conn: Connection, envelope: Envelope) -> Fact:
+    """Facts of a complaint's earlier events that predate the table (derived from the log)."""
+    reference = envelope.complaint
+    rows = conn.execute(
+        select(ComplaintEvent.seq, ComplaintEvent.log_index)
+        .where(ComplaintEvent.reference == reference, ComplaintEvent.seq < envelope.seq)
+        .order_by(ComplaintEvent.seq)
+    ).all()
+    indexes = [r.log_index for r in rows]
+    leaves = dict(
+        conn.execute(
+            select(LogEntry.idx, LogEntry.data)
+            .join(Log, Log.id == LogEntry.log_id)
+            .where(Log.origin == envelope.log, LogEntry.idx.in_(indexes))
+        ).all()
+    )
+    have = {r[0] for r in conn.execute(select(T.seq).where(T.reference == reference)).all()}
+    prev: Fact | None = None
+    missing = []
+    for index in indexes:
+        prev = derive_fact(prev, parse_envelope(leaves[index]), index)
+        if prev.seq not in have:
+            missing.append(fact_row(prev))
+    if missing:
+        conn.execute(insert(AuditFact), missing)
+    if prev is None:
+        raise LookupError(f"no earlier events of complaint {reference}")
+    return prev
+
+
+def backfill(conn: Connection, batch: int = 4096) -> int:
+    """Derive facts for every complaint event on the logs that has none; returns rows added.
+
+    For ledgers created before this table existed (the migration that creates the table runs
+    it). Runs in the caller's transaction.
+    """
+    have = {r[0] for r in conn.execute(select(T.log_index)).all()}
+    added = 0
+    for (log_id,) in conn.execute(select(Log.id).order_by(Log.id)).all():
+        deriver = FactDeriver()
+        begin = 0
+        while True:
+            rows = conn.execute(
+                select(LogEntry.idx, LogEntry.data)
+                .where(LogEntry.log_id == log_id, LogEntry.idx >= begin)
+                .order_by(LogEntry.idx)
+                .limit(batch)
+            ).all()
+            if not rows:
+                break
+            new = []
+            for index, data in rows:
+                try:
+                    env = parse_envelope(data)
+                except ValueError:
+                    continue  # not a complaint-ledger entry
+                fact = deriver.add(env, index)
+                if fact is not None and index not in have:
+                    new.append(fact_row(fact))
+            if new:
+                conn.execute(insert(AuditFact), new)
+                added += len(new)
+            begin = rows[-1][0] + 1
+    return added
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def _between(col, w: Window):
+    return and_(col >= w.start_ms, col < w.end_ms, col <= w.as_of_ms)
+
+
+CELL_COLUMNS = (T.category, T.channel, T.language, T.jurisdiction)
+_PERIOD_TYPES = (*COUNTED_EVENTS, "decision", "rated", "compensation_paid")
+
+
+def sql_cells(conn: Connection, w: Window) -> Cells:
+    """Aggregate the facts of log entries below ``w.tree_size`` into cells, in SQL.
+
+    The conditions mirror ``metrics.accumulate`` one for one. Every row that can count has
+    ``at <= as_of`` and ``at < to`` (a deadline falling due in the period started before it;
+    a deadline met in the period was met before it fell due). Each query is answered from
+    one covering index of ``audit_facts``.
+    """
+    size = w.tree_size if w.tree_size is not None else 2**62
+    visible = and_(T.at_ms <= w.as_of_ms, T.at_ms < w.end_ms, T.log_index < size)
+    in_period = and_(T.at_ms >= w.start_ms, visible)
+    cells: Cells = {}
+
+    def cell(row) -> Cell:
+        key = (row[0], row[1], row[2], row[3])
+        c = cells.get(key)
+        if c is None:
+            c = cells[key] = Cell()
+        return c
+
+    def grouped(*extra, where):
+        return conn.execute(
+            select(*CELL_COLUMNS, *extra).where(*where).group_by(*CELL_COLUMNS, *extra[:-1])
+        )
+
+    count = func.count()
+    undisclosed = case((T.amount.is_(None), 1), else_=0)
+    for row in conn.execute(
+        select(*CELL_COLUMNS, T.type, T.outcome, T.csat, undisclosed, count)
+        .where(T.type.in_(_PERIOD_TYPES), in_period)
+        .group_by(*CELL_COLUMNS, T.type, T.outcome, T.csat, undisclosed)
+    ):
+        counts = cell(row).counts
+        type_, outcome, csat, hidden, n = row[4], row[5], row[6], row[7], int(row[8])
+        if type_ in COUNTED_EVENTS:
+            counts[IX[type_]] += n
+        elif type_ == "decision":
+            counts[IX[f"decision_{outcome}"]] += n
+        elif type_ == "rated":
+            counts[IX[f"csat_{csat}"]] += n
+        elif hidden:
+            counts[IX["paid_undisclosed"]] += n
+    for name, where in (
+        ("open", (T.open_delta != 0, visible)),
+        ("due_add", (T.due_add_ms.is_not(None), _between(T.due_add_ms, w), visible)),
+        ("due_sub", (T.due_sub_ms.is_not(None), _between(T.due_sub_ms, w), visible)),
+        (
+            "met",
+            (T.ends_cycle, _between(T.ended_due_ms, w),
+             T.at_ms < T.ended_due_ms, T.log_index < size),
+        ),
+    ):  # fmt: skip
+        value = func.sum(T.open_delta) if name == "open" else count
+        for row in grouped(value, where=where):
+            cell(row).counts[IX[name]] += int(row[4])
+    for row in conn.execute(
+        select(*CELL_COLUMNS, T.at_ms - T.received_ms).where(
+            T.first_response,  # renders the partial index's predicate on both databases
+            in_period,
+        )
+    ):
+        cell(row).first_response_ms.append(int(row[4]))
+    for row in conn.execute(
+        select(*CELL_COLUMNS, T.at_ms - T.cycle_start_ms).where(T.type == "decision", in_period)
+    ):
+        cell(row).final_response_ms.append(int(row[4]))
+    for row in conn.execute(
+        select(*CELL_COLUMNS, T.unit_kind, T.unit, T.amount).where(
+            T.type == "compensation_paid", T.amount.is_not(None), in_period
+        )
+    ):
+        cell(row).payments.append((row[4], row[5], row[6]))
+    return cells
+
+
+def sql_figures(engine: Engine, w: Window) -> dict[str, Any]:
+    """The figures for a window, from the facts table (one read transaction)."""
+    with engine.connect() as conn:
+        cells = sql_cells(conn, w)
+    return finalise(cells, w)
+
+
+# --- the regulator's complaint listing ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListingFilter:
+    received_from: int | None = None  # ms, inclusive
+    received_to: int | None = None  # ms, exclusive
+    status: str | None = None
+    category: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    jurisdiction: str | None = None
+    outcome: str | None = None
+    overdue: bool | None = None
+
+
+@dataclass(frozen=True)
+class ListedComplaint:
+    reference: str
+    status: str
+    category: str
+    channel: str
+    language: str
+    jurisdiction: str
+    received_ms: int
+    last_event_ms: int
+    events: int
+    cycle: int
+    outcome: str | None
+    responded: bool
+    final_response_due_ms: int | None
+    cycle_ended: bool
+    overdue: bool
+
+
+def _listing_query(f: ListingFilter, now_ms: int):
+    overdue = and_(T.cycle_ended.is_(False), T.due_ms.is_not(None), T.due_ms <= now_ms)
+    query = (
+        select(
+            T.reference,
+            T.state,
+            T.category,
+            T.channel,
+            T.language,
+            T.jurisdiction,
+            T.received_ms,
+            T.at_ms,
+            T.seq,
+            T.cycle,
+            T.outcome,
+            T.responded,
+            T.due_ms,
+            T.cycle_ended,
+        )
+        .select_from(AuditFact)
+        .join(
+            ComplaintRecord,
+            and_(ComplaintRecord.reference == T.reference, ComplaintRecord.seq == T.seq),
+        )
+    )
+    conditions = []
+    if f.received_from is not None:
+        conditions.append(T.received_ms >= f.received_from)
+    if f.received_to is not None:
+        conditions.append(T.received_ms < f.received_to)
+    for name in ("category", "channel", "language", "jurisdiction", "outcome"):
+        value = getattr(f, name)
+        if value is not None:
+            conditions.append(T[name] == value)
+    if f.status is not None:
+        conditions.append(T.state == f.status)
+    if f.overdue is True:
+        conditions.append(overdue)
+    elif f.overdue is False:
+        conditions.append(or_(not_(overdue), T.due_ms.is_(None)))
+    if conditions:
+        query = query.where(*conditions)
+    return query
+
+
+def _listed(row, now_ms: int) -> ListedComplaint:
+    due = row.due_ms
+    return ListedComplaint(
+        reference=row.reference,
+        status=row.state,
+        category=row.category,
+        channel=row.channel,
+        language=row.language,
+        jurisdiction=row.jurisdiction,
+        received_ms=row.received_ms,
+        last_event_ms=row.at_ms,
+        events=row.seq + 1,
+        cycle=row.cycle,
+        outcome=row.outcome,
+        responded=bool(row.responded),
+        final_response_due_ms=due,
+        cycle_ended=bool(row.cycle_ended),
+        overdue=(not row.cycle_ended) and due is not None and due <= now_ms,
+    )
+
+
+def list_complaints(
+    engine: Engine, f: ListingFilter, now: datetime, offset: int = 0, limit: int = 50
+) -> tuple[int, list[ListedComplaint]]:
+    """Complaints as they stand now (their latest event), filtered, newest first."""
+    now_ms = to_ms(now)
+    query = _listing_query(f, now_ms)
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(
+            query.order_by(T.received_ms.desc(), T.reference).offset(offset).limit(limit)
+        ).all()
+    return total, [_listed(r, now_ms) for r in rows]
+
+
+def iter_complaints(
+    engine: Engine, f: ListingFilter, now: datetime, chunk: int = 1000
+) -> Iterator[ListedComplaint]:
+    """Every complaint matching ``f``, newest first, read in chunks (for CSV export)."""
+    now_ms = to_ms(now)
+    base = _listing_query(f, now_ms).order_by(T.received_ms.desc(), T.reference)
+    after: tuple[int, str] | None = None
+    while True:
+        query = base
+        if after is not None:  # keyset pagination: stable and linear however long the export
+            query = query.where(
+                or_(
+                    T.received_ms < after[0],
+                    and_(T.received_ms == after[0], T.reference > after[1]),
+                )
+            )
+        with engine.connect() as conn:
+            rows = conn.execute(query.limit(chunk)).all()
+        for r in rows:
+            yield _listed(r, now_ms)
+        if len(rows) < chunk:
+            return
+        after = (rows[-1].received_ms, rows[-1].reference)

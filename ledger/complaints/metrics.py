@@ -1,0 +1,577 @@
+"""Regulator audit figures, computed only from the public fields of log leaves.
+
+Pure: no database, no clock, no I/O. Two steps, both deterministic:
+
+1. ``derive_fact(prev, envelope, index)`` turns one complaint event into a flat ``Fact``: the
+   event's own public fields plus what the complaint's earlier events say (category, channel,
+   language, jurisdiction, received time, cycle, statutory due instant, ...). Only the previous
+   fact of the same complaint is needed, so the service writes the same rows beside each step
+   (``ledger.complaints.facts``) and a monitor derives them while replaying the log.
+2. ``figures_from_facts(facts, window)`` aggregates facts into the figures. The SQL path in
+   ``ledger.complaints.facts`` fills the same ``Cells`` from SQL aggregates and calls the same
+   ``finalise``, so both paths give byte-identical JSON for the same log prefix.
+
+``compute_figures(envelopes, window)`` does both from envelopes (or leaf bytes) in log order.
+
+Definitions (docs/audit.md has the long form). A window is ``[from, to)`` plus ``as_of``: the
+instant the figures speak for. An event is *in the period* when ``from <= at < to`` and
+``at <= as_of``; events with ``at > as_of`` are treated as not having happened yet.
+
+* received, closed, withdrawn, referred, reopened: events of that type in the period.
+* open_at_end: complaints whose status after their last event before ``min(to, as_of)`` is
+  neither ``closed`` nor ``withdrawn`` (a referred complaint is open; a reopened one too).
+* decisions: decision events in the period, by outcome; a rate is outcome / decisions.
+* time to first response: for each complaint whose *first response* (its first
+  acknowledged, info_requested, holding_reply or decision event, in the first cycle, as in
+  ``deadlines.FIRST_RESPONSE_EVENTS``) falls in the period: response time - received time.
+* time to final response: for each decision in the period: decision time - start of its cycle
+  (the received event, or the reopening for a reopened complaint).
+* percentiles: nearest rank on the sorted durations in milliseconds: the p-th percentile is
+  the value of rank ceil(p/100 * n); the median is p50 (the lower middle value for even n).
+* deadline breaches: statutory final-response deadlines (``deadlines.final_response_due``,
+  extended when a holding reply was sent before the original deadline) that fell due in the
+  period and no later than ``as_of``. A deadline is *met* when its cycle ended (decision,
+  closure, withdrawal, or reopening) before the due instant; every other deadline that fell
+  due is *breached*, whether the complaint was answered late or is still unanswered.
+  Complaints in a jurisdiction or year without a known calendar are not counted.
+* redress paid: compensation_paid events in the period, amounts summed exactly per ISO 4217
+  currency and per crypto asset; payments whose amount is withheld from the leaf are counted
+  as ``amount_undisclosed``.
+* CSAT: rated events in the period: count, distribution 1-5, mean (4 decimals).
+
+Every figure is given in total and broken down by category, channel and language (every
+vocabulary value, zeros included); deadline breaches also by jurisdiction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, localcontext
+from functools import lru_cache
+from typing import Any
+
+from ledger.complaints.deadlines import FIRST_RESPONSE_EVENTS, get_jurisdiction
+from ledger.complaints.errors import CalendarError
+from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.reference import format_reference
+from ledger.complaints.timestamps import format_timestamp
+from ledger.complaints.vocab import (
+    OFFICER_KEY_EVENTS,
+    Category,
+    Channel,
+    EventType,
+    Language,
+    Outcome,
+)
+
+FIGURES_VERSION = "audit-figures/1"
+E = EventType
+TERMINAL = frozenset({"closed", "withdrawn"})
+COUNTED_EVENTS = ("received", "closed", "withdrawn", "referred", "reopened")
+OUTCOMES = tuple(o.value for o in Outcome)
+CSAT_VALUES = (1, 2, 3, 4, 5)
+_FIRST_RESPONSE = frozenset(str(t) for t in FIRST_RESPONSE_EVENTS)
+_CYCLE_ENDS = frozenset({"decision", "withdrawn", "closed"})
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# --- time helpers -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8192)
+def _epoch_day(day: str) -> int:
+    return date.fromisoformat(day).toordinal() - 719163  # 1970-01-01 is ordinal 719163
+
+
+def epoch_ms(at: str) -> int:
+    """Milliseconds since 1970-01-01 UTC of an envelope timestamp (already validated)."""
+    ms = int(at[20:23]) if len(at) == 24 else 0
+    return (
+        _epoch_day(at[:10]) * 86_400_000
+        + int(at[11:13]) * 3_600_000
+        + int(at[14:16]) * 60_000
+        + int(at[17:19]) * 1000
+        + ms
+    )
+
+
+def from_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def to_ms(value: datetime) -> int:
+    """Milliseconds since the epoch of an aware datetime (sub-millisecond digits dropped)."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp must be timezone-aware")
+    delta = value.astimezone(UTC) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def format_ms(ms: int) -> str:
+    return format_timestamp(from_ms(ms))
+
+
+@lru_cache(maxsize=16384)
+def _due_for_day(code: str, day: date, extended: bool) -> int | None:
+    jurisdiction = get_jurisdiction(code)
+    if extended and jurisdiction.extended_business_days is None:
+        return None
+    try:
+        # final_response_date only looks at the local day of the start instant: noon will do.
+        noon = jurisdiction.end_of_day(day) - timedelta(hours=12)
+        due_day = jurisdiction.final_response_date(noon, extended=extended)
+        return to_ms(jurisdiction.end_of_day(due_day))
+    except CalendarError:
+        return None
+
+
+def statutory_due_ms(code: str, start_ms: int, *, extended: bool = False) -> int | None:
+    """Exclusive due instant (ms) of the final response for a cycle started at ``start_ms``.
+
+    None when the jurisdiction or the year's calendar is unknown to this code.
+    """
+    try:
+        jurisdiction = get_jurisdiction(code)
+    except CalendarError:
+        return None
+    return _due_for_day(code, jurisdiction.local_date(from_ms(start_ms)), extended)
+
+
+# --- facts ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Fact:
+    """One complaint event, flattened for counting. Columns of ``audit_facts`` too."""
+
+    log_index: int
+    reference: str
+    seq: int
+    type: str
+    at_ms: int
+    state: str  # the complaint's status after this event
+    category: str
+    channel: str
+    language: str
+    jurisdiction: str
+    cycle: int  # 0, then +1 at each reopening
+    received_ms: int
+    cycle_start_ms: int  # received, or the reopening that started this cycle
+    open_delta: int  # +1 when the complaint becomes open, -1 when closed/withdrawn
+    first_response: bool  # this event is the complaint's first response
+    responded: bool  # a first response exists up to and including this event
+    outcome: str | None  # the current cycle's decision outcome (set by decision events)
+    unit_kind: str | None  # compensation_paid: "currency" or "asset" (if disclosed)
+    unit: str | None
+    amount: str | None
+    csat: int | None  # rated events
+    base_due_ms: int | None  # statutory due instant of the cycle, before any extension
+    due_ms: int | None  # statutory due instant of the cycle as known after this event
+    due_add_ms: int | None  # a deadline starts counting at this instant (cycle start/extension)
+    due_sub_ms: int | None  # a deadline stops counting at this instant (replaced by extension)
+    cycle_ended: bool  # the cycle's clock has ended (decision, closure, withdrawal, reopening)
+    ends_cycle: bool  # this event ended a cycle's clock (the current one, or before reopening)
+    ended_due_ms: int | None  # the due instant of the cycle this event ended
+
+
+FACT_FIELDS = tuple(f.name for f in fields(Fact))
+
+
+def derive_fact(
+    prev: Fact | None, envelope: Envelope, index: int, reference: str | None = None
+) -> Fact:
+    """The fact row of ``envelope`` (log entry ``index``) given its complaint's previous fact."""
+    et = envelope.type.value if isinstance(envelope.type, E) else str(envelope.type)
+    public = envelope.public
+    at_ms = epoch_ms(envelope.at)
+    if et == "received":
+        if prev is not None:
+            raise ValueError("a received event starts a complaint")
+        code = public["jurisdiction"]
+        due = statutory_due_ms(code, at_ms)
+        return Fact(
+            log_index=index,
+            reference=reference or format_reference(envelope.leaf_hash),
+            seq=envelope.seq,
+            type=et,
+            at_ms=at_ms,
+            state=public["state"],
+            category=public["category"],
+            channel=public["channel"],
+            language=public["language"],
+            jurisdiction=code,
+            cycle=0,
+            received_ms=at_ms,
+            cycle_start_ms=at_ms,
+            open_delta=1,
+            first_response=False,
+            responded=False,
+            outcome=None,
+            unit_kind=None,
+            unit=None,
+            amount=None,
+            csat=None,
+            base_due_ms=due,
+            due_ms=due,
+            due_add_ms=due,
+            due_sub_ms=None,
+            cycle_ended=False,
+            ends_cycle=False,
+            ended_due_ms=None,
+        )
+    if prev is None or prev.seq != envelope.seq - 1 or prev.reference != envelope.complaint:
+        raise ValueError(f"no previous fact for {envelope.complaint} seq {envelope.seq}")
+    state = public["state"]
+    f = Fact(
+        log_index=index,
+        reference=prev.reference,
+        seq=envelope.seq,
+        type=et,
+        at_ms=at_ms,
+        state=state,
+        category=prev.category,
+        channel=prev.channel,
+        language=prev.language,
+        jurisdiction=prev.jurisdiction,
+        cycle=prev.cycle,
+        received_ms=prev.received_ms,
+        cycle_start_ms=prev.cycle_start_ms,
+        open_delta=(state not in TERMINAL) - (prev.state not in TERMINAL),
+        first_response=False,
+        responded=prev.responded,
+        outcome=prev.outcome,
+        unit_kind=None,
+        unit=None,
+        amount=None,
+        csat=None,
+        base_due_ms=prev.base_due_ms,
+        due_ms=prev.due_ms,
+        due_add_ms=None,
+        due_sub_ms=None,
+        cycle_ended=prev.cycle_ended,
+        ends_cycle=False,
+        ended_due_ms=None,
+    )
+    if et in _FIRST_RESPONSE and f.cycle == 0 and not f.responded:
+        f.first_response = f.responded = True
+    if et == "reopened":
+        if not f.cycle_ended:  # a reopening ends a cycle that had not ended yet
+            f.ends_cycle, f.ended_due_ms = True, f.due_ms
+        due = statutory_due_ms(f.jurisdiction, at_ms)
+        f.cycle += 1
+        f.cycle_start_ms = at_ms
+        f.base_due_ms = f.due_ms = f.due_add_ms = due
+        f.cycle_ended = False
+        f.outcome = None
+    elif et == "holding_reply":
+        # A holding reply sent before the original deadline extends it (PSD2 Art. 101(2)).
+        if f.base_due_ms is not None and f.due_ms == f.base_due_ms and at_ms < f.base_due_ms:
+            extended = statutory_due_ms(f.jurisdiction, f.cycle_start_ms, extended=True)
+            if extended is not None:
+                f.due_sub_ms, f.due_add_ms, f.due_ms = f.base_due_ms, extended, extended
+    elif et in _CYCLE_ENDS:
+        if not f.cycle_ended:
+            f.ends_cycle, f.ended_due_ms, f.cycle_ended = True, f.due_ms, True
+        if et == "decision":
+            f.outcome = public["outcome"]
+    elif et == "compensation_paid":
+        if "amount" in public:
+            f.amount = public["amount"]
+            if "asset" in public:
+                f.unit_kind, f.unit = "asset", public["asset"]
+            else:
+                f.unit_kind, f.unit = "currency", public["currency"]
+    elif et == "rated":
+        f.csat = public["csat"]
+    return f
+
+
+class FactDeriver:
+    """Derives facts from envelopes in log order, keeping the last fact of each complaint."""
+
+    def __init__(self, last: Mapping[str, Fact] | None = None) -> None:
+        self.last: dict[str, Fact] = dict(last or {})
+
+    def add(self, envelope: Envelope, index: int, reference: str | None = None) -> Fact | None:
+        """The fact of log entry ``index`` (None for officer-key entries)."""
+        if envelope.type in OFFICER_KEY_EVENTS:
+            return None
+        prev = None if envelope.complaint is None else self.last.get(envelope.complaint)
+        fact = derive_fact(prev, envelope, index, reference)
+        self.last[fact.reference] = fact
+        return fact
+
+
+def facts_from_envelopes(
+    envelopes: Iterable[Envelope | bytes], start_index: int = 0
+) -> Iterator[Fact]:
+    """Facts of complaint events, from envelopes (or leaves) of the log in order."""
+    deriver = FactDeriver()
+    for i, item in enumerate(envelopes, start_index):
+        env = item if isinstance(item, Envelope) else parse_envelope(item)
+        fact = deriver.add(env, i)
+        if fact is not None:
+            yield fact
+
+
+# --- windows and cells ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """The period ``[start, end)`` and the instant ``as_of`` the figures speak for (ms)."""
+
+    start_ms: int
+    end_ms: int
+    as_of_ms: int
+    tree_size: int | None = None  # only facts of log entries below this size count
+
+    @classmethod
+    def of(
+        cls, start: datetime, end: datetime, as_of: datetime, tree_size: int | None = None
+    ) -> Window:
+        if end <= start:
+            raise ValueError("the period must end after it starts")
+        return cls(to_ms(start), to_ms(end), to_ms(as_of), tree_size)
+
+    def in_period(self, at_ms: int) -> bool:
+        return self.start_ms <= at_ms < self.end_ms and at_ms <= self.as_of_ms
+
+    def due_in_period(self, due_ms: int | None) -> bool:
+        return (
+            due_ms is not None
+            and self.start_ms <= due_ms < self.end_ms
+            and (due_ms <= self.as_of_ms)
+        )
+
+
+COUNTERS = (
+    *COUNTED_EVENTS,
+    "open",
+    *(f"decision_{o}" for o in OUTCOMES),
+    *(f"csat_{v}" for v in CSAT_VALUES),
+    "due_add",
+    "due_sub",
+    "met",
+    "paid_undisclosed",
+)
+CellKey = tuple[str, str, str, str]  # category, channel, language, jurisdiction
+
+
+IX = {name: i for i, name in enumerate(COUNTERS)}  # position of each counter in Cell.counts
+
+
+@dataclass
+class Cell:
+    """Additive counts and raw values for one (category, channel, language, jurisdiction)."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(COUNTERS))  # see IX
+    first_response_ms: list[int] = field(default_factory=list)
+    final_response_ms: list[int] = field(default_factory=list)
+    payments: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, unit, amount)
+
+
+Cells = dict[CellKey, Cell]
+
+
+_OPEN, _DUE_ADD, _DUE_SUB, _MET = IX["open"], IX["due_add"], IX["due_sub"], IX["met"]
+_UNDISCLOSED = IX["paid_undisclosed"]
+_TYPE_IX = {t: IX[t] for t in COUNTED_EVENTS}
+_DECISION_IX = {o: IX[f"decision_{o}"] for o in OUTCOMES}
+_CSAT_IX = {v: IX[f"csat_{v}"] for v in CSAT_VALUES}
+
+
+def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None) -> Cells:
+    """The pure aggregation: the same conditions as the SQL in ``facts.sql_cells``."""
+    cells = {} if cells is None else cells
+    size = window.tree_size
+    start, end, as_of = window.start_ms, window.end_ms, window.as_of_ms
+    due_in_period = window.due_in_period
+    for f in facts:
+        if size is not None and f.log_index >= size:
+            continue
+        at = f.at_ms
+        if at > as_of or at >= end:
+            continue  # nothing that happened after the window counts (see sql_cells)
+        key = (f.category, f.channel, f.language, f.jurisdiction)
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        c = cell.counts
+        if f.open_delta:
+            c[_OPEN] += f.open_delta
+        if f.due_add_ms is not None and due_in_period(f.due_add_ms):
+            c[_DUE_ADD] += 1
+        if f.due_sub_ms is not None and due_in_period(f.due_sub_ms):
+            c[_DUE_SUB] += 1
+        if f.ends_cycle and due_in_period(f.ended_due_ms) and at < f.ended_due_ms:
+            c[_MET] += 1
+        if at < start:
+            continue
+        t = f.type
+        i = _TYPE_IX.get(t)
+        if i is not None:
+            c[i] += 1
+        if t == "decision":
+            c[_DECISION_IX[f.outcome]] += 1
+            cell.final_response_ms.append(at - f.cycle_start_ms)
+        elif t == "rated":
+            c[_CSAT_IX[f.csat]] += 1
+        elif t == "compensation_paid":
+            if f.amount is None:
+                c[_UNDISCLOSED] += 1
+            else:
+                cell.payments.append((f.unit_kind, f.unit, f.amount))
+        if f.first_response:
+            cell.first_response_ms.append(at - f.received_ms)
+    return cells
+
+
+# --- finalising ---------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[int], p: int) -> int | None:
+    """Nearest-rank percentile of sorted integers (None when empty)."""
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    rank = max(1, -(-p * n // 100))  # ceil(p * n / 100)
+    return sorted_values[rank - 1]
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else ms / 1000
+
+
+def _durations(values: list[int]) -> dict[str, Any]:
+    values = sorted(values)
+    return {
+        "count": len(values),
+        "median_seconds": _seconds(percentile(values, 50)),
+        "p90_seconds": _seconds(percentile(values, 90)),
+    }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _amounts(sums: dict[str, Decimal]) -> dict[str, str]:
+    return {unit: format(total, "f") for unit, total in sorted(sums.items())}
+
+
+class _Slice:
+    """Running sums of the cells that make up one slice (totals, one category, ...)."""
+
+    __slots__ = ("counts", "final", "first", "jurisdictions", "payments", "sums")
+
+    def __init__(self) -> None:
+        self.counts = [0] * len(COUNTERS)
+        self.first: list[int] = []
+        self.final: list[int] = []
+        self.jurisdictions: dict[str, list[int]] = {}
+        self.sums: dict[str, dict[str, Decimal]] = {"currency": {}, "asset": {}}
+        self.payments = 0
+
+    def add(self, key: CellKey, cell: Cell) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, cell.counts, strict=True)]
+        self.first += cell.first_response_ms
+        self.final += cell.final_response_ms
+        c = cell.counts
+        due = c[_DUE_ADD] - c[_DUE_SUB]
+        if due or c[_MET]:
+            j = self.jurisdictions.setdefault(key[3], [0, 0])
+            j[0] += due
+            j[1] += c[_MET]
+        for kind, unit, amount in cell.payments:
+            self.payments += 1
+            sums = self.sums[kind]
+            sums[unit] = sums.get(unit, Decimal(0)) + Decimal(amount)
+
+    def figures(self) -> dict[str, Any]:
+        total = dict(zip(COUNTERS, self.counts, strict=True))
+        decisions = sum(total[f"decision_{o}"] for o in OUTCOMES)
+        ratings = sum(total[f"csat_{v}"] for v in CSAT_VALUES)
+        csat_sum = sum(v * total[f"csat_{v}"] for v in CSAT_VALUES)
+        due = total["due_add"] - total["due_sub"]
+        breached = due - total["met"]
+        return {
+            "received": total["received"],
+            "open_at_end": total["open"],
+            "closed": total["closed"],
+            "withdrawn": total["withdrawn"],
+            "referred": total["referred"],
+            "reopened": total["reopened"],
+            "decisions": {
+                "total": decisions,
+                **{o: total[f"decision_{o}"] for o in OUTCOMES},
+                **{f"{o}_rate": _rate(total[f"decision_{o}"], decisions) for o in OUTCOMES},
+            },
+            "time_to_first_response": _durations(self.first),
+            "time_to_final_response": _durations(self.final),
+            "deadline_breaches": {
+                "due": due,
+                "breached": breached,
+                "breach_rate": _rate(breached, due),
+                "by_jurisdiction": {
+                    j: {"due": d, "breached": d - met, "breach_rate": _rate(d - met, d)}
+                    for j, (d, met) in sorted(self.jurisdictions.items())
+                },
+            },
+            "redress_paid": {
+                "payments": self.payments + total["paid_undisclosed"],
+                "amount_undisclosed": total["paid_undisclosed"],
+                "by_currency": _amounts(self.sums["currency"]),
+                "by_asset": _amounts(self.sums["asset"]),
+            },
+            "csat": {
+                "ratings": ratings,
+                "mean": round(csat_sum / ratings, 4) if ratings else None,
+                "distribution": {str(v): total[f"csat_{v}"] for v in CSAT_VALUES},
+            },
+        }
+
+
+BREAKDOWNS = (
+    ("by_category", 0, Category),
+    ("by_channel", 1, Channel),
+    ("by_language", 2, Language),
+)
+
+
+def finalise(cells: Cells, window: Window) -> dict[str, Any]:
+    """The figures document from aggregated cells (shared by the pure and the SQL path)."""
+    totals = _Slice()
+    slices = {name: {v.value: _Slice() for v in vocab} for name, _, vocab in BREAKDOWNS}
+    with localcontext() as ctx:
+        ctx.prec = 200  # amounts have at most 30 + 18 digits: sums stay exact
+        for key, cell in sorted(cells.items()):
+            totals.add(key, cell)
+            for name, position, _ in BREAKDOWNS:
+                part = slices[name].get(key[position])
+                if part is not None:
+                    part.add(key, cell)
+    out: dict[str, Any] = {
+        "version": FIGURES_VERSION,
+        "period": {"from": format_ms(window.start_ms), "to": format_ms(window.end_ms)},
+        "as_of": format_ms(window.as_of_ms),
+        "tree_size": window.tree_size,
+        "totals": totals.figures(),
+    }
+    for name, _, _ in BREAKDOWNS:
+        out[name] = {value: part.figures() for value, part in slices[name].items()}
+    return out
+
+
+def figures_from_facts(facts: Iterable[Fact], window: Window) -> dict[str, Any]:
+    return finalise(accumulate(facts, window), window)
+
+
+def compute_figures(envelopes: Iterable[Envelope | bytes], window: Window) -> dict[str, Any]:
+    """Figures from the log's envelopes (or leaves) in log order: the pure reference path.
+
+    ``window.tree_size`` limits the count to entries below that size (all when None).
+    """
+    return figures_from_facts(facts_from_envelopes(envelopes), window)

@@ -1,0 +1,163 @@
+"""A small, hand-checkable set of complaints written through ComplaintService with a fake
+clock, so every timestamp (and so every figure) is known in advance. docs/audit.md and
+tests/audit/test_figures.py spell out the expected numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from ledger.complaints.events import Actor
+from ledger.complaints.officers import signature_field
+from ledger.complaints.service import ComplaintService
+from ledger.complaints.vocab import Role
+from ledger.complaints.workflow import signing_body
+
+AGENT = Actor(Role.AGENT, "agent-7")
+CUSTOMER = Actor(Role.CUSTOMER, "customer")
+SUPERVISOR = Actor(Role.SUPERVISOR, "supervisor-2")
+
+MARCH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class FakeClock:
+    now: datetime = field(default_factory=lambda: at("2026-02-01T00:00:00Z"))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Writer:
+    """Records steps at given instants, signing decisions, offers and payments."""
+
+    def __init__(self, service: ComplaintService, clock: FakeClock) -> None:
+        self.service = service
+        self.clock = clock
+        self.officer = Ed25519PrivateKey.generate()
+        clock.now = at("2026-02-01T00:00:00Z")
+        env, _ = service.register_officer_key(
+            admin_id="admin-1",
+            public_key=self.officer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
+            roles=["officer"],
+            valid_from=clock.now,
+            valid_until=None,
+            name="Olga Officer",
+        )
+        self.key_id = env.public["key_id"]
+
+    def file(self, when: str, category: str, channel: str, language: str, jurisdiction: str):
+        self.clock.now = at(when)
+        public = {
+            "category": category,
+            "channel": channel,
+            "language": language,
+            "jurisdiction": jurisdiction,
+        }
+        recorded, _ = self.service.file(public, {"description": "test complaint"}, CUSTOMER)
+        return recorded.state.reference
+
+    def step(self, ref: str, when: str, type_: str, public=None, body=None, actor=AGENT):
+        self.clock.now = at(when)
+        self.service.record(ref, type=type_, public=public or {}, body=body or {}, actor=actor)
+
+    def signed(self, ref: str, when: str, type_: str, content: dict, public: dict) -> None:
+        self.clock.now = at(when)
+        body = signing_body(self.service.state(ref), type_, content)
+        public = {**public, "signature": signature_field(self.officer, body)}
+        self.service.record(
+            ref, type=type_, public=public, body=body, actor=Actor(Role.OFFICER, self.key_id)
+        )
+
+    def decide(self, ref: str, when: str, outcome: str) -> None:
+        content = {
+            "outcome": outcome,
+            "finding": "What we found.",
+            "rules": ["PSD2 Art. 101"],
+            "evidence": [],
+            "root_cause": "product_defect" if outcome != "rejected" else "no_fault_found",
+        }
+        if outcome != "rejected":
+            content["remedy"] = "We pay you back."
+        pub = {k: content[k] for k in ("outcome", "root_cause", "rules", "evidence")}
+        self.signed(ref, when, "decision", content, pub)
+
+    def pay(self, ref: str, offered: str, accepted: str, paid: str, money: dict, public=True):
+        self.signed(ref, offered, "compensation_offered", money, money if public else
+                    {"method": money["method"]})  # fmt: skip
+        self.step(ref, accepted, "compensation_accepted", actor=CUSTOMER)
+        extra = (
+            {"tx_hash": "0x" + "ab" * 32}
+            if money["method"] == "on_chain"
+            else {"payment_reference": "PAY-1"}
+        )
+        self.signed(ref, paid, "compensation_paid", {**money, **extra},
+                    money if public else {"method": money["method"]})  # fmt: skip
+
+
+def build_march(service: ComplaintService, clock: FakeClock) -> dict[str, str]:
+    """Seven complaints A-G around March 2026 (see the expected figures in the tests)."""
+    w = Writer(service, clock)
+    refs = {}
+    # G: Lithuania, received in February, decided late (breach), paid, reopened, decided again.
+    g = refs["G"] = w.file("2026-02-20T09:00:00Z", "stuck_transaction", "email", "ru", "EU-PSD2-LT")
+    w.step(g, "2026-02-20T10:00:00Z", "acknowledged")
+    # A: decided the next day, paid 50.00 EUR, rated 5.
+    a = refs["A"] = w.file("2026-03-02T09:00:00Z", "stuck_transaction", "email", "en", "EU-PSD2")
+    w.step(a, "2026-03-02T09:30:00Z", "acknowledged")
+    # B: UK, information requested, rejected, closed, rated 2, then referred to the ombudsman.
+    b = refs["B"] = w.file("2026-03-02T10:00:00Z", "hacked_account", "chat", "ca", "UK-FCA-DISP")
+    w.step(b, "2026-03-02T11:00:00Z", "acknowledged")
+    w.step(b, "2026-03-02T11:30:00Z", "info_requested", body={"request": "Screenshots?"})
+    # D: acknowledged, never decided: its PSD2 deadline (23 March) passes.
+    d = refs["D"] = w.file("2026-03-02T12:00:00Z", "sync_fault", "in_app", "en", "EU-PSD2")
+    w.step(d, "2026-03-02T12:10:00Z", "acknowledged")
+    # E: holding reply before the deadline (extended to 22 April), decided, paid (undisclosed).
+    e = refs["E"] = w.file("2026-03-02T13:00:00Z", "interface_fault", "phone", "zh", "EU-PSD2")
+    w.step(e, "2026-03-02T14:00:00Z", "acknowledged")
+    w.step(b, "2026-03-02T15:00:00Z", "info_received", body={"text": "Attached."},
+           actor=CUSTOMER)  # fmt: skip
+    w.decide(a, "2026-03-03T09:00:00Z", "upheld")
+    # C: partially upheld after 72 h, paid 25.50 USDC on chain, rated 4.
+    c = refs["C"] = w.file("2026-03-03T08:00:00Z", "refund_or_claim", "web_form", "pt", "EU-PSD2")
+    w.step(c, "2026-03-03T12:00:00Z", "acknowledged")
+    w.pay(a, "2026-03-03T10:00:00Z", "2026-03-03T11:00:00Z", "2026-03-03T12:30:00Z",
+          {"amount": "50.00", "currency": "EUR", "method": "bank_transfer"})  # fmt: skip
+    w.step(a, "2026-03-03T13:00:00Z", "closed")
+    w.step(a, "2026-03-03T14:00:00Z", "rated", {"csat": 5}, actor=CUSTOMER)
+    w.decide(b, "2026-03-04T10:00:00Z", "rejected")
+    w.step(b, "2026-03-04T11:00:00Z", "closed")
+    w.step(b, "2026-03-04T12:00:00Z", "rated", {"csat": 2}, actor=CUSTOMER)
+    # F: withdrawn an hour after filing, no response.
+    f = refs["F"] = w.file("2026-03-05T09:00:00Z", "lost_recovery_phrase", "social", "lt",
+                           "UK-FCA-DISP")  # fmt: skip
+    w.step(f, "2026-03-05T10:00:00Z", "withdrawn", actor=CUSTOMER)
+    w.decide(c, "2026-03-06T08:00:00Z", "partially_upheld")
+    w.pay(c, "2026-03-06T09:00:00Z", "2026-03-06T10:00:00Z", "2026-03-06T11:00:00Z",
+          {"amount": "25.50", "asset": "USDC", "method": "on_chain"})  # fmt: skip
+    w.step(c, "2026-03-06T12:00:00Z", "closed")
+    w.step(c, "2026-03-06T13:00:00Z", "rated", {"csat": 4}, actor=CUSTOMER)
+    w.step(b, "2026-03-10T09:00:00Z", "referred", {"to": "ombudsman"}, actor=CUSTOMER)
+    w.decide(g, "2026-03-17T09:00:00Z", "upheld")
+    w.pay(g, "2026-03-17T10:00:00Z", "2026-03-17T11:00:00Z", "2026-03-17T12:00:00Z",
+          {"amount": "10.00", "currency": "EUR", "method": "bank_transfer"})  # fmt: skip
+    w.step(g, "2026-03-18T09:00:00Z", "closed")
+    w.step(g, "2026-03-18T10:00:00Z", "rated", {"csat": 3}, actor=CUSTOMER)
+    w.step(g, "2026-03-19T09:00:00Z", "reopened", {"reason": "quality_review"}, actor=SUPERVISOR)
+    w.step(e, "2026-03-20T10:00:00Z", "holding_reply", body={"reason": "We need the vendor."})
+    w.decide(g, "2026-03-20T09:00:00Z", "rejected")
+    w.step(g, "2026-03-21T09:00:00Z", "closed")
+    w.decide(e, "2026-03-25T13:00:00Z", "upheld")
+    w.pay(e, "2026-03-25T14:00:00Z", "2026-03-25T15:00:00Z", "2026-03-25T16:00:00Z",
+          {"amount": "15.00", "currency": "EUR", "method": "account_credit"},
+          public=False)  # fmt: skip
+    w.step(e, "2026-03-26T09:00:00Z", "closed")
+    # After the period: D is finally answered in April (a late answer: still one breach).
+    return refs

@@ -1,0 +1,204 @@
+"""The monitor's fast replay path gives the domain's verdicts: ``parse_leaf`` against
+``events.parse_envelope`` on valid and mutated leaves, ``start_chain``/``step_chain`` against
+``states.replay`` on valid chains and on chains that break each kind of rule."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ledger.complaints.errors import ComplaintError
+from ledger.complaints.events import Actor, bind_body, build_event, parse_envelope
+from ledger.complaints.officers import OfficerRegistry
+from ledger.complaints.reference import format_reference
+from ledger.complaints.states import replay
+from ledger.complaints.vocab import EventType, Role
+from ledger.log.merkle import leaf_hash
+from ledger.monitor import ChainState, parse_leaf, start_chain, step_chain
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def received_leaf(origin: str, i: int, tag: str = "") -> bytes:
+    """A valid received event (for logs built in tests)."""
+    return build_event(
+        log=origin,
+        complaint=None,
+        seq=0,
+        prev=None,
+        type="received",
+        at=T0 + timedelta(minutes=i),
+        actor=Actor(Role.CUSTOMER, "customer"),
+        public={"state": "received", "category": "sync_fault", "channel": "email",
+                "language": "en", "jurisdiction": "EU-PSD2"},
+        body={"description": f"complaint {i} {tag}"},
+        salt=bytes([i % 256]) * 31 + tag.encode()[:1].ljust(1, b"-"),
+    ).leaf  # fmt: skip
+
+
+def _outcome(fn):
+    try:
+        return ("ok", fn())
+    except ComplaintError as exc:
+        return ("error", exc.code)
+
+
+def _mutations(leaf: bytes):
+    yield leaf
+    for pos in (1, len(leaf) // 3, len(leaf) // 2, len(leaf) - 3):
+        yield leaf[:pos] + bytes([leaf[pos] ^ 0x01]) + leaf[pos + 1 :]
+    yield leaf.replace(b'"v":1', b'"v":1.0')
+    yield leaf.replace(b'"v":1', b'"v":2')
+    yield leaf.replace(b'"seq":', b'"seq": ')
+    yield leaf.replace(b'"seq":1,', b'"seq":1e0,')
+    yield leaf.replace(b'"seq":1,', b'"seq":9007199254740993,')
+    yield leaf.replace(b'{"actor":', b'{"zactor":')
+    yield leaf.replace(b'"state":"', b'"state":"\\u0061')
+    yield leaf.replace(b'"customer"', '"customér"'.encode())
+    yield leaf.replace(b'.000Z"', b'Z"')
+    yield leaf.replace(b"T09:", b"T24:")
+    yield leaf.replace(b"2026-03-", b"2026-02-3")
+    yield leaf.replace(b'"prev":"', b'"prev":"A')
+    yield leaf.replace(b'"log":"', b'"log":" ')
+
+
+def test_parse_leaf_agrees_with_parse_envelope(ledger, march) -> None:
+    size = ledger.store.latest_checkpoint().size
+    leaves = ledger.store.entries(0, size)
+    known = {v: None for v in march.values()}
+    checked = 0
+    for leaf in leaves:
+        for data in dict.fromkeys(_mutations(leaf)):
+            lh = leaf_hash(data)
+            assert _outcome(lambda d=data, h=lh: parse_leaf(d, h, known)) == _outcome(
+                lambda d=data: parse_envelope(d)
+            ), data
+            checked += 1
+    assert checked > 500
+
+
+def _fast_replay(envelopes, registry):
+    state = None
+    for i, env in enumerate(envelopes):
+        try:
+            if state is None:
+                if env.type != "received":
+                    from ledger.complaints.errors import ChainError
+
+                    raise ChainError("starts with received", "CHAIN_START")
+                state = start_chain(env, format_reference(env.leaf_hash))
+            else:
+                state = step_chain(state, env, registry)
+        except ComplaintError as exc:
+            raise exc.at_index(i) from None
+    return state
+
+
+def _same_state(fast: ChainState, domain) -> None:
+    for name in ("status", "category", "channel", "language", "jurisdiction", "level",
+                 "specialism", "info_pending", "holding_reply_sent", "outcome", "offer",
+                 "payments", "reopen_count", "ratings", "erased", "log", "reference", "seq",
+                 "head"):  # fmt: skip
+        assert getattr(fast, name) == getattr(domain, name), name
+    assert list(fast.events.items()) == [(e.leaf_hash, e.type) for e in domain.events]
+
+
+def _chains(ledger):
+    size = ledger.store.latest_checkpoint().size
+    envs = [parse_envelope(e) for e in ledger.store.entries(0, size)]
+    registry = OfficerRegistry.fold(e for e in envs if e.type.startswith("officer_key"))
+    chains: dict[str, list] = {}
+    for e in envs:
+        if e.type.startswith("officer_key"):
+            continue
+        ref = e.complaint or format_reference(e.leaf_hash)
+        chains.setdefault(ref, []).append(e)
+    return registry, chains
+
+
+def test_fast_replay_of_valid_chains_equals_states_replay(ledger, march) -> None:
+    registry, chains = _chains(ledger)
+    assert len(chains) == 7
+    for events in chains.values():
+        _same_state(_fast_replay(events, registry), replay(events, registry=registry))
+        # Saved and loaded state files keep the same state.
+        state = _fast_replay(events, registry)
+        assert ChainState.from_json(state.to_json()) == state
+
+
+def _next(state, env_type, public, *, role=Role.AGENT, actor_id="agent-1", at=None, seq=None,
+          prev=None, body=None, registry=None):  # fmt: skip
+    """A leaf for the next event of ``state``, built without consulting the state machine."""
+    body = body or {}
+    return build_event(
+        log=state.log,
+        complaint=state.reference,
+        seq=state.seq + 1 if seq is None else seq,
+        prev=state.head if prev is None else prev,
+        type=env_type,
+        at=at or (datetime.fromisoformat(state.last_at.replace("Z", "+00:00"))
+                  + timedelta(minutes=1)),
+        actor=Actor(role, actor_id),
+        public=public,
+        body=body,
+    ).envelope  # fmt: skip
+
+
+BROKEN = {
+    "not acknowledged yet": ("info_requested", {"state": "investigating"},
+                             {"body": {"request": "more?"}}),
+    "wrong role": ("acknowledged", {"state": "acknowledged"}, {"role": Role.CUSTOMER,
+                                                                "actor_id": "customer"}),
+    "state mismatch": ("acknowledged", {"state": "closed"}, {}),
+    "bad seq": ("acknowledged", {"state": "acknowledged"}, {"seq": 5}),
+    "broken prev": ("acknowledged", {"state": "acknowledged"}, {"prev": "00" * 32}),
+    "time backwards": ("acknowledged", {"state": "acknowledged"},
+                       {"at": datetime(2020, 1, 1, tzinfo=UTC)}),
+    "escalate down": ("escalated", {"state": "received", "level": "agent"}, {}),
+    "erase unknown": ("erased", {"state": "received", "erases": "ab" * 32,
+                                  "basis": "gdpr_art17"}, {"role": Role.ADMIN}),
+    "withdraw by admin": ("withdrawn", {"state": "withdrawn"}, {"role": Role.ADMIN}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_broken_chains_fail_the_same_way(ledger, march, case) -> None:
+    registry, chains = _chains(ledger)
+    received = chains[march["D"]][0]  # D's received event, then a step that breaks a rule
+    start = replay([received])
+    env_type, public, kw = BROKEN[case]
+    bad = _next(start, env_type, public, **kw)
+    domain = _outcome(lambda: replay([received, bad], registry=registry))
+    fast = _outcome(lambda: _fast_replay([received, bad], registry))
+    assert domain[0] == "error"
+    assert fast == domain
+
+
+def test_signed_events_need_an_authorised_key(ledger, march) -> None:
+    registry, chains = _chains(ledger)
+    events = chains[march["D"]]  # received, acknowledged
+    state = replay(events, registry=registry)
+    decision = {"outcome": "rejected", "finding": "x", "rules": ["R1"], "evidence": [],
+                "root_cause": "policy"}  # fmt: skip
+    body = bind_body(decision, log=state.log, complaint=state.reference, prev=state.head,
+                     event_type="decision")  # fmt: skip
+    unknown = "0" * 32
+    public = {"state": "decided", "outcome": "rejected", "root_cause": "policy",
+              "rules": ["R1"], "evidence": [], "signature": {"key_id": unknown,
+                                                             "sig": "00" * 64}}  # fmt: skip
+    bad = _next(state, "decision", public, role=Role.OFFICER, actor_id=unknown, body=body)
+    domain = _outcome(lambda: replay([*events, bad], registry=registry))
+    assert domain == ("error", "KEY_UNKNOWN")
+    assert _outcome(lambda: _fast_replay([*events, bad], registry)) == domain
+
+
+def test_remembered_public_verdicts_keep_types_apart() -> None:
+    from ledger.monitor import _validate_public
+
+    _validate_public(EventType.RATED, {"csat": 1, "state": "closed"})  # valid: remembered
+    for bad in (True, 1.0):
+        with pytest.raises(ComplaintError):
+            _validate_public(EventType.RATED, {"csat": bad, "state": "closed"})
+    with pytest.raises(ComplaintError):  # nested values are checked every time
+        _validate_public(EventType.ESCALATED, {"level": ["specialist"], "state": "received"})
