@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import get_ledger
+from api.anchor_routes import coverage_for
 from api.auth import RECORDED_READERS, STAFF, Caller, current_caller, require
 from api.idempotency import AlreadyDone, Plan, plan_for, previous_outcome
 from api.problems import Problem
@@ -35,6 +36,7 @@ from api.schemas import (
 from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor, body_bytes
+from ledger.complaints.proofdoc import collect_proof
 from ledger.complaints.reference import format_reference, parse_reference
 from ledger.complaints.service import ChainConflict, Hooks, Recorded, new_capability_secret
 from ledger.complaints.states import allowed_events
@@ -341,6 +343,19 @@ def _check_step_role(caller: Caller, reference: str) -> None:
                       headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
 
+def _record_step(ref: str, plan: Plan | None, lang: str, **step: Any):
+    """Record a step (idempotently when ``plan``) and answer with it, or with the first answer."""
+    try:
+        recorded: Recorded = get_ledger().complaints.record(
+            ref, hooks=_idempotent(plan, {"reference": ref}), **step
+        )
+    except AlreadyDone:
+        return _replay(plan, lang)
+    except ChainConflict as exc:
+        raise Problem("chain-conflict", str(exc)) from exc
+    return _recorded_response(ref, recorded.receipt.index, lang, recorded=recorded)
+
+
 @blp.route("/<reference>/events")
 class EventsResource(MethodView):
     @blp.arguments(EventRequest)
@@ -364,20 +379,8 @@ class EventsResource(MethodView):
         if event_type in ("decision", "compensation_offered", "compensation_paid"):
             sig = public.get("signature") or {}
             actor = Actor(Role(caller.role), str(sig.get("key_id", caller.id)))
-        try:
-            recorded: Recorded = get_ledger().complaints.record(
-                ref,
-                type=event_type,
-                public=public,
-                body=body,
-                actor=actor,
-                hooks=_idempotent(plan, {"reference": ref}),
-            )
-        except AlreadyDone:
-            return _replay(plan, lang)
-        except ChainConflict as exc:
-            raise Problem("chain-conflict", str(exc)) from exc
-        return _recorded_response(ref, recorded.receipt.index, lang, recorded=recorded)
+        return _record_step(ref, plan, lang, type=event_type, public=public, body=body,
+                            actor=actor)  # fmt: skip
 
 
 @blp.route("/<reference>/signing-body")
@@ -416,67 +419,16 @@ class ProofResource(MethodView):
         disclose = (caller.role == "customer" and caller.reference == ref) or caller.is_staff
         if disclose and caller.role != "customer":
             _record_read(caller, ref, "proof")
-        return build_proof(ref, disclose)
-
-
-def build_proof(ref: str, disclose: bool) -> dict[str, Any]:
-    ledger = get_ledger()
-    store = ledger.store
-    events = ledger.complaints.events(ref)
-    cp = store.latest_checkpoint()
-    items = []
-    signers: set[str] = set()
-    for e in events:
-        item = {
-            "seq": e.seq,
-            "type": str(e.envelope.type),
-            "index": e.log_index,
-            "leaf": e.envelope.leaf.decode("utf-8"),
-            "inclusion_proof": [b64(p) for p in store.inclusion_proof(e.log_index, cp.size)],
-            "erased": e.erased_by is not None,
-        }
-        if disclose and e.salt is not None and e.body_jcs is not None:
-            item["salt"] = e.salt.hex()
-            item["body"] = e.body_jcs.decode("utf-8")
-        sig = e.envelope.public.get("signature")
-        if sig:
-            signers.add(sig["key_id"])
-        items.append(item)
-    keys = []
-    for key_id in sorted(signers):
-        entries = ledger.complaints.officer_key_entries(key_id)
-        keys.append(
-            {
-                "key_id": key_id,
-                "entries": [
-                    {
-                        "index": index,
-                        "leaf": env.leaf.decode("utf-8"),
-                        "inclusion_proof": [b64(p) for p in store.inclusion_proof(index, cp.size)],
-                    }
-                    for index, env in entries
-                    if index < cp.size
-                ],
-            }
+        ledger = get_ledger()
+        return collect_proof(
+            ledger,
+            ref,
+            tree_size=ledger.store.latest_checkpoint().size,
+            disclose=disclose,
+            # Internal investigation notes are not shown to customers (as in the timeline).
+            withhold=("note_added",) if caller.role == "customer" else (),
+            anchor_for=coverage_for,
         )
-    return {
-        "reference": ref,
-        "log": store.origin,
-        "verifier_key": str(store.verifier),
-        "checkpoint": {"size": cp.size, "root": b64(cp.root), "note": cp.note},
-        "events": items,
-        "officer_keys": keys,
-        "anchor": _anchor_coverage(cp.size),
-    }
-
-
-def _anchor_coverage(size: int):
-    try:
-        from ledger.anchoring.status import anchor_coverage
-    except ImportError:  # anchoring not wired in
-        return None
-    ledger = get_ledger()
-    return anchor_coverage(ledger.engine, ledger.store, size)
 
 
 @blp.route("/<reference>/erasures")
@@ -492,20 +444,9 @@ class ErasureResource(MethodView):
         plan = plan_for(caller.id)
         if (done := _replay(plan, lang)) is not None:
             return done
-        try:
-            recorded = get_ledger().complaints.record(
-                ref,
-                type="erased",
-                public={"erases": args["target"], "basis": args["basis"]},
-                body={},
-                actor=_actor(caller),
-                hooks=_idempotent(plan, {"reference": ref}),
-            )
-        except AlreadyDone:
-            return _replay(plan, lang)
-        except ChainConflict as exc:
-            raise Problem("chain-conflict", str(exc)) from exc
-        return _recorded_response(ref, recorded.receipt.index, lang, recorded=recorded)
+        public = {"erases": args["target"], "basis": args["basis"]}
+        return _record_step(ref, plan, lang, type="erased", public=public, body={},
+                            actor=_actor(caller))  # fmt: skip
 
 
 @blp.route("/<reference>/access-log")

@@ -26,6 +26,7 @@ from api.problems import Problem
 from api.schemas import Strict
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor
+from ledger.complaints.proofdoc import ProofUnavailable, collect_proof
 from ledger.complaints.reference import parse_reference
 from ledger.complaints.service import ChainConflict
 from ledger.complaints.vocab import Category, EventType, Role
@@ -50,96 +51,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-# --- gathering the proof at one checkpoint (the database edge of the pure builder) -----------
-
-
-def bundle_checkpoint(ledger: Ledger, events) -> int:
-    """The default checkpoint of a bundle: the first one holding the complaint's last step,
-    trailing exports aside. A re-export with nothing new therefore has the same checkpoint,
-    the same content and the same bytes (once the anchor, if any, is final)."""
-    substantive = list(events)
-    while len(substantive) > 1 and substantive[-1].envelope.type == EventType.BUNDLE_EXPORTED:
-        substantive.pop()
-    return ledger.store.checkpoint_covering(substantive[-1].log_index).size
-
-
-def collect_proof(
-    ledger: Ledger,
-    reference: str,
-    *,
-    tree_size: int | None = None,
-    disclose: bool = True,
-    withhold: Collection[str] = (),
-    anchor_for: Callable[[int], dict[str, Any] | None] | None = None,
-) -> dict[str, Any]:
-    """The complaint proof (the ``GET .../proof`` format) at the checkpoint of ``tree_size``
-    (default: ``bundle_checkpoint``), holding the complaint's events in that tree.
-
-    Bodies and salts are included when ``disclose``, except for event types in ``withhold``.
-    An event counts as erased only if its erasure is itself in the tree.
-    """
-    store = ledger.store
-    events = ledger.complaints.events(reference)
-    size = bundle_checkpoint(ledger, events) if tree_size is None else tree_size
-    cp = store.checkpoint(size)
-    included = [e for e in events if e.log_index < cp.size]
-    if not included:
-        raise Problem("bad-request", f"the checkpoint of size {size} predates this complaint")
-    in_tree = {e.envelope.leaf_hash_hex for e in included}
-    items = []
-    signers: set[str] = set()
-    for e in included:
-        erased = e.erased_by is not None and e.erased_by in in_tree
-        item: dict[str, Any] = {
-            "seq": e.seq,
-            "type": str(e.envelope.type),
-            "index": e.log_index,
-            "leaf": e.envelope.leaf.decode("utf-8"),
-            "inclusion_proof": [_b64(p) for p in store.inclusion_proof(e.log_index, cp.size)],
-            "erased": erased,
-        }
-        shown = disclose and str(e.envelope.type) not in withhold and not erased
-        if shown and e.salt is not None and e.body_jcs is not None:
-            item["salt"] = e.salt.hex()
-            item["body"] = e.body_jcs.decode("utf-8")
-        sig = e.envelope.public.get("signature")
-        if sig:
-            signers.add(sig["key_id"])
-        items.append(item)
-    keys = []
-    for key_id in sorted(signers):
-        entries = ledger.complaints.officer_key_entries(key_id)
-        keys.append(
-            {
-                "key_id": key_id,
-                "entries": [
-                    {
-                        "index": index,
-                        "leaf": env.leaf.decode("utf-8"),
-                        "inclusion_proof": [_b64(p) for p in store.inclusion_proof(index, cp.size)],
-                    }
-                    for index, env in entries
-                    if index < cp.size
-                ],
-            }
-        )
-    if anchor_for is None:
-        from ledger.anchoring.status import anchor_coverage
-
-        def anchor_for(n: int) -> dict[str, Any] | None:
-            return anchor_coverage(ledger.engine, store, n)
-
-    return {
-        "reference": reference,
-        "log": store.origin,
-        "verifier_key": str(store.verifier),
-        "checkpoint": {"size": cp.size, "root": _b64(cp.root), "note": cp.note},
-        "events": items,
-        "officer_keys": keys,
-        "anchor": anchor_for(cp.size),
-    }
-
-
 def _anchor_for(size: int) -> dict[str, Any] | None:
     from api.anchor_routes import coverage_for
 
@@ -160,14 +71,17 @@ def export_bundle(
     signer = ledger.store.signer
     if signer is None:
         raise Problem("unavailable", "the log signing key is not available on this server")
-    proof = collect_proof(
-        ledger,
-        reference,
-        tree_size=tree_size,
-        disclose=disclose,
-        withhold=withhold,
-        anchor_for=anchor_for,
-    )
+    try:
+        proof = collect_proof(
+            ledger,
+            reference,
+            tree_size=tree_size,
+            disclose=disclose,
+            withhold=withhold,
+            anchor_for=anchor_for,
+        )
+    except ProofUnavailable as exc:
+        raise Problem("bad-request", str(exc)) from exc
     try:
         bundle = build_bundle(proof, signer)
     except BundleError as exc:  # the ledger's own data does not verify: never sign it

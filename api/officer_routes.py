@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import get_ledger
-from api.auth import require
+from api.auth import current_caller, require
 from api.complaints_routes import receipt_json
 from api.idempotency import AlreadyDone, plan_for, previous_outcome
 from api.problems import Problem
 from api.schemas import OfficerKeyList, OfficerKeyRecorded, OfficerKeyRequest, RevocationRequest
 from ledger.complaints.errors import AuthorityError
-from ledger.complaints.officers import OfficerKey
+from ledger.complaints.officers import OfficerKey, officer_key_id
 from ledger.complaints.service import ChainConflict, Hooks, OfficerKeyNotFound
+from ledger.log.store import Receipt
 
 blp = Blueprint("officers", __name__, url_prefix="/v1/officers", description="Officer signing keys")
 
@@ -48,6 +51,26 @@ def _answer(key_id: str, log_index: int) -> dict:
     return {"key": _key_json(key), "receipt": receipt_json(log_index)}
 
 
+def _recorded(key_id: str, append: Callable[[Hooks | None], tuple[object, Receipt]]) -> dict:
+    """Append an officer-key entry (idempotently with an Idempotency-Key) and answer with it."""
+    plan = plan_for(current_caller().id)
+    if (done := previous_outcome(get_ledger().engine, plan)) is not None:
+        return _answer(done["key_id"], done["log_index"])
+    hooks = None if plan is None else Hooks(plan.check, plan.writer({"key_id": key_id}))
+    try:
+        _, receipt = append(hooks)
+    except OfficerKeyNotFound as exc:
+        raise Problem("not-found", f"no officer key {key_id}") from exc
+    except AlreadyDone:
+        done = previous_outcome(get_ledger().engine, plan)
+        return _answer(done["key_id"], done["log_index"])
+    except ChainConflict as exc:
+        raise Problem("conflict", str(exc)) from exc
+    except AuthorityError as exc:
+        raise _registry_problem(exc) from exc
+    return _answer(key_id, receipt.index)
+
+
 @blp.route("/keys")
 class OfficerKeysResource(MethodView):
     @blp.response(200, OfficerKeyList)
@@ -61,32 +84,19 @@ class OfficerKeysResource(MethodView):
     def post(self, args):
         """Register an officer's Ed25519 public key (admin). The entry goes on the log."""
         caller = require("admin")
-        plan = plan_for(caller.id)
-        if (done := previous_outcome(get_ledger().engine, plan)) is not None:
-            return _answer(done["key_id"], done["log_index"])
-        service = get_ledger().complaints
-        from ledger.complaints.officers import officer_key_id
-
-        key_id = officer_key_id(bytes.fromhex(args["public_key"]))
-        hooks = None if plan is None else Hooks(plan.check, plan.writer({"key_id": key_id}))
-        try:
-            _, receipt = service.register_officer_key(
+        public_key = bytes.fromhex(args["public_key"])
+        return _recorded(
+            officer_key_id(public_key),
+            lambda hooks: get_ledger().complaints.register_officer_key(
                 admin_id=caller.id,
-                public_key=bytes.fromhex(args["public_key"]),
+                public_key=public_key,
                 roles=args["roles"],
                 valid_from=args["valid_from"],
                 valid_until=args["valid_until"],
                 name=args["name"],
                 hooks=hooks,
-            )
-        except AlreadyDone:
-            done = previous_outcome(get_ledger().engine, plan)
-            return _answer(done["key_id"], done["log_index"])
-        except ChainConflict as exc:
-            raise Problem("conflict", str(exc)) from exc
-        except AuthorityError as exc:
-            raise _registry_problem(exc) from exc
-        return _answer(key_id, receipt.index)
+            ),
+        )
 
 
 @blp.route("/keys/<key_id>/revocation")
@@ -96,21 +106,9 @@ class RevocationResource(MethodView):
     def post(self, args, key_id: str):
         """Revoke an officer key from now on (admin). The revocation goes on the log."""
         caller = require("admin")
-        plan = plan_for(caller.id)
-        if (done := previous_outcome(get_ledger().engine, plan)) is not None:
-            return _answer(done["key_id"], done["log_index"])
-        hooks = None if plan is None else Hooks(plan.check, plan.writer({"key_id": key_id}))
-        try:
-            _, receipt = get_ledger().complaints.revoke_officer_key(
+        return _recorded(
+            key_id,
+            lambda hooks: get_ledger().complaints.revoke_officer_key(
                 admin_id=caller.id, key_id=key_id, reason=args["reason"], hooks=hooks
-            )
-        except OfficerKeyNotFound as exc:
-            raise Problem("not-found", f"no officer key {key_id}") from exc
-        except AlreadyDone:
-            done = previous_outcome(get_ledger().engine, plan)
-            return _answer(done["key_id"], done["log_index"])
-        except ChainConflict as exc:
-            raise Problem("conflict", str(exc)) from exc
-        except AuthorityError as exc:
-            raise _registry_problem(exc) from exc
-        return _answer(key_id, receipt.index)
+            ),
+        )

@@ -8,11 +8,9 @@ to files in the data folder with mode 0600, never to logs.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import (
@@ -30,6 +28,7 @@ from ledger.complaints.service import ComplaintService
 from ledger.complaints.vocab import Category, Channel, Language, Role
 from ledger.complaints.workflow import signing_body
 from ledger.runtime import Ledger
+from ledger.secretfiles import write_secret_file
 
 CREDENTIALS = "demo-credentials.json"
 OFFICER_KEY = "demo-officer.pem"
@@ -54,12 +53,6 @@ class DemoInfo:
     customer_secret: str | None = None
 
 
-def _write_secret_file(path: Path, data: dict[str, Any]) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-
-
 def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
     """Create the demo once; later calls only say where its credentials are."""
     cred_file = data_dir / CREDENTIALS
@@ -73,9 +66,7 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
     }
     officer = Ed25519PrivateKey.generate()
     pem = officer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    fd = os.open(data_dir / OFFICER_KEY, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    write_secret_file(data_dir / OFFICER_KEY, pem, replace=True)
     admin_id = tokens["admin"].split("_")[1]
     env, _ = ledger.complaints.register_officer_key(
         admin_id=admin_id,
@@ -98,7 +89,8 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
             PATHS[i % len(PATHS)],
         )
         customers.append({"reference": ref, "secret": secret, "path": PATHS[i % len(PATHS)]})
-    _write_secret_file(cred_file, {"api_keys": tokens, "customers": customers})
+    credentials = {"api_keys": tokens, "customers": customers}
+    write_secret_file(cred_file, json.dumps(credentials, indent=2))
     paid = next(c for c in customers if c["path"] == "paid")
     return DemoInfo(True, cred_file, paid["reference"], paid["secret"])
 

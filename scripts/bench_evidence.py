@@ -185,7 +185,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from api import create_app
-    from api.evidence_routes import collect_proof
+    from ledger.complaints.proofdoc import collect_proof
     from ledger.config import Settings
     from ledger.evidence.bundle import build_bundle
     from ledger.evidence.verify import verify_bundle

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -28,13 +27,12 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.complaints.officers import officer_key_id, sign_body
+from ledger.secretfiles import write_secret_file
 
 
 def write_key(path: Path, key: Ed25519PrivateKey) -> None:
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    write_secret_file(path, pem)
 
 
 def load_key(path: Path) -> Ed25519PrivateKey:

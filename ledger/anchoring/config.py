@@ -14,6 +14,7 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.anchoring.deployments import read_deployment
 from ledger.db import DEFAULT_DATA_DIR
+from ledger.secretfiles import write_secret_file
 
 
 class ConfigError(ValueError):
@@ -119,8 +120,5 @@ def load_account(key_file: Path) -> LocalAccount:
 def write_new_key(key_file: Path) -> LocalAccount:
     """Create a fresh key in ``key_file`` (mode 600); refuses to overwrite."""
     account = Account.create()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(account.key.hex() + "\n")
+    write_secret_file(key_file, account.key.hex() + "\n")
     return account

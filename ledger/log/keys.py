@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
 from ledger.log.note import Signer
+from ledger.secretfiles import write_secret_file
 
 
 class KeyFileError(RuntimeError):
@@ -15,11 +15,8 @@ class KeyFileError(RuntimeError):
 
 def create_key_file(path: Path, name: str) -> Signer:
     """Generate a new Ed25519 key named ``name`` into ``path`` (refuses to overwrite)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     signer = Signer.generate(name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(signer.to_string() + "\n")
+    write_secret_file(path, signer.to_string() + "\n")
     return signer
 
 

@@ -351,69 +351,43 @@ class LogStore:
 
     # --- checkpoints ---------------------------------------------------------------------
 
-    def latest_checkpoint(self) -> SignedCheckpoint:
+    def _checkpoints(self, *conditions, order=LogCheckpoint.size, limit: int = 1):
+        """Signed checkpoints of this log matching ``conditions``, in ``order``."""
+        query = (
+            select(
+                LogCheckpoint.size,
+                LogCheckpoint.root,
+                LogCheckpoint.note,
+                LogCheckpoint.created_at,
+            )
+            .where(LogCheckpoint.log_id == self.log_id, *conditions)
+            .order_by(order)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    LogCheckpoint.size,
-                    LogCheckpoint.root,
-                    LogCheckpoint.note,
-                    LogCheckpoint.created_at,
-                )
-                .where(LogCheckpoint.log_id == self.log_id)
-                .order_by(LogCheckpoint.size.desc())
-                .limit(1)
-            ).first()
-        if row is None:
+            return [SignedCheckpoint(*row) for row in conn.execute(query)]
+
+    def latest_checkpoint(self) -> SignedCheckpoint:
+        found = self._checkpoints(order=LogCheckpoint.size.desc())
+        if not found:
             raise NotFound("the log has no checkpoint yet")
-        return SignedCheckpoint(*row)
+        return found[0]
 
     def checkpoint(self, size: int) -> SignedCheckpoint:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    LogCheckpoint.size,
-                    LogCheckpoint.root,
-                    LogCheckpoint.note,
-                    LogCheckpoint.created_at,
-                ).where(LogCheckpoint.log_id == self.log_id, LogCheckpoint.size == size)
-            ).first()
-        if row is None:
+        found = self._checkpoints(LogCheckpoint.size == size)
+        if not found:
             raise NotFound(f"no checkpoint was signed at tree size {size}")
-        return SignedCheckpoint(*row)
+        return found[0]
 
     def checkpoint_covering(self, index: int) -> SignedCheckpoint:
         """The first checkpoint whose tree contains entry ``index`` (the one its receipt had)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    LogCheckpoint.size,
-                    LogCheckpoint.root,
-                    LogCheckpoint.note,
-                    LogCheckpoint.created_at,
-                )
-                .where(LogCheckpoint.log_id == self.log_id, LogCheckpoint.size > index)
-                .order_by(LogCheckpoint.size)
-                .limit(1)
-            ).first()
-        if row is None:
+        found = self._checkpoints(LogCheckpoint.size > index)
+        if not found:
             raise NotFound(f"no checkpoint covers index {index}")
-        return SignedCheckpoint(*row)
+        return found[0]
 
     def checkpoints(self, after_size: int = -1, limit: int = 100) -> list[SignedCheckpoint]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    LogCheckpoint.size,
-                    LogCheckpoint.root,
-                    LogCheckpoint.note,
-                    LogCheckpoint.created_at,
-                )
-                .where(LogCheckpoint.log_id == self.log_id, LogCheckpoint.size > after_size)
-                .order_by(LogCheckpoint.size)
-                .limit(limit)
-            ).all()
-        return [SignedCheckpoint(*r) for r in rows]
+        return self._checkpoints(LogCheckpoint.size > after_size, limit=limit)
 
     def size(self) -> int:
         return self.latest_checkpoint().size

@@ -1,0 +1,110 @@
+"""The complaint proof document (the ``GET /v1/complaints/<ref>/proof`` format) at one
+checkpoint: every event's leaf and inclusion proof, optionally bodies and salts, the
+signing officers' key entries, and the anchor covering the checkpoint.
+
+The database edge of the pure verifiers (``ledger.complaints.proofs``, ``ledger.evidence``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Collection
+from typing import Any
+
+from ledger.complaints.vocab import EventType
+from ledger.runtime import Ledger
+
+
+class ProofUnavailable(ValueError):
+    """No proof can be given at the requested checkpoint."""
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def bundle_checkpoint(ledger: Ledger, events) -> int:
+    """The default checkpoint of a bundle: the first one holding the complaint's last step,
+    trailing exports aside. A re-export with nothing new therefore has the same checkpoint,
+    the same content and the same bytes (once the anchor, if any, is final)."""
+    substantive = list(events)
+    while len(substantive) > 1 and substantive[-1].envelope.type == EventType.BUNDLE_EXPORTED:
+        substantive.pop()
+    return ledger.store.checkpoint_covering(substantive[-1].log_index).size
+
+
+def collect_proof(
+    ledger: Ledger,
+    reference: str,
+    *,
+    tree_size: int | None = None,
+    disclose: bool = True,
+    withhold: Collection[str] = (),
+    anchor_for: Callable[[int], dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
+    """The complaint proof (the ``GET .../proof`` format) at the checkpoint of ``tree_size``
+    (default: ``bundle_checkpoint``), holding the complaint's events in that tree.
+
+    Bodies and salts are included when ``disclose``, except for event types in ``withhold``.
+    An event counts as erased only if its erasure is itself in the tree.
+    """
+    store = ledger.store
+    events = ledger.complaints.events(reference)
+    size = bundle_checkpoint(ledger, events) if tree_size is None else tree_size
+    cp = store.checkpoint(size)
+    included = [e for e in events if e.log_index < cp.size]
+    if not included:
+        raise ProofUnavailable(f"the checkpoint of size {size} predates this complaint")
+    in_tree = {e.envelope.leaf_hash_hex for e in included}
+    items = []
+    signers: set[str] = set()
+    for e in included:
+        erased = e.erased_by is not None and e.erased_by in in_tree
+        item: dict[str, Any] = {
+            "seq": e.seq,
+            "type": str(e.envelope.type),
+            "index": e.log_index,
+            "leaf": e.envelope.leaf.decode("utf-8"),
+            "inclusion_proof": [b64(p) for p in store.inclusion_proof(e.log_index, cp.size)],
+            "erased": erased,
+        }
+        shown = disclose and str(e.envelope.type) not in withhold and not erased
+        if shown and e.salt is not None and e.body_jcs is not None:
+            item["salt"] = e.salt.hex()
+            item["body"] = e.body_jcs.decode("utf-8")
+        sig = e.envelope.public.get("signature")
+        if sig:
+            signers.add(sig["key_id"])
+        items.append(item)
+    keys = []
+    for key_id in sorted(signers):
+        entries = ledger.complaints.officer_key_entries(key_id)
+        keys.append(
+            {
+                "key_id": key_id,
+                "entries": [
+                    {
+                        "index": index,
+                        "leaf": env.leaf.decode("utf-8"),
+                        "inclusion_proof": [b64(p) for p in store.inclusion_proof(index, cp.size)],
+                    }
+                    for index, env in entries
+                    if index < cp.size
+                ],
+            }
+        )
+    if anchor_for is None:
+        from ledger.anchoring.status import anchor_coverage
+
+        def anchor_for(n: int) -> dict[str, Any] | None:
+            return anchor_coverage(ledger.engine, store, n)
+
+    return {
+        "reference": reference,
+        "log": store.origin,
+        "verifier_key": str(store.verifier),
+        "checkpoint": {"size": cp.size, "root": b64(cp.root), "note": cp.note},
+        "events": items,
+        "officer_keys": keys,
+        "anchor": anchor_for(cp.size),
+    }
