@@ -23,6 +23,7 @@ from marshmallow import validate
 from api import get_ledger
 from api.auth import require
 from api.problems import Problem
+from api.schemas import Strict, choice
 from ledger.complaints.facts import (
     ListedComplaint,
     ListingFilter,
@@ -44,15 +45,6 @@ blp = Blueprint(
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CSV_MIMETYPE = "text/csv"
-
-
-def _choice(enum) -> validate.OneOf:
-    return validate.OneOf([m.value for m in enum])
-
-
-class Strict(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
 
 
 # --- schemas --------------------------------------------------------------------------------
@@ -189,13 +181,13 @@ class ListingQuery(Strict):
         data_key="from", metadata={"description": "received at or after (inclusive)"}
     )
     to = ma.fields.AwareDateTime(metadata={"description": "received before (exclusive)"})
-    status = ma.fields.String(validate=_choice(Status))
-    category = ma.fields.String(validate=_choice(Category))
-    channel = ma.fields.String(validate=_choice(Channel))
-    language = ma.fields.String(validate=_choice(Language))
+    status = ma.fields.String(validate=choice(Status))
+    category = ma.fields.String(validate=choice(Category))
+    channel = ma.fields.String(validate=choice(Channel))
+    language = ma.fields.String(validate=choice(Language))
     jurisdiction = ma.fields.String(validate=validate.Regexp(JURISDICTION))
     outcome = ma.fields.String(
-        validate=_choice(Outcome),
+        validate=choice(Outcome),
         metadata={"description": "the decision of the complaint's current cycle"},
     )
     overdue = ma.fields.Boolean(

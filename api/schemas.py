@@ -27,7 +27,8 @@ EVENT_STEPS = [t.value for t in EventType if t.value not in OWN_ENDPOINT]
 HEX64 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lower-case hex characters")
 
 
-def _choice(enum) -> validate.OneOf:
+def choice(enum) -> validate.OneOf:
+    """Validate that a value is one of an enumeration's values."""
     return validate.OneOf([m.value for m in enum])
 
 
@@ -47,10 +48,10 @@ class Contact(Strict):
 
 
 class FileComplaint(Strict):
-    category = ma.fields.String(required=True, validate=_choice(Category))
-    channel = ma.fields.String(required=True, validate=_choice(Channel))
+    category = ma.fields.String(required=True, validate=choice(Category))
+    channel = ma.fields.String(required=True, validate=choice(Channel))
     description = ma.fields.String(required=True, validate=validate.Length(min=1, max=20_000))
-    language = ma.fields.String(validate=_choice(Language))
+    language = ma.fields.String(validate=choice(Language))
     jurisdiction = ma.fields.String(
         validate=validate.OneOf(["EU-PSD2", "EU-PSD2-LT", "UK-FCA-DISP", "UK-FCA-PSR"])
     )
@@ -122,7 +123,7 @@ class SigningBodyResponse(ma.Schema):
 
 class ErasureRequest(Strict):
     target = ma.fields.String(required=True, validate=HEX64)
-    basis = ma.fields.String(required=True, validate=_choice(ErasureBasis))
+    basis = ma.fields.String(required=True, validate=choice(ErasureBasis))
 
 
 class Clock(ma.Schema):
@@ -159,8 +160,8 @@ class Timeline(ma.Schema):
 
 
 class ComplaintListQuery(Strict):
-    status = ma.fields.String(validate=_choice(Status))
-    category = ma.fields.String(validate=_choice(Category))
+    status = ma.fields.String(validate=choice(Status))
+    category = ma.fields.String(validate=choice(Category))
     received_from = ma.fields.AwareDateTime()
     received_to = ma.fields.AwareDateTime()
     page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
@@ -249,7 +250,7 @@ class OfficerKeyRequest(Strict):
 
 
 class RevocationRequest(Strict):
-    reason = ma.fields.String(required=True, validate=_choice(RevocationReason))
+    reason = ma.fields.String(required=True, validate=choice(RevocationReason))
 
 
 class OfficerKeyView(ma.Schema):

@@ -428,21 +428,7 @@ def step_chain(state: ChainState, env: Envelope, registry: Mapping[str, Any] | N
         check_authority(registry, public["signature"]["key_id"], role, env.at)
     if et in OFFICER_KEY_EVENTS:
         raise TransitionError(f"{et} is a log entry, not a complaint step", "NOT_A_COMPLAINT_EVENT")
-    if et == _RECEIVED:
-        raise TransitionError("this complaint has already been received", "ALREADY_STARTED")
-    rule = _states.TRANSITIONS[et]
-    if role not in rule.roles:
-        raise TransitionError(
-            f"a {role} may not record {et}; allowed: {', '.join(sorted(rule.roles))}",
-            "ROLE_NOT_ALLOWED",
-        )
-    target = rule.moves.get(state.status)
-    if target is None:
-        allowed = ", ".join(sorted(rule.moves)) or "nowhere"
-        raise TransitionError(
-            f"cannot record {et} on a complaint that is {state.status} (allowed from: {allowed})",
-            "INVALID_TRANSITION",
-        )
+    target = _states.transition_target(state, et, role)
     # public was validated when the leaf was parsed; apply() would only validate it again.
     if public["state"] != target:
         raise TransitionError(

@@ -211,6 +211,15 @@ def apply(
         raise TransitionError(f"{et} is a log entry, not a complaint step", "NOT_A_COMPLAINT_EVENT")
     if state is None:
         return _start(et, role, public)
+    target = transition_target(state, et, role)
+    _check_public(et, public, target)
+    _guard(state, et, public)
+    return _effect(replace(state, status=target), et, public)
+
+
+def transition_target(state: ComplaintState, et: EventType, role: Role) -> Status:
+    """The status a later step ``et`` by ``role`` leads to; TransitionError when the table
+    (roles and moves) does not allow it. Guards on the step's fields are ``apply``'s."""
     if et == E.RECEIVED:
         raise TransitionError("this complaint has already been received", "ALREADY_STARTED")
     rule = TRANSITIONS[et]
@@ -226,9 +235,7 @@ def apply(
             f"cannot record {et} on a complaint that is {state.status} (allowed from: {allowed})",
             "INVALID_TRANSITION",
         )
-    _check_public(et, public, target)
-    _guard(state, et, public)
-    return _effect(replace(state, status=target), et, public)
+    return target
 
 
 def _start(et: EventType, role: Role, public: Mapping[str, Any]) -> ComplaintState:
