@@ -370,7 +370,8 @@ class Cell:
     counts: list[int] = field(default_factory=lambda: [0] * len(COUNTERS))  # see IX
     first_response_ms: list[int] = field(default_factory=list)
     final_response_ms: list[int] = field(default_factory=list)
-    payments: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, unit, amount)
+    # disclosed payments: (kind, unit, amount) -> how many
+    payments: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
 
 Cells = dict[CellKey, Cell]
@@ -423,7 +424,8 @@ def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None
             if f.amount is None:
                 c[_UNDISCLOSED] += 1
             else:
-                cell.payments.append((f.unit_kind, f.unit, f.amount))
+                key = (f.unit_kind, f.unit, f.amount)
+                cell.payments[key] = cell.payments.get(key, 0) + 1
         if f.first_response:
             cell.first_response_ms.append(at - f.received_ms)
     return cells
@@ -462,6 +464,19 @@ def _amounts(sums: dict[str, Decimal]) -> dict[str, str]:
     return {unit: format(total, "f") for unit, total in sorted(sums.items())}
 
 
+_Paid = tuple[int, dict[tuple[str, str], Decimal]]  # payments, total by (kind, unit)
+
+
+def _paid(cell: Cell) -> _Paid:
+    """A cell's disclosed payments summed once, however many slices the cell is part of."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    count = 0
+    for (kind, unit, amount), n in cell.payments.items():
+        count += n
+        totals[kind, unit] = totals.get((kind, unit), Decimal(0)) + Decimal(amount) * n
+    return count, totals
+
+
 class _Slice:
     """Running sums of the cells that make up one slice (totals, one category, ...)."""
 
@@ -475,7 +490,7 @@ class _Slice:
         self.sums: dict[str, dict[str, Decimal]] = {"currency": {}, "asset": {}}
         self.payments = 0
 
-    def add(self, key: CellKey, cell: Cell) -> None:
+    def add(self, key: CellKey, cell: Cell, paid: _Paid) -> None:
         self.counts = [a + b for a, b in zip(self.counts, cell.counts, strict=True)]
         self.first += cell.first_response_ms
         self.final += cell.final_response_ms
@@ -485,10 +500,11 @@ class _Slice:
             j = self.jurisdictions.setdefault(key[3], [0, 0])
             j[0] += due
             j[1] += c[_MET]
-        for kind, unit, amount in cell.payments:
-            self.payments += 1
+        count, totals = paid
+        self.payments += count
+        for (kind, unit), total in totals.items():
             sums = self.sums[kind]
-            sums[unit] = sums.get(unit, Decimal(0)) + Decimal(amount)
+            sums[unit] = sums.get(unit, Decimal(0)) + total
 
     def figures(self) -> dict[str, Any]:
         total = dict(zip(COUNTERS, self.counts, strict=True))
@@ -548,11 +564,15 @@ def finalise(cells: Cells, window: Window) -> dict[str, Any]:
     with localcontext() as ctx:
         ctx.prec = 200  # amounts have at most 30 + 18 digits: sums stay exact
         for key, cell in sorted(cells.items()):
-            totals.add(key, cell)
+            # Sorted runs make each slice's later sort a cheap merge of runs.
+            cell.first_response_ms.sort()
+            cell.final_response_ms.sort()
+            paid = _paid(cell)
+            totals.add(key, cell, paid)
             for name, position, _ in BREAKDOWNS:
                 part = slices[name].get(key[position])
                 if part is not None:
-                    part.add(key, cell)
+                    part.add(key, cell, paid)
     out: dict[str, Any] = {
         "version": FIGURES_VERSION,
         "period": {"from": format_ms(window.start_ms), "to": format_ms(window.end_ms)},
