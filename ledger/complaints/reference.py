@@ -8,6 +8,7 @@ symbol and any swap of two adjacent symbols. Example: ``CMP-0KZ7M-1X9QD-...-ABCD
 
 from __future__ import annotations
 
+import base64
 import hmac
 
 from ledger.complaints.errors import InvalidReference
@@ -15,7 +16,6 @@ from ledger.complaints.errors import InvalidReference
 PREFIX = "CMP"
 REFERENCE_BYTES = 15
 _DATA_SYMBOLS = REFERENCE_BYTES * 8 // 5  # 24
-_GROUP = 5
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CHECK_ALPHABET = ALPHABET + "*~$=U"  # Crockford: values 32..36 exist only as check symbols
 # Crockford decoding is forgiving of the look-alikes a human is likely to type.
@@ -27,14 +27,19 @@ def _check_symbol(value: int) -> str:
     return CHECK_ALPHABET[value % 37]
 
 
+# RFC 4648 base32 and Crockford's alphabet give each 5-bit value its symbol in the same order.
+_FROM_RFC4648 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+
+
 def _encode(data: bytes) -> str:
-    value = int.from_bytes(data, "big")
-    symbols = [ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(_DATA_SYMBOLS))]
-    return "".join(symbols) + _check_symbol(value)
+    """The 24 data symbols (15 bytes are exactly 24 groups of 5 bits) and the check symbol."""
+    symbols = base64.b32encode(data).decode().translate(_FROM_RFC4648)
+    return symbols + _check_symbol(int.from_bytes(data, "big"))
 
 
 def _group(symbols: str) -> str:
-    return "-".join([PREFIX, *(symbols[i : i + _GROUP] for i in range(0, len(symbols), _GROUP))])
+    s = symbols
+    return f"{PREFIX}-{s[0:5]}-{s[5:10]}-{s[10:15]}-{s[15:20]}-{s[20:25]}"
 
 
 def format_reference(leaf_hash: bytes) -> str:
