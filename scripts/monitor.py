@@ -2,7 +2,7 @@
 
 Usage:
     python scripts/monitor.py URL [--state FILE] [--log-key VKEY] [--api-key KEY]
-                              [--from TIME] [--to TIME] [--no-figures]
+                              [--from TIME] [--to TIME] [--no-figures] [--workers N]
 
 Fetches the signed checkpoint and the tiles from URL (``/log/checkpoint``, ``/log/tile/...``),
 checks the new checkpoint is consistent with the last one seen (kept in --state), replays every
@@ -18,7 +18,7 @@ import argparse
 import os
 from datetime import datetime
 
-from ledger.monitor import Monitor, StateFile, http_fetch, http_figures
+from ledger.monitor import Monitor, StateFile, StateFileError, http_fetch, http_figures
 
 
 def _time(text: str) -> datetime:
@@ -48,12 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-figures", action="store_true", help="verify the log only; skip the figures"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="replay processes for a large replay (default: one per CPU; 1: one process)",
+    )
     args = parser.parse_args(argv)
 
     import requests
 
     session = requests.Session()
-    state = StateFile(args.state)
+    try:
+        state = StateFile(args.state)
+    except StateFileError as exc:  # an unknown version or fact layout: refused, not mis-read
+        print(f"PROBLEM: {exc}")
+        return 1
     try:
         log_key = args.log_key
         if log_key is None and state.meta().log_key is None:
@@ -77,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 return 1
             figures = http_figures(args.url, args.api_key, session)
-        monitor = Monitor(http_fetch(args.url, session), state, log_key, figures)
+        monitor = Monitor(
+            http_fetch(args.url, session), state, log_key, figures, workers=args.workers
+        )
         try:
             report = monitor.run(args.start, args.end)
         except requests.RequestException as exc:

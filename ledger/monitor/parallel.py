@@ -1,0 +1,168 @@
+"""Replaying with several processes, with the same result as one.
+
+The complaints are split between worker processes by reference (``replay.route``); officer-key
+entries go to every worker, so each folds the same registry in log order. This process fetches
+the tiles, makes the same bundle checks as the one-process replay, folds the hash tile into the
+compact range and sends each worker its entries of each bundle with their hashes from the tile;
+each worker hashes its entries, checks them against the tile and replays them. The workers'
+results are merged in log order (problems by entry; complaints are disjoint; facts are merged
+by entry when read).
+
+What could tell the two modes apart, and why it does not:
+
+* Tile errors: the one-process replay stops at the first one in log order. Here a bundle is sent
+  only after its own checks passed, so an entry mismatch found by a worker always comes before
+  any error this process meets later; the earliest is reported, as in one process.
+* Routing: ``route`` reads a leaf's partition from its bytes; each worker checks that choice
+  against the parsed envelope, and if one ever disagrees, the caller replays in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import multiprocessing
+import threading
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ledger.log import merkle
+from ledger.log.checkpoint import Checkpoint
+from ledger.log.client import TileClient
+from ledger.monitor.entries import bundles, mismatch_message
+from ledger.monitor.replay import BROADCAST, Replayer, ReplayResult, owner_of, route
+
+ChainRow = tuple[str, str | None, str | None]
+
+
+def _context() -> Any:
+    # fork starts workers without importing anything again, but is unsafe in a process with
+    # other threads (a lock held by one of them stays held in the child): spawn there.
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def replay_parallel(
+    client: TileClient,
+    start: int,
+    cp: Checkpoint,
+    frontier: list[bytes],
+    rows: Sequence[ChainRow],
+    officer_leaves: Mapping[int, bytes],
+    workers: int,
+) -> ReplayResult | None:
+    """Entries [start, cp.size) replayed by ``workers`` processes; None when the routing was
+    wrong for some leaf (replay in one process instead). Raises what the one-process replay
+    raises (``merkle.ProofError``, ``ValueError`` or the fetch function's errors)."""
+    ctx = _context()
+    parts: list[list[ChainRow]] = [[] for _ in range(workers)]
+    for row in rows:
+        parts[owner_of(row[0], workers)].append(row)
+    conns, procs = [], []
+    try:
+        for p in range(workers):
+            parent, child = ctx.Pipe()
+            args = (child, cp.origin, p, workers, start, cp.size, parts[p], dict(officer_leaves))
+            proc = ctx.Process(target=_work, args=args, daemon=True, name=f"monitor-replay-{p}")
+            proc.start()
+            child.close()
+            conns.append(parent)
+            procs.append(proc)
+        parts.clear()
+        failure = _send_bundles(client, start, cp.size, frontier, conns)
+        answers = [_finish(conn) for conn in conns]
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():  # pragma: no cover - only when something went wrong
+                proc.kill()
+                proc.join()
+        for conn in conns:
+            conn.close()
+    return _combine(answers, failure)
+
+
+def _send_bundles(
+    client: TileClient, start: int, size: int, frontier: list[bytes], conns: list
+) -> Exception | None:
+    """Fetch and check every bundle, send it to the workers and fold its hashes into the
+    compact range; the first error, if any (nothing after it is sent)."""
+    append = merkle.frontier_append
+    partitions = len(conns)
+    try:
+        for first, k0, entries, _, hashes in bundles(client, start, size):
+            batches: list[tuple[list, list, list, list]] = [
+                ([], [], [], []) for _ in range(partitions)
+            ]
+            for k in range(k0, len(entries)):
+                data = entries[k]
+                tile_hash = hashes[32 * k : 32 * k + 32]
+                append(frontier, first + k, tile_hash)
+                routed = route(data, tile_hash, partitions)
+                for batch in batches if routed == BROADCAST else (batches[routed],):
+                    batch[0].append(first + k)
+                    batch[1].append(data)
+                    batch[2].append(tile_hash)
+                    batch[3].append(routed)
+            for conn, batch in zip(conns, batches, strict=True):
+                conn.send(batch)
+    except Exception as exc:  # reported after the workers' own, earlier, findings
+        return exc
+    return None
+
+
+def _finish(conn) -> tuple:
+    with contextlib.suppress(OSError):  # the worker is gone: its answer (or none) says why
+        conn.send(None)
+    try:
+        return conn.recv()
+    except EOFError:
+        return ("error", "the process ended without an answer")
+
+
+def _combine(answers: list[tuple], failure: Exception | None) -> ReplayResult | None:
+    errors = [a[1] for a in answers if a[0] == "error"]
+    if errors:
+        raise RuntimeError("a monitor replay process failed:\n" + "\n".join(errors))
+    mismatches = [a[1] for a in answers if a[1] is not None]
+    if mismatches:
+        raise merkle.ProofError(mismatch_message(min(mismatches)))
+    if failure is not None:
+        raise failure
+    if any(a[2] for a in answers):
+        return None
+    return ReplayResult.merge(a[3] for a in answers)
+
+
+def _work(conn, origin, partition, partitions, start, end, rows, officer_leaves) -> None:
+    """A worker process: replay the bundles it is sent, then answer with its result."""
+    try:
+        replayer = Replayer.resume(origin, rows, officer_leaves, partition, partitions)
+        del rows
+        mismatch = None
+        while (message := conn.recv()) is not None:
+            if mismatch is None:
+                mismatch = _replay_batch(replayer, *message)
+        result = replayer.result(start, end)
+        conn.send(("ok", mismatch, replayer.misrouted, result))
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def _replay_batch(
+    replayer: Replayer, indices: list[int], leaves: list[bytes], hashes: list[bytes], routes
+) -> int | None:
+    """Replay this partition's entries of one bundle; the first entry that does not match its
+    hash tile, or None."""
+    sha256 = hashlib.sha256
+    feed = replayer.feed
+    for index, data, tile_hash, routed in zip(indices, leaves, hashes, routes, strict=True):
+        leaf_hash = sha256(b"\x00" + data).digest()
+        if leaf_hash != tile_hash:
+            return index
+        feed(index, data, leaf_hash, routed)
+    return None
