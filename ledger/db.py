@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import select
 from datetime import UTC
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase
 
 DEFAULT_DATA_DIR = Path(os.environ.get("LEDGER_DATA_DIR", "data"))
@@ -39,7 +40,6 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         return engine
     # PostgreSQL: check pooled connections before use (a restarted server leaves dead ones
     # behind), and fail fast when the server is down instead of hanging a worker.
-    kwargs.setdefault("pool_pre_ping", True)
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault(
         "connect_timeout",
@@ -47,7 +47,34 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         or int(os.environ.get("LEDGER_DB_CONNECT_TIMEOUT", "5")),
     )
     kwargs["connect_args"] = connect_args
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _replace_connections_closed_by_server(engine)
+    return engine
+
+
+def _replace_connections_closed_by_server(engine: Engine) -> None:
+    """On pool checkout, replace a connection the server closed (restart, killed backend).
+
+    An idle pooled connection has nothing to read unless the server closed it (or sent it a
+    notice), so a zero-timeout poll of its socket tells without the round trip that
+    ``pool_pre_ping`` spends on every checkout. Only a connection with input is pinged; if
+    the ping fails, every older pooled connection is replaced too, as ``pool_pre_ping`` does.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, _record, _proxy) -> None:
+        try:
+            if not (dbapi_conn.closed or dbapi_conn.broken):
+                poller = select.poll()
+                poller.register(dbapi_conn.fileno(), select.POLLIN | select.POLLHUP)
+                if not poller.poll(0) or engine.dialect.do_ping(dbapi_conn):
+                    return
+        except Exception as error:
+            reason = type(error).__name__
+        else:
+            reason = "closed"
+        raise exc.InvalidatePoolError(f"pooled connection is dead ({reason})")
 
 
 def _configure_sqlite(engine: Engine) -> None:

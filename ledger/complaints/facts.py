@@ -54,6 +54,7 @@ from ledger.complaints.records import ComplaintEvent, ComplaintRecord
 from ledger.complaints.vocab import OFFICER_KEY_EVENTS
 from ledger.db import Base
 from ledger.log.models import Log, LogEntry, install_append_only_triggers
+from ledger.log.store import defer_insert
 
 _CELL = ("category", "channel", "language", "jurisdiction")
 _BOOLEAN_PREDICATES = {"ends_cycle", "first_response"}
@@ -140,17 +141,28 @@ def _fact(row: Sequence[Any]) -> Fact:
 # --- writing --------------------------------------------------------------------------------
 
 
-def write_fact(conn: Connection, envelope: Envelope, index: int) -> None:
-    """Insert the fact of a complaint event (a write hook: runs in the append transaction)."""
+def write_fact(
+    conn: Connection, envelope: Envelope, index: int, prev: Fact | None = None
+) -> Fact | None:
+    """Queue the fact of a complaint event for insertion with its append batch (a write hook:
+    runs in the append transaction, see ``defer_insert``) and return it.
+
+    ``prev`` is the complaint's previous fact when the caller holds it (the fact its own last
+    committed step returned): it is used only if it is the fact of ``envelope.seq - 1``, else
+    that fact is read from the table (facts of one complaint never change once committed).
+    """
     if envelope.type in OFFICER_KEY_EVENTS:
-        return
-    prev = None
-    if envelope.complaint is not None:
+        return None
+    if envelope.complaint is None:
+        prev = None
+    elif prev is None or prev.reference != envelope.complaint or prev.seq != envelope.seq - 1:
         row = conn.execute(
             select(*_COLUMNS).where(T.reference == envelope.complaint, T.seq == envelope.seq - 1)
         ).first()
         prev = _fact(row) if row is not None else _rebuild(conn, envelope)
-    conn.execute(insert(AuditFact), [fact_row(derive_fact(prev, envelope, index))])
+    fact = derive_fact(prev, envelope, index)
+    defer_insert(conn, AuditFact, fact_row(fact))
+    return fact
 
 
 def _rebuild(conn: Connection, envelope: Envelope) -> Fact:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.access.secrets import hash_secret, new_secret, secret_matches
@@ -24,6 +24,7 @@ from ledger.complaints.deadlines import get_jurisdiction
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope, parse_envelope
 from ledger.complaints.facts import write_fact
+from ledger.complaints.metrics import Fact
 from ledger.complaints.officers import (
     OfficerRegistry,
     build_key_registration,
@@ -55,6 +56,41 @@ LETTERS = {
     "compensation_offered": "compensation_offer",
 }
 MAX_RETRIES = 5
+
+# Read statements built once (building one costs more than running it from the cache).
+_SEQ = select(ComplaintRecord.seq).where(ComplaintRecord.reference == bindparam("reference"))
+_CAPABILITY = select(ComplaintRecord.capability_hash).where(
+    ComplaintRecord.reference == bindparam("reference")
+)
+# The chain-head check of a step: moves the head only if it is still where the step began.
+_MOVE_HEAD = (
+    update(ComplaintRecord.__table__)
+    .where(ComplaintRecord.reference == bindparam("b_reference"))
+    .where(ComplaintRecord.seq == bindparam("b_expected_seq"))
+    .values(
+        seq=bindparam("b_seq"),
+        head=bindparam("b_head"),
+        status=bindparam("b_status"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_EVENTS = (
+    select(
+        ComplaintEvent.seq,
+        ComplaintEvent.log_index,
+        LogEntry.data,
+        EventBody.salt,
+        EventBody.body_jcs,
+        EventBody.erased_by,
+    )
+    .join(EventBody, EventBody.leaf_hash == ComplaintEvent.leaf_hash)
+    .outerjoin(
+        LogEntry,
+        (LogEntry.log_id == bindparam("log_id")) & (LogEntry.idx == ComplaintEvent.log_index),
+    )
+    .where(ComplaintEvent.reference == bindparam("reference"))
+    .order_by(ComplaintEvent.seq)
+)
 
 
 class ComplaintNotFound(LookupError):
@@ -138,7 +174,11 @@ class ComplaintService:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._states: OrderedDict[str, ComplaintState] = OrderedDict()
+        # The audit fact of each cached state's last event (the next step's fact derives from it).
+        self._facts: dict[str, Fact] = {}
         self._cache_size = cache_size
+        # Capability hashes never change once filed: customers' requests need no read for them.
+        self._capabilities: OrderedDict[str, bytes] = OrderedDict()
         self._envelopes: OrderedDict[bytes, Envelope] = OrderedDict()
         self._envelope_cache_size = 16 * cache_size
         self._registry: tuple[int, OfficerRegistry] | None = None
@@ -160,6 +200,8 @@ class ComplaintService:
         secret = secret or new_capability_secret()
         reference = state.reference
         assert reference is not None
+        capability_hash = hash_secret(secret)
+        fact: list[Fact | None] = [None]
 
         def check(conn: Connection) -> None:
             _run_hooks_check(hooks, conn)
@@ -175,7 +217,7 @@ class ComplaintService:
                 insert(ComplaintRecord).values(
                     reference=reference,
                     log_origin=self.origin,
-                    capability_hash=hash_secret(secret),
+                    capability_hash=capability_hash,
                     seq=0,
                     head=leaf_hash.hex(),
                     status=str(state.status),
@@ -187,11 +229,12 @@ class ComplaintService:
                     updated_at=at,
                 )
             )
-            self._write_event(conn, reference, built, index)
+            fact[0] = self._write_event(conn, reference, built, index, None)
             _run_hooks_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
-        self._remember(state)
+        self._remember(state, fact[0])
+        self._remember_capability(reference, capability_hash)
         return Recorded(built.envelope, state, receipt), secret
 
     # --- later steps ---------------------------------------------------------------------
@@ -240,14 +283,14 @@ class ComplaintService:
                     self._raise_if_done(hooks)
                     raise
                 try:
-                    receipt = self._append_step(reference, state, built, new_state, hooks)
+                    receipt, fact = self._append_step(reference, state, built, new_state, hooks)
                 except ChainConflict:
                     self._forget(reference)
                     if event_type in SIGNED_EVENTS or attempt == MAX_RETRIES - 1:
                         self._raise_if_done(hooks)
                         raise
                     continue
-                self._remember(new_state)
+                self._remember(new_state, fact)
                 return Recorded(built.envelope, new_state, receipt)
         raise AssertionError("unreachable")
 
@@ -267,29 +310,32 @@ class ComplaintService:
         built: BuiltEvent,
         new_state: ComplaintState,
         hooks: Hooks | None,
-    ) -> Receipt:
+    ) -> tuple[Receipt, Fact | None]:
+        """Append the step; returns its receipt and its audit fact."""
         expected_seq = state.seq
+        prev_fact = self._facts.get(reference)
+        fact: list[Fact | None] = [None]
 
         def check(conn: Connection) -> None:
             _run_hooks_check(hooks, conn)
             # Check the chain head and move it in one statement: nothing after this check
             # can refuse the entry, and a refusal rolls nothing back (no row matched).
             moved = conn.execute(
-                update(ComplaintRecord)
-                .where(ComplaintRecord.reference == reference)
-                .where(ComplaintRecord.seq == expected_seq)
-                .values(
-                    seq=new_state.seq,
-                    head=built.envelope.leaf_hash_hex,
-                    status=str(new_state.status),
-                    updated_at=built.envelope.at_datetime,
-                )
+                _MOVE_HEAD,
+                {
+                    "b_reference": reference,
+                    "b_expected_seq": expected_seq,
+                    "b_seq": new_state.seq,
+                    "b_head": built.envelope.leaf_hash_hex,
+                    "b_status": str(new_state.status),
+                    "b_updated_at": built.envelope.at_datetime,
+                },
             )
             if moved.rowcount != 1:
                 raise ChainConflict("the complaint changed while this step was prepared")
 
         def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
-            self._write_event(conn, reference, built, index)
+            fact[0] = self._write_event(conn, reference, built, index, prev_fact)
             if built.envelope.type == EventType.ERASED:
                 target = built.envelope.public["erases"]
                 conn.execute(
@@ -299,9 +345,18 @@ class ComplaintService:
                 )
             _run_hooks_write(hooks, conn, index, leaf_hash)
 
-        return self.sequencer.append(PendingEntry(built.leaf, check, write))
+        receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
+        return receipt, fact[0]
 
-    def _write_event(self, conn: Connection, reference: str, built: BuiltEvent, index: int) -> None:
+    def _write_event(
+        self,
+        conn: Connection,
+        reference: str,
+        built: BuiltEvent,
+        index: int,
+        prev_fact: Fact | None,
+    ) -> Fact | None:
+        """Queue the event's index, body and audit-fact rows; returns the fact."""
         env = built.envelope
         # No check of an append batch reads these two tables: one INSERT each per batch.
         defer_insert(
@@ -315,7 +370,9 @@ class ComplaintService:
             EventBody,
             {"leaf_hash": env.leaf_hash_hex, "salt": built.salt, "body_jcs": built.body_jcs},
         )
-        write_fact(conn, env, index)  # regulator audit facts, same transaction as the leaf
+        # Regulator audit facts, same transaction as the leaf; derived from the previous fact
+        # this process committed (no read) when it has it.
+        return write_fact(conn, env, index, prev_fact)
 
     # --- letters ------------------------------------------------------------------------
 
@@ -369,38 +426,23 @@ class ComplaintService:
 
     def check_secret(self, reference: str, secret: str) -> bool:
         """Constant-time check of a customer's capability secret for this complaint."""
-        with self.reader.connect() as conn:
-            row = conn.execute(
-                select(ComplaintRecord.capability_hash).where(
-                    ComplaintRecord.reference == reference
-                )
-            ).first()
-        if row is None:
-            secret_matches(secret, hash_secret("no such complaint"))
-            return False
-        return secret_matches(secret, row[0])
+        with self._locks_guard:
+            stored = self._capabilities.get(reference)
+        if stored is None:
+            with self.reader.connect() as conn:
+                row = conn.execute(_CAPABILITY, {"reference": reference}).first()
+            if row is None:
+                secret_matches(secret, hash_secret("no such complaint"))
+                return False
+            stored = row[0]
+            self._remember_capability(reference, stored)
+        return secret_matches(secret, stored)
 
     def events(self, reference: str) -> list[StoredEvent]:
         """The complaint's chain from the log, with bodies and salts where not erased."""
-        log_id = self.store.log_id
+        params = {"log_id": self.store.log_id, "reference": reference}
         with self.reader.connect() as conn:
-            rows = conn.execute(
-                select(
-                    ComplaintEvent.seq,
-                    ComplaintEvent.log_index,
-                    LogEntry.data,
-                    EventBody.salt,
-                    EventBody.body_jcs,
-                    EventBody.erased_by,
-                )
-                .join(EventBody, EventBody.leaf_hash == ComplaintEvent.leaf_hash)
-                .outerjoin(
-                    LogEntry,
-                    (LogEntry.log_id == log_id) & (LogEntry.idx == ComplaintEvent.log_index),
-                )
-                .where(ComplaintEvent.reference == reference)
-                .order_by(ComplaintEvent.seq)
-            ).all()
+            rows = conn.execute(_EVENTS, params).all()
         if not rows:
             raise ComplaintNotFound(reference)
         out = []
@@ -428,9 +470,7 @@ class ComplaintService:
     def state(self, reference: str) -> ComplaintState:
         """The complaint's current state (cached; checked against the stored chain head)."""
         with self.reader.connect() as conn:
-            row = conn.execute(
-                select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
-            ).first()
+            row = conn.execute(_SEQ, {"reference": reference}).first()
         if row is None:
             raise ComplaintNotFound(reference)
         cached = self._states.get(reference)
@@ -621,21 +661,33 @@ class ComplaintService:
                 lock = self._locks[reference] = threading.Lock()
             return lock
 
-    def _remember(self, state: ComplaintState) -> None:
-        if state.reference is None:
+    def _remember(self, state: ComplaintState, fact: Fact | None = None) -> None:
+        """Cache ``state`` (and, for a step this process just committed, its audit fact)."""
+        reference = state.reference
+        if reference is None:
             return
         with self._locks_guard:
-            current = self._states.get(state.reference)
+            current = self._states.get(reference)
             if current is not None and current.seq > state.seq:
                 return  # a slower reader replayed an older chain: keep the newer state
-            self._states[state.reference] = state
-            self._states.move_to_end(state.reference)
+            self._states[reference] = state
+            self._states.move_to_end(reference)
+            if fact is not None:
+                self._facts[reference] = fact
             while len(self._states) > self._cache_size:
-                self._states.popitem(last=False)
+                evicted, _ = self._states.popitem(last=False)
+                self._facts.pop(evicted, None)
+
+    def _remember_capability(self, reference: str, capability_hash: bytes) -> None:
+        with self._locks_guard:
+            self._capabilities[reference] = capability_hash
+            while len(self._capabilities) > self._envelope_cache_size:
+                self._capabilities.popitem(last=False)
 
     def _forget(self, reference: str) -> None:
         with self._locks_guard:
             self._states.pop(reference, None)
+            self._facts.pop(reference, None)
 
 
 __all__ = [

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text
 
 from ledger.db import is_sqlite
 from ledger.log import merkle
@@ -82,14 +82,29 @@ _DEFERRED: ContextVar[dict | None] = ContextVar("ledger_deferred_inserts", defau
 
 
 def defer_insert(conn: Connection, table, row: dict[str, Any]) -> None:
-    """From a ``PendingEntry.write``: queue ``row`` for ``table``, inserted with the batch's other
-    queued rows in one statement just before its log entries (same transaction). Only for rows
-    that no check of the same batch reads. Outside an append, the row is inserted at once."""
+    """From a ``PendingEntry.write``: queue ``row`` for ``table`` (a mapped class or a Table),
+    inserted with the batch's other queued rows in one statement just before its log entries
+    (same transaction). Only for rows that no check of the same batch reads. Outside an
+    append, the row is inserted at once."""
+    table = getattr(table, "__table__", table)  # Core insert: no ORM bulk-insert overhead
     queued = _DEFERRED.get()
     if queued is None:
         conn.execute(insert(table), [row])
     else:
         queued.setdefault(table, []).append(row)
+
+
+# The append transaction's statements, built once.
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_HEAD = (
+    select(LogCheckpoint.size, LogCheckpoint.root, LogCheckpoint.frontier)
+    .where(LogCheckpoint.log_id == bindparam("log_id"))
+    .order_by(LogCheckpoint.size.desc())
+    .limit(1)
+)
+_INSERT_ENTRIES = insert(LogEntry.__table__)
+_INSERT_TILES = insert(LogTile.__table__)
+_INSERT_CHECKPOINT = insert(LogCheckpoint.__table__)
 
 
 def _lock_key(origin: str) -> int:
@@ -176,7 +191,7 @@ class LogStore:
                 self_inner.conn = conn
                 self_inner.tx = conn.begin()
                 if not is_sqlite(store.engine):
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": store._lock_key})
+                    conn.execute(_LOCK, {"k": store._lock_key})
                 return conn
 
             def __exit__(self_inner, exc_type, exc, tb) -> None:
@@ -272,9 +287,9 @@ class LogStore:
             root = merkle.root_from_frontier(frontier)
             for table, rows in deferred.items():  # see defer_insert
                 conn.execute(insert(table), rows)
-            conn.execute(insert(LogEntry), entry_rows)
+            conn.execute(_INSERT_ENTRIES, entry_rows)
             if tile_rows:
-                conn.execute(insert(LogTile), tile_rows)
+                conn.execute(_INSERT_TILES, tile_rows)
             now = datetime.now(UTC)
             cp = self._insert_checkpoint(conn, size, root, frontier, now)
         self._state = _TreeState(size, root, frontier, partials)
@@ -288,25 +303,21 @@ class LogStore:
     ) -> SignedCheckpoint:
         note = Checkpoint(self.origin, size, root).sign(self.signer)  # type: ignore[arg-type]
         conn.execute(
-            insert(LogCheckpoint).values(
-                log_id=self.log_id,
-                size=size,
-                root=root,
-                frontier=b"".join(frontier),
-                note=note,
-                created_at=now,
-            )
+            _INSERT_CHECKPOINT,
+            {
+                "log_id": self.log_id,
+                "size": size,
+                "root": root,
+                "frontier": b"".join(frontier),
+                "note": note,
+                "created_at": now,
+            },
         )
         return SignedCheckpoint(size, root, note, now)
 
     def _current_state(self, conn: Connection) -> _TreeState:
         """The tree's right edge as committed; reuses the cached one when nothing changed."""
-        row = conn.execute(
-            select(LogCheckpoint.size, LogCheckpoint.root, LogCheckpoint.frontier)
-            .where(LogCheckpoint.log_id == self.log_id)
-            .order_by(LogCheckpoint.size.desc())
-            .limit(1)
-        ).first()
+        row = conn.execute(_HEAD, {"log_id": self.log_id}).first()
         if row is None:
             raise NotFound(f"log {self.origin!r} has no checkpoint; initialise it first")
         size, root, frontier_blob = row
