@@ -9,7 +9,14 @@ connections) that:
 2. appends complaint events for ``--seconds``: ``evidence_added`` and ``note_added`` by an agent
    (API key) and ``rated`` by the customer (the complaint's secret), spread over the complaints
    so that per-complaint serialisation is not what is measured;
-3. reads ``GET /v1/complaints/<ref>`` (status) for ``--seconds``, as agent or customer.
+3. reads ``GET /v1/complaints/<ref>`` (status) for ``--seconds``, as agent or customer;
+4. reads the app's ``GET /healthz`` for ``--seconds`` (the app's own per-request floor:
+   routing, request id, metrics and the request log line, no database).
+
+Beside each configuration it measures the ceiling of the stack on this machine: a hello-world
+Flask app (one JSON route, nothing else) under the same gunicorn settings, driven the same way
+(``baseline_per_s``). No endpoint of the app can beat it; it tells how far the figures are
+from what this machine allows, whatever the targets say.
 
 Each measured phase follows a short warm-up. Latency is per request, end to end, as the driver
 sees it (closed loop: ``--concurrency`` requests in flight). After the run the log size is
@@ -117,9 +124,37 @@ async def _closed_loop(session, concurrency: int, seconds: float, make_request) 
     return summarise(latencies, errors, time.perf_counter() - start, statuses)
 
 
+async def _drive_baseline(cfg: dict) -> dict:
+    """Only the hello-world phase (the stack's ceiling)."""
+    import aiohttp
+
+    url = f"{cfg['base_url']}/"
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(limit=cfg["concurrency"], ttl_dns_cache=None)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        return {"baseline": await _measured(session, cfg, lambda i: ("GET", url, {}, 200))}
+
+
+async def _measured(session, cfg: dict, make) -> dict:
+    """A warm-up, then ``cfg["seconds"]`` of closed loop with the cores used meanwhile."""
+    warm = await _closed_loop(session, cfg["concurrency"], WARMUP_SECONDS, make)
+    cpu0 = _cpu_snapshot(cfg)
+    result = await _closed_loop(session, cfg["concurrency"], cfg["seconds"], make)
+    cpu = result["cpu"] = _cpu_delta(cpu0, _cpu_snapshot(cfg), result["seconds"])
+    # Server CPU per answered request: the figure to compare on a shared, noisy machine.
+    cpu["gunicorn_ms_per_request"] = (
+        round(1000 * cpu["gunicorn_cores"] / result["per_s"], 2) if result["per_s"] else None
+    )
+    result["warmup_ok"] = warm["ok"]
+    result["warmup_errors"] = warm["errors"]
+    return result
+
+
 async def _drive(cfg: dict) -> dict:
     import aiohttp
 
+    if cfg.get("baseline"):
+        return await _drive_baseline(cfg)
     base = cfg["base_url"]
     agent = {"Authorization": f"Bearer {cfg['agent_token']}"}
     rng = random.Random(cfg["seed"])
@@ -185,14 +220,15 @@ async def _drive(cfg: dict) -> dict:
             headers = agent if i % 2 else {"Authorization": f"Bearer {secret}"}
             return "GET", f"{base}/v1/complaints/{ref}", {"headers": headers}, 200
 
-        for phase, make in (("append", append_request), ("read", read_request)):
-            warm = await _closed_loop(session, cfg["concurrency"], WARMUP_SECONDS, make)
-            cpu0 = _cpu_snapshot(cfg)
-            result = await _closed_loop(session, cfg["concurrency"], cfg["seconds"], make)
-            result["cpu"] = _cpu_delta(cpu0, _cpu_snapshot(cfg), result["seconds"])
-            result["warmup_ok"] = warm["ok"]
-            result["warmup_errors"] = warm["errors"]
-            out[phase] = result
+        def healthz_request(i: int):
+            return "GET", f"{base}/healthz", {}, 200
+
+        for phase, make in (
+            ("append", append_request),
+            ("read", read_request),
+            ("healthz", healthz_request),
+        ):
+            out[phase] = await _measured(session, cfg, make)
     return out
 
 
@@ -345,6 +381,17 @@ def prepare(db_url: str, data_dir: Path) -> tuple[str, Path]:
     return token, key_file
 
 
+HELLO_APP = """from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello():
+    return {"status": "ok"}
+"""
+
+
 class Gunicorn:
     def __init__(
         self,
@@ -354,7 +401,10 @@ class Gunicorn:
         log: Path,
         app_dir: Path,
         switch_interval: float | None = None,
+        app: str = "wsgi:app",
+        ready_path: str = "/v1/log/keys",
     ) -> None:
+        self.ready_path = ready_path
         cmd = [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
             "--chdir", str(app_dir),
@@ -366,7 +416,7 @@ class Gunicorn:
             "--keep-alive", "30",
             "--graceful-timeout", "10",
             "--no-control-socket",
-            "wsgi:app",
+            app,
         ]  # fmt: skip
         if switch_interval:
             # A gunicorn config whose only effect: each worker's GIL switch interval.
@@ -389,7 +439,7 @@ class Gunicorn:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
             try:
-                with urllib.request.urlopen(f"{self.url}/v1/log/keys", timeout=2) as resp:
+                with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=2) as resp:
                     if resp.status == 200:
                         return
             except (urllib.error.URLError, OSError):
@@ -421,8 +471,55 @@ def count_entries(db_url: str) -> int:
         engine.dispose()
 
 
+def _run_driver(driver_cfg: dict, data_dir: Path, budget: float) -> dict:
+    cfg_path = data_dir / "driver.json"
+    cfg_path.write_text(json.dumps(driver_cfg))
+    done = subprocess.run(
+        [sys.executable, __file__, "--drive", str(cfg_path)],
+        capture_output=True,
+        text=True,
+        timeout=budget,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"driver failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_baseline(cfg: ServerConfig, args: argparse.Namespace) -> dict:
+    """The hello-world Flask app under the same gunicorn settings and driver (the ceiling)."""
+    with tempfile.TemporaryDirectory(prefix="bench-hello-") as tmp:
+        app_dir = Path(tmp)
+        (app_dir / "bench_hello.py").write_text(HELLO_APP)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        server = Gunicorn(
+            cfg,
+            env,
+            free_port(),
+            app_dir / "gunicorn.log",
+            app_dir,
+            args.switch_interval,
+            app="bench_hello:app",
+            ready_path="/",
+        )
+        try:
+            server.wait_ready()
+            driver_cfg = {
+                "baseline": True,
+                "base_url": server.url,
+                "seconds": args.seconds,
+                "concurrency": args.concurrency,
+                "server_pid": server.proc.pid,
+            }
+            budget = args.seconds + WARMUP_SECONDS + DRIVER_TIMEOUT_SLACK
+            return _run_driver(driver_cfg, app_dir, budget)["baseline"]
+        finally:
+            server.stop()
+
+
 def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
     print(f"\n== {cfg.label}", flush=True)
+    baseline = run_baseline(cfg, args)
     load_before = os.getloadavg()[0]
     with Database(args.pg) as db, tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         data_dir = Path(tmp)
@@ -453,19 +550,8 @@ def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
                 "seed": args.seed,
                 "server_pid": server.proc.pid,
             }
-            cfg_path = data_dir / "driver.json"
-            cfg_path.write_text(json.dumps(driver_cfg))
-            budget = 2 * args.seconds + 2 * WARMUP_SECONDS + DRIVER_TIMEOUT_SLACK
-            done = subprocess.run(
-                [sys.executable, __file__, "--drive", str(cfg_path)],
-                capture_output=True,
-                text=True,
-                timeout=budget,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"driver failed:\n{done.stderr[-3000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+            budget = 3 * args.seconds + 3 * WARMUP_SECONDS + DRIVER_TIMEOUT_SLACK
+            result = _run_driver(driver_cfg, data_dir, budget)
         finally:
             server.stop()
         log_tail = (data_dir / "gunicorn.log").read_text(errors="replace")[-2000:]
@@ -483,6 +569,7 @@ def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
         result["postgres_version"] = db.server_version()
         # The machine may be shared: its load before and after tells how much was ours.
         result["loadavg_1min"] = {"before": load_before, "after": os.getloadavg()[0]}
+    result["baseline"] = baseline
     return {"server": {**asdict(cfg), "label": cfg.label}, **result}
 
 
@@ -492,7 +579,7 @@ def print_table(results: list[dict]) -> None:
     print("\n" + head)
     print("-" * len(head))
     for r in results:
-        for phase in ("append", "read"):
+        for phase in ("append", "read", "healthz", "baseline"):
             p = r[phase]
             cpu = p["cpu"]
             print(
@@ -501,7 +588,8 @@ def print_table(results: list[dict]) -> None:
                 f"{cpu['gunicorn_cores']:>10.2f}{cpu['postgres_cores']:>6.2f}"
                 f"{cpu['driver_cores']:>8.2f}"
             )
-    print("(cpu columns: cores used during the phase; pg is every PostgreSQL process)")
+    print("(cpu columns: cores used during the phase; pg is every PostgreSQL process;")
+    print(" healthz: the app's GET /healthz; baseline: a hello-world Flask app, same gunicorn)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -554,6 +642,7 @@ def main(argv: list[str] | None = None) -> int:
             "app_dir": str(args.app_dir),
             "append_mix": "evidence_added (agent), note_added (agent), rated (customer secret)",
             "read_mix": "GET /v1/complaints/<ref>, half agent key, half customer secret",
+            "baseline": "hello-world Flask app (GET /, JSON), same gunicorn settings and driver",
         },
         "targets": TARGETS,
         "headline": {
@@ -564,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
             "reads_per_s": head["read"]["per_s"],
             "reads_p50_ms": head["read"]["p50_ms"],
             "reads_p99_ms": head["read"]["p99_ms"],
+            "baseline_per_s": head["baseline"]["per_s"],
+            "healthz_per_s": head["healthz"]["per_s"],
             "meets_targets": head["append"]["per_s"] >= TARGETS["append_per_s"]
             and head["append"]["p99_ms"] < TARGETS["append_p99_ms"]
             and head["read"]["per_s"] >= TARGETS["read_per_s"],
