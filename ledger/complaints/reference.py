@@ -8,7 +8,6 @@ symbol and any swap of two adjacent symbols. Example: ``CMP-0KZ7M-1X9QD-...-ABCD
 
 from __future__ import annotations
 
-import base64
 import hmac
 
 from ledger.complaints.errors import InvalidReference
@@ -27,14 +26,14 @@ def _check_symbol(value: int) -> str:
     return CHECK_ALPHABET[value % 37]
 
 
-# RFC 4648 base32 and Crockford's alphabet give each 5-bit value its symbol in the same order.
-_FROM_RFC4648 = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ALPHABET)
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]  # a 10-bit value's two symbols
 
 
 def _encode(data: bytes) -> str:
     """The 24 data symbols (15 bytes are exactly 24 groups of 5 bits) and the check symbol."""
-    symbols = base64.b32encode(data).decode().translate(_FROM_RFC4648)
-    return symbols + _check_symbol(int.from_bytes(data, "big"))
+    value = int.from_bytes(data, "big")
+    pairs = [_PAIRS[(value >> shift) & 1023] for shift in range(_DATA_SYMBOLS * 5 - 10, -1, -10)]
+    return "".join(pairs) + _check_symbol(value)
 
 
 def _group(symbols: str) -> str:
