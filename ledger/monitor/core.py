@@ -20,7 +20,7 @@ from ledger.log.client import Fetch, TileClient
 from ledger.log.note import Verifier
 from ledger.monitor.entries import replay_entries
 from ledger.monitor.parallel import replay_parallel
-from ledger.monitor.replay import ReplayResult
+from ledger.monitor.replay import ReplayResult, gc_paused
 from ledger.monitor.state import Saved, StateFile, StateFileError
 
 # Below this many new entries, starting worker processes costs more than it saves.
@@ -186,6 +186,12 @@ class Monitor:
     ) -> ReplayResult:
         """Entries [start, cp.size): checked against the tiles, folded into ``frontier`` and
         replayed, by worker processes when there are enough of them (same result)."""
+        with gc_paused():
+            return self._replay_entries(client, start, cp, frontier)
+
+    def _replay_entries(
+        self, client: TileClient, start: int, cp: Checkpoint, frontier: list[bytes]
+    ) -> ReplayResult:
         if self.workers > 1 and cp.size - start >= max(1, self.parallel_min_entries):
             begin = list(frontier)
             result = replay_parallel(

@@ -20,6 +20,7 @@ What could tell the two modes apart, and why it does not:
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import multiprocessing
 import threading
@@ -138,6 +139,7 @@ def _combine(answers: list[tuple], failure: Exception | None) -> ReplayResult | 
 
 def _work(conn, origin, partition, partitions, start, end, rows, officer_leaves) -> None:
     """A worker process: replay the bundles it is sent, then answer with its result."""
+    gc.disable()  # this process only replays (see replay.gc_paused); it ends after
     try:
         replayer = Replayer.resume(origin, rows, officer_leaves, partition, partitions)
         del rows

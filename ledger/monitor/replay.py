@@ -10,7 +10,9 @@ replayed again in one process instead of being judged differently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -48,6 +50,23 @@ _BOOL_FIELDS = tuple(
 # reference, and from any later event's reference without decoding it.
 _SYMBOL_VALUES = {c: i for i, c in enumerate(ALPHABET)}
 _BYTE_VALUES = {ord(c): i for c, i in _SYMBOL_VALUES.items()}
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Cyclic garbage collection off for a replay, as it was before afterwards.
+
+    A replay keeps every fact and chain state it makes (hundreds of thousands of objects that
+    never form cycles); with collection on, each full pass walks all of them again, which costs
+    the replay about a sixth of its time. Reference counting still frees everything else.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def owner_of(reference: str, partitions: int) -> int:
