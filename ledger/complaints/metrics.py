@@ -127,16 +127,35 @@ def _due_for_day(code: str, day: date, extended: bool) -> int | None:
         return None
 
 
-def statutory_due_ms(code: str, start_ms: int, *, extended: bool = False) -> int | None:
-    """Exclusive due instant (ms) of the final response for a cycle started at ``start_ms``.
+# From 1980 on, every zone of a known jurisdiction has offsets and changes of offset on whole
+# quarter hours (tests/audit/test_figures.py checks the zones), so the local day, and with it
+# the due instant, is the same for every instant of a UTC quarter hour: one computation each.
+_QUARTER_MS = 900_000
+_QUARTERS_FROM = 315_532_800_000 // _QUARTER_MS  # 1980-01-01T00:00:00Z
 
-    None when the jurisdiction or the year's calendar is unknown to this code.
-    """
+
+@lru_cache(maxsize=65536)
+def _due_for_quarter(code: str, quarter: int, extended: bool) -> int | None:
+    return _statutory_due_ms(code, quarter * _QUARTER_MS, extended)
+
+
+def _statutory_due_ms(code: str, start_ms: int, extended: bool) -> int | None:
     try:
         jurisdiction = get_jurisdiction(code)
     except CalendarError:
         return None
     return _due_for_day(code, jurisdiction.local_date(from_ms(start_ms)), extended)
+
+
+def statutory_due_ms(code: str, start_ms: int, *, extended: bool = False) -> int | None:
+    """Exclusive due instant (ms) of the final response for a cycle started at ``start_ms``.
+
+    None when the jurisdiction or the year's calendar is unknown to this code.
+    """
+    quarter = start_ms // _QUARTER_MS
+    if quarter >= _QUARTERS_FROM:
+        return _due_for_quarter(code, quarter, extended)
+    return _statutory_due_ms(code, start_ms, extended)
 
 
 # --- facts ----------------------------------------------------------------------------------
@@ -179,13 +198,24 @@ class Fact:
 FACT_FIELDS = tuple(f.name for f in fields(Fact))
 
 
+_TYPE_NAMES = {t: t.value for t in EventType}
+
+
 def derive_fact(
-    prev: Fact | None, envelope: Envelope, index: int, reference: str | None = None
+    prev: Fact | None,
+    envelope: Envelope,
+    index: int,
+    reference: str | None = None,
+    at_ms: int | None = None,
 ) -> Fact:
-    """The fact row of ``envelope`` (log entry ``index``) given its complaint's previous fact."""
-    et = envelope.type.value if isinstance(envelope.type, E) else str(envelope.type)
+    """The fact row of ``envelope`` (log entry ``index``) given its complaint's previous fact.
+
+    ``at_ms`` is ``epoch_ms(envelope.at)`` when the caller has it already.
+    """
+    et = _TYPE_NAMES.get(envelope.type) or str(envelope.type)
     public = envelope.public
-    at_ms = epoch_ms(envelope.at)
+    if at_ms is None:
+        at_ms = epoch_ms(envelope.at)
     if et == "received":
         if prev is not None:
             raise ValueError("a received event starts a complaint")
@@ -224,36 +254,17 @@ def derive_fact(
     if prev is None or prev.seq != envelope.seq - 1 or prev.reference != envelope.complaint:
         raise ValueError(f"no previous fact for {envelope.complaint} seq {envelope.seq}")
     state = public["state"]
+    # Positional (in FACT_FIELDS order): this runs once per log entry when replaying.
     f = Fact(
-        log_index=index,
-        reference=prev.reference,
-        seq=envelope.seq,
-        type=et,
-        at_ms=at_ms,
-        state=state,
-        category=prev.category,
-        channel=prev.channel,
-        language=prev.language,
-        jurisdiction=prev.jurisdiction,
-        cycle=prev.cycle,
-        received_ms=prev.received_ms,
-        cycle_start_ms=prev.cycle_start_ms,
-        open_delta=(state not in TERMINAL) - (prev.state not in TERMINAL),
-        first_response=False,
-        responded=prev.responded,
-        outcome=prev.outcome,
-        unit_kind=None,
-        unit=None,
-        amount=None,
-        csat=None,
-        base_due_ms=prev.base_due_ms,
-        due_ms=prev.due_ms,
-        due_add_ms=None,
-        due_sub_ms=None,
-        cycle_ended=prev.cycle_ended,
-        ends_cycle=False,
-        ended_due_ms=None,
-    )
+        index, prev.reference, envelope.seq, et, at_ms, state,  # log_index .. state
+        prev.category, prev.channel, prev.language, prev.jurisdiction,
+        prev.cycle, prev.received_ms, prev.cycle_start_ms,
+        (state not in TERMINAL) - (prev.state not in TERMINAL),  # open_delta
+        False, prev.responded, prev.outcome,  # first_response, responded, outcome
+        None, None, None, None,  # unit_kind, unit, amount, csat
+        prev.base_due_ms, prev.due_ms, None, None,  # base_due_ms, due_ms, due_add/sub_ms
+        prev.cycle_ended, False, None,  # cycle_ended, ends_cycle, ended_due_ms
+    )  # fmt: skip
     if et in _FIRST_RESPONSE and f.cycle == 0 and not f.responded:
         f.first_response = f.responded = True
     if et == "reopened":
@@ -294,12 +305,18 @@ class FactDeriver:
     def __init__(self, last: Mapping[str, Fact] | None = None) -> None:
         self.last: dict[str, Fact] = dict(last or {})
 
-    def add(self, envelope: Envelope, index: int, reference: str | None = None) -> Fact | None:
+    def add(
+        self,
+        envelope: Envelope,
+        index: int,
+        reference: str | None = None,
+        at_ms: int | None = None,
+    ) -> Fact | None:
         """The fact of log entry ``index`` (None for officer-key entries)."""
         if envelope.type in OFFICER_KEY_EVENTS:
             return None
         prev = None if envelope.complaint is None else self.last.get(envelope.complaint)
-        fact = derive_fact(prev, envelope, index, reference)
+        fact = derive_fact(prev, envelope, index, reference, at_ms)
         self.last[fact.reference] = fact
         return fact
 

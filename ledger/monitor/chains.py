@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from ledger.complaints import states as _states
 from ledger.complaints.errors import ChainError, TransitionError
 from ledger.complaints.events import Envelope
-from ledger.complaints.officers import check_authority
+from ledger.complaints.metrics import epoch_ms, to_ms
+from ledger.complaints.officers import OfficerKey, check_authority
 from ledger.complaints.payloads import Money
 from ledger.complaints.vocab import (
     OFFICER_KEY_EVENTS,
@@ -193,7 +195,7 @@ def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None
     role = env.actor.role
     public = env.public
     if registry is not None and et in SIGNED_EVENTS:
-        check_authority(registry, public["signature"]["key_id"], role, at)
+        _check_authority(registry, public["signature"]["key_id"], role, env)
     if et in OFFICER_KEY_EVENTS:
         raise TransitionError(f"{et} is a log entry, not a complaint step", "NOT_A_COMPLAINT_EVENT")
     target = _states.transition_target(state, et, role)  # type: ignore[arg-type]
@@ -214,6 +216,42 @@ def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None
     state.last_at = key
     state.events[h] = et
     return state
+
+
+# id(OfficerKey) -> (the key, first ms it may sign at, first ms it may not (or None), roles)
+_KEY_BOUNDS: dict[int, tuple[OfficerKey, int, int | None, frozenset[str]]] = {}
+
+
+def _ceil_ms(instant: datetime) -> int:
+    """The first whole millisecond at or after ``instant``."""
+    return to_ms(instant) + (instant.microsecond % 1000 != 0)
+
+
+def _key_bounds(key: OfficerKey) -> tuple[OfficerKey, int, int | None, frozenset[str]]:
+    bounds = _KEY_BOUNDS.get(id(key))
+    if bounds is None or bounds[0] is not key:
+        ends = [t for t in (key.revoked_at, key.valid_until) if t is not None]
+        end = _ceil_ms(min(ends)) if ends else None
+        bounds = (key, _ceil_ms(key.effective_from), end, frozenset(key.roles))
+        if len(_KEY_BOUNDS) >= 4096:
+            _KEY_BOUNDS.clear()
+        _KEY_BOUNDS[id(key)] = bounds
+    return bounds
+
+
+def _check_authority(registry: Mapping[str, Any], key_id: str, role: str, env: Event) -> None:
+    """``officers.check_authority`` at the event's time, compared in milliseconds.
+
+    A timestamp has whole milliseconds, so ``at >= t`` exactly when ``at_ms >= _ceil_ms(t)``;
+    anything not plainly allowed goes to ``check_authority``, which raises the domain's error.
+    """
+    key = registry.get(key_id)
+    if key is not None:
+        at_ms = env.at_ms if type(env) is LeafView else epoch_ms(env.at)
+        _, start, end, roles = _key_bounds(key)
+        if start <= at_ms and (end is None or at_ms < end) and role in roles:
+            return
+    check_authority(registry, key_id, role, env.at)
 
 
 # Event types ``states._guard`` has rules for (a test reads them out of its source): the

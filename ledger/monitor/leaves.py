@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from datetime import date
-from functools import lru_cache
 from typing import Any
 
 from ledger.complaints import events as _events
 from ledger.complaints.errors import ComplaintError, EnvelopeError
 from ledger.complaints.events import ENVELOPE_FIELDS, MAX_SEQ, Actor, Envelope, parse_envelope
+from ledger.complaints.metrics import epoch_ms
 from ledger.complaints.payloads import HEX32, PUBLIC_SPECS, validate_public
 from ledger.complaints.reference import is_canonical_reference
 from ledger.complaints.vocab import SIGNED_EVENTS, EventType
@@ -65,25 +64,18 @@ class FastPathRefused(Exception):
     """The fast checks cannot decide this leaf; ``parse_envelope`` decides instead."""
 
 
-@lru_cache(maxsize=8192)
-def _day_ok(day: str) -> bool:
-    try:
-        date.fromisoformat(day)
-    except ValueError:
-        return False
-    return True
-
-
-def _at_ok(at: Any) -> bool:
-    """Same verdict as ``timestamps.parse_timestamp`` on ASCII strings."""
-    return (
-        type(at) is str
-        and _AT.match(at) is not None
-        and _day_ok(at[:10])
-        and at[11:13] < "24"
-        and at[14:16] < "60"
-        and at[17:19] < "60"
-    )
+def _at_ms(at: Any) -> int:
+    """``metrics.epoch_ms`` of a timestamp ``timestamps.parse_timestamp`` accepts (ASCII);
+    FastPathRefused, or ValueError for a day that does not exist, otherwise."""
+    if (
+        type(at) is not str
+        or _AT.match(at) is None
+        or at[11:13] >= "24"
+        or at[14:16] >= "60"
+        or at[17:19] >= "60"
+    ):
+        raise FastPathRefused
+    return epoch_ms(at)
 
 
 def time_key(at: str) -> str:
@@ -92,11 +84,13 @@ def time_key(at: str) -> str:
 
 
 class LeafView:
-    """The parsed fields of a leaf, as on ``events.Envelope`` (lighter to build in bulk)."""
+    """The parsed fields of a leaf, as on ``events.Envelope`` (lighter to build in bulk), and
+    its time in milliseconds since the epoch (``at_ms``)."""
 
     __slots__ = (
         "actor",
         "at",
+        "at_ms",
         "commitment",
         "complaint",
         "leaf",
@@ -109,7 +103,9 @@ class LeafView:
         "v",
     )  # fmt: skip
 
-    def __init__(self, log, complaint, seq, prev, type, at, actor, commitment, public, leaf, lh):
+    def __init__(
+        self, log, complaint, seq, prev, type, at, actor, commitment, public, leaf, lh, at_ms
+    ):
         self.v = 1
         self.log = log
         self.complaint = complaint
@@ -122,6 +118,13 @@ class LeafView:
         self.public = public
         self.leaf = leaf
         self.leaf_hash = lh
+        self.at_ms = at_ms
+
+    @classmethod
+    def of(cls, env: Envelope) -> LeafView:
+        e = env
+        return cls(e.log, e.complaint, e.seq, e.prev, e.type, e.at, e.actor, e.commitment,
+                   e.public, e.leaf, e.leaf_hash, epoch_ms(e.at))  # fmt: skip
 
     def envelope(self) -> Envelope:
         return Envelope(
@@ -224,15 +227,12 @@ def _log_ok(log: Any) -> bool:
 
 def parse_leaf(data: bytes, leaf_hash: bytes, known_references: Mapping[str, Any]) -> Envelope:
     """``events.parse_envelope`` with the leaf hash given and the canonical check done fast."""
-    view = read_leaf(data, leaf_hash, known_references)
-    return view if isinstance(view, Envelope) else view.envelope()
+    return read_leaf(data, leaf_hash, known_references).envelope()
 
 
-def read_leaf(
-    data: bytes, leaf_hash: bytes, known_references: Mapping[str, Any]
-) -> LeafView | Envelope:
-    """A LeafView of a valid leaf (or the Envelope from ``parse_envelope`` when the fast
-    checks cannot decide); raises the domain's error for an invalid leaf.
+def read_leaf(data: bytes, leaf_hash: bytes, known_references: Mapping[str, Any]) -> LeafView:
+    """A LeafView of a valid leaf (from ``parse_envelope`` when the fast checks cannot decide);
+    raises the domain's error for an invalid leaf.
 
     ``known_references`` holds references already proven canonical (they skip that check).
     """
@@ -242,7 +242,7 @@ def read_leaf(
         env = parse_envelope(data)  # raises the domain's error for this leaf
         if env.leaf_hash != leaf_hash:  # pragma: no cover - parse_envelope hashes the same bytes
             raise EnvelopeError("leaf hash mismatch", "LEAF_HASH") from None
-        return env
+        return LeafView.of(env)
 
 
 def _fast(data: bytes, leaf_hash: bytes, known: Mapping[str, Any]) -> LeafView:
@@ -281,8 +281,7 @@ def _fast(data: bytes, leaf_hash: bytes, known: Mapping[str, Any]) -> LeafView:
     elif seq != 1 or type(prev) is not str or not HEX32.match(prev):
         raise FastPathRefused
     at = obj["at"]
-    if not _at_ok(at):
-        raise FastPathRefused
+    at_ms = _at_ms(at)
     commitment = obj["commitment"]
     if type(commitment) is not str or not HEX32.match(commitment):
         raise FastPathRefused
@@ -295,4 +294,4 @@ def _fast(data: bytes, leaf_hash: bytes, known: Mapping[str, Any]) -> LeafView:
         _remember(_VALID_PUBLIC, key, True)
     actor = _actor(obj["actor"], event_type, public)
     return LeafView(log, complaint, seq, prev, event_type, at, actor, commitment, public, data,
-                    leaf_hash)  # fmt: skip
+                    leaf_hash, at_ms)  # fmt: skip

@@ -22,7 +22,7 @@ from ledger.complaints.officers import OfficerRegistry
 from ledger.complaints.reference import ALPHABET, format_reference
 from ledger.complaints.vocab import OFFICER_KEY_EVENTS
 from ledger.monitor.chains import ChainState, start_chain, step_chain
-from ledger.monitor.leaves import LeafView, read_leaf
+from ledger.monitor.leaves import read_leaf
 
 try:
     from orjson import dumps as _json_bytes
@@ -236,9 +236,7 @@ class Replayer:
             return
         try:
             if et in OFFICER_KEY_EVENTS:
-                if isinstance(env, LeafView):
-                    env = env.envelope()
-                self.registry = self.registry.add(env)
+                self.registry = self.registry.add(env.envelope())
                 if reports:
                     self.officer_leaves[index] = data
                 return
@@ -260,7 +258,7 @@ class Replayer:
                     )
                 step_chain(state, env, self.registry)
             self.dirty.add(ref)
-            self.facts.append(self.deriver.add(env, index, ref))  # type: ignore[arg-type]
+            self.facts.append(self.deriver.add(env, index, ref, env.at_ms))  # type: ignore[arg-type]
         except ComplaintError as exc:
             if et in OFFICER_KEY_EVENTS and not reports:
                 return

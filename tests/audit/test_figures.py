@@ -205,3 +205,49 @@ def test_statutory_due_matches_the_deadlines_module() -> None:
     assert statutory_due_ms("UK-FCA-DISP", 0, extended=True) is None
     assert statutory_due_ms("XX-UNKNOWN", 0) is None
     assert statutory_due_ms("EU-PSD2", epoch_ms("2035-01-01T00:00:00Z")) is None  # no calendar
+
+
+def test_known_zones_change_offset_on_quarter_hours_only() -> None:
+    """What lets ``statutory_due_ms`` compute once per UTC quarter hour from 1980 on: every
+    offset of each known jurisdiction's zone, and every instant it changes, is a whole number
+    of quarter hours (so the local day never changes inside a quarter hour)."""
+    from zoneinfo import ZoneInfo
+
+    from ledger.complaints.deadlines import JURISDICTIONS
+    from ledger.complaints.metrics import from_ms
+
+    quarter = 900_000
+    day = 86_400_000
+    for zone_name in {j.timezone for j in JURISDICTIONS.values()}:
+        zone = ZoneInfo(zone_name)
+
+        def offset(ms: int, zone=zone) -> int:
+            return int(from_ms(ms).astimezone(zone).utcoffset().total_seconds() * 1000)
+
+        changes = 0
+        start, end = epoch_ms("1980-01-01T00:00:00Z"), epoch_ms("2061-01-01T00:00:00Z")
+        assert offset(start) % quarter == 0
+        for ms in range(start, end, day):
+            if offset(ms) == offset(ms + day):
+                continue
+            lo, hi = ms, ms + day  # offset(lo) != offset(hi): find the first ms of the new one
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(mid) == offset(lo) else (lo, mid)
+            assert hi % quarter == 0 and offset(hi) % quarter == 0, (zone_name, from_ms(hi))
+            changes += 1
+        assert changes > 100, zone_name  # summer time, twice a year
+
+
+def test_statutory_due_per_quarter_hour_equals_the_exact_computation() -> None:
+    from ledger.complaints.metrics import _statutory_due_ms
+
+    instants = []
+    for day in ("2025-03-30", "2025-10-26", "2026-03-29", "2026-12-31", "2027-10-31"):
+        base = epoch_ms(f"{day}T00:00:00Z")
+        instants += [base + m * 60_000 + d for m in range(-180, 240, 15) for d in (-1, 0, 1)]
+    for code in ("EU-PSD2", "EU-PSD2-LT", "UK-FCA-DISP", "UK-FCA-PSR", "XX-UNKNOWN"):
+        for ms in instants:
+            for extended in (False, True):
+                exact = _statutory_due_ms(code, ms, extended)
+                assert statutory_due_ms(code, ms, extended=extended) == exact, (code, ms)

@@ -266,3 +266,50 @@ def test_public_verdicts_from_leaf_bytes_are_exact(ledger, march) -> None:
             assert _outcome(lambda d=data, h=lh: parse_leaf(d, h, known)) == _outcome(
                 lambda d=data: parse_envelope(d)
             ), data
+
+
+def test_authority_in_milliseconds_gives_the_domains_verdict() -> None:
+    """``chains._check_authority`` (ms comparisons, remembered bounds) against
+    ``officers.check_authority`` at and around every bound of keys with and without an end,
+    including bounds with sub-millisecond digits."""
+    from types import SimpleNamespace
+
+    from ledger.complaints.officers import OfficerKey, check_authority
+    from ledger.complaints.timestamps import format_timestamp
+    from ledger.complaints.vocab import RevocationReason
+    from ledger.monitor.chains import _check_authority
+
+    ms = timedelta(milliseconds=1)
+    t = datetime(2026, 3, 2, 9, 0, 0, 250_000, tzinfo=UTC)
+    keys = {
+        "open": OfficerKey("open", b"k", frozenset({Role.OFFICER}), t, None, t, b"r"),
+        "later-registration": OfficerKey(
+            "later-registration", b"k", frozenset({Role.OFFICER}), t, None, t + 5 * ms, b"r"
+        ),
+        "expires": OfficerKey(
+            "expires", b"k", frozenset({Role.OFFICER}), t, t + 10 * ms, t, b"r"
+        ),
+        "revoked": OfficerKey(
+            "revoked", b"k", frozenset({Role.OFFICER, Role.ADMIN}), t, t + 20 * ms, t, b"r",
+            revoked_at=t + 7 * ms, revocation_reason=RevocationReason.COMPROMISED,
+        ),
+        "sub-ms": OfficerKey(
+            "sub-ms", b"k", frozenset({Role.OFFICER}), t + timedelta(microseconds=400),
+            t + timedelta(microseconds=9_600), t, b"r",
+        ),
+    }  # fmt: skip
+    registry = OfficerRegistry(keys)
+    seen = set()
+    for key_id in [*keys, "unknown"]:
+        for step in range(-3, 25):
+            at = format_timestamp(t + step * ms)
+            for role in (Role.OFFICER, Role.ADMIN, "officer"):
+                env = SimpleNamespace(at=at)
+                expected = _outcome(lambda k=key_id, r=role, a=at: check_authority(
+                    registry, k, r, a))  # fmt: skip
+                got = _outcome(lambda k=key_id, r=role, e=env: _check_authority(
+                    registry, k, r, e))  # fmt: skip
+                assert got == expected, (key_id, at, role)
+                seen.add(got[1] if got[0] == "error" else "ok")
+    assert seen == {"ok", "KEY_UNKNOWN", "KEY_NOT_YET_VALID", "KEY_EXPIRED", "KEY_REVOKED",
+                    "ROLE_MISSING"}  # fmt: skip
