@@ -62,6 +62,40 @@ def frontier_append(frontier: list[bytes], size: int, leaf: bytes) -> list[bytes
     return frontier
 
 
+def perfect_root(hashes: Sequence[bytes]) -> bytes:
+    """MTH of a power-of-two number of leaf hashes, one level at a time."""
+    if len(hashes) & (len(hashes) - 1) or not hashes:
+        raise ValueError("perfect_root needs a power-of-two number of hashes")
+    level = list(hashes)
+    while len(level) > 1:
+        pairs = zip(level[::2], level[1::2], strict=True)
+        level = [_sha256(NODE_PREFIX + a + b).digest() for a, b in pairs]
+    return level[0]
+
+
+def frontier_extend(frontier: list[bytes], size: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """``frontier_append`` of each of ``leaves`` in turn (the first at index ``size``);
+    mutates and returns ``frontier``.
+
+    Each run of ``2**k`` leaves that starts at a multiple of ``2**k`` (a whole tile, say) is
+    folded as one perfect subtree, which needs the same hashes with less bookkeeping.
+    """
+    i, n = 0, len(leaves)
+    while i < n:
+        pos = size + i
+        # The largest aligned perfect subtree starting at pos that fits in what is left.
+        level = min((pos & -pos).bit_length() - 1 if pos else 63, (n - i).bit_length() - 1)
+        width = 1 << level
+        h = leaves[i] if width == 1 else perfect_root(leaves[i : i + width])
+        m = pos >> level
+        while m & 1:
+            h = node_hash(frontier.pop(), h)
+            m >>= 1
+        frontier.append(h)
+        i += width
+    return frontier
+
+
 def root_from_frontier(frontier: Sequence[bytes]) -> bytes:
     """Root hash of the tree whose compact range is ``frontier``."""
     if not frontier:

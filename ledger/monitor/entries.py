@@ -45,14 +45,17 @@ def replay_entries(
     """Entries [start, size) checked, folded into ``frontier`` and fed to ``replayer`` in order;
     raises ``merkle.ProofError`` (or the fetch function's errors) at the first bad one."""
     sha256 = hashlib.sha256
-    append = merkle.frontier_append
     feed = replayer.feed
     for first, k0, entries, _, hashes in bundles(client, start, size):
-        for k in range(k0, len(entries)):
-            data = entries[k]
+        tile = tile_hashes(hashes, k0)
+        for k, data in enumerate(entries[k0:]):
             leaf_hash = sha256(b"\x00" + data).digest()
-            index = first + k
-            if leaf_hash != hashes[32 * k : 32 * k + 32]:
-                raise merkle.ProofError(mismatch_message(index))
-            append(frontier, index, leaf_hash)
-            feed(index, data, leaf_hash)
+            if leaf_hash != tile[k]:
+                raise merkle.ProofError(mismatch_message(first + k0 + k))
+            feed(first + k0 + k, data, leaf_hash)
+        merkle.frontier_extend(frontier, first + k0, tile)
+
+
+def tile_hashes(tile: bytes, k0: int = 0) -> list[bytes]:
+    """The hashes of a level-0 hash tile, from the ``k0``-th on."""
+    return [tile[i : i + 32] for i in range(32 * k0, len(tile), 32)]

@@ -23,6 +23,8 @@ import contextlib
 import gc
 import hashlib
 import multiprocessing
+import os
+import socket
 import threading
 import traceback
 from collections.abc import Mapping, Sequence
@@ -31,7 +33,7 @@ from typing import Any
 from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint
 from ledger.log.client import TileClient
-from ledger.monitor.entries import bundles, mismatch_message
+from ledger.monitor.entries import bundles, mismatch_message, tile_hashes
 from ledger.monitor.replay import BROADCAST, Replayer, ReplayResult, owner_of, route
 
 ChainRow = tuple[str, str | None, str | None]
@@ -65,6 +67,7 @@ def replay_parallel(
     try:
         for p in range(workers):
             parent, child = ctx.Pipe()
+            _widen(parent, child)
             args = (child, cp.origin, p, workers, start, cp.size, parts[p], dict(officer_leaves))
             proc = ctx.Process(target=_work, args=args, daemon=True, name=f"monitor-replay-{p}")
             proc.start()
@@ -85,30 +88,37 @@ def replay_parallel(
     return _combine(answers, failure)
 
 
+# Bytes a worker's connection may hold in flight: enough for many bundles, so this process can
+# run ahead of a worker (and keep the other busy) instead of waiting for each to read.
+SOCKET_BUFFER = 4 << 20
+
+
+def _widen(*conns) -> None:
+    """Ask for larger socket buffers on the connections (the kernel may cap them)."""
+    for conn in conns:
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(conn.fileno())) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+
+
 def _send_bundles(
     client: TileClient, start: int, size: int, frontier: list[bytes], conns: list
 ) -> Exception | None:
     """Fetch and check every bundle, send it to the workers and fold its hashes into the
     compact range; the first error, if any (nothing after it is sent)."""
-    append = merkle.frontier_append
     partitions = len(conns)
     try:
         for first, k0, entries, _, hashes in bundles(client, start, size):
-            batches: list[tuple[list, list, list, list]] = [
-                ([], [], [], []) for _ in range(partitions)
-            ]
-            for k in range(k0, len(entries)):
-                data = entries[k]
-                tile_hash = hashes[32 * k : 32 * k + 32]
-                append(frontier, first + k, tile_hash)
-                routed = route(data, tile_hash, partitions)
-                for batch in batches if routed == BROADCAST else (batches[routed],):
-                    batch[0].append(first + k)
-                    batch[1].append(data)
-                    batch[2].append(tile_hash)
-                    batch[3].append(routed)
-            for conn, batch in zip(conns, batches, strict=True):
-                conn.send(batch)
+            tile = tile_hashes(hashes, k0)
+            new = entries[k0:]
+            routes = [route(data, h, partitions) for data, h in zip(new, tile, strict=True)]
+            for p, conn in enumerate(conns):
+                own = [k for k, r in enumerate(routes) if r in (p, BROADCAST)]
+                conn.send((
+                    [first + k0 + k for k in own], [new[k] for k in own], [tile[k] for k in own],
+                    [routes[k] for k in own],
+                ))  # fmt: skip
+            merkle.frontier_extend(frontier, first + k0, tile)
     except Exception as exc:  # reported after the workers' own, earlier, findings
         return exc
     return None

@@ -124,3 +124,26 @@ def test_consistency_proofs_verify_and_any_bit_flip_fails(tree, data) -> None:
     s2bit = data.draw(st.integers(0, 63), label="size2 bit")
     other2 = size2 ^ (1 << s2bit)
     assert _rejects_consistency(size1, other2, r1, _root_for(root, other2, size2), proof)
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.integers(0, 1100), count=st.integers(0, 1100))
+def test_frontier_extend_equals_appending_one_by_one(tree, start: int, count: int) -> None:
+    leaves, _, _ = tree
+    one: list[bytes] = []  # the compact range of [0, start)
+    for i in range(start):
+        merkle.frontier_append(one, i, leaves[i])
+    many = list(one)
+    for i in range(start, start + count):
+        merkle.frontier_append(one, i, leaves[i])
+    merkle.frontier_extend(many, start, leaves[start : start + count])
+    assert many == one
+
+
+def test_perfect_root_is_the_mth_of_a_power_of_two() -> None:
+    leaves = [merkle.leaf_hash(bytes([i])) for i in range(256)]
+    for n in (1, 2, 4, 128, 256):
+        assert merkle.perfect_root(leaves[:n]) == merkle.root_from_leaf_hashes(leaves[:n])
+    for n in (0, 3, 255):
+        with pytest.raises(ValueError):
+            merkle.perfect_root(leaves[:n])
