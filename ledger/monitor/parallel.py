@@ -76,7 +76,10 @@ def replay_parallel(
             procs.append(proc)
         parts.clear()
         failure = _send_bundles(client, start, cp.size, frontier, conns)
-        answers = [_finish(conn) for conn in conns]
+        for conn in conns:  # every worker told first, so they all finish at once
+            with contextlib.suppress(OSError):  # the worker is gone: its answer (or none) says why
+                conn.send(None)
+        answers = [_answer(conn) for conn in conns]
     finally:
         for proc in procs:
             proc.join(timeout=5)
@@ -124,9 +127,7 @@ def _send_bundles(
     return None
 
 
-def _finish(conn) -> tuple:
-    with contextlib.suppress(OSError):  # the worker is gone: its answer (or none) says why
-        conn.send(None)
+def _answer(conn) -> tuple:
     try:
         return conn.recv()
     except EOFError:
