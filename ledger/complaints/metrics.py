@@ -51,6 +51,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ledger.complaints.deadlines import FIRST_RESPONSE_EVENTS, get_jurisdiction
 from ledger.complaints.errors import CalendarError
@@ -127,16 +128,40 @@ def _due_for_day(code: str, day: date, extended: bool) -> int | None:
         return None
 
 
-# From 1980 on, every zone of a known jurisdiction has offsets and changes of offset on whole
-# quarter hours (tests/audit/test_figures.py checks the zones), so the local day, and with it
-# the due instant, is the same for every instant of a UTC quarter hour: one computation each.
-_QUARTER_MS = 900_000
-_QUARTERS_FROM = 315_532_800_000 // _QUARTER_MS  # 1980-01-01T00:00:00Z
+# From 1980 to 2060 no zone of a known jurisdiction changes its UTC offset more than once in a
+# UTC day (tests/audit/test_figures.py checks), so a day's offsets and the instant of its change,
+# if any, give the local day of every instant in it; the due instant then depends on the local
+# day alone. Both are remembered: one zone conversion per UTC day instead of one per complaint.
+_DAY_MS = 86_400_000
+_DAYS_FROM, _DAYS_UNTIL = 3652, 33238  # 1980-01-01 and 2061-01-01, in days since 1970-01-01
 
 
-@lru_cache(maxsize=65536)
-def _due_for_quarter(code: str, quarter: int, extended: bool) -> int | None:
-    return _statutory_due_ms(code, quarter * _QUARTER_MS, extended)
+def _offset_ms(zone: ZoneInfo, ms: int) -> int:
+    return int(from_ms(ms).astimezone(zone).utcoffset().total_seconds() * 1000)  # type: ignore[union-attr]
+
+
+@lru_cache(maxsize=8192)
+def _day_offsets(code: str, utc_day: int) -> tuple[int, int, int] | None:
+    """(offset at the start of the UTC day, first ms of the next offset or the day's end, that
+    offset) in jurisdiction ``code``'s zone; None for an unknown jurisdiction."""
+    try:
+        zone = ZoneInfo(get_jurisdiction(code).timezone)
+    except CalendarError:
+        return None
+    start, last = utc_day * _DAY_MS, (utc_day + 1) * _DAY_MS - 1
+    before, after = _offset_ms(zone, start), _offset_ms(zone, last)
+    if before == after:
+        return before, last + 1, after
+    lo, hi = start, last  # the offset at lo is ``before``, at hi ``after``: find the first ms
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if _offset_ms(zone, mid) == before else (lo, mid)
+    return before, hi, after
+
+
+@lru_cache(maxsize=16384)
+def _due_for_local_day(code: str, local_day: int, extended: bool) -> int | None:
+    return _due_for_day(code, date.fromordinal(local_day + 719163), extended)
 
 
 def _statutory_due_ms(code: str, start_ms: int, extended: bool) -> int | None:
@@ -152,10 +177,15 @@ def statutory_due_ms(code: str, start_ms: int, *, extended: bool = False) -> int
 
     None when the jurisdiction or the year's calendar is unknown to this code.
     """
-    quarter = start_ms // _QUARTER_MS
-    if quarter >= _QUARTERS_FROM:
-        return _due_for_quarter(code, quarter, extended)
-    return _statutory_due_ms(code, start_ms, extended)
+    utc_day = start_ms // _DAY_MS
+    if not _DAYS_FROM <= utc_day < _DAYS_UNTIL:
+        return _statutory_due_ms(code, start_ms, extended)
+    offsets = _day_offsets(code, utc_day)
+    if offsets is None:
+        return None
+    before, change, after = offsets
+    local_day = (start_ms + (before if start_ms < change else after)) // _DAY_MS
+    return _due_for_local_day(code, local_day, extended)
 
 
 # --- facts ----------------------------------------------------------------------------------

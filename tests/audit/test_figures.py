@@ -207,39 +207,40 @@ def test_statutory_due_matches_the_deadlines_module() -> None:
     assert statutory_due_ms("EU-PSD2", epoch_ms("2035-01-01T00:00:00Z")) is None  # no calendar
 
 
-def test_known_zones_change_offset_on_quarter_hours_only() -> None:
-    """What lets ``statutory_due_ms`` compute once per UTC quarter hour from 1980 on: every
-    offset of each known jurisdiction's zone, and every instant it changes, is a whole number
-    of quarter hours (so the local day never changes inside a quarter hour)."""
+def test_known_zones_change_offset_at_most_once_a_day() -> None:
+    """What lets ``statutory_due_ms`` convert once per UTC day from 1980 to 2060: no zone of a
+    known jurisdiction changes its offset twice within a day (sampled every three hours, each
+    change found to the millisecond)."""
+    from itertools import pairwise
     from zoneinfo import ZoneInfo
 
     from ledger.complaints.deadlines import JURISDICTIONS
-    from ledger.complaints.metrics import from_ms
+    from ledger.complaints.metrics import _day_offsets, _offset_ms
 
-    quarter = 900_000
-    day = 86_400_000
-    for zone_name in {j.timezone for j in JURISDICTIONS.values()}:
-        zone = ZoneInfo(zone_name)
-
-        def offset(ms: int, zone=zone) -> int:
-            return int(from_ms(ms).astimezone(zone).utcoffset().total_seconds() * 1000)
-
-        changes = 0
-        start, end = epoch_ms("1980-01-01T00:00:00Z"), epoch_ms("2061-01-01T00:00:00Z")
-        assert offset(start) % quarter == 0
-        for ms in range(start, end, day):
-            if offset(ms) == offset(ms + day):
+    step = 3 * 3_600_000
+    start, end = epoch_ms("1980-01-01T00:00:00Z"), epoch_ms("2061-01-01T00:00:00Z")
+    for code, jurisdiction in JURISDICTIONS.items():
+        zone = ZoneInfo(jurisdiction.timezone)
+        changes = []
+        previous = _offset_ms(zone, start)
+        for ms in range(start + step, end, step):
+            now = _offset_ms(zone, ms)
+            if now == previous:
                 continue
-            lo, hi = ms, ms + day  # offset(lo) != offset(hi): find the first ms of the new one
+            lo, hi = ms - step, ms
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                lo, hi = (mid, hi) if offset(mid) == offset(lo) else (lo, mid)
-            assert hi % quarter == 0 and offset(hi) % quarter == 0, (zone_name, from_ms(hi))
-            changes += 1
-        assert changes > 100, zone_name  # summer time, twice a year
+                lo, hi = (mid, hi) if _offset_ms(zone, mid) == previous else (lo, mid)
+            changes.append(hi)
+            for instant, offset in ((hi - 1, previous), (hi, now)):
+                before, change, after = _day_offsets(code, instant // 86_400_000)
+                assert (before if instant < change else after) == offset, (code, instant)
+            previous = now
+        assert len(changes) > 100, code  # summer time, twice a year
+        assert all(b - a > 86_400_000 for a, b in pairwise(changes)), code
 
 
-def test_statutory_due_per_quarter_hour_equals_the_exact_computation() -> None:
+def test_statutory_due_per_day_equals_the_exact_computation() -> None:
     from ledger.complaints.metrics import _statutory_due_ms
 
     instants = []

@@ -313,3 +313,39 @@ def test_authority_in_milliseconds_gives_the_domains_verdict() -> None:
                 seen.add(got[1] if got[0] == "error" else "ok")
     assert seen == {"ok", "KEY_UNKNOWN", "KEY_NOT_YET_VALID", "KEY_EXPIRED", "KEY_REVOKED",
                     "ROLE_MISSING"}  # fmt: skip
+
+
+def test_leaf_times_in_milliseconds_agree_with_the_domain() -> None:
+    """``leaves._at_ms`` (remembered hours) accepts what ``parse_timestamp`` accepts, with the
+    same instant, and refuses the rest."""
+    import random
+
+    from ledger.complaints.metrics import to_ms
+    from ledger.complaints.timestamps import parse_timestamp
+    from ledger.monitor.leaves import _at_ms
+
+    rng = random.Random(5)
+    texts = ["2026-03-02T09:00:00Z", "2024-02-29T23:59:59.999Z", "2025-02-29T10:00:00Z",
+             "2026-03-02T24:00:00Z", "2026-03-02T09:60:00Z", "2026-03-02T09:00:60Z",
+             "2026-13-02T09:00:00Z", "2026-03-02T09:00:00.5Z", "2026-03-02 09:00:00Z",
+             "2026-03-02T09:00:00+00:00", "2026-03-02T09:00:00.000Z\n",
+             "0001-01-01T00:00:00Z"]  # fmt: skip
+    for _ in range(3000):
+        texts.append(
+            f"{rng.choice(['2025', '2026', '2028', '1999'])}-{rng.randint(0, 13):02d}-"
+            f"{rng.randint(0, 32):02d}T{rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}:"
+            f"{rng.randint(0, 61):02d}{rng.choice(['Z', '.000Z', f'.{rng.randint(0, 999):03d}Z'])}"
+        )
+    accepted = 0
+    for text in texts:
+        try:
+            expected = to_ms(parse_timestamp(text))
+        except ValueError:
+            expected = None
+        try:
+            got = _at_ms(text)
+        except Exception:
+            got = None
+        assert got == expected, text
+        accepted += got is not None
+    assert 0 < accepted < len(texts)
