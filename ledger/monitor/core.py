@@ -127,19 +127,32 @@ class Monitor:
         report.notes.append(f"log {cp.origin}: checkpoint of size {cp.size} verifies")
         if not self._consistent(client, saved, cp, report):
             return report
+        try:
+            self._replay_and_save(client, saved, key, cp, note, report)
+        finally:
+            self.state.discard()  # what a run that was not saved had staged (after a save: no-op)
+        if report.ok and self.figures_fetch is not None:
+            self._compare_figures(cp, note, period_from, period_to, report)
+        return report
+
+    def _replay_and_save(
+        self, client: TileClient, saved: Saved, key: str, cp: Checkpoint, note: str, report: Report
+    ) -> None:
+        """Replay the new entries, check them against the signed root and save the run, or
+        add to ``report`` why not."""
         frontier = list(saved.frontier)
         try:
             result = self._replay(client, saved.size, cp, frontier)
         except (merkle.ProofError, ValueError) as exc:
             report.problems.append(f"tiles: {exc}")
-            return report
+            return
         root = merkle.root_from_frontier(frontier)
         if root != cp.root:
             report.problems.append(
                 f"the entries up to {cp.size} do not hash to the signed root: the log's "
                 "tiles or entries were altered"
             )
-            return report
+            return
         report.new_entries = cp.size - saved.size
         report.notes.append(
             f"replayed {report.new_entries} new entries ({saved.size} -> {cp.size}); "
@@ -148,11 +161,8 @@ class Monitor:
         if result.problems:
             # Not saved: the same entries are checked (and reported) again next run.
             report.problems += result.problem_lines()
-            return report
+            return
         self.state.save(Saved(cp.origin, key, cp.size, cp.root, frontier, note), result)
-        if self.figures_fetch is not None:
-            self._compare_figures(cp, note, period_from, period_to, report)
-        return report
 
     def _consistent(self, client: TileClient, saved: Saved, cp: Checkpoint, report) -> bool:
         if saved.origin is not None and cp.origin != saved.origin:
@@ -202,10 +212,12 @@ class Monitor:
                 self.state.chain_rows(),
                 self.state.officer_leaves(),
                 self.workers,
+                stage=self.state.stage,
             )
             if result is not None:
                 return result
-            frontier[:] = begin  # a leaf fooled the router: replay again in this process
+            self.state.discard()  # a leaf fooled the router: replay again in this process
+            frontier[:] = begin
         replayer = self.state.load_replayer(cp.origin)
         replay_entries(client, start, cp.size, frontier, replayer)
         return replayer.result(start, cp.size)

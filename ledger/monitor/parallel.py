@@ -24,19 +24,28 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import queue
 import socket
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint
 from ledger.log.client import TileClient
 from ledger.monitor.entries import bundles, mismatch_message, tile_hashes
-from ledger.monitor.replay import BROADCAST, Replayer, ReplayResult, owner_of, route
+from ledger.monitor.replay import (
+    BROADCAST,
+    FACT_BLOCK,
+    ChainRow,
+    Replayer,
+    ReplayResult,
+    owner_of,
+    route,
+)
 
-ChainRow = tuple[str, str | None, str | None]
+Stage = Callable[[list[ChainRow], list[tuple]], None]
 
 
 def _context() -> Any:
@@ -55,10 +64,16 @@ def replay_parallel(
     rows: Sequence[ChainRow],
     officer_leaves: Mapping[int, bytes],
     workers: int,
+    stage: Stage | None = None,
 ) -> ReplayResult | None:
     """Entries [start, cp.size) replayed by ``workers`` processes; None when the routing was
     wrong for some leaf (replay in one process instead). Raises what the one-process replay
-    raises (``merkle.ProofError``, ``ValueError`` or the fetch function's errors)."""
+    raises (``merkle.ProofError``, ``ValueError`` or the fetch function's errors).
+
+    ``stage(chain_rows, fact_blocks)``, when given, takes what the workers settle while they
+    replay (``Replayer.settle``), for the caller's pending save; the result then holds only the
+    rest. Without it everything comes back in the result.
+    """
     ctx = _context()
     parts: list[list[ChainRow]] = [[] for _ in range(workers)]
     for row in rows:
@@ -68,18 +83,20 @@ def replay_parallel(
         for p in range(workers):
             parent, child = ctx.Pipe()
             _widen(parent, child)
-            args = (child, cp.origin, p, workers, start, cp.size, parts[p], dict(officer_leaves))
+            args = (child, cp.origin, p, workers, start, cp.size, parts[p], dict(officer_leaves),
+                    stage is not None)  # fmt: skip
             proc = ctx.Process(target=_work, args=args, daemon=True, name=f"monitor-replay-{p}")
             proc.start()
             child.close()
             conns.append(parent)
             procs.append(proc)
         parts.clear()
-        failure = _send_bundles(client, start, cp.size, frontier, conns)
+        inbox = _Inbox(conns, stage)  # its threads start after the workers (fork, above)
+        failure = _send_bundles(client, start, cp.size, frontier, conns, inbox)
         for conn in conns:  # every worker told first, so they all finish at once
             with contextlib.suppress(OSError):  # the worker is gone: its answer (or none) says why
                 conn.send(None)
-        answers = [_answer(conn) for conn in conns]
+        answers = inbox.answers()
     finally:
         for proc in procs:
             proc.join(timeout=5)
@@ -89,6 +106,52 @@ def replay_parallel(
         for conn in conns:
             conn.close()
     return _combine(answers, failure)
+
+
+class _Inbox:
+    """What the workers send back, read by one thread per worker (so a worker never waits on
+    this process to read, whatever this process is doing) and handled in this thread: settled
+    rows go to ``stage`` as they come, each worker's last message is its answer."""
+
+    def __init__(self, conns: list, stage: Stage | None) -> None:
+        self.stage = stage
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.answered: dict[int, tuple] = {}
+        self.workers = len(conns)
+        for p, conn in enumerate(conns):
+            threading.Thread(
+                target=self._read, args=(p, conn), daemon=True, name=f"monitor-inbox-{p}"
+            ).start()
+
+    def _read(self, p: int, conn) -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                message = ("error", "the process ended without an answer")
+            self.queue.put((p, message))
+            if message[0] != "settled":
+                return
+
+    def _handle(self, p: int, message: tuple) -> None:
+        if message[0] == "settled":
+            self.stage(message[1], message[2])  # type: ignore[misc]
+        else:
+            self.answered[p] = message
+
+    def drain(self) -> None:
+        """Handle what has arrived, without waiting."""
+        while True:
+            try:
+                self._handle(*self.queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def answers(self) -> list[tuple]:
+        """Every worker's answer, in worker order (waits for them)."""
+        while len(self.answered) < self.workers:
+            self._handle(*self.queue.get())
+        return [self.answered[p] for p in range(self.workers)]
 
 
 # Bytes a worker's connection may hold in flight: enough for many bundles, so this process can
@@ -105,7 +168,7 @@ def _widen(*conns) -> None:
 
 
 def _send_bundles(
-    client: TileClient, start: int, size: int, frontier: list[bytes], conns: list
+    client: TileClient, start: int, size: int, frontier: list[bytes], conns: list, inbox: _Inbox
 ) -> Exception | None:
     """Fetch and check every bundle, send it to the workers and fold its hashes into the
     compact range; the first error, if any (nothing after it is sent)."""
@@ -115,23 +178,18 @@ def _send_bundles(
             tile = tile_hashes(hashes, k0)
             new = entries[k0:]
             routes = [route(data, h, partitions) for data, h in zip(new, tile, strict=True)]
+            end = first + len(entries)
             for p, conn in enumerate(conns):
                 own = [k for k, r in enumerate(routes) if r in (p, BROADCAST)]
                 conn.send((
-                    [first + k0 + k for k in own], [new[k] for k in own], [tile[k] for k in own],
-                    [routes[k] for k in own],
+                    end, [first + k0 + k for k in own], [new[k] for k in own],
+                    [tile[k] for k in own], [routes[k] for k in own],
                 ))  # fmt: skip
             merkle.frontier_extend(frontier, first + k0, tile)
+            inbox.drain()
     except Exception as exc:  # reported after the workers' own, earlier, findings
         return exc
     return None
-
-
-def _answer(conn) -> tuple:
-    try:
-        return conn.recv()
-    except EOFError:
-        return ("error", "the process ended without an answer")
 
 
 def _combine(answers: list[tuple], failure: Exception | None) -> ReplayResult | None:
@@ -148,16 +206,25 @@ def _combine(answers: list[tuple], failure: Exception | None) -> ReplayResult | 
     return ReplayResult.merge(a[3] for a in answers)
 
 
-def _work(conn, origin, partition, partitions, start, end, rows, officer_leaves) -> None:
-    """A worker process: replay the bundles it is sent, then answer with its result."""
+def _work(conn, origin, partition, partitions, start, end, rows, officer_leaves, settle) -> None:
+    """A worker process: replay the bundles it is sent (sending what settles, when asked to,
+    at each new fact block), then answer with its result."""
     gc.disable()  # this process only replays (see replay.gc_paused); it ends after
     try:
         replayer = Replayer.resume(origin, rows, officer_leaves, partition, partitions)
         del rows
         mismatch = None
+        block = start // FACT_BLOCK
         while (message := conn.recv()) is not None:
-            if mismatch is None:
-                mismatch = _replay_batch(replayer, *message)
+            if mismatch is not None:
+                continue
+            upto, *batch = message
+            mismatch = _replay_batch(replayer, *batch)
+            if settle and mismatch is None and upto // FACT_BLOCK > block:
+                block = upto // FACT_BLOCK
+                settled_rows, blocks = replayer.settle(upto, start, end)
+                if settled_rows or blocks:
+                    conn.send(("settled", settled_rows, blocks))
         result = replayer.result(start, end)
         conn.send(("ok", mismatch, replayer.misrouted, result))
     except BaseException:

@@ -10,6 +10,7 @@ replayed again in one process instead of being judged differently.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,6 +40,8 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 MAX_PROBLEMS = 50
 BROADCAST = -1  # route(): every partition replays this leaf (officer-key entries)
 FACT_BLOCK = 4096  # facts are stored in blocks of this many log entries (see StateFile)
+SETTLE_ENTRIES = 4 * FACT_BLOCK  # see Replayer.settle
+ChainRow = tuple[str, str | None, str | None]
 fact_values = attrgetter(*FACT_FIELDS)
 _BOOL_FIELDS = tuple(
     i for i, name in enumerate(FACT_FIELDS) if Fact.__annotations__[name] in ("bool", bool)
@@ -105,7 +108,7 @@ class ReplayResult:
     """What one replay contributes to the state file and the report."""
 
     problems: list[tuple[int, str]] = field(default_factory=list)  # (entry, text), log order
-    chain_rows: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    chain_rows: list[ChainRow] = field(default_factory=list)
     fact_blocks: list[tuple[int, int, int, bytes]] = field(default_factory=list)
     officer_leaves: dict[int, bytes] = field(default_factory=dict)
     complaints: int = 0
@@ -182,7 +185,7 @@ class Replayer:
         self.deriver = FactDeriver()
         self.facts: list[Fact] = []
         self.problems: list[tuple[int, str]] = []
-        self.dirty: set[str] = set()
+        self.dirty: dict[str, int] = {}  # complaints changed, and the last entry that did
         self.misrouted = False
 
     @classmethod
@@ -257,7 +260,7 @@ class Replayer:
                         "CHAIN_START",
                     )
                 step_chain(state, env, self.registry)
-            self.dirty.add(ref)
+            self.dirty[ref] = index
             self.facts.append(self.deriver.add(env, index, ref, env.at_ms))  # type: ignore[arg-type]
         except ComplaintError as exc:
             if et in OFFICER_KEY_EVENTS and not reports:
@@ -266,7 +269,7 @@ class Replayer:
             self.chains.pop(ref, None)
             self.deriver.last.pop(ref, None)
             self.broken.add(ref)
-            self.dirty.add(ref)
+            self.dirty[ref] = index
             self.problem(
                 index,
                 f"entry {index} ({et} of complaint {ref}, seq {env.seq}) breaks the rules: "
@@ -280,20 +283,35 @@ class Replayer:
             return owner_of_received(env.leaf_hash, self.partitions)
         return owner_of(env.complaint, self.partitions)
 
+    def settle(self, before: int, start: int, end: int) -> tuple[list[ChainRow], list[tuple]]:
+        """What may be saved before the replay of [start, end) ends, once every entry before
+        ``before`` has been fed: the facts of whole blocks below it, and the chain rows of
+        complaints no entry of the last SETTLE_ENTRIES changed (a later change writes them
+        again). Both are left out of ``result``; saving them early keeps the end short."""
+        quiet = before - SETTLE_ENTRIES
+        refs = sorted(ref for ref, last in self.dirty.items() if last < quiet)
+        rows = [self._row(ref) for ref in refs]
+        for ref in refs:
+            del self.dirty[ref]
+        boundary = before // FACT_BLOCK * FACT_BLOCK
+        k = bisect.bisect_left(self.facts, boundary, key=attrgetter("log_index"))
+        blocks = fact_blocks(self.facts[:k], start, end, self.partition)
+        del self.facts[:k]
+        return rows, blocks
+
+    def _row(self, ref: str) -> ChainRow:
+        state = self.chains.get(ref)
+        if state is None:
+            return (ref, None, None)
+        fact = fact_values(self.deriver.last[ref])
+        return (ref, _json_bytes(state.to_json()).decode(), _json_bytes(fact).decode())
+
     def result(self, start: int, end: int) -> ReplayResult:
-        """The replay of entries [start, end), ready for the state file."""
-        rows = []
-        for ref in sorted(self.dirty):
-            state = self.chains.get(ref)
-            if state is None:
-                rows.append((ref, None, None))
-            else:
-                fact = fact_values(self.deriver.last[ref])
-                rows.append((ref, _json_bytes(state.to_json()).decode(),
-                             _json_bytes(fact).decode()))  # fmt: skip
+        """The replay of entries [start, end), ready for the state file (less what ``settle``
+        gave out)."""
         return ReplayResult(
             problems=list(self.problems),
-            chain_rows=rows,
+            chain_rows=[self._row(ref) for ref in sorted(self.dirty)],
             fact_blocks=fact_blocks(self.facts, start, end, self.partition),
             officer_leaves=dict(self.officer_leaves) if self.partition == 0 else {},
             complaints=len(self.chains),

@@ -21,6 +21,7 @@ from ledger.complaints.metrics import FACT_FIELDS, Fact
 from ledger.log import merkle
 from ledger.monitor.replay import (
     FACT_BLOCK,
+    ChainRow,
     Replayer,
     ReplayResult,
     decode_facts,
@@ -29,6 +30,8 @@ from ledger.monitor.replay import (
 )
 
 STATE_VERSION = "2"
+_PUT_CHAIN = "INSERT OR REPLACE INTO chains VALUES (?, ?, ?)"
+_PUT_FACT_BLOCK = "INSERT OR REPLACE INTO fact_blocks VALUES (?, ?, ?, ?)"
 _FACT_COLUMNS = ",".join(FACT_FIELDS)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -148,7 +151,7 @@ class StateFile:
             note=rows.get("note"),
         )
 
-    def chain_rows(self) -> list[tuple[str, str | None, str | None]]:
+    def chain_rows(self) -> list[ChainRow]:
         """The saved complaints: (reference, state JSON, last fact JSON), or None when broken."""
         return self.db.execute("SELECT reference, state, fact FROM chains").fetchall()
 
@@ -172,7 +175,18 @@ class StateFile:
             group.append(decode_facts(data))
         yield from _in_log_order(group)
 
+    def stage(self, chain_rows: list[ChainRow], fact_blocks: list[tuple]) -> None:
+        """Write rows of the run in progress, in its transaction: ``save`` commits them with
+        the rest, ``discard`` drops them."""
+        self.db.executemany(_PUT_CHAIN, chain_rows)
+        self.db.executemany(_PUT_FACT_BLOCK, fact_blocks)
+
+    def discard(self) -> None:
+        """Drop what was staged since the last save (nothing when nothing was)."""
+        self.db.rollback()
+
     def save(self, saved: Saved, result: ReplayResult) -> None:
+        """Commit the run: its state, its result and what was staged, in one transaction."""
         with self.db:  # one transaction: all of a run, or nothing
             meta = {
                 "version": STATE_VERSION,
@@ -185,14 +199,12 @@ class StateFile:
                 "note": saved.note or "",
             }
             self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
-            self.db.executemany("INSERT OR REPLACE INTO chains VALUES (?, ?, ?)", result.chain_rows)
+            self.db.executemany(_PUT_CHAIN, result.chain_rows)
             self.db.executemany(
                 "INSERT OR IGNORE INTO officer_entries VALUES (?, ?)",
                 result.officer_leaves.items(),
             )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO fact_blocks VALUES (?, ?, ?, ?)", result.fact_blocks
-            )
+            self.db.executemany(_PUT_FACT_BLOCK, result.fact_blocks)
 
 
 def _in_log_order(blocks: list[list[Fact]]) -> Iterable[Fact]:

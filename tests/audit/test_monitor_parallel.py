@@ -21,6 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = runpy.run_path(str(ROOT / "scripts" / "bench_audit.py"), run_name="bench_audit")
 
 
+@pytest.fixture(autouse=True, params=["blocks-4096", "blocks-64"])
+def fact_block(request, monkeypatch) -> int:
+    """Every test with the real fact block (4,096 entries: these logs fit in one) and with
+    blocks of 64, so the workers settle facts and chain rows while they replay."""
+    if request.param == "blocks-64":
+        from ledger.monitor import state as _state
+
+        for module in (_replay, _parallel, _state):
+            monkeypatch.setattr(module, "FACT_BLOCK", 64)
+        monkeypatch.setattr(_replay, "SETTLE_ENTRIES", 128)
+    return _replay.FACT_BLOCK
+
+
 @pytest.fixture(scope="module")
 def valid():
     leaves, signer = BENCH["make_leaves"](1500, seed=3)
@@ -161,12 +174,53 @@ def test_a_misrouted_leaf_falls_back_to_one_process(tmp_path, valid, monkeypatch
     assert report.ok
 
 
-def test_spawned_workers_same_result(tmp_path, valid, monkeypatch) -> None:
+def test_spawned_workers_same_result(tmp_path, valid, monkeypatch, fact_block) -> None:
     import multiprocessing
 
+    if fact_block != 4096:
+        pytest.skip("spawned workers import the real fact block again")
     leaves, signer = valid
     monkeypatch.setattr(_parallel, "_context", lambda: multiprocessing.get_context("spawn"))
     both_modes(tmp_path, leaves[:400], signer)
+
+
+def test_settled_rows_are_saved_with_the_run_or_not_at_all(
+    tmp_path, valid, monkeypatch, fact_block
+) -> None:
+    """Rows the workers settle early are staged in the run's transaction: a run that saves
+    commits them, a run that finds a problem leaves the state file as it was."""
+    if fact_block != 64:
+        pytest.skip("needs blocks small enough to settle")
+    leaves, signer = valid
+    staged = []
+    stage = StateFile.stage
+
+    def counted(self, rows, blocks) -> None:
+        staged.append(len(blocks))
+        stage(self, rows, blocks)
+
+    monkeypatch.setattr(StateFile, "stage", counted)
+    good = write_log(tmp_path / "good", leaves[:900], signer)
+    bad = list(leaves)
+    bad[-3] = b"not json"  # found only after much has been settled
+    bad_log = write_log(tmp_path / "bad", bad, signer)
+    state = StateFile(tmp_path / "state.sqlite3")  # one file, kept open: as a watching monitor
+    try:
+
+        def run_on(log: Path):
+            monitor = Monitor(directory_fetch(log), state, str(signer.verifier()), workers=2)
+            monitor.parallel_min_entries = 0
+            return monitor.run()
+
+        assert run_on(good).ok
+        assert staged and sum(staged) > 5
+        before = snapshot(state)
+        staged.clear()
+        report = run_on(bad_log)
+        assert not report.ok and staged
+        assert snapshot(state) == before
+    finally:
+        state.close()
 
 
 def test_route_agrees_with_the_envelopes(valid) -> None:
