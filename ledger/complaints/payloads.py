@@ -71,9 +71,10 @@ def _fail(path: str, message: str, code: str = "INVALID_FIELD") -> None:
 
 def enum_of(kind: type[StrEnum]) -> Validator:
     values = sorted(m.value for m in kind)
+    allowed = frozenset(values)
 
     def check(value: Any, path: str) -> None:
-        if not isinstance(value, str) or value not in values:
+        if not isinstance(value, str) or value not in allowed:
             _fail(path, f"must be one of {', '.join(values)}; got {value!r}")
 
     return check
@@ -139,10 +140,17 @@ def list_of(
             _fail(path, f"must have {min_len} to {max_len} items")
         for i, v in enumerate(value):
             item(v, f"{path}[{i}]")
-        if unique and len({repr(v) for v in value}) != len(value):
+        if unique and len(_distinct(value)) != len(value):
             _fail(path, "must not contain duplicates")
 
     return check
+
+
+def _distinct(values: list) -> set:
+    """The distinct values of a JSON list (1, 1.0 and True apart; objects by content)."""
+    if all(type(v) is str for v in values):
+        return set(values)
+    return {repr(v) for v in values}
 
 
 def sorted_roles(value: Any, path: str) -> None:
@@ -183,10 +191,9 @@ def validate_object(
             field.check(value[name], f"{path}.{name}")
         elif field.required:
             _fail(path, f"missing required field {name!r}", "MISSING_FIELD")
-    if closed:
-        extra = sorted(set(value) - set(spec))
-        if extra:
-            _fail(path, f"field {extra[0]!r} is not allowed here{hint}", "UNKNOWN_FIELD")
+    if closed and not value.keys() <= spec.keys():
+        extra = sorted(value.keys() - spec.keys())
+        _fail(path, f"field {extra[0]!r} is not allowed here{hint}", "UNKNOWN_FIELD")
 
 
 # --- shared field groups ------------------------------------------------------------------

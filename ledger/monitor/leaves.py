@@ -196,6 +196,28 @@ def _public_bytes(data: bytes, event_type: EventType) -> tuple | None:
     return (event_type, data[begin + 10 : end])
 
 
+def _unsigned(key: tuple, event_type: EventType, public: Any) -> tuple | None:
+    """A signed event's ``_public_bytes`` key without its signature, which is checked here.
+
+    ``public``'s encoding is then A + ``"signature":`` + S + B, with S the signature's canonical
+    encoding, and the key is (type, A, B). In a valid ``public`` that member is the first place
+    those bytes occur (no other member holds an object, and a quote inside a string is
+    escaped), so A leaves a parser inside ``public`` before a member: another leaf with the
+    same A and B differs only in the signature's value, checked on its own (as in
+    ``_public_key``), and shares the verdict.
+    """
+    signature = public.get("signature") if type(public) is dict else None
+    if type(signature) is not dict:
+        return None
+    _SIGNATURE_CHECKS[event_type](signature, "public.signature")  # PayloadError when not valid
+    member = b'"signature":' + _sorted_encoding(signature)
+    encoded = key[1]
+    i = encoded.find(member)
+    if i < 0:
+        return None
+    return (event_type, encoded[:i], encoded[i + len(member) :])
+
+
 def _validate_public(event_type: EventType, public: Any) -> None:
     """``payloads.validate_public``, remembering verdicts on valid objects (see _public_key)."""
     key = _public_key(event_type, public) if type(public) is dict else None
@@ -292,7 +314,9 @@ def _fast(data: bytes, leaf_hash: bytes, known: Mapping[str, Any]) -> LeafView:
     if type(commitment) is not str or not HEX32.match(commitment):
         raise FastPathRefused
     public = obj["public"]
-    key = None if event_type in SIGNED_EVENTS else _public_bytes(data, event_type)
+    key = _public_bytes(data, event_type)
+    if key is not None and event_type in SIGNED_EVENTS:
+        key = _unsigned(key, event_type, public)
     if key is None:
         _validate_public(event_type, public)
     elif key not in _VALID_PUBLIC:

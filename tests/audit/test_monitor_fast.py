@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -349,3 +350,45 @@ def test_leaf_times_in_milliseconds_agree_with_the_domain() -> None:
         assert got == expected, text
         accepted += got is not None
     assert 0 < accepted < len(texts)
+
+
+def test_signed_publics_share_verdicts_only_through_their_signatures(ledger, march) -> None:
+    """A signed event's remembered verdict (its ``public`` less the signature) is never given
+    to a leaf whose ``public`` differs elsewhere, and its signature is checked every time:
+    re-encoded variants of each signed leaf get ``parse_envelope``'s verdict."""
+    import rfc8785
+
+    from ledger.complaints.events import parse_envelope
+    from ledger.complaints.vocab import SIGNED_EVENTS
+
+    size = ledger.store.latest_checkpoint().size
+    signed = [leaf for leaf in ledger.store.entries(0, size)
+              if parse_envelope(leaf).type in SIGNED_EVENTS]  # fmt: skip
+    assert len(signed) >= 3
+    known = {v: None for v in march.values()}
+
+    def variants(obj):
+        public = obj["public"]
+        sig = public["signature"]
+        yield {**public, "signature": {**sig, "sig": "AB" * 64}}
+        yield {**public, "signature": {**sig, "sig": sig["sig"][:-2]}}
+        yield {**public, "signature": {**sig, "extra": 1}}
+        yield {**public, "signature": {"key_id": sig["key_id"]}}
+        yield {**public, "signature": {**sig, "sig": "0" * 128}}  # valid form: shares the verdict
+        yield {**public, "signature": "not an object"}
+        yield {**public, "signature": {**sig, "signature": {**sig}}}
+        yield {k: v for k, v in public.items() if k != "signature"}
+        yield {**public, "zz": {"signature": sig}}
+        yield {**public, "state": "closed", "signature": {**sig, "sig": "1" * 128}}
+        yield {**public, "a": 1, "signature": {**sig, "sig": "2" * 128}}
+
+    outcomes = set()
+    for leaf in signed:
+        parse_leaf(leaf, leaf_hash(leaf), known)  # its verdict is remembered
+        obj = json.loads(leaf)
+        for public in variants(obj):
+            data = rfc8785.dumps({**obj, "public": public})
+            expected = _outcome(lambda d=data: parse_envelope(d))
+            assert _outcome(lambda d=data: parse_leaf(d, leaf_hash(d), known)) == expected, data
+            outcomes.add(expected[0])
+    assert outcomes == {"ok", "error"}
