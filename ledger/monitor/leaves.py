@@ -68,19 +68,27 @@ def _at_ms(at: Any) -> int:
     """``metrics.epoch_ms`` of a timestamp ``timestamps.parse_timestamp`` accepts (ASCII);
     FastPathRefused, or ValueError for a day that does not exist, otherwise.
 
-    The hours seen are remembered (events of a log crowd into few of them): the rest is three
-    integers.
+    Hours seen are remembered (a log's events crowd into few of them, and an hour is
+    remembered only once its whole timestamp was checked); the rest of the text is looked up:
+    minutes and seconds, then "Z" or a fraction and "Z".
     """
-    if type(at) is not str or _AT.match(at) is None or at[14:16] >= "60" or at[17:19] >= "60":
+    if type(at) is not str:
         raise FastPathRefused
     hour = _HOURS.get(at[:13])
     if hour is None:
-        if at[11:13] >= "24":
+        if _AT.match(at) is None or at[11:13] >= "24":
             raise FastPathRefused
         hour = epoch_ms(at[:13] + ":00:00Z")  # ValueError: no such day
         _remember(_HOURS, at[:13], hour)
-    ms = int(at[20:23]) if len(at) == 24 else 0
-    return hour + int(at[14:16]) * 60_000 + int(at[17:19]) * 1000 + ms
+    in_hour = _MINUTE_SECOND.get(at[13:19])
+    fraction = _FRACTION.get(at[19:])
+    if in_hour is None or fraction is None:
+        raise FastPathRefused
+    return hour + in_hour + fraction
+
+
+_MINUTE_SECOND = {f":{m:02d}:{s:02d}": m * 60_000 + s * 1000 for m in range(60) for s in range(60)}
+_FRACTION = {"Z": 0, **{f".{ms:03d}Z": ms for ms in range(1000)}}
 
 
 def time_key(at: str) -> str:

@@ -318,7 +318,8 @@ def test_authority_in_milliseconds_gives_the_domains_verdict() -> None:
 
 def test_leaf_times_in_milliseconds_agree_with_the_domain() -> None:
     """``leaves._at_ms`` (remembered hours) accepts what ``parse_timestamp`` accepts, with the
-    same instant, and refuses the rest."""
+    same instant, and refuses the rest; it also refuses a trailing newline, which the domain's
+    pattern lets through (the leaf then goes to ``parse_envelope``: refusing is always safe)."""
     import random
 
     from ledger.complaints.metrics import to_ms
@@ -347,6 +348,8 @@ def test_leaf_times_in_milliseconds_agree_with_the_domain() -> None:
             got = _at_ms(text)
         except Exception:
             got = None
+        if text.endswith("\n"):
+            expected = None
         assert got == expected, text
         accepted += got is not None
     assert 0 < accepted < len(texts)
