@@ -30,6 +30,7 @@ from ledger.monitor.replay import (
 )
 
 STATE_VERSION = "2"
+PAGE_SIZE = 32768
 _PUT_CHAIN = "INSERT OR REPLACE INTO chains VALUES (?, ?, ?)"
 _PUT_FACT_BLOCK = "INSERT OR REPLACE INTO fact_blocks VALUES (?, ?, ?, ?)"
 _FACT_COLUMNS = ",".join(FACT_FIELDS)
@@ -78,6 +79,9 @@ class StateFile:
                 f"(it reads version {STATE_VERSION} and upgrades version 1): use the monitor "
                 "that wrote it, or start again with a new state file"
             )
+        # Larger pages for a new file: fact blocks are large blobs, written in fewer pages.
+        # (An existing file keeps its page size: the pragma does nothing there.)
+        self.db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         self.db.executescript(_SCHEMA)
         if version == "1":
             self._migrate_from_1()

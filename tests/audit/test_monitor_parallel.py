@@ -286,3 +286,13 @@ def test_unknown_versions_are_refused(tmp_path, valid) -> None:
     db.close()
     with pytest.raises(StateFileError, match="audit facts in this state file have the columns"):
         StateFile(path)
+
+
+def test_new_state_files_use_large_pages(tmp_path) -> None:
+    from ledger.monitor.state import PAGE_SIZE
+
+    state = StateFile(tmp_path / "new.sqlite3")
+    try:
+        assert state.db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    finally:
+        state.close()
