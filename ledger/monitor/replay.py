@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from ledger.complaints.errors import ChainError, ComplaintError
-from ledger.complaints.metrics import FACT_FIELDS, Fact, FactDeriver
+from ledger.complaints.metrics import FACT_FIELDS, Fact, FactDeriver, derive_fact
 from ledger.complaints.officers import OfficerRegistry
 from ledger.complaints.reference import ALPHABET, format_reference
 from ledger.complaints.vocab import OFFICER_KEY_EVENTS
@@ -261,7 +261,12 @@ class Replayer:
                     )
                 step_chain(state, env, self.registry)
             self.dirty[ref] = index
-            self.facts.append(self.deriver.add(env, index, ref, env.at_ms))  # type: ignore[arg-type]
+            # FactDeriver.add, without its checks: this is a complaint event of chain ``ref``.
+            last = self.deriver.last
+            prev = last.get(ref) if env.complaint else None
+            fact = derive_fact(prev, env, index, ref, env.at_ms)  # type: ignore[arg-type]
+            last[ref] = fact
+            self.facts.append(fact)
         except ComplaintError as exc:
             if et in OFFICER_KEY_EVENTS and not reports:
                 return
