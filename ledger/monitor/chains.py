@@ -38,6 +38,9 @@ from ledger.monitor.leaves import LeafView, time_key
 
 E = EventType
 _RECEIVED = E.RECEIVED
+_CATEGORIES, _CHANNELS, _LANGUAGES, _LEVELS = (
+    {m.value: m for m in kind} for kind in (Category, Channel, Language, EscalationLevel)
+)
 
 
 @dataclass(slots=True)
@@ -151,13 +154,14 @@ def start_chain(env: Event, reference: str) -> ChainState:
             "STATE_MISMATCH",
         )
     h = env.leaf_hash.hex()
+    # The values were checked with the leaf (payloads.validate_public): look the members up.
     return ChainState(
         status=Status.RECEIVED,
-        category=Category(public["category"]),
-        channel=Channel(public["channel"]),
-        language=Language(public["language"]),
+        category=_CATEGORIES[public["category"]],
+        channel=_CHANNELS[public["channel"]],
+        language=_LANGUAGES[public["language"]],
         jurisdiction=public["jurisdiction"],
-        level=EscalationLevel(public.get("level", EscalationLevel.AGENT)),
+        level=_LEVELS[public.get("level", EscalationLevel.AGENT)],
         log=env.log,
         reference=reference,
         seq=0,
