@@ -87,13 +87,21 @@ def frontier_extend(frontier: list[bytes], size: int, leaves: Sequence[bytes]) -
         level = min((pos & -pos).bit_length() - 1 if pos else 63, (n - i).bit_length() - 1)
         width = 1 << level
         h = leaves[i] if width == 1 else perfect_root(leaves[i : i + width])
-        m = pos >> level
-        while m & 1:
-            h = node_hash(frontier.pop(), h)
-            m >>= 1
-        frontier.append(h)
+        frontier_append_subtree(frontier, pos, level, h)
         i += width
     return frontier
+
+
+def frontier_append_subtree(frontier: list[bytes], size: int, level: int, root: bytes) -> None:
+    """Add the root of a perfect subtree of ``2**level`` leaves starting at leaf ``size`` (a
+    multiple of ``2**level``) to a compact range; mutates it."""
+    if size % (1 << level):
+        raise ValueError(f"a subtree of 2**{level} leaves cannot start at {size}")
+    m = size >> level
+    while m & 1:
+        root = node_hash(frontier.pop(), root)
+        m >>= 1
+    frontier.append(root)
 
 
 def root_from_frontier(frontier: Sequence[bytes]) -> bytes:
