@@ -335,18 +335,12 @@ class FactDeriver:
     def __init__(self, last: Mapping[str, Fact] | None = None) -> None:
         self.last: dict[str, Fact] = dict(last or {})
 
-    def add(
-        self,
-        envelope: Envelope,
-        index: int,
-        reference: str | None = None,
-        at_ms: int | None = None,
-    ) -> Fact | None:
+    def add(self, envelope: Envelope, index: int, reference: str | None = None) -> Fact | None:
         """The fact of log entry ``index`` (None for officer-key entries)."""
         if envelope.type in OFFICER_KEY_EVENTS:
             return None
         prev = None if envelope.complaint is None else self.last.get(envelope.complaint)
-        fact = derive_fact(prev, envelope, index, reference, at_ms)
+        fact = derive_fact(prev, envelope, index, reference)
         self.last[fact.reference] = fact
         return fact
 
