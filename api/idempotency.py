@@ -1,28 +1,34 @@
 """``Idempotency-Key`` on POST: a retry returns the first outcome and never appends twice.
 
-The record is written in the same transaction as the log entry it answers for. What it
-stores (enough to rebuild the response, including a capability secret shown once) is
-encrypted with a key derived from the caller and the Idempotency-Key itself, so the
-database alone does not reveal it.
+The record is written in the same transaction as the log entry it answers for. It is found
+by a keyed hash of (caller, key) and its answer (which may hold a capability secret shown
+once) is sealed with a key derived from the server secret, the caller, the Idempotency-Key
+and the request: see ``ledger.idempotency``. Records expire after LEDGER_IDEMPOTENCY_TTL.
+
+Scope of a key:
+
+- An authenticated caller (API key, or a complaint's secret) owns its keys: a retry of the
+  same request gets the first answer, a different request with a used key gets 422
+  ``idempotency-key-reused``.
+- Anonymous filers all share one principal, so their keys are bound to the request too: a
+  record is found only by a byte-identical request (same method, path and body), and is
+  opened with material from that request. Another filer reusing a key with any other
+  body files a new complaint and learns nothing about the key's earlier use; an
+  anonymous retry must resend exactly the same body.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import request
-from sqlalchemy import Connection, Engine, insert, select
+from flask import g, request
+from sqlalchemy import Connection, Engine
 
+from api.auth import ANONYMOUS
 from api.problems import Problem
-from ledger.complaints.records import IdempotencyRecord
+from ledger.idempotency import CannotOpen, IdempotencyRecords, RecordKeys
 from ledger.log.store import Rejected
 
 MAX_KEY_LENGTH = 200
@@ -34,30 +40,14 @@ class AlreadyDone(Rejected):
 
 @dataclass(frozen=True)
 class Plan:
-    principal: str
-    key: str
-    request_hash: bytes
-
-    def _aead(self) -> AESGCM:
-        material = f"ledger-idempotency\n{self.principal}\n{self.key}".encode()
-        return AESGCM(hashlib.sha256(material).digest())
-
-    def seal(self, outcome: dict[str, Any]) -> str:
-        nonce = os.urandom(12)
-        ct = self._aead().encrypt(nonce, json.dumps(outcome).encode(), None)
-        return base64.b64encode(nonce + ct).decode()
-
-    def open(self, sealed: str) -> dict[str, Any]:
-        raw = base64.b64decode(sealed)
-        try:
-            return json.loads(self._aead().decrypt(raw[:12], raw[12:], None))
-        except InvalidTag as exc:
-            raise Problem("conflict", "stored idempotent outcome cannot be opened") from exc
+    records: IdempotencyRecords
+    keys: RecordKeys
 
     def check(self, conn: Connection) -> None:
         """Inside the write transaction: refuse if this key already committed."""
-        if _find(conn, self) is not None:
+        if self.records.find(conn, self.keys) is not None:
             raise AlreadyDone("this Idempotency-Key was already used")
+        self.records.drop_expired(conn, self.keys)  # its slot is free again
 
     def writer(self, outcome: dict[str, Any], status: int = 201):
         """A write hook storing ``outcome`` plus the new entry's log index."""
@@ -65,29 +55,15 @@ class Plan:
         def write(
             conn: Connection, index: int, leaf_hash: bytes, more: dict[str, Any] | None = None
         ) -> None:
-            sealed = self.seal(
-                {**outcome, **(more or {}), "log_index": index, "leaf_hash": leaf_hash.hex()}
-            )
-            conn.execute(
-                insert(IdempotencyRecord).values(
-                    principal=self.principal,
-                    key=self.key,
-                    request_hash=self.request_hash,
-                    status=status,
-                    response=sealed,
-                    created_at=datetime.now(UTC),
-                )
-            )
+            answer = {**outcome, **(more or {}), "log_index": index, "leaf_hash": leaf_hash.hex()}
+            self.records.write(conn, self.keys, answer, status)
 
         return write
 
 
-def _find(conn: Connection, plan: Plan):
-    return conn.execute(
-        select(IdempotencyRecord.request_hash, IdempotencyRecord.response).where(
-            IdempotencyRecord.principal == plan.principal, IdempotencyRecord.key == plan.key
-        )
-    ).first()
+def _anonymous(principal: str) -> bool:
+    caller = g.get("caller")
+    return principal == ANONYMOUS.id or (caller is not None and caller.role == ANONYMOUS.role)
 
 
 def plan_for(principal: str) -> Plan | None:
@@ -97,10 +73,14 @@ def plan_for(principal: str) -> Plan | None:
         return None
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise Problem("bad-request", "Idempotency-Key must be 1 to 200 printable characters")
-    digest = hashlib.sha256(
+    request_hash = hashlib.sha256(
         request.method.encode() + b" " + request.path.encode() + b"\n" + request.get_data()
     ).digest()
-    return Plan(principal, key, digest)
+    from api import get_ledger
+
+    records = get_ledger().idempotency
+    keys = records.keys_for(principal, key, request_hash, bind_request=_anonymous(principal))
+    return Plan(records, keys)
 
 
 def previous_outcome(engine: Engine, plan: Plan | None) -> dict[str, Any] | None:
@@ -108,12 +88,15 @@ def previous_outcome(engine: Engine, plan: Plan | None) -> dict[str, Any] | None
     if plan is None:
         return None
     with engine.connect() as conn:
-        row = _find(conn, plan)
-    if row is None:
+        found = plan.records.find(conn, plan.keys)
+    if found is None:
         return None
-    if row.request_hash != plan.request_hash:
+    if not plan.keys.same_request(found.request_mac):
         raise Problem(
             "idempotency-key-reused",
             "this Idempotency-Key was used for a different request",
         )
-    return plan.open(row.response)
+    try:
+        return plan.keys.open(found.response)
+    except CannotOpen as exc:
+        raise Problem("conflict", "stored idempotent outcome cannot be opened") from exc

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, String, Text, insert, inspect, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.db import Base, UTCDateTime
+from ledger.db import Base, UTCDateTime, make_private
 
 UNVERIFIED = "unverified"
 VERIFIED = "verified"
@@ -207,6 +207,7 @@ def dump_database(url: str, out) -> None:
             raise BackupError(f"no database at {src_path}")
         tmp = out.with_name(out.name + ".partial")
         tmp.unlink(missing_ok=True)
+        make_private(tmp)  # a backup holds personal data: 0600 like the database
         src = sqlite3.connect(f"file:{src_path}?mode=ro", uri=True)
         dst = sqlite3.connect(tmp)
         try:
@@ -314,6 +315,7 @@ def restore_database(url: str, backup, force: bool = False) -> str:
         tmp = target.with_name(target.name + ".restoring")
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(str(tmp) + suffix).unlink(missing_ok=True)
+        make_private(tmp)
         src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
         dst = sqlite3.connect(tmp)
         try:

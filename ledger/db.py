@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import select
+import stat
+from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, exc
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    exc,
+    text,
+)
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATA_DIR = Path(os.environ.get("LEDGER_DATA_DIR", "data"))
 
@@ -77,7 +96,46 @@ def _replace_connections_closed_by_server(engine: Engine) -> None:
         raise exc.InvalidatePoolError(f"pooled connection is dead ({reason})")
 
 
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL; None for in-memory databases and ``file:`` URIs."""
+    db = url.database
+    if not db or db == ":memory:" or db.startswith("file:") or url.query.get("uri"):
+        return None
+    return Path(db)
+
+
+def make_private(path: Path) -> None:
+    """The SQLite file ``path`` and its -wal/-shm: created 0600, or made 0600 if ours.
+
+    SQLite gives a new -wal and -shm file the main file's permissions, so a 0600 database
+    keeps its later journal files private too. A missing folder is left for SQLite to
+    report.
+    """
+    if not path.parent.is_dir():
+        return
+    # An existing file is not opened here (it may be read-only to us): only its mode counts.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = f.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO) and st.st_uid == os.getuid():
+            try:
+                os.chmod(f, 0o600)
+            except OSError as exc:  # a read-only file system: nothing is written there
+                log.warning("cannot make %s private (mode 0600): %s", f, exc)
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    path = sqlite_file(engine.url)
+
+    @event.listens_for(engine, "do_connect")
+    def _private_files(_dialect, _record, _cargs, _cparams):
+        if path is not None:
+            make_private(path)  # before SQLite opens (and maybe creates) it
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # Let SQLAlchemy's BEGIN reach SQLite so BEGIN IMMEDIATE can be issued explicitly.
@@ -112,3 +170,47 @@ class UTCDateTime(TypeDecorator):
         if value is not None:
             value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         return value
+
+
+def sqlite_no_replace_ddl(table: str, keys: Sequence[Sequence[str]]) -> list[str]:
+    """A trigger refusing ``INSERT OR REPLACE`` / ``REPLACE INTO`` on an append-only table.
+
+    REPLACE deletes the row holding a conflicting key and inserts the new one, and SQLite
+    does not fire DELETE triggers for it (recursive triggers are off), so the append-only
+    triggers alone let it rewrite history. BEFORE INSERT triggers do run first: this one
+    aborts an insert whose key (``keys``: the primary key and every unique key) is already
+    present. An upsert's DO UPDATE is an UPDATE, refused by the append-only triggers.
+    """
+    match = " OR ".join("(" + " AND ".join(f"{c} = NEW.{c}" for c in cols) + ")" for cols in keys)
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
+        f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {match}) "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: this key is already present'); END"
+    ]
+
+
+def unique_keys(table) -> list[list[str]]:
+    """The column lists of a Table's primary key, unique constraints and unique indexes."""
+    keys = [[c.name for c in table.primary_key.columns]]
+    for item in (*table.constraints, *table.indexes):
+        if isinstance(item, UniqueConstraint) or (isinstance(item, Index) and item.unique):
+            keys.append([c.name for c in item.columns])
+    return [k for k in keys if k]
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _refuse_replace_on_created_tables(
+    _target: MetaData, connection: Connection, tables=(), **_kw
+) -> None:
+    """Tables made by ``create_all`` (not by migrations): an append-only table (one with the
+    ``<table>_no_delete`` trigger of ``ledger.log.models``) gets the no-REPLACE trigger."""
+    if connection.dialect.name != "sqlite":
+        return
+    for table in tables:
+        append_only = connection.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = :n"),
+            {"n": f"{table.name}_no_delete"},
+        ).first()
+        if append_only is not None:
+            for stmt in sqlite_no_replace_ddl(table.name, unique_keys(table)):
+                connection.exec_driver_sql(stmt)

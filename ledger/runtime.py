@@ -15,10 +15,12 @@ from ledger.complaints import records as _complaint_records  # noqa: F401
 from ledger.complaints.service import ComplaintService
 from ledger.config import Settings
 from ledger.db import make_engine
+from ledger.idempotency import IdempotencyRecords
 from ledger.log import models as _log_models  # noqa: F401
 from ledger.log.keys import ensure_key_file, load_key_file
 from ledger.log.sequencer import Sequencer
 from ledger.log.store import LogStore
+from ledger.secretfiles import ensure_private_dir, ensure_secret_key
 
 
 class SchemaNotCurrent(RuntimeError):
@@ -53,8 +55,10 @@ class Ledger:
     store: LogStore
     sequencer: Sequencer
     complaints: ComplaintService
+    idempotency: IdempotencyRecords
 
     def close(self) -> None:
+        self.idempotency.close()
         self.sequencer.close()
         self.engine.dispose()
 
@@ -67,7 +71,7 @@ def create_schema(engine: Engine) -> None:
 def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     """Open (and if needed initialise) the log described by ``settings``."""
     if settings.database_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.data_dir)  # 0700: the database holds personal data
     engine = make_engine(settings.database_url, **settings.engine_options())
     try:
         if settings.auto_migrate:
@@ -87,7 +91,13 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     signer = (
         ensure_key_file(key_file, settings.log_origin) if create_key else load_key_file(key_file)
     )
+    assert settings.server_key_file is not None
+    idempotency = IdempotencyRecords(
+        engine, ensure_secret_key(settings.server_key_file), settings.idempotency_ttl
+    )
     store = LogStore(engine, settings.log_origin, signer)
     store.initialise()
+    idempotency.start_purging()  # expired records: deleted now, then every hour
     sequencer = ObservedSequencer(store, settings.sequencer_max_batch)
-    return Ledger(settings, engine, store, sequencer, ComplaintService(engine, store, sequencer))
+    complaints = ComplaintService(engine, store, sequencer)
+    return Ledger(settings, engine, store, sequencer, complaints, idempotency)

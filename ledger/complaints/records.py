@@ -83,16 +83,18 @@ class OfficerKeyEntry(Base):
 
 
 class IdempotencyRecord(Base):
-    """The first response to a POST with an Idempotency-Key, replayed on retries."""
+    """The first response to a POST with an Idempotency-Key, sealed, replayed on retries
+    until it expires. Holds no key and no readable answer (see ``ledger.idempotency``)."""
 
     __tablename__ = "idempotency_records"
 
-    principal: Mapped[str] = mapped_column(String(80), primary_key=True)
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    request_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    request_mac: Mapped[bytes] = mapped_column(LargeBinary(32))
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_idempotency_records_created_at", "created_at"),)
 
 
 class AccessRecord(Base):

@@ -111,6 +111,10 @@ def test_unaltered_backup_is_verified_and_served(source: Settings, scratch, tmp_
     dump_database(source.database_url, backup)
     target = restored_settings(source, scratch)
     restore_database(target.database_url, backup)
+    if source.database_url.startswith("sqlite"):
+        # Both copies hold personal data: private to the service's user.
+        restored = Path(target.database_url.removeprefix("sqlite:///"))
+        assert {oct(p.stat().st_mode & 0o777) for p in (backup, restored)} == {"0o600"}
 
     # Restored but not yet checked: not served.
     with pytest.raises(UnverifiedDatabase):
