@@ -1,39 +1,50 @@
 """Evidence bundles: one signed ZIP per complaint that verifies offline, and bulk exports.
 
-``GET /v1/complaints/<ref>/bundle`` (legal, admin, or the complaint's customer with its
-secret) and ``POST /v1/evidence/exports`` (legal, regulator). Every export is recorded on the
-log as a ``bundle_exported`` step naming the bundle's SHA-256, after the bundle is built (a
-bundle cannot hold its own export event); reads of personal data by legal, admin and
-regulators are recorded in the access log too. See docs/evidence.md.
+``POST /v1/complaints/<ref>/bundle`` exports a complaint's bundle (legal, admin, or the
+complaint's customer with its secret) and answers with it and its ``Location``;
+``GET /v1/complaints/<ref>/bundles/<sha256>`` fetches that export again (a read: no build, no
+log entry). ``POST /v1/evidence/exports`` exports many (legal with bodies, regulators never).
+
+Every distinct bundle given out is recorded once on the log as a ``bundle_exported`` step
+naming its SHA-256, after it is built (a bundle cannot hold its own export event) and in the
+same transaction as its row in ``evidence_exports``; reads of personal data by legal and admin
+are recorded in the access log. Exports are limited per caller. See docs/evidence.md.
 """
 
 from __future__ import annotations
 
 import base64
-import uuid
-from collections.abc import Callable, Collection
-from datetime import UTC
+import hashlib
+import logging
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, g, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api import get_ledger
 from api.auth import Caller, current_caller, require
+from api.guards import principal_limit
 from api.problems import Problem
+from api.request_ids import request_id
 from api.schemas import Strict
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor
 from ledger.complaints.proofdoc import ProofUnavailable, collect_proof
 from ledger.complaints.reference import parse_reference
-from ledger.complaints.service import ChainConflict
+from ledger.complaints.service import ChainConflict, Hooks
 from ledger.complaints.vocab import Category, EventType, Role
+from ledger.evidence import exports
 from ledger.evidence.bundle import Bundle, BundleError, ExportEntry, build_bundle, build_export
-from ledger.evidence.layout import FORMAT_VERSION, sha256_hex
+from ledger.evidence.layout import FORMAT_VERSION, jcs, sha256_hex
 from ledger.log.store import NotFound
 from ledger.runtime import Ledger
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint(
     "evidence",
@@ -51,23 +62,50 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _anchor_for(size: int) -> dict[str, Any] | None:
     from api.anchor_routes import coverage_for
 
     return coverage_for(size)  # scoped to the configured chain and contract
 
 
-def export_bundle(
+# --- exporting: build (no side effect), then record --------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A bundle ready to hand out, not yet recorded."""
+
+    bundle: Bundle
+    proof_sha256: str
+    customer_safe: bool
+    stored: bool  # its bytes are already stored (reused, not rebuilt)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    log_index: int  # of the bundle's bundle_exported record (the first, if exported before)
+    new: bool  # False: this bundle had been exported before; nothing new on the log
+
+
+def _customer_safe(proof: Mapping[str, Any]) -> bool:
+    return not any(e["type"] in CUSTOMER_WITHHELD and "body" in e for e in proof.get("events", []))
+
+
+def prepare_bundle(
     ledger: Ledger,
     reference: str,
-    caller: Caller,
     *,
     tree_size: int | None = None,
     disclose: bool = True,
     withhold: Collection[str] = (),
     anchor_for: Callable[[int], dict[str, Any] | None] | None = None,
-) -> tuple[Bundle, int]:
-    """Build the bundle, then record its export on the log; returns it and the event's index."""
+) -> Prepared:
+    """The complaint's bundle, built (or, for a proof exported before, read back from the
+    stored export: the bundle is a pure function of the proof). Writes nothing."""
     signer = ledger.store.signer
     if signer is None:
         raise Problem("unavailable", "the log signing key is not available on this server")
@@ -82,32 +120,110 @@ def export_bundle(
         )
     except ProofUnavailable as exc:
         raise Problem("bad-request", str(exc)) from exc
+    except NotFound as exc:
+        raise Problem("not-found", f"no signed checkpoint of that size: {exc}") from exc
+    proof_sha256 = hashlib.sha256(jcs(proof)).hexdigest()
+    safe = _customer_safe(proof)
+    known = exports.find_by_proof(ledger.engine, reference, proof_sha256, _now())
+    if known is not None and known.data is not None:
+        try:
+            return Prepared(Bundle.from_bytes(known.data), proof_sha256, safe, True)
+        except BundleError:
+            log.warning("stored export of %s unreadable; building it again", reference)
     try:
         bundle = build_bundle(proof, signer)
     except BundleError as exc:  # the ledger's own data does not verify: never sign it
         raise Problem("internal-error", f"the evidence does not verify: {exc}") from exc
-    actor = Actor(Role(caller.role), caller.id)
-    public = {
-        "bundle_sha256": bundle.sha256,
-        "format_version": FORMAT_VERSION,
-        "tree_size": bundle.tree_size,
-    }
-    try:
-        recorded = ledger.complaints.record(
-            reference, type=EventType.BUNDLE_EXPORTED, public=public, body={}, actor=actor
+    return Prepared(bundle, proof_sha256, safe, False)
+
+
+def record_export(
+    ledger: Ledger, prepared: Prepared, caller: Caller, access_action: str | None
+) -> Recorded:
+    """Record the bundle's export on the log, once per distinct bundle, and (``access_action``)
+    the read of personal data in the access log, in the same transaction when new."""
+    bundle = prepared.bundle
+    ref = bundle.reference
+    now = _now()
+    access = None
+    if access_action is not None:
+        access = {
+            "role": caller.role,
+            "principal": caller.id,
+            "action": access_action,
+            "request_id": request_id(),
+        }
+    known = exports.find(ledger.engine, ref, bundle.sha256, now)
+    if known is None:
+        new = exports.NewExport(
+            reference=ref,
+            bundle_sha256=bundle.sha256,
+            proof_sha256=prepared.proof_sha256,
+            tree_size=bundle.tree_size,
+            customer_safe=prepared.customer_safe,
+            size=len(bundle.data),
+            exported_at=now,
+            access=access,
         )
-    except ChainConflict as exc:
-        raise Problem("chain-conflict", str(exc)) from exc
-    return bundle, recorded.receipt.index
+        public = {
+            "bundle_sha256": bundle.sha256,
+            "format_version": FORMAT_VERSION,
+            "tree_size": bundle.tree_size,
+        }
+        try:
+            done = ledger.complaints.record(
+                ref,
+                type=EventType.BUNDLE_EXPORTED,
+                public=public,
+                body={},
+                actor=Actor(Role(caller.role), caller.id),
+                hooks=Hooks(check=new.check, write=new.write),
+            )
+            return Recorded(done.receipt.index, True)
+        except exports.AlreadyExported:  # a twin request recorded it meanwhile
+            known = exports.find(ledger.engine, ref, bundle.sha256, now)
+        except ChainConflict as exc:
+            raise Problem("chain-conflict", str(exc)) from exc
+    if known is None:  # unreachable: the twin's row commits with its record
+        raise Problem("conflict", "the export could not be recorded; try again")
+    if access is not None:
+        ledger.complaints.record_access(
+            access["role"], access["principal"], ref, access["action"], access["request_id"]
+        )
+    return Recorded(known.log_index, False)
+
+
+def export_bundle(
+    ledger: Ledger,
+    reference: str,
+    caller: Caller,
+    *,
+    tree_size: int | None = None,
+    disclose: bool = True,
+    withhold: Collection[str] = (),
+    anchor_for: Callable[[int], dict[str, Any] | None] | None = None,
+    access_action: str | None = None,
+) -> tuple[Bundle, Recorded]:
+    """Build the bundle, record its export (once per distinct bundle), store its bytes."""
+    prepared = prepare_bundle(
+        ledger,
+        reference,
+        tree_size=tree_size,
+        disclose=disclose,
+        withhold=withhold,
+        anchor_for=anchor_for,
+    )
+    recorded = record_export(ledger, prepared, caller, access_action)
+    if not prepared.stored:
+        until = exports.retention_end(_now(), ledger.settings.export_retention_hours)
+        exports.keep_bytes(
+            ledger.engine, reference, prepared.bundle.sha256, prepared.bundle.data, until
+        )
+        exports.forget_erased(ledger.engine, reference)  # a body erased while this was built
+    return prepared.bundle, recorded
 
 
 # --- HTTP ------------------------------------------------------------------------------------
-
-
-def _request_id() -> str:
-    if "request_id" not in g:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    return g.request_id
 
 
 def _ref(text: str) -> str:
@@ -117,9 +233,35 @@ def _ref(text: str) -> str:
         raise Problem("invalid-reference", exc.message) from exc
 
 
-def _zip_response(data: bytes, filename: str, digest_hex: str, headers: dict[str, str]):
+def _principal(caller: Caller) -> str:
+    """Who the per-caller export limit counts: the API key, or the complaint for a secret."""
+    if caller.role == "customer":
+        return f"customer:{caller.reference}"
+    return f"{caller.role}:{caller.id}"
+
+
+def _bundle_caller(ref: str) -> Caller:
+    """Legal, admin, or the complaint's own customer (401 anonymous, 403 other roles)."""
+    caller = current_caller(ref)
+    if (caller.role == "customer" and caller.reference == ref) or caller.role in (
+        "legal",
+        "admin",
+    ):
+        return caller
+    if caller.role == "anonymous":
+        raise Problem(
+            "unauthorized",
+            "the complaint's secret or an API key is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    raise Problem("forbidden", f"role {caller.role!r} does not export evidence bundles")
+
+
+def _zip_response(
+    data: bytes, filename: str, digest_hex: str, headers: dict[str, str], status: int = 200
+) -> Response:
     digest = _b64(bytes.fromhex(digest_hex))
-    resp = Response(data, status=200, mimetype="application/zip")
+    resp = Response(data, status=status, mimetype="application/zip")
     resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     resp.headers["Repr-Digest"] = f"sha-256=:{digest}:"  # RFC 9530
     resp.headers["Cache-Control"] = "no-store"  # personal data
@@ -127,7 +269,24 @@ def _zip_response(data: bytes, filename: str, digest_hex: str, headers: dict[str
     return resp
 
 
-class BundleQuery(Strict):
+def _bundle_response(bundle: Bundle, log_index: int, status: int = 200) -> Response:
+    location = f"/v1/complaints/{bundle.reference}/bundles/{bundle.sha256}"
+    return _zip_response(
+        bundle.data,
+        bundle.filename,
+        bundle.sha256,
+        {
+            "X-Bundle-SHA256": bundle.sha256,
+            "X-Export-Log-Index": str(log_index),
+            "Location": location,
+            "Content-Location": location,
+            "ETag": f'"{bundle.sha256}"',
+        },
+        status,
+    )
+
+
+class BundleRequest(Strict):
     tree_size = ma.fields.Integer(
         validate=ma.validate.Range(min=1),
         metadata={
@@ -140,60 +299,96 @@ class BundleQuery(Strict):
 _ZIP_CONTENT = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
 
 
-def _zip_doc(description: str) -> dict[str, Any]:
-    return {"responses": {"200": {"description": description, "content": _ZIP_CONTENT}}}
+def _zip_doc(*statuses: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "responses": {
+            code: {"description": description, "content": _ZIP_CONTENT}
+            for code, description in statuses
+        }
+    }
 
 
 @blp.route("/complaints/<reference>/bundle")
 class BundleResource(MethodView):
-    @blp.arguments(BundleQuery, location="query")
-    @blp.response(200, content_type="application/zip", description="the evidence bundle")
-    @blp.doc(**_zip_doc("the evidence bundle"))
+    @blp.arguments(BundleRequest)
+    @blp.response(201, content_type="application/zip", description="the new export")
+    @blp.doc(
+        **_zip_doc(
+            ("201", "the bundle, exported now (recorded on the log)"),
+            ("200", "the bundle, already exported before (nothing new on the log)"),
+        )
+    )
     @blp.alt_response(401, description="No or wrong credentials")
     @blp.alt_response(403, description="These credentials do not open this complaint")
-    def get(self, args, reference: str):
-        """The complaint's evidence bundle: a signed, deterministic ZIP that verifies offline.
+    @blp.alt_response(429, description="Too many exports by this caller")
+    def post(self, args, reference: str):
+        """Export the complaint's evidence bundle: a signed, deterministic ZIP that verifies
+        offline.
 
         For legal and admin API keys, and for the complaint's customer (with its secret;
-        internal investigation notes are withheld). The export is recorded on the log as a
-        ``bundle_exported`` step; reads by legal and admin are recorded in the access log.
+        internal investigation notes are withheld). The first export of a bundle is recorded
+        on the log as a ``bundle_exported`` step (201); the same bundle again records nothing
+        (200). Reads by legal and admin are recorded in the access log. ``Location`` names the
+        stored export, fetched again with GET.
         """
         ref = _ref(reference)
-        caller = current_caller(ref)
-        withhold: frozenset[str] = frozenset()
-        if caller.role == "customer" and caller.reference == ref:
-            withhold = CUSTOMER_WITHHELD
-        elif caller.role in ("legal", "admin"):
-            pass
-        elif caller.role == "anonymous":
-            raise Problem(
-                "unauthorized",
-                "the complaint's secret or an API key is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        else:
-            raise Problem("forbidden", f"role {caller.role!r} does not export evidence bundles")
+        caller = _bundle_caller(ref)
         ledger = get_ledger()
-        ledger.complaints.complaint(ref)  # 404 before anything is recorded
-        if caller.role != "customer":
-            ledger.complaints.record_access(caller.role, caller.id, ref, "bundle", _request_id())
-        try:
-            bundle, index = export_bundle(
-                ledger,
-                ref,
-                caller,
-                tree_size=args.get("tree_size"),
-                withhold=withhold,
-                anchor_for=_anchor_for,
-            )
-        except NotFound as exc:
-            raise Problem("not-found", f"no signed checkpoint of that size: {exc}") from exc
-        return _zip_response(
-            bundle.data,
-            bundle.filename,
-            bundle.sha256,
-            {"X-Bundle-SHA256": bundle.sha256, "X-Export-Log-Index": str(index)},
+        ledger.complaints.complaint(ref)  # 404 before any work
+        principal_limit("evidence exports").hit(_principal(caller))
+        exports.forget_expired(ledger.engine, _now())
+        exports.forget_erased(ledger.engine, ref)
+        customer = caller.role == "customer"
+        bundle, recorded = export_bundle(
+            ledger,
+            ref,
+            caller,
+            tree_size=args.get("tree_size"),
+            withhold=CUSTOMER_WITHHELD if customer else frozenset(),
+            anchor_for=_anchor_for,
+            access_action=None if customer else "bundle",
         )
+        return _bundle_response(bundle, recorded.log_index, 201 if recorded.new else 200)
+
+
+@blp.route("/complaints/<reference>/bundles/<bundle_sha256>")
+class StoredBundleResource(MethodView):
+    @blp.response(200, content_type="application/zip", description="the stored export")
+    @blp.doc(**_zip_doc(("200", "the stored export, byte for byte")))
+    @blp.alt_response(401, description="No or wrong credentials")
+    @blp.alt_response(403, description="These credentials do not open this export")
+    @blp.alt_response(404, description="No such export")
+    @blp.alt_response(410, description="The export's bytes are no longer kept: export again")
+    def get(self, reference: str, bundle_sha256: str):
+        """Fetch an export again, by the ``Location`` its POST gave: a read, no new log entry.
+
+        The bytes are kept for ``LEDGER_EXPORT_RETENTION_HOURS`` (and deleted at once when
+        a body of the complaint is erased); after that, 410: export again. A customer fetches
+        only exports without internal notes. Reads by legal and admin are in the access log.
+        """
+        ref = _ref(reference)
+        caller = _bundle_caller(ref)
+        ledger = get_ledger()
+        ledger.complaints.complaint(ref)
+        if len(bundle_sha256) != 64 or bundle_sha256.strip("0123456789abcdef"):
+            raise Problem("not-found", "no such export of this complaint")
+        exports.forget_erased(ledger.engine, ref)  # a body erased since: never serve it
+        stored = exports.find(ledger.engine, ref, bundle_sha256, _now())
+        if stored is None:
+            raise Problem("not-found", "no such export of this complaint")
+        if caller.role == "customer" and not stored.customer_safe:
+            raise Problem("forbidden", "this export holds internal notes")
+        if stored.data is None:
+            raise Problem(
+                "export-expired",
+                f"export again: POST /v1/complaints/{ref}/bundle",
+                exported_at=stored.exported_at.isoformat(),
+            )
+        if caller.role != "customer":
+            ledger.complaints.record_access(
+                caller.role, caller.id, ref, "bundle-download", request_id()
+            )
+        return _bundle_response(Bundle.from_bytes(stored.data), stored.log_index)
 
 
 class ExportRequest(Strict):
@@ -205,10 +400,10 @@ class ExportRequest(Strict):
     )
     category = ma.fields.String(validate=ma.validate.OneOf([c.value for c in Category]))
     include_bodies = ma.fields.Boolean(
-        load_default=True,
         metadata={
-            "description": "include bodies and salts (personal data); false: public "
-            "parts and proofs only"
+            "description": "legal only (default true): include bodies and salts (personal "
+            "data); false: public parts and proofs only. Regulators always receive public "
+            "parts and proofs only; true is refused for them."
         },
     )
 
@@ -221,6 +416,12 @@ class ExportRequest(Strict):
             raise ma.ValidationError("received_to must be after received_from", "received_to")
 
 
+def _received_at(row) -> str:
+    received = row.received_at
+    received = received.replace(tzinfo=UTC) if received.tzinfo is None else received
+    return received.astimezone(UTC).isoformat()
+
+
 @blp.route("/evidence/exports")
 class ExportsResource(MethodView):
     @blp.arguments(ExportRequest)
@@ -229,16 +430,27 @@ class ExportsResource(MethodView):
         content_type="application/zip",
         description="one ZIP: index.json, index.sig, bundles/<reference>.zip",
     )
+    @blp.alt_response(403, description="Not legal or regulator, or bodies for a regulator")
     @blp.alt_response(422, description="No filter, or too many complaints match")
-    @blp.doc(**_zip_doc("one ZIP: index.json, index.sig, bundles/<reference>.zip"))
+    @blp.alt_response(429, description="Too many bulk exports by this caller")
+    @blp.doc(**_zip_doc(("200", "one ZIP: index.json, index.sig, bundles/<reference>.zip")))
     def post(self, args):
         """Export the evidence bundles of many complaints at once (legal, regulator).
 
         Filters: a received period and/or a category. Returns one ZIP holding every
-        complaint's bundle and a signed index. Each export is recorded on the log, each read
-        of personal data in the access log.
+        complaint's bundle and a signed index. Regulators receive public parts and proofs
+        only (no bodies, salts or internal notes); legal receives bodies unless
+        ``include_bodies`` is false, and each such read is in the access log. Every bundle
+        is built before anything is recorded: a failure while building records nothing.
         """
         caller = require("legal", "regulator")
+        if caller.role == "regulator" and args.get("include_bodies"):
+            raise Problem(
+                "forbidden",
+                "regulators receive public parts and proofs only (no bodies, salts or "
+                "internal notes): leave out include_bodies",
+            )
+        disclose = caller.role == "legal" and args.get("include_bodies", True)
         ledger = get_ledger()
         total, rows = ledger.complaints.list(
             category=args.get("category"),
@@ -253,31 +465,43 @@ class ExportsResource(MethodView):
                 "per export: narrow the period or the category",
                 matched=total,
             )
-        disclose = args["include_bodies"]
-        entries = []
-        for row in sorted(rows, key=lambda r: r.reference):
-            if disclose:
-                ledger.complaints.record_access(
-                    caller.role, caller.id, row.reference, "bulk-export", _request_id()
-                )
-            bundle, _ = export_bundle(
-                ledger, row.reference, caller, disclose=disclose, anchor_for=_anchor_for
+        principal_limit("bulk evidence exports").hit(_principal(caller))
+        rows = sorted(rows, key=lambda r: r.reference)
+        # 1. Build every bundle: nothing is recorded yet, so a failure here records nothing.
+        prepared = [
+            (
+                row,
+                prepare_bundle(ledger, row.reference, disclose=disclose, anchor_for=_anchor_for),
             )
-            received = row.received_at
-            received = received.replace(tzinfo=UTC) if received.tzinfo is None else received
-            entries.append(ExportEntry(bundle, row.category, received.astimezone(UTC).isoformat()))
+            for row in rows
+        ]
+        # 2. Record, then deliver exactly what was recorded.
+        entries = []
+        for row, item in prepared:
+            try:
+                record_export(ledger, item, caller, "bulk-export" if disclose else None)
+            except Exception:
+                if not entries:
+                    raise
+                # Delivered below are exactly the complaints recorded so far (the index says
+                # count < matched); the rest were neither recorded nor handed out.
+                log.exception("bulk export: recording stopped at %s", row.reference)
+                break
+            entries.append(ExportEntry(item.bundle, row.category, _received_at(row)))
         filters = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in args.items()}
+        filters["include_bodies"] = disclose
         data = build_export(
             entries,
             ledger.store.signer,
             origin=ledger.store.origin,
             filters=filters,
             requested_by={"role": caller.role, "id": caller.id},
+            matched=len(rows),
         )
         digest = sha256_hex(data)
         return _zip_response(
             data,
             f"evidence-export-{digest[:12]}.zip",
             digest,
-            {"X-Export-Count": str(len(entries))},
+            {"X-Export-Count": str(len(entries)), "X-Export-Matched": str(len(rows))},
         )

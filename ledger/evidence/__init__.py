@@ -6,7 +6,9 @@
 * ``bundle``  — ``build_bundle(proof, signer)`` and ``build_export(...)``: bytes in, bytes out
 * ``rpc``     — a minimal JSON-RPC reader of an EVM chain (for ``verify`` with ``--rpc``)
 * ``verify``  — ``verify_bundle(...)``: every hash, signature, proof and, optionally, the chain
+* ``exports`` — the stored exports (database): one row per distinct bundle given out
 
-Nothing here touches the database or Flask; ``api/evidence_routes.py`` gathers the inputs.
+Apart from ``exports``, nothing here touches the database or Flask;
+``api/evidence_routes.py`` gathers the inputs.
 See ``docs/evidence.md``.
 """

@@ -57,6 +57,18 @@ class Bundle:
     def filename(self) -> str:
         return f"evidence-{self.reference}.zip"
 
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Bundle:
+        """A bundle built earlier (e.g. a stored export), read back from its ZIP bytes."""
+        import json
+
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                manifest = json.loads(zf.read(layout.MANIFEST))
+        except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+            raise BundleError(f"not an evidence bundle: {exc}") from exc
+        return cls(data, sha256_hex(data), manifest)
+
 
 def deterministic_zip(files: Mapping[str, bytes]) -> bytes:
     """A ZIP of ``files`` that depends only on names and contents."""
@@ -155,8 +167,13 @@ def build_export(
     origin: str,
     filters: Mapping[str, Any],
     requested_by: Mapping[str, str],
+    matched: int | None = None,
 ) -> bytes:
-    """One ZIP: ``bundles/<ref>.zip`` for each entry, ``index.json`` and its signature."""
+    """One ZIP: ``bundles/<ref>.zip`` for each entry, ``index.json`` and its signature.
+
+    ``matched``: how many complaints the filters matched; an export holding fewer (one whose
+    recording failed part way, see ``api.evidence_routes``) says so by ``count < matched``.
+    """
     files: dict[str, bytes] = {"README.txt": README.encode("utf-8")}
     rows = []
     for entry in sorted(entries, key=lambda e: e.bundle.reference):
@@ -184,6 +201,7 @@ def build_export(
         "filters": dict(filters),
         "requested_by": dict(requested_by),
         "count": len(rows),
+        "matched": len(rows) if matched is None else matched,
         "bundles": rows,
         "signature": {"path": layout.INDEX_SIGNATURE, "format": "C2SP signed-note"},
     }

@@ -63,11 +63,19 @@ class Table:
 @dataclass(frozen=True)
 class Section:
     title: str
-    blocks: list[Any] = field(default_factory=list)  # str (paragraph) | list[str] | Table | Pre
+    # str (paragraph) | list[str] | Table | Pre | Heading
+    blocks: list[Any] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Pre:
+    text: str
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A sub-heading inside a section."""
+
     text: str
 
 
@@ -90,6 +98,26 @@ def _money(fields: Mapping[str, Any]) -> str:
 
 def _short(hex_hash: str | None, n: int = 16) -> str:
     return "" if not hex_hash else f"{hex_hash[:n]}…"
+
+
+CLIP = 600  # characters of free text shown in a table cell; the rest goes to "Texts in full"
+
+
+class FullTexts:
+    """Long free texts (up to the API's 20,000 characters per field) do not belong in a table
+    cell: cells show the start, and the text follows in full as paragraphs, which flow across
+    pages in the PDF."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Any] = []
+
+    def clip(self, leaf: Mapping[str, Any], what: str, text: str) -> str:
+        if len(text) <= CLIP:
+            return text
+        label = LABELS.get(leaf["type"], leaf["type"])
+        self.blocks.append(Heading(f"Event {leaf['seq']} ({label}), {what}"))
+        self.blocks.append(Pre(text))
+        return f"{text[:CLIP].rstrip()}… (continued in 'Texts in full', event {leaf['seq']})"
 
 
 def _summary(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | None, seqs) -> str:
@@ -209,6 +237,7 @@ def report_sections(
         )
     )
 
+    full = FullTexts()
     rows = []
     for item, leaf, body, h in zip(events, leaves, bodies, hashes, strict=True):
         if item.get("erased"):
@@ -225,7 +254,7 @@ def report_sections(
                 LABELS.get(leaf["type"], leaf["type"]),
                 f"{actor['role']} {actor['id']}",
                 str(leaf["public"].get("state", "")),
-                _summary(leaf["type"], leaf["public"], body, seqs),
+                full.clip(leaf, "details", _summary(leaf["type"], leaf["public"], body, seqs)),
                 f"#{item['index']}, {_short(h)}, body {body_state}",
             )
         )
@@ -261,8 +290,18 @@ def report_sections(
                     ("Root cause", p["root_cause"]),
                     ("Rules applied", "; ".join(p["rules"])),
                     ("Evidence relied on", evidence or "none cited"),
-                    ("Finding", b.get("finding", "(body not disclosed)")),
-                    ("Remedy", b.get("remedy", "none stated" if body else "(body not disclosed)")),
+                    (
+                        "Finding",
+                        full.clip(leaf, "finding", b.get("finding", "(body not disclosed)")),
+                    ),
+                    (
+                        "Remedy",
+                        full.clip(
+                            leaf,
+                            "remedy",
+                            b.get("remedy", "none stated" if body else "(body not disclosed)"),
+                        ),
+                    ),
                     ("Signed by officer key", p["signature"]["key_id"]),
                 ),
                 (1, 3),
@@ -294,7 +333,7 @@ def report_sections(
                 if leaf["type"] in ("compensation_offered", "compensation_paid")
                 else "",
                 str(fields.get("method", "")),
-                "; ".join(details),
+                full.clip(leaf, "compensation details", "; ".join(details)),
                 signer,
             )
         )
@@ -324,6 +363,16 @@ def report_sections(
             letters.append(Pre(str(message["text"])))
     if letters:
         sections.append(Section("Letters sent to the customer", letters))
+    if full.blocks:
+        sections.append(
+            Section(
+                "Texts in full",
+                [
+                    "Texts too long for the tables above, in full, in the order of the log.",
+                    *full.blocks,
+                ],
+            )
+        )
 
     clocks = _clock_rows(leaves)
     if clocks:
@@ -535,7 +584,8 @@ def how_to_verify(proof: Mapping[str, Any]) -> list[Any]:
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:2rem;
 color:#111;max-width:70rem}h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;
-border-bottom:1px solid #ccc}table{border-collapse:collapse;width:100%;font-size:.85rem}
+border-bottom:1px solid #ccc}h3{font-size:1rem;margin-top:1.2rem}
+table{border-collapse:collapse;width:100%;font-size:.85rem}
 th,td{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top;
 overflow-wrap:anywhere}th{background:#f2f2f2}pre{background:#f7f7f7;padding:.5rem;
 white-space:pre-wrap;overflow-wrap:anywhere;font-size:.8rem}.fail{color:#a00;font-weight:bold}
@@ -548,6 +598,8 @@ def _html_block(block: Any) -> str:
         return f"<p>{e(block)}</p>"
     if isinstance(block, Pre):
         return f"<pre>{e(block.text)}</pre>"
+    if isinstance(block, Heading):
+        return f"<h3>{e(block.text)}</h3>"
     if isinstance(block, list):
         return "<ul>" + "".join(f"<li>{e(str(i))}</li>" for i in block) + "</ul>"
     if isinstance(block, Table):
@@ -668,6 +720,42 @@ def _run(chars: Iterable[str], cjk: bool) -> str:
     return f'<font name="STSong-Light">{text}</font>' if cjk else text
 
 
+_CELL_PADDING = 6  # LEFTPADDING + RIGHTPADDING of the table style below
+_CELL_VPADDING = 6  # reportlab's default TOPPADDING + BOTTOMPADDING
+
+
+def _fit_row(cells: list[Any], widths: Sequence[float], max_height: float) -> list[list[Any]]:
+    """One table row, or several when a cell is taller than ``max_height``: the tall cells'
+    paragraphs are split (reportlab's own line breaking) and continue in the next rows, so
+    the table can break across pages between them. Short reports are unchanged."""
+    from reportlab.platypus import Paragraph
+
+    avail = max_height - _CELL_VPADDING
+    pieces: list[list[Any]] = []
+    for para, w in zip(cells, widths, strict=True):
+        inner = w - _CELL_PADDING
+        _, height = para.wrap(inner, 1e9)
+        if height <= avail:
+            pieces.append([para])
+            continue
+        parts: list[Any] = []
+        rest = para
+        while True:
+            split = rest.split(inner, avail)
+            if len(split) < 2:  # the rest fits (or cannot be split further)
+                parts.append(rest)
+                break
+            parts.append(split[0])
+            rest = split[1]
+            rest.wrap(inner, 1e9)
+        pieces.append(parts)
+    if all(len(p) == 1 for p in pieces):
+        return [cells]
+    rows = max(len(p) for p in pieces)
+    blank = [Paragraph("", c.style) for c in cells]
+    return [[p[r] if r < len(p) else blank[i] for i, p in enumerate(pieces)] for r in range(rows)]
+
+
 def render_pdf(title: str, sections: Sequence[Section], fonts: PdfFonts | None = None) -> bytes:
     from reportlab.lib import colors
     from reportlab.lib.enums import TA_LEFT
@@ -702,6 +790,7 @@ def render_pdf(title: str, sections: Sequence[Section], fonts: PdfFonts | None =
     h2 = ParagraphStyle(
         "h2", parent=body, fontName=bold, fontSize=11.5, leading=15, spaceBefore=10, spaceAfter=4
     )
+    h3 = ParagraphStyle("h3", parent=body, fontName=bold, spaceBefore=6, spaceAfter=3)
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf,
@@ -717,6 +806,9 @@ def render_pdf(title: str, sections: Sequence[Section], fonts: PdfFonts | None =
         invariant=1,
     )
     width = doc.width
+    # A table splits only between rows: no row may be taller than a page (less a repeated
+    # header row and the section heading that may precede it).
+    max_row = doc.height * 0.75
     story: list[Any] = [Paragraph(_markup(title), h1)]
     for section in sections:
         story.append(Paragraph(_markup(section.title), h2))
@@ -727,26 +819,27 @@ def render_pdf(title: str, sections: Sequence[Section], fonts: PdfFonts | None =
             elif isinstance(block, Pre):
                 story.append(Paragraph(_markup(block.text), pre))
                 story.append(Spacer(1, 5))
+            elif isinstance(block, Heading):
+                story.append(Paragraph(_markup(block.text), h3))
             elif isinstance(block, list):
                 items = [ListItem(Paragraph(_markup(str(i)), body), leftIndent=10) for i in block]
                 story.append(ListFlowable(items, bulletType="bullet", start="•", leftIndent=10))
             elif isinstance(block, Table):
                 headed = any(block.headers)
+                rel = block.widths or tuple(1 for _ in block.headers)
+                col = [width * w / sum(rel) for w in rel]
                 data = []
                 if headed:
                     data.append([Paragraph(_markup(h), head_cell) for h in block.headers])
                 for row in block.rows:
-                    data.append(
-                        [
-                            Paragraph(_markup(c), head_cell if not headed and i == 0 else cell)
-                            for i, c in enumerate(row)
-                        ]
-                    )
+                    cells = [
+                        Paragraph(_markup(c), head_cell if not headed and i == 0 else cell)
+                        for i, c in enumerate(row)
+                    ]
+                    data.extend(_fit_row(cells, col, max_row))
                 if not data:
                     continue
-                rel = block.widths or tuple(1 for _ in block.headers)
-                col = [width * w / sum(rel) for w in rel]
-                table = PdfTable(data, colWidths=col, repeatRows=1 if headed else 0)
+                table = PdfTable(data, colWidths=col, repeatRows=1 if headed else 0, splitByRow=1)
                 style = [
                     ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#bbbbbb")),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -776,6 +869,7 @@ def report_title(proof: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "Heading",
     "PdfFonts",
     "Pre",
     "Section",

@@ -58,6 +58,7 @@ MODEL_MODULES = (
     "ledger.complaints.records",
     "ledger.anchoring.models",
     "ledger.backup",
+    "ledger.evidence.exports",
 )
 OPTIONAL_MODEL_MODULES = ("ledger.complaints.facts",)
 _LOCK_KEY = struct.unpack(">q", hashlib.sha256(b"ledger-schema-migrations").digest()[:8])[0]

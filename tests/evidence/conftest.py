@@ -55,11 +55,20 @@ def vkey(ledger) -> str:
     return str(ledger.store.verifier)
 
 
-def get_bundle(actors: dict, ref: str, token: str | None = None, expect: int = 200, **params):
-    """GET the bundle; returns the response (requests)."""
+def export(actors: dict, ref: str, token: str | None = None, **body):
+    """POST the bundle export; returns the response (requests), whatever its status."""
     client = Client(actors["url"], token) if token else actors["legal"]
-    r = client.session.get(f"{actors['url']}/v1/complaints/{ref}/bundle", params=params, timeout=60)
-    assert r.status_code == expect, r.text
+    url = f"{actors['url']}/v1/complaints/{ref}/bundle"
+    return client.session.post(url, json=body, timeout=60)
+
+
+def get_bundle(
+    actors: dict, ref: str, token: str | None = None, expect: int | tuple = (200, 201), **body
+):
+    """Export the bundle (POST): 201 for a new export, 200 for one exported before."""
+    r = export(actors, ref, token, **body)
+    expected = expect if isinstance(expect, tuple) else (expect,)
+    assert r.status_code in expected, r.text
     return r
 
 

@@ -27,12 +27,13 @@ def timeline(actors: dict, ref: str) -> list[dict]:
 
 def test_bundle_of_a_real_lifecycle_verifies_offline(actors, vkey, ledger) -> None:
     ref, _ = run_lifecycle(actors)
-    r = get_bundle(actors, ref)
+    r = get_bundle(actors, ref, expect=201)  # a new export
     assert r.headers["Content-Type"] == "application/zip"
     assert r.headers["Content-Disposition"] == f'attachment; filename="evidence-{ref}.zip"'
     sha = hashlib.sha256(r.content).hexdigest()
     assert r.headers["X-Bundle-SHA256"] == sha
     assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Location"] == f"/v1/complaints/{ref}/bundles/{sha}"
 
     report = verify_bundle(r.content, log_key=vkey)
     assert report.ok, report.lines()
@@ -44,7 +45,7 @@ def test_bundle_of_a_real_lifecycle_verifies_offline(actors, vkey, ledger) -> No
 
     files = unzip(r.content)
     manifest = json.loads(files["manifest.json"])
-    assert manifest["reference"] == ref and manifest["format_version"] == 1
+    assert manifest["reference"] == ref and manifest["format_version"] == 2
     assert manifest["log"]["origin"] == ledger.store.origin
     listed = {f["path"] for f in manifest["files"]}
     assert listed == set(files) - {"manifest.json", "manifest.sig"}
@@ -79,25 +80,26 @@ def test_bundle_of_a_real_lifecycle_verifies_offline(actors, vkey, ledger) -> No
 
 
 def test_same_checkpoint_same_bytes(actors, vkey) -> None:
-    ref, secret = run_lifecycle(actors)
-    first = get_bundle(actors, ref).content
-    again = get_bundle(actors, ref).content  # its own export event is not in it
-    by_admin = get_bundle(actors, ref, actors["tokens"]["admin"]).content
+    ref, _ = run_lifecycle(actors)
+    first = get_bundle(actors, ref, expect=201).content
+    # The same bundle again, by anyone: the same bytes, and nothing new on the log.
+    again = get_bundle(actors, ref, expect=200).content  # its own export event is not in it
+    by_admin = get_bundle(actors, ref, actors["tokens"]["admin"], expect=200).content
     assert first == again == by_admin
+    assert [e["type"] for e in timeline(actors, ref)].count("bundle_exported") == 1
     size = json.loads(unzip(first)["manifest.json"])["checkpoint"]["size"]
 
     # A new step moves the default checkpoint; the earlier exports are then part of it.
-    Client(actors["url"], secret).post(
-        f"/v1/complaints/{ref}/events", {"type": "rated", "public": {"csat": 5}}
-    )
-    later = get_bundle(actors, ref).content
+    actors["legal"].post(f"/v1/complaints/{ref}/events", {"type": "reopened"})
+    later = get_bundle(actors, ref, expect=201).content
     assert later != first and verify_bundle(later, log_key=vkey).ok
     types = [e["type"] for e in json.loads(unzip(later)["proof.json"])["events"]]
-    assert types[-4:] == ["bundle_exported", "bundle_exported", "bundle_exported", "rated"]
+    assert types[-3:] == ["rated", "bundle_exported", "reopened"]
     # Asking for the first checkpoint again gives the first bundle, byte for byte.
-    assert get_bundle(actors, ref, tree_size=size).content == first
+    assert get_bundle(actors, ref, tree_size=size, expect=200).content == first
     get_bundle(actors, ref, tree_size=1, expect=400)  # before the complaint existed
     get_bundle(actors, ref, tree_size=10_000, expect=404)
+    assert [e["type"] for e in timeline(actors, ref)].count("bundle_exported") == 2
 
 
 def _flip(data: bytes, pos: int) -> bytes:
@@ -195,7 +197,7 @@ def test_customer_bundle_withholds_internal_notes(actors, vkey) -> None:
         f"/v1/complaints/{ref}/events",
         {"type": "note_added", "body": {"text": "Internal: fee bug #42"}},
     )
-    r = get_bundle(actors, ref, secret)
+    r = get_bundle(actors, ref, secret, expect=201)
     files = unzip(r.content)
     assert verify_bundle(r.content, log_key=vkey).ok
     assert "events/013-note_added.leaf.json" in files
@@ -208,10 +210,18 @@ def test_customer_bundle_withholds_internal_notes(actors, vkey) -> None:
     }
     # Legal sees the note; the two bundles differ only by that disclosure.
     assert b"fee bug #42" in get_bundle(actors, ref).content
+    # The customer fetches its own export again, not legal's (it holds the note).
+    legal_sha = hashlib.sha256(get_bundle(actors, ref).content).hexdigest()
+    customer = Client(actors["url"], secret).session
+    url = f"{actors['url']}/v1/complaints/{ref}/bundles"
+    assert customer.get(f"{url}/{r.headers['X-Bundle-SHA256']}", timeout=30).content == r.content
+    assert customer.get(f"{url}/{legal_sha}", timeout=30).status_code == 403
     # Who may export.
     get_bundle(actors, ref, actors["tokens"]["agent"], expect=403)
     get_bundle(actors, ref, actors["tokens"]["regulator"], expect=403)
-    anon = actors["anon"].session.get(f"{actors['url']}/v1/complaints/{ref}/bundle", timeout=30)
+    anon = actors["anon"].session.post(
+        f"{actors['url']}/v1/complaints/{ref}/bundle", json={}, timeout=30
+    )
     assert anon.status_code == 401
     assert anon.headers["Content-Type"] == "application/problem+json"
     _other_ref, other_secret = run_lifecycle(actors)
@@ -233,6 +243,8 @@ def test_bulk_export_for_a_regulator(actors, vkey) -> None:
     index = json.loads(files["index.json"])
     assert [b["reference"] for b in index["bundles"]] == refs
     assert index["requested_by"]["role"] == "regulator"
+    assert index["count"] == index["matched"] == 2
+    assert index["filters"]["include_bodies"] is False
     assert set(files) == {"README.txt", "index.json", "index.sig"} | {
         f"bundles/{ref}.zip" for ref in refs
     }
@@ -242,23 +254,22 @@ def test_bulk_export_for_a_regulator(actors, vkey) -> None:
         export = timeline(actors, ref)[-1]
         assert export["type"] == "bundle_exported" and export["actor"]["role"] == "regulator"
         assert export["public"]["bundle_sha256"] == row["sha256"]
+        # A regulator gets no bodies, so no personal data was read.
         reads = actors["legal"].get(f"/v1/complaints/{ref}/access-log")["reads"]
-        assert any(x["action"] == "bulk-export" and x["role"] == "regulator" for x in reads)
+        assert not any(x["role"] == "regulator" for x in reads)
     # A changed byte in a nested bundle fails the index check and names the complaint.
     path = f"bundles/{refs[0]}.zip"
     tampered = deterministic_zip({**files, path: _flip(files[path], 100)})
     report = verify_export(tampered, log_key=vkey)
     assert not report.ok and any(refs[0] in f.name for f in report.failures)
 
-    # Public parts only: no bodies, still verifies.
-    r = regulator.session.post(
-        f"{actors['url']}/v1/evidence/exports",
-        json={"category": "stuck_transaction", "include_bodies": False},
-        timeout=60,
+    # The same bundles again: the same bytes, nothing new on the log.
+    again = regulator.session.post(
+        f"{actors['url']}/v1/evidence/exports", json={"category": "stuck_transaction"}, timeout=60
     )
-    assert r.status_code == 200 and verify_export(r.content, log_key=vkey).ok
-    inner = unzip(unzip(r.content)[path])
-    assert not any(name.endswith(".body.json") for name in inner)
+    assert again.status_code == 200
+    assert unzip(again.content)[path] == files[path]
+    assert [e["type"] for e in timeline(actors, refs[0])].count("bundle_exported") == 1
     # Filters are required; agents may not export.
     r = regulator.session.post(f"{actors['url']}/v1/evidence/exports", json={}, timeout=30)
     assert r.status_code == 422 and r.headers["Content-Type"] == "application/problem+json"

@@ -13,6 +13,9 @@ from tests.security.conftest import COMPLAINT, bearer
 # Endpoints anyone may call (public by design: the log's face, docs, health, the verify page).
 PUBLIC = {
     ("GET", "/docs"),
+    ("GET", "/docs/"),
+    ("GET", "/docs/assets/<version>/<name>"),
+    ("GET", "/docs/static/<path:filename>"),
     ("GET", "/openapi.json"),
     ("GET", "/problems/<slug>"),
     ("GET", "/static/<path:filename>"),
@@ -55,7 +58,8 @@ GUARDED = {
         False,
     ),
     ("GET", "/v1/complaints/<reference>/access-log"): (None, "agent", False),
-    ("GET", "/v1/complaints/<reference>/bundle"): (None, "agent", False),
+    ("POST", "/v1/complaints/<reference>/bundle"): ({}, "agent", False),
+    ("GET", "/v1/complaints/<reference>/bundles/<bundle_sha256>"): (None, "agent", False),
     ("POST", "/v1/evidence/exports"): ({"category": "hacked_account"}, "agent", False),
     ("GET", "/v1/audit/figures"): (None, "agent", False),
     ("GET", "/v1/audit/complaints"): (None, "agent", False),
@@ -86,6 +90,7 @@ def concrete(rule: str, ref: str) -> str:
         rule.replace("<reference>", ref)
         .replace("<key_id>", "0123456789abcdef")
         .replace("<slug>", "not-found")
+        .replace("<bundle_sha256>", "0" * 64)
         .replace("<path:rest>", "0/000.p/1")
         .replace("<path:filename>", "x.css")
     )
