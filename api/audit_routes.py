@@ -8,7 +8,6 @@ Definitions: docs/audit.md.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from marshmallow import validate
 from api import get_ledger
 from api.auth import require
 from api.problems import Problem
-from api.schemas import Strict, choice
+from api.schemas import Strict, choice, instant
 from ledger.complaints.facts import (
     ListedComplaint,
     ListingFilter,
@@ -51,13 +50,8 @@ CSV_MIMETYPE = "text/csv"
 
 
 class FiguresQuery(Strict):
-    from_ = ma.fields.AwareDateTime(
-        data_key="from",
-        metadata={"description": "start of the period (inclusive, RFC 3339); default: 1970"},
-    )
-    to = ma.fields.AwareDateTime(
-        metadata={"description": "end of the period (exclusive); default: as_of"}
-    )
+    from_ = instant("start of the period (inclusive, RFC 3339); default: 1970", data_key="from")
+    to = instant("end of the period (exclusive); default: as_of")
     as_of_size = ma.fields.Integer(
         validate=validate.Range(min=0),
         metadata={
@@ -65,11 +59,9 @@ class FiguresQuery(Strict):
             "default: the latest checkpoint"
         },
     )
-    as_of = ma.fields.AwareDateTime(
-        metadata={
-            "description": "the instant the figures speak for (what is open, what fell due); "
-            "default: now for the latest checkpoint, the checkpoint's signing time otherwise"
-        }
+    as_of = instant(
+        "the instant the figures speak for (what is open, what fell due); "
+        "default: now for the latest checkpoint, the checkpoint's signing time otherwise"
     )
 
 
@@ -165,7 +157,7 @@ class Figures(ma.Schema):
 
 class CheckpointRef(ma.Schema):
     size = ma.fields.Integer()
-    root = ma.fields.String(metadata={"description": "base64 root hash"})
+    root = ma.fields.String(metadata={"description": "hex root hash"})
     note = ma.fields.String(metadata={"description": "the signed checkpoint (C2SP note)"})
 
 
@@ -177,10 +169,8 @@ class FiguresResponse(ma.Schema):
 
 
 class ListingQuery(Strict):
-    from_ = ma.fields.AwareDateTime(
-        data_key="from", metadata={"description": "received at or after (inclusive)"}
-    )
-    to = ma.fields.AwareDateTime(metadata={"description": "received before (exclusive)"})
+    from_ = instant("received at or after (inclusive)", data_key="from")
+    to = instant("received before (exclusive)")
     status = ma.fields.String(validate=choice(Status))
     category = ma.fields.String(validate=choice(Category))
     channel = ma.fields.String(validate=choice(Channel))
@@ -193,9 +183,7 @@ class ListingQuery(Strict):
     overdue = ma.fields.Boolean(
         metadata={"description": "statutory final-response deadline passed, not answered"}
     )
-    as_of = ma.fields.AwareDateTime(
-        metadata={"description": "the instant 'overdue' is judged at; default: now"}
-    )
+    as_of = instant("the instant 'overdue' is judged at; default: now")
     page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
     page_size = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     format = ma.fields.String(
@@ -231,10 +219,6 @@ class Listing(ma.Schema):
 
 
 # --- figures ----------------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 @blp.route("/figures")
@@ -274,7 +258,7 @@ class FiguresResource(MethodView):
         window = Window(to_ms(start), to_ms(end), to_ms(as_of), size)
         return {
             "log": store.origin,
-            "checkpoint": {"size": cp.size, "root": _b64(cp.root), "note": cp.note},
+            "checkpoint": {"size": cp.size, "root": cp.root.hex(), "note": cp.note},
             "definitions": FIGURES_VERSION,
             "figures": sql_figures(get_ledger().engine, window),
         }

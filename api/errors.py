@@ -66,6 +66,9 @@ def _problem_from_http(error: HTTPException) -> Problem:
     else:
         detail = data.get("message") or error.description
     headers = dict(data.get("headers") or {})
+    valid_methods = getattr(error, "valid_methods", None)
+    if code == 405 and valid_methods:
+        headers.setdefault("Allow", ", ".join(sorted(valid_methods)))  # RFC 9110 §15.5.6
     return Problem(slug, detail, status=code, headers=headers, **extra)
 
 
@@ -92,17 +95,29 @@ class LedgerApi(Api):
         return problem_response(_problem_from_http(error))
 
 
+# The domain's code for a step the caller's role may not take (a 403, not a 409: no state of
+# the complaint would allow it to this caller).
+ROLE_NOT_ALLOWED = "ROLE_NOT_ALLOWED"
+
+
 def _complaint_problem(exc: ComplaintError):
-    """Domain refusals: stable ``code`` from the domain, HTTP status by kind."""
+    """Domain refusals: stable ``code`` from the domain, HTTP status by kind; the offending
+    field, when the domain names one, under ``errors`` as for schema validation."""
     if isinstance(exc, AuthorityError):
         slug = "officer-not-authorised"
+    elif exc.code == ROLE_NOT_ALLOWED:
+        slug = "role-not-allowed"
     elif isinstance(exc, TransitionError):
         slug = "invalid-transition"
     elif isinstance(exc, InvalidReference):
         slug = "invalid-reference"
     else:
         slug = "invalid-payload"
-    return problem_response(Problem(slug, exc.message, code=exc.code))
+    extra: dict[str, object] = {}
+    if exc.field:
+        reason = exc.message.partition(": ")[2] or exc.message
+        extra["errors"] = {"json": {exc.field: [reason]}}
+    return problem_response(Problem(slug, exc.message, code=exc.code, **extra))
 
 
 def register_error_handlers(app: Flask) -> None:

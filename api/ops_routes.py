@@ -4,13 +4,14 @@
 * ``GET /readyz``: 200 when this node can serve: the database answers, the database was not
   restored without passing its check (``ledger.backup``), the log signing key is loaded, the
   latest confirmed anchor is consistent with the log (``root_at(size)`` equal), and, when
-  ``LEDGER_CHAIN_RPC_URL`` is set, the chain RPC answers. Otherwise 503 problem+json whose
-  ``not_ready`` lists what is not ready and ``checks`` says why.
+  ``LEDGER_CHAIN_RPC_URL`` is set, the chain RPC answers (that answer is reused for
+  ``LEDGER_READY_CACHE_SECONDS``). Otherwise 503 problem+json whose ``not_ready`` lists what
+  is not ready and ``checks`` says why.
 * ``GET /metrics``: Prometheus text format. Under gunicorn set ``PROMETHEUS_MULTIPROC_DIR``
   (``scripts/serve.sh`` does) so every worker's counters are summed. Gauges about the log
   (size, anchor lag, overdue complaints) are read from the database at scrape time, at most
   once every ``SCRAPE_TTL`` seconds per process. Contains no personal data; still, expose it
-  on the internal network only.
+  on the internal network only, and set ``LEDGER_METRICS_TOKEN`` to require a bearer token.
 
 Every request is timed and counted by method, route template and status, and logged as one
 line (logger ``ledger.request``) with the request id, method, route template (never the raw
@@ -19,6 +20,8 @@ path: it may hold a complaint reference), status and duration.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -29,7 +32,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -44,6 +47,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 
 from api.problems import Problem, problem_response
+from api.request_ids import request_id
 from ledger.anchoring.contract import log_id_for_origin
 from ledger.anchoring.models import AnchorRecord, AnchorState
 from ledger.backup import latest_mark
@@ -123,7 +127,7 @@ def _after(response: Response) -> Response:
         level,
         "request",
         extra={
-            "request_id": g.get("request_id") or request.headers.get("X-Request-Id"),
+            "request_id": request_id(),
             "method": method,
             "path": endpoint,
             "status": status,
@@ -136,6 +140,12 @@ def _after(response: Response) -> Response:
 def install(app: Flask) -> None:
     """Register the ops endpoints and the per-request metrics and log line on ``app``."""
     app.register_blueprint(ops)
+    settings = getattr(app.extensions.get("ledger"), "settings", None)
+    token = getattr(settings, "metrics_token", None)
+    # Only a digest of the token stays in this process's memory.
+    app.extensions["metrics_token_sha256"] = (
+        hashlib.sha256(token.encode()).digest() if token else None
+    )
     # First, so a request refused by a later guard is still timed and counted.
     app.before_request_funcs.setdefault(None, []).insert(0, _before)
     app.after_request(_after)
@@ -225,10 +235,29 @@ def _check_anchor(ledger) -> dict[str, Any]:
     return {"ok": True, "anchored_size": size}
 
 
+_chain_cache_lock = threading.Lock()
+
+
 def _check_chain(settings) -> dict[str, Any] | None:
+    """The chain RPC check, answered from a cache for ``LEDGER_READY_CACHE_SECONDS``: probes
+    every few seconds from every balancer must not each cost an RPC round trip."""
     url = settings.chain_rpc_url
     if not url:
         return None
+    cache: dict[str, tuple[float, dict[str, Any]]]
+    cache = current_app.extensions.setdefault("ready_chain_cache", {})
+    now = time.monotonic()
+    with _chain_cache_lock:
+        cached = cache.get(url)
+    if cached is not None and now - cached[0] < settings.ready_cache_seconds:
+        return cached[1]
+    result = _probe_chain(settings, url)
+    with _chain_cache_lock:
+        cache[url] = (now, result)
+    return result
+
+
+def _probe_chain(settings, url: str) -> dict[str, Any]:
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
     req = urllib.request.Request(
         url, data=body.encode(), headers={"Content-Type": "application/json"}
@@ -430,8 +459,25 @@ class _DefaultRegistry:
         yield from REGISTRY.collect()
 
 
+def _require_metrics_token() -> None:
+    """With ``LEDGER_METRICS_TOKEN`` set, /metrics needs ``Authorization: Bearer <token>``
+    (compared as SHA-256 digests, in constant time)."""
+    expected = current_app.extensions.get("metrics_token_sha256")
+    if expected is None:
+        return
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    digest = hashlib.sha256(given.strip().encode()).digest()
+    if not (scheme.lower() == "bearer" and hmac.compare_digest(digest, expected)):
+        raise Problem(
+            "unauthorized",
+            "/metrics needs its bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
+
+
 @ops.get("/metrics")
 def metrics() -> Response:
+    _require_metrics_token()
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import validate
 
+from ledger.complaints.payloads import MAX_DEPTH
 from ledger.complaints.vocab import (
     Category,
     Channel,
@@ -25,6 +26,24 @@ from ledger.complaints.vocab import (
 OWN_ENDPOINT = {"erased", "bundle_exported", "officer_key_registered", "officer_key_revoked"}
 EVENT_STEPS = [t.value for t in EventType if t.value not in OWN_ENDPOINT]
 HEX64 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lower-case hex characters")
+
+
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+TIME_RANGE = "between 1970-01-01 and 9999-01-01 (UTC)"
+
+
+def plausible_time(value: datetime) -> None:
+    """Years 1970 to 9998: far-off instants overflow when converted to UTC (was a 500)."""
+    if not EARLIEST <= value < LATEST:
+        raise ma.ValidationError(f"must be {TIME_RANGE}")
+
+
+def instant(description: str = "", **kwargs) -> ma.fields.AwareDateTime:
+    """An RFC 3339 date-time with an offset, within the years every conversion handles."""
+    text = f"{description}; {TIME_RANGE}" if description else TIME_RANGE.capitalize()
+    return ma.fields.AwareDateTime(
+        validate=plausible_time, metadata={"description": text}, **kwargs
+    )
 
 
 def choice(enum) -> validate.OneOf:
@@ -64,9 +83,12 @@ class FileComplaint(Strict):
 
 class Receipt(ma.Schema):
     log_index = ma.fields.Integer()
-    leaf_hash = ma.fields.String(metadata={"description": "base64 RFC 6962 leaf hash"})
+    leaf_hash = ma.fields.String(metadata={"description": "hex RFC 6962 leaf hash"})
     checkpoint = ma.fields.String(metadata={"description": "signed checkpoint covering it"})
-    inclusion_proof = ma.fields.List(ma.fields.String())
+    inclusion_proof = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "hex hashes, RFC 9162 inclusion proof against checkpoint"},
+    )
     integrated_at = ma.fields.String()
 
 
@@ -101,10 +123,17 @@ class FiledComplaint(RecordedEvent):
     )
 
 
+NESTING = f"the whole request nests at most {MAX_DEPTH} JSON levels (else 422 too-deep)"
+
+
 class EventRequest(Strict):
     type = ma.fields.String(required=True, validate=validate.OneOf(EVENT_STEPS))
-    public = ma.fields.Dict(load_default=dict)
-    body = ma.fields.Dict(load_default=dict)
+    public = ma.fields.Dict(
+        load_default=dict, metadata={"description": f"the step's public fields; {NESTING}"}
+    )
+    body = ma.fields.Dict(
+        load_default=dict, metadata={"description": f"the step's body; {NESTING}"}
+    )
 
 
 class SigningBodyRequest(Strict):
@@ -112,12 +141,16 @@ class SigningBodyRequest(Strict):
         required=True,
         validate=validate.OneOf(["decision", "compensation_offered", "compensation_paid"]),
     )
-    content = ma.fields.Dict(required=True)
+    content = ma.fields.Dict(
+        required=True, metadata={"description": f"the body's content fields; {NESTING}"}
+    )
 
 
 class SigningBodyResponse(ma.Schema):
     body = ma.fields.Dict()
-    body_jcs = ma.fields.String(metadata={"description": "base64 of the RFC 8785 bytes to sign"})
+    body_jcs = ma.fields.String(
+        metadata={"description": "the body's RFC 8785 text; sign its UTF-8 bytes"}
+    )
     prev = ma.fields.String()
 
 
@@ -162,8 +195,8 @@ class Timeline(ma.Schema):
 class ComplaintListQuery(Strict):
     status = ma.fields.String(validate=choice(Status))
     category = ma.fields.String(validate=choice(Category))
-    received_from = ma.fields.AwareDateTime()
-    received_to = ma.fields.AwareDateTime()
+    received_from = instant("received at or after")
+    received_to = instant("received before")
     page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     page_size = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
@@ -190,7 +223,9 @@ class ComplaintList(ma.Schema):
 class ProofLeaf(ma.Schema):
     index = ma.fields.Integer()
     leaf = ma.fields.String(metadata={"description": "the leaf: RFC 8785 JSON text"})
-    inclusion_proof = ma.fields.List(ma.fields.String())
+    inclusion_proof = ma.fields.List(
+        ma.fields.String(), metadata={"description": "hex hashes, RFC 9162 inclusion proof"}
+    )
 
 
 class ProofEvent(ProofLeaf):
@@ -208,7 +243,7 @@ class ProofOfficerKey(ma.Schema):
 
 class ProofCheckpoint(ma.Schema):
     size = ma.fields.Integer()
-    root = ma.fields.String()
+    root = ma.fields.String(metadata={"description": "hex root hash (as in the note)"})
     note = ma.fields.String()
 
 
@@ -224,15 +259,6 @@ class ProofResponse(ma.Schema):
     anchor = ma.fields.Dict(allow_none=True)
 
 
-EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def _plausible_time(value: datetime) -> None:
-    """Years 1970 to 9998: far-off instants overflow when converted to UTC (was a 500)."""
-    if not EARLIEST <= value < LATEST:
-        raise ma.ValidationError("must be between 1970-01-01 and 9999-01-01 (UTC)")
-
-
 class OfficerKeyRequest(Strict):
     public_key = ma.fields.String(
         required=True, validate=HEX64, metadata={"description": "Ed25519 public key, hex"}
@@ -242,10 +268,8 @@ class OfficerKeyRequest(Strict):
         required=True,
         validate=validate.Length(min=1),
     )
-    valid_from = ma.fields.AwareDateTime(required=True, validate=_plausible_time)
-    valid_until = ma.fields.AwareDateTime(
-        allow_none=True, load_default=None, validate=_plausible_time
-    )
+    valid_from = instant(required=True)
+    valid_until = instant(allow_none=True, load_default=None)
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 

@@ -6,15 +6,24 @@ from __future__ import annotations
 class ComplaintError(ValueError):
     """Base class: ``code`` is stable (for APIs and tests), ``message`` is for humans.
 
-    ``index`` is set when the error concerns one event of a chain being replayed.
+    ``index`` is set when the error concerns one event of a chain being replayed; ``field``
+    names the offending field (``body.rules``, ``public.signature.sig``) when there is one.
     """
 
     default_code = "COMPLAINT_ERROR"
 
-    def __init__(self, message: str, code: str | None = None, *, index: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        *,
+        index: int | None = None,
+        field: str | None = None,
+    ):
         self.code = code or self.default_code
         self.message = message
         self.index = index
+        self.field = field
         where = f" (event {index})" if index is not None else ""
         super().__init__(f"{self.code}: {message}{where}")
 

@@ -9,8 +9,7 @@ officer signatures and their authority at the time they signed.
 
 from __future__ import annotations
 
-import base64
-import binascii
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +17,12 @@ from ledger.complaints.audit import Disclosure, verify_complaint
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Envelope, parse_envelope
 from ledger.complaints.officers import OfficerRegistry
+from ledger.complaints.payloads import MAX_DEPTH
 from ledger.complaints.reference import reference_matches
+from ledger.jsondepth import text_depth, value_depth
 from ledger.log import merkle
 from ledger.log.checkpoint import CheckpointError, open_checkpoint
+from ledger.log.encoding import parse_hashes
 from ledger.log.note import Verifier
 
 
@@ -48,17 +50,13 @@ class ProofReport:
         return ok
 
 
-def _b64(value: str) -> bytes:
-    return base64.b64decode(value, validate=True)
-
-
 def _included(report: ProofReport, what: str, item: dict, size: int, root: bytes) -> bytes | None:
     """Check one leaf's inclusion proof; returns the leaf bytes when it holds."""
     try:
         leaf = item["leaf"].encode("utf-8")
-        proof = [_b64(p) for p in item["inclusion_proof"]]
+        proof = parse_hashes(item["inclusion_proof"])
         merkle.verify_inclusion(item["index"], size, merkle.leaf_hash(leaf), proof, root)
-    except (KeyError, TypeError, ValueError, binascii.Error, merkle.ProofError) as exc:
+    except (KeyError, TypeError, ValueError, merkle.ProofError) as exc:
         report.add(f"{what} is in the log", False, str(exc) or type(exc).__name__)
         return None
     report.add(f"{what} is in the log", True, f"index {item['index']} of {size}")
@@ -66,6 +64,64 @@ def _included(report: ProofReport, what: str, item: dict, size: int, root: bytes
 
 
 def verify_complaint_proof(
+    response: Any, log_verifier_key: str, origin: str | None = None
+) -> ProofReport:
+    """Every check of a proof, as a report; never raises: input of any shape (wrong types,
+    missing fields, nesting deeper than the API accepts) is a failed check naming why."""
+    problem = proof_input_problem(response)
+    if problem is not None:
+        report = ProofReport()
+        report.add(WELL_FORMED, False, problem)
+        return report
+    try:
+        return _verify_complaint_proof(response, log_verifier_key, origin)
+    except RecursionError:
+        report = ProofReport()
+        report.add(WELL_FORMED, False, "nested too deeply to verify")
+        return report
+    except Exception as exc:  # a shape no check anticipated: still a verdict, not a crash
+        report = ProofReport()
+        report.add(WELL_FORMED, False, _describe(exc))
+        return report
+
+
+WELL_FORMED = "the proof is well-formed"
+
+
+def _describe(exc: BaseException, limit: int = 200) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _embedded_json(response: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The JSON texts inside a proof (event leaves and bodies, officer key leaves)."""
+    events = response.get("events")
+    for i, item in enumerate(events if isinstance(events, list) else []):
+        if isinstance(item, dict):
+            yield f"event {i} leaf", item.get("leaf")
+            yield f"event {i} body", item.get("body")
+    keys = response.get("officer_keys")
+    for key in keys if isinstance(keys, list) else []:
+        entries = key.get("entries") if isinstance(key, dict) else None
+        for j, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict):
+                yield f"officer key entry {j} leaf", entry.get("leaf")
+
+
+def proof_input_problem(response: Any) -> str | None:
+    """Why ``response`` may not even be parsed as a proof (None when it may): not an object,
+    or it or a leaf or body in it nests deeper than MAX_DEPTH (parsers recurse per level)."""
+    if not isinstance(response, dict):
+        return f"a proof is a JSON object, not {type(response).__name__}"
+    if value_depth(response, stop_above=MAX_DEPTH) > MAX_DEPTH:
+        return f"the proof nests deeper than {MAX_DEPTH} levels"
+    for where, text in _embedded_json(response):
+        if isinstance(text, str) and text_depth(text, stop_above=MAX_DEPTH) > MAX_DEPTH:
+            return f"{where} nests deeper than {MAX_DEPTH} levels"
+    return None
+
+
+def _verify_complaint_proof(
     response: dict[str, Any], log_verifier_key: str, origin: str | None = None
 ) -> ProofReport:
     report = ProofReport()
@@ -76,6 +132,16 @@ def verify_complaint_proof(
         report.add("checkpoint is signed by the log", False, str(exc))
         return report
     report.add("checkpoint is signed by the log", True, f"tree size {cp.size}")
+    stated = response["checkpoint"]
+    if "size" in stated or "root" in stated:
+        # The unsigned copies beside the note must say what the signed note says: a reader
+        # who looks at them (as the browser page does) must not be shown another tree.
+        same = stated.get("size") == cp.size and stated.get("root") == cp.root.hex()
+        report.add(
+            "checkpoint fields match the signed note",
+            same,
+            "" if same else "size or root beside the note differs from the signed note",
+        )
 
     envelopes: list[Envelope] = []
     disclosures: dict[str, Disclosure] = {}

@@ -44,8 +44,8 @@ CHECKS = [
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    # No rate limit: the fuzzer's bursts would otherwise mostly see 429s.
-    return dataclasses.replace(settings, rate_limit="")
+    # No rate limits: the fuzzer's bursts would otherwise mostly see 429s.
+    return dataclasses.replace(settings, rate_limit="", anonymous_filing_limit="")
 
 
 @pytest.fixture
