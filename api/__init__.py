@@ -23,8 +23,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
         JSON_SORT_KEYS=False,
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # /docs (Swagger UI) is api/docs_page.py: pinned assets served by us, strict CSP.
         API_SPEC_OPTIONS={
             "info": {"description": "Complaint ledger: every step on a verifiable log."},
             "components": {
@@ -45,6 +44,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
 
     from api import audit_routes, complaints_routes, evidence_routes, officer_routes, ops_routes
     from api.anchor_routes import anchor_api
+    from api.docs_page import blp as docs_page
     from api.guards import install_guards
     from api.log_routes import log_api, tiles
     from api.verify_page import blp as verify_page
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     install_guards(app, settings)
     app.register_blueprint(tiles)
     app.register_blueprint(verify_page)
+    app.register_blueprint(docs_page)
     api.register_blueprint(log_api)
     api.register_blueprint(anchor_api)
     api.register_blueprint(complaints_routes.blp)

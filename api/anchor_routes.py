@@ -6,7 +6,6 @@ never calls the chain. Other endpoints add coverage to their answers with ``cove
 
 from __future__ import annotations
 
-import base64
 import math
 from typing import Any
 from urllib.parse import urlencode
@@ -76,7 +75,7 @@ class AnchorCoverage(ma.Schema):
     block_number = ma.fields.Integer(allow_none=True)
     block_hash = ma.fields.String(allow_none=True)
     anchored_size = ma.fields.Integer()
-    anchored_root = ma.fields.String(metadata={"description": "base64 root hash put on chain"})
+    anchored_root = ma.fields.String(metadata={"description": "hex root hash put on chain"})
     anchored_checkpoint = ma.fields.String(
         allow_none=True, metadata={"description": "the signed checkpoint that was anchored"}
     )
@@ -86,7 +85,7 @@ class AnchorCoverage(ma.Schema):
     consistency_proof = ma.fields.List(
         ma.fields.String(),
         metadata={
-            "description": "base64 RFC 9162 consistency proof from checkpoint_size to "
+            "description": "hex RFC 9162 consistency proof from checkpoint_size to "
             "anchored_size (empty when equal)"
         },
     )
@@ -99,7 +98,7 @@ class Anchor(ma.Schema):
     log_origin = ma.fields.String()
     log_id = ma.fields.String(metadata={"description": "SHA-256 of the origin, 0x-hex"})
     tree_size = ma.fields.Integer()
-    root = ma.fields.String(metadata={"description": "base64 root hash"})
+    root = ma.fields.String(metadata={"description": "hex root hash"})
     from_size = ma.fields.Integer(metadata={"description": "anchored size the proof started at"})
     note_hash = ma.fields.String()
     state = ma.fields.String(metadata={"description": " | ".join(STATES)})
@@ -156,7 +155,7 @@ class CheckpointQuery(ma.Schema):
 class CheckpointView(ma.Schema):
     origin = ma.fields.String()
     size = ma.fields.Integer()
-    root = ma.fields.String(metadata={"description": "base64 root hash"})
+    root = ma.fields.String(metadata={"description": "hex root hash"})
     checkpoint = ma.fields.String(metadata={"description": "the signed checkpoint note"})
     created_at = ma.fields.String()
     anchor = ma.fields.Nested(
@@ -235,7 +234,7 @@ class CheckpointResource(MethodView):
         return {
             "origin": store.origin,
             "size": cp.size,
-            "root": base64.b64encode(cp.root).decode(),
+            "root": cp.root.hex(),
             "checkpoint": cp.note,
             "created_at": as_utc(cp.created_at).isoformat(),
             "anchor": coverage_for(cp.size),

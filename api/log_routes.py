@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-
 import marshmallow as ma
 from flask import Blueprint, Response
 from flask.views import MethodView
@@ -13,6 +11,7 @@ from api import get_ledger
 from api.anchor_routes import AnchorCoverage, coverage_for
 from api.problems import Problem
 from ledger.log import merkle
+from ledger.log.encoding import hashes_hex
 from ledger.log.store import NotFound
 from ledger.log.tiles import TilePathError, parse_tile_path
 
@@ -22,10 +21,6 @@ tiles = Blueprint("tiles", __name__, url_prefix="/log")
 log_api = ApiBlueprint(
     "log", __name__, url_prefix="/v1/log", description="Proofs and keys of the transparency log"
 )
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 @tiles.get("/checkpoint")
@@ -63,8 +58,10 @@ class InclusionQuery(ma.Schema):
 class InclusionProof(ma.Schema):
     index = ma.fields.Integer()
     tree_size = ma.fields.Integer()
-    leaf_hash = ma.fields.String(metadata={"description": "base64 RFC 6962 leaf hash"})
-    proof = ma.fields.List(ma.fields.String(), metadata={"description": "base64 hashes"})
+    leaf_hash = ma.fields.String(metadata={"description": "hex RFC 6962 leaf hash"})
+    proof = ma.fields.List(
+        ma.fields.String(), metadata={"description": "hex hashes, RFC 9162 inclusion proof"}
+    )
     checkpoint = ma.fields.String(
         allow_none=True, metadata={"description": "signed checkpoint of this tree size, if any"}
     )
@@ -83,15 +80,17 @@ class ConsistencyQuery(ma.Schema):
 class ConsistencyProof(ma.Schema):
     from_ = ma.fields.Integer(data_key="from")
     to = ma.fields.Integer()
-    proof = ma.fields.List(ma.fields.String())
+    proof = ma.fields.List(
+        ma.fields.String(), metadata={"description": "hex hashes, RFC 9162 consistency proof"}
+    )
 
 
 class LogKeys(ma.Schema):
     origin = ma.fields.String()
     verifier_key = ma.fields.String(metadata={"description": "C2SP signed-note verifier key"})
     algorithm = ma.fields.String()
-    public_key = ma.fields.String(metadata={"description": "base64 Ed25519 public key"})
-    key_id = ma.fields.String()
+    public_key = ma.fields.String(metadata={"description": "hex Ed25519 public key (32 bytes)"})
+    key_id = ma.fields.String(metadata={"description": "hex C2SP key id (4 bytes)"})
 
 
 def _size_or_latest(tree_size: int | None) -> int:
@@ -128,8 +127,8 @@ class InclusionResource(MethodView):
         return {
             "index": index,
             "tree_size": size,
-            "leaf_hash": b64(leaf),
-            "proof": [b64(p) for p in proof],
+            "leaf_hash": leaf.hex(),
+            "proof": hashes_hex(proof),
             "checkpoint": _checkpoint_note(size),
             "anchor": coverage_for(size),
         }
@@ -145,7 +144,7 @@ class ConsistencyResource(MethodView):
         if size1 > size2:
             raise Problem("bad-request", "'from' must not exceed 'to'")
         proof = get_ledger().store.consistency_proof(size1, size2)
-        return {"from_": size1, "to": size2, "proof": [b64(p) for p in proof]}
+        return {"from_": size1, "to": size2, "proof": hashes_hex(proof)}
 
 
 @log_api.route("/keys")
@@ -159,6 +158,6 @@ class KeysResource(MethodView):
             "origin": store.origin,
             "verifier_key": str(v),
             "algorithm": "Ed25519",
-            "public_key": b64(v.public_key),
+            "public_key": v.public_key.hex(),
             "key_id": f"{v.key_id:08x}",
         }

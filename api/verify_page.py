@@ -57,7 +57,8 @@ def verify_page() -> Response:
 
 
 @blp.after_request
-def _page_headers(resp: Response) -> Response:
+def page_headers(resp: Response) -> Response:
+    """The security headers of our web pages (also used by /docs, see api/docs_page.py)."""
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["Referrer-Policy"] = "no-referrer"
     resp.headers["X-Content-Type-Options"] = "nosniff"

@@ -12,7 +12,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from pathlib import Path
@@ -58,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     answer = json.load(sys.stdin)
     body = answer["body"]
-    signature = sign_body(key, base64.b64decode(answer["body_jcs"]))
+    signature = sign_body(key, answer["body_jcs"].encode("utf-8"))
     public = json.loads(args.public)
     public["signature"] = {"key_id": officer_key_id(raw), "sig": signature.hex()}
     event_type = args.type or body["context"]["type"]

@@ -33,7 +33,6 @@ Every wait is bounded; every process started is stopped and the scratch database
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import fcntl
 import json
@@ -70,6 +69,7 @@ from ledger.config import Settings  # noqa: E402
 from ledger.db import make_engine  # noqa: E402
 from ledger.log import merkle  # noqa: E402
 from ledger.log.client import TileClient  # noqa: E402
+from ledger.log.encoding import parse_hash, parse_hashes  # noqa: E402
 from ledger.log.integrity import check_integrity  # noqa: E402
 from ledger.log.keys import create_key_file  # noqa: E402
 from ledger.log.store import LogStore  # noqa: E402
@@ -197,7 +197,7 @@ class Ack:
     kind: str  # "file" or "step"
     reference: str
     log_index: int
-    leaf_hash: str  # base64
+    leaf_hash: str  # hex
     sent_at: float
     acked_at: float
 
@@ -430,6 +430,7 @@ class Soak:
             "LEDGER_LOG_KEY_FILE": str(key),
             "LEDGER_REDIS_URL": self.args.redis_url,
             "LEDGER_RATE_LIMIT": "100000/second",
+            "LEDGER_ANONYMOUS_FILING_LIMIT": "",  # the load files anonymously from one address
             "LEDGER_CHAIN_RPC_URL": self.chain.url,
             "LEDGER_CHAIN_ID": str(CHAIN_ID),
             "LEDGER_ANCHOR_CONTRACT": self.contract,
@@ -637,7 +638,7 @@ class Soak:
         found = proven = 0
         missing: list[str] = []
         for ack in tally.acks.values():
-            leaf = base64.b64decode(ack.leaf_hash)
+            leaf = parse_hash(ack.leaf_hash)
             if ack.log_index >= cp.size or client.leaf_hash(ack.log_index, cp.size) != leaf:
                 missing.append(ack.key)
                 continue
@@ -656,10 +657,10 @@ class Soak:
                 params={"index": ack.log_index, "tree_size": cp.size},
                 timeout=15,
             ).json()
-            proof = [base64.b64decode(p) for p in r["proof"]]
+            proof = parse_hashes(r["proof"])
             with contextlib.suppress(merkle.ProofError):
                 merkle.verify_inclusion(
-                    ack.log_index, cp.size, base64.b64decode(ack.leaf_hash), proof, cp.root
+                    ack.log_index, cp.size, parse_hash(ack.leaf_hash), proof, cp.root
                 )
                 api_proofs_ok += 1
         out |= {

@@ -4,8 +4,8 @@ Pure reads of the ``anchor_records`` table (written by the worker) and of the lo
 proofs; no RPC. The worker keeps the records current: a record is ``pending`` until its
 transaction is mined ``LEDGER_ANCHOR_CONFIRMATIONS`` deep, then ``confirmed``; its
 ``confirmations`` is the count the worker last saw (for a confirmed anchor: when it became
-final). Hashes and addresses are 0x-hex (as on chain); tree roots and proofs are base64 (as in
-the rest of the log API).
+final). Hashes and addresses are 0x-hex (as on chain); tree roots and proofs are plain lowercase
+hex (as in the rest of the log API, see ``ledger.log.encoding``).
 
 A scope (chain id and contract) restricts everything to one deployment, so records of a reset
 development chain or a retired contract do not count; without one, every record counts.
@@ -13,7 +13,6 @@ development chain or a retired contract do not count; without one, every record 
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from ledger.anchoring.deployments import read_deployment
 from ledger.anchoring.models import AnchorRecord, AnchorState, as_utc, log_id_for_origin
 from ledger.db import Base
+from ledger.log.encoding import hashes_hex
 from ledger.log.store import LogStore, NotFound
 
 # States in which an anchor counts: on chain or on its way there.
@@ -83,10 +83,6 @@ def _hex(value: bytes | None) -> str | None:
     return None if value is None else "0x" + value.hex()
 
 
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode()
-
-
 def _time(value) -> str | None:
     return None if value is None else as_utc(value).isoformat()
 
@@ -98,7 +94,7 @@ def anchor_to_dict(rec: AnchorRecord) -> dict[str, Any]:
         "log_origin": rec.log_origin,
         "log_id": _hex(rec.log_id),
         "tree_size": rec.tree_size,
-        "root": _b64(rec.root_hash),
+        "root": rec.root_hash.hex(),
         "from_size": rec.from_size,
         "note_hash": _hex(rec.note_hash),
         "state": str(rec.state),
@@ -161,10 +157,10 @@ def anchor_coverage(
         "block_number": rec.block_number,
         "block_hash": _hex(rec.block_hash),
         "anchored_size": rec.tree_size,
-        "anchored_root": _b64(rec.root_hash),
+        "anchored_root": rec.root_hash.hex(),
         "anchored_checkpoint": anchored_note,
         "note_hash": _hex(rec.note_hash),
-        "consistency_proof": [_b64(p) for p in proof],
+        "consistency_proof": hashes_hex(proof),
         "anchor_id": rec.id,
         "confirmed_at": _time(rec.finalized_at),
     }

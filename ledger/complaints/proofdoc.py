@@ -7,20 +7,16 @@ The database edge of the pure verifiers (``ledger.complaints.proofs``, ``ledger.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Collection
 from typing import Any
 
 from ledger.complaints.vocab import EventType
+from ledger.log.encoding import hashes_hex
 from ledger.runtime import Ledger
 
 
 class ProofUnavailable(ValueError):
     """No proof can be given at the requested checkpoint."""
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def bundle_checkpoint(ledger: Ledger, events) -> int:
@@ -65,7 +61,7 @@ def collect_proof(
             "type": str(e.envelope.type),
             "index": e.log_index,
             "leaf": e.envelope.leaf.decode("utf-8"),
-            "inclusion_proof": [b64(p) for p in store.inclusion_proof(e.log_index, cp.size)],
+            "inclusion_proof": hashes_hex(store.inclusion_proof(e.log_index, cp.size)),
             "erased": erased,
         }
         shown = disclose and str(e.envelope.type) not in withhold and not erased
@@ -86,7 +82,7 @@ def collect_proof(
                     {
                         "index": index,
                         "leaf": env.leaf.decode("utf-8"),
-                        "inclusion_proof": [b64(p) for p in store.inclusion_proof(index, cp.size)],
+                        "inclusion_proof": hashes_hex(store.inclusion_proof(index, cp.size)),
                     }
                     for index, env in entries
                     if index < cp.size
@@ -103,7 +99,7 @@ def collect_proof(
         "reference": reference,
         "log": store.origin,
         "verifier_key": str(store.verifier),
-        "checkpoint": {"size": cp.size, "root": b64(cp.root), "note": cp.note},
+        "checkpoint": {"size": cp.size, "root": cp.root.hex(), "note": cp.note},
         "events": items,
         "officer_keys": keys,
         "anchor": anchor_for(cp.size),

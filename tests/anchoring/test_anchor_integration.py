@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 
 import pytest
@@ -19,18 +18,11 @@ from ledger.anchoring.status import AnchorScope, anchor_coverage
 from ledger.anchoring.worker import AnchorError, AnchorWorker, WorkerConfig
 from ledger.log import merkle
 from ledger.log.checkpoint import open_checkpoint
+from ledger.log.encoding import parse_hashes
 from ledger.log.note import Signer, Verifier
 from ledger.log.store import LogStore
 
 from .conftest import FUNDING
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def unb64(items: list[str]) -> list[bytes]:
-    return [base64.b64decode(p) for p in items]
 
 
 @pytest.fixture
@@ -80,7 +72,7 @@ def test_anchors_of_the_real_log_show_in_the_api_with_proofs_to_the_chain(
     assert worker.step() == "sent"
     cp = client.get("/v1/log/checkpoint").json
     assert cp["size"] == 5 and cp["origin"] == store.origin
-    assert open_checkpoint(cp["checkpoint"], verifier).root == base64.b64decode(cp["root"])
+    assert open_checkpoint(cp["checkpoint"], verifier).root.hex() == cp["root"]
     assert cp["anchor"]["state"] == "pending" and cp["anchor"]["confirmations"] == 0
     assert cp["anchor"]["block_number"] is None
 
@@ -108,14 +100,14 @@ def test_anchors_of_the_real_log_show_in_the_api_with_proofs_to_the_chain(
     proof = resp.json
     checkpoint3 = open_checkpoint(proof["checkpoint"], verifier, store.origin)
     merkle.verify_inclusion(
-        1, 3, merkle.leaf_hash(b"entry 1"), unb64(proof["proof"]), checkpoint3.root
+        1, 3, merkle.leaf_hash(b"entry 1"), parse_hashes(proof["proof"]), checkpoint3.root
     )
     anchor = proof["anchor"]
     assert (anchor["checkpoint_size"], anchor["anchored_size"]) == (3, 5)
     assert anchor["state"] == "confirmed" and anchor["tx_hash"] == latest["tx_hash"]
     head = contract.latest(log_id_for_origin(store.origin))  # what the chain itself holds
-    assert head.size == 5 and anchor["anchored_root"] == b64(head.root)
-    to_anchor = unb64(anchor["consistency_proof"])
+    assert head.size == 5 and anchor["anchored_root"] == head.root.hex()
+    to_anchor = parse_hashes(anchor["consistency_proof"])
     merkle.verify_consistency(3, head.size, checkpoint3.root, head.root, to_anchor)
     # The anchored note is the log's, and its hash is the one in the Anchored event.
     anchored_note = anchor["anchored_checkpoint"]
@@ -141,7 +133,7 @@ def test_anchors_of_the_real_log_show_in_the_api_with_proofs_to_the_chain(
     at6 = client.get("/v1/log/proof/inclusion?index=0&tree_size=6").json
     assert at6["checkpoint"] is None and at6["anchor"]["anchored_size"] == 7
     head7 = contract.latest(log_id_for_origin(store.origin))
-    to_anchor = unb64(at6["anchor"]["consistency_proof"])
+    to_anchor = parse_hashes(at6["anchor"]["consistency_proof"])
     merkle.verify_consistency(6, head7.size, store.root_at(6), head7.root, to_anchor)
     assert client.get("/v1/log/checkpoint?tree_size=6").status_code == 404
     assert client.get("/v1/log/checkpoint?tree_size=99").status_code == 400

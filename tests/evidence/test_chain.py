@@ -3,7 +3,6 @@ the anchor and real on-chain payments over JSON-RPC, and a log rewritten after a
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Iterator
@@ -298,10 +297,10 @@ def test_history_rewritten_after_anchoring_fails_against_the_chain(
             **anchored,
             "checkpoint_size": proof_json["checkpoint"]["size"],
             "anchored_size": cp.size,
-            "anchored_root": base64.b64encode(cp.root).decode(),
+            "anchored_root": cp.root.hex(),
             "anchored_checkpoint": cp.note,
             "note_hash": "0x" + hashlib.sha256(cp.note.encode()).hexdigest(),
-            "consistency_proof": [base64.b64encode(p).decode() for p in consistency],
+            "consistency_proof": [p.hex() for p in consistency],
         }
         fake = build_bundle(proof_json, forged.store.signer).data
         assert verify_bundle(fake, log_key=vkey).ok  # offline it all adds up

@@ -3,7 +3,6 @@ processes), the ZIP entries, the signed text, the verifier's imports and its cha
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -44,10 +43,6 @@ STEPS = (
 )
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 def log_signer() -> Signer:
     return Signer(LOG, Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"log").digest()))
 
@@ -61,7 +56,7 @@ def pure_proof(signer: Signer, steps=STEPS) -> dict:
     root = merkle.tree_root(size, getter)
 
     def proof_of(index: int) -> list[str]:
-        return [b64(p) for p in merkle.inclusion_proof(index, size, getter)]
+        return [p.hex() for p in merkle.inclusion_proof(index, size, getter)]
 
     erased = {e.public["erases"] for e in chain.envelopes if e.type == "erased"}
     events = []
@@ -84,7 +79,7 @@ def pure_proof(signer: Signer, steps=STEPS) -> dict:
         "verifier_key": str(signer.verifier()),
         "checkpoint": {
             "size": size,
-            "root": b64(root),
+            "root": root.hex(),
             "note": Checkpoint(LOG, size, root).sign(signer),
         },
         "events": events,

@@ -4,7 +4,6 @@ signed before the tamper."""
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from sqlalchemy import text
 from api import create_app
 from ledger.log import merkle
 from ledger.log.checkpoint import open_checkpoint
+from ledger.log.encoding import parse_hash, parse_hashes
 from ledger.log.integrity import check_integrity
 from ledger.runtime import Ledger
 
@@ -43,10 +43,10 @@ def _served_proof_verifies(ledger: Ledger, index: int, checkpoint) -> bool:
     ledger.store.clear_caches()  # a fresh server process would have no cache either
     client = create_app(ledger.settings, ledger).test_client()
     body = client.get(f"/v1/log/proof/inclusion?index={index}&tree_size={checkpoint.size}").json
-    proof = [base64.b64decode(p) for p in body["proof"]]
+    proof = parse_hashes(body["proof"])
     try:
         merkle.verify_inclusion(
-            index, checkpoint.size, base64.b64decode(body["leaf_hash"]), proof, checkpoint.root
+            index, checkpoint.size, parse_hash(body["leaf_hash"]), proof, checkpoint.root
         )
     except merkle.ProofError:
         return False
