@@ -160,7 +160,7 @@ class _Seeder:
         self.signed(ref, "decision", decision, pub)
         if path == "rejected":
             self.step(ref, "closed")
-            self.step(ref, "rated", {"csat": 2})
+            self.step(ref, "rated", {"csat": 2, "rates": self.service.state(ref).seq})
             return ref, secret
         offer = {"amount": "50.00", "currency": "EUR", "method": "bank_transfer"}
         self.signed(ref, "compensation_offered", offer, offer)
@@ -174,5 +174,5 @@ class _Seeder:
         paid = {**offer, "payment_reference": "SEPA-DEMO-0001"}
         self.signed(ref, "compensation_paid", paid, offer)
         self.step(ref, "closed")
-        self.step(ref, "rated", {"csat": 5})
+        self.step(ref, "rated", {"csat": 5, "rates": self.service.state(ref).seq})
         return ref, secret

@@ -7,7 +7,8 @@ connections) that:
 
 1. files ``--complaints`` complaints (each keeps its capability secret);
 2. appends complaint events for ``--seconds``: ``evidence_added`` and ``note_added`` by an agent
-   (API key) and ``rated`` by the customer (the complaint's secret), spread over the complaints
+   (API key) and ``evidence_added`` by the customer (the complaint's secret; a rating, once
+   per rated step, cannot repeat), spread over the complaints
    so that per-complaint serialisation is not what is measured;
 3. reads ``GET /v1/complaints/<ref>`` (status) for ``--seconds``, as agent or customer;
 4. reads the app's ``GET /healthz`` for ``--seconds`` (the app's own per-request floor:
@@ -210,7 +211,8 @@ async def _drive(cfg: dict) -> dict:
                 payload = {"type": "note_added", "body": {"text": f"investigation note {i}"}}
                 headers = agent
             else:
-                payload = {"type": "rated", "public": {"csat": 1 + i % 5}}
+                payload = {"type": "evidence_added", "public": {"kind": "screenshot"},
+                           "body": {"description": f"customer screenshot {i}"}}  # fmt: skip
                 headers = {"Authorization": f"Bearer {secret}"}
             kwargs = {"json": payload, "headers": headers}
             return "POST", f"{base}/v1/complaints/{ref}/events", kwargs, 201
@@ -531,6 +533,7 @@ def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
             "LEDGER_LOG_KEY_FILE": str(key_file),
             "LEDGER_LOG_ORIGIN": ORIGIN,
             "LEDGER_RATE_LIMIT": "",  # the limiter would distort a load test
+            "LEDGER_ANONYMOUS_FILING_LIMIT": "",  # the load files anonymously from one address
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("LEDGER_REDIS_URL", None)
@@ -640,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
             "complaints": args.complaints,
             "switch_interval": args.switch_interval,
             "app_dir": str(args.app_dir),
-            "append_mix": "evidence_added (agent), note_added (agent), rated (customer secret)",
+            "append_mix": "evidence_added and note_added (agent), evidence_added (customer)",
             "read_mix": "GET /v1/complaints/<ref>, half agent key, half customer secret",
             "baseline": "hello-world Flask app (GET /, JSON), same gunicorn settings and driver",
         },

@@ -107,6 +107,7 @@ def _paths(rng: random.Random, key_id: str) -> dict[str, list[tuple]]:
            "method": "bank_transfer"}  # fmt: skip
     usdc = {"amount": f"{rng.randint(1, 900)}.5", "asset": "USDC", "method": "on_chain"}
     money = eur if rng.random() < 0.7 else usdc
+    # Each path follows the received event (seq 0); a rating rates the path's decision.
     return {
         "paid": [
             ("acknowledged", "agent", {}, "acknowledged"),
@@ -116,7 +117,7 @@ def _paths(rng: random.Random, key_id: str) -> dict[str, list[tuple]]:
             ("compensation_accepted", "customer", {}, "compensation_accepted"),
             ("compensation_paid", "officer", money, "compensation_paid"),
             ("closed", "agent", {}, "closed"),
-            ("rated", "customer", {"csat": rng.randint(3, 5)}, "closed"),
+            ("rated", "customer", {"csat": rng.randint(3, 5), "rates": 3}, "closed"),
         ],
         "rejected": [
             ("acknowledged", "agent", {}, "acknowledged"),
@@ -124,7 +125,7 @@ def _paths(rng: random.Random, key_id: str) -> dict[str, list[tuple]]:
             ("info_received", "customer", {}, "investigating"),
             decision("rejected"),
             ("closed", "agent", {}, "closed"),
-            ("rated", "customer", {"csat": rng.randint(1, 3)}, "closed"),
+            ("rated", "customer", {"csat": rng.randint(1, 3), "rates": 4}, "closed"),
         ],
         "withdrawn": [
             ("acknowledged", "agent", {}, "acknowledged"),

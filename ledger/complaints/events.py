@@ -243,14 +243,14 @@ def parse_envelope(leaf: bytes) -> Envelope:
     if type(data["v"]) is not int or data["v"] != ENVELOPE_VERSION:
         raise EnvelopeError(f"unsupported envelope version {data['v']!r}", "VERSION")
     log = data["log"]
-    if not isinstance(log, str) or not _LOG_ORIGIN.match(log):
+    if not isinstance(log, str) or not _LOG_ORIGIN.fullmatch(log):
         raise EnvelopeError("log must be a printable one-line origin string", "LOG")
     event_type = _event_type(data["type"])
     seq = data["seq"]
     if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
         raise EnvelopeError(f"seq must be a non-negative integer, got {seq!r}", "SEQ")
     prev = data["prev"]
-    if prev is not None and not (isinstance(prev, str) and payloads.HEX32.match(prev)):
+    if prev is not None and not (isinstance(prev, str) and payloads.HEX32.fullmatch(prev)):
         raise EnvelopeError("prev must be null or a lower-case hex SHA-256 hash", "PREV")
     complaint = data["complaint"]
     if complaint is not None and not is_canonical_reference(complaint):
@@ -263,11 +263,11 @@ def parse_envelope(leaf: bytes) -> Envelope:
     except ValueError as exc:
         raise EnvelopeError(str(exc), "TIMESTAMP") from None
     commitment = data["commitment"]
-    if not isinstance(commitment, str) or not payloads.HEX32.match(commitment):
+    if not isinstance(commitment, str) or not payloads.HEX32.fullmatch(commitment):
         raise EnvelopeError("commitment must be a lower-case hex SHA-256 hash", "COMMITMENT")
     public = data["public"]
     payloads.validate_public(event_type, public)
-    actor = _parse_actor(data["actor"], event_type, public)
+    actor = parse_actor(data["actor"], event_type, public)
     return Envelope(
         v=ENVELOPE_VERSION,
         log=log,
@@ -322,7 +322,8 @@ def _check_position(
         )
 
 
-def _parse_actor(value: Any, event_type: EventType, public: Mapping[str, Any]) -> Actor:
+def parse_actor(value: Any, event_type: EventType, public: Mapping[str, Any]) -> Actor:
+    """An envelope's ``actor`` checked for its event (signer, customer id, admin-only keys)."""
     if not isinstance(value, dict) or set(value) != {"role", "id"}:
         raise EnvelopeError("actor must be exactly {role, id}", "ACTOR")
     try:
@@ -330,7 +331,7 @@ def _parse_actor(value: Any, event_type: EventType, public: Mapping[str, Any]) -
     except ValueError:
         raise EnvelopeError(f"unknown actor role {value['role']!r}", "ACTOR") from None
     actor_id = value["id"]
-    if not isinstance(actor_id, str) or not ACTOR_ID.match(actor_id):
+    if not isinstance(actor_id, str) or not ACTOR_ID.fullmatch(actor_id):
         raise EnvelopeError(
             "actor id must be a non-personal identifier (letters, digits, . _ : -; "
             "no e-mail addresses or names)",
@@ -361,6 +362,6 @@ def _event_type(value: Any) -> EventType:
 def _hex_hash(value: bytes | str, name: str) -> str:
     if isinstance(value, bytes | bytearray) and len(value) == 32:
         return bytes(value).hex()
-    if isinstance(value, str) and payloads.HEX32.match(value):
+    if isinstance(value, str) and payloads.HEX32.fullmatch(value):
         return value
     raise EnvelopeError(f"{name} must be a 32-byte hash (bytes or lower-case hex)", "HASH")

@@ -37,7 +37,9 @@ instant the figures speak for. An event is *in the period* when ``from <= at < t
 * redress paid: compensation_paid events in the period, amounts summed exactly per ISO 4217
   currency and per crypto asset; payments whose amount is withheld from the leaf are counted
   as ``amount_undisclosed``.
-* CSAT: rated events in the period: count, distribution 1-5, mean (4 decimals).
+* CSAT: rated events in the period: count, distribution 1-5, mean (4 decimals). Each rating
+  names the step it rates (``public.rates``) and the state machine refuses a second rating of
+  the same step, so every rated interaction counts once.
 
 Every figure is given in total and broken down by category, channel and language (every
 vocabulary value, zeros included); deadline breaches also by jurisdiction.

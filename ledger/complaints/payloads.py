@@ -40,6 +40,7 @@ from ledger.complaints.vocab import (
     Specialism,
     Status,
 )
+from ledger.jsondepth import value_depth
 
 Validator = Callable[[Any, str], None]
 
@@ -58,12 +59,29 @@ RULE_REF = re.compile(r"^[A-Za-z0-9§][A-Za-z0-9 ._:/()&§#-]{0,79}$")
 SCHEME = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 PAYMENT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]{0,63}$")
 # ISO 4217 minor units where they differ from 2; fiat amounts may not be more precise.
-_MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
+MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
+DEFAULT_MINOR_UNITS = 2
 MAX_TEXT = 20_000
+# Request bodies and event bodies nest at most this many JSON levels (docs/complaints.md):
+# every parser and verifier recurses per level, so deeper input is refused up front.
+MAX_DEPTH = 32
+# Events that carry an amount (public optionally, body always): checked by _check_money.
+MONEY_EVENTS = frozenset({EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID})
 
 
-def _fail(path: str, message: str, code: str = "INVALID_FIELD") -> None:
-    raise PayloadError(f"{path}: {message}", code)
+def _fail(path: str, message: str, code: str = "INVALID_FIELD", field: str | None = None) -> None:
+    raise PayloadError(f"{path}: {message}", code, field=field or path)
+
+
+def describe(**spec: Any) -> Callable[[Validator], Validator]:
+    """Attach what a validator accepts, as data, for the browser verifier's generated rules
+    (scripts/build_verify_rules.py); nested validators and Fields are described there."""
+
+    def attach(check: Validator) -> Validator:
+        check.spec = spec  # type: ignore[attr-defined]
+        return check
+
+    return attach
 
 
 # --- primitive validators -----------------------------------------------------------------
@@ -73,6 +91,7 @@ def enum_of(kind: type[StrEnum]) -> Validator:
     values = sorted(m.value for m in kind)
     allowed = frozenset(values)
 
+    @describe(kind="enum", enum=kind.__name__)
     def check(value: Any, path: str) -> None:
         if not isinstance(value, str) or value not in allowed:
             _fail(path, f"must be one of {', '.join(values)}; got {value!r}")
@@ -81,14 +100,16 @@ def enum_of(kind: type[StrEnum]) -> Validator:
 
 
 def pattern(regex: re.Pattern[str], what: str) -> Validator:
+    @describe(kind="pattern", pattern=regex.pattern)
     def check(value: Any, path: str) -> None:
-        if not isinstance(value, str) or not regex.match(value):
+        if not isinstance(value, str) or not regex.fullmatch(value):
             _fail(path, f"must be {what}; got {value!r}")
 
     return check
 
 
 def text(max_len: int = MAX_TEXT) -> Validator:
+    @describe(kind="text", max_length=max_len)
     def check(value: Any, path: str) -> None:
         if not isinstance(value, str) or not value.strip():
             _fail(path, "must be a non-empty string")
@@ -98,6 +119,7 @@ def text(max_len: int = MAX_TEXT) -> Validator:
     return check
 
 
+@describe(kind="timestamp")
 def timestamp(value: Any, path: str) -> None:
     try:
         parse_timestamp(value)
@@ -105,24 +127,28 @@ def timestamp(value: Any, path: str) -> None:
         _fail(path, str(exc))
 
 
+@describe(kind="amount", pattern=AMOUNT.pattern)
 def amount(value: Any, path: str) -> None:
-    if not isinstance(value, str) or not AMOUNT.match(value):
+    if not isinstance(value, str) or not AMOUNT.fullmatch(value):
         _fail(path, f"must be a positive decimal string such as '12.50'; got {value!r}")
     if Decimal(value) <= 0:
         _fail(path, "must be greater than zero")
 
 
+@describe(kind="int", min=1, max=5)
 def csat(value: Any, path: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
         _fail(path, f"must be an integer from 1 to 5; got {value!r}")
 
 
+@describe(kind="int", min=0, max=2**53 - 1)
 def byte_size(value: Any, path: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
         _fail(path, f"must be a non-negative integer; got {value!r}")
 
 
 def int_range(low: int, high: int) -> Validator:
+    @describe(kind="int", min=low, max=high)
     def check(value: Any, path: str) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             _fail(path, f"must be an integer from {low} to {high}; got {value!r}")
@@ -133,6 +159,7 @@ def int_range(low: int, high: int) -> Validator:
 def list_of(
     item: Validator, *, min_len: int = 0, max_len: int = 100, unique: bool = True
 ) -> Validator:
+    @describe(kind="list", items=item, min_length=min_len, max_length=max_len, unique=unique)
     def check(value: Any, path: str) -> None:
         if not isinstance(value, list):
             _fail(path, "must be a list")
@@ -153,6 +180,9 @@ def _distinct(values: list) -> set:
     return {repr(v) for v in values}
 
 
+@describe(
+    kind="list", items=enum_of(Role), min_length=1, max_length=len(Role), unique=True, sorted=True
+)
 def sorted_roles(value: Any, path: str) -> None:
     list_of(enum_of(Role), min_len=1, max_len=len(Role))(value, path)
     if value != sorted(value):
@@ -160,6 +190,7 @@ def sorted_roles(value: Any, path: str) -> None:
 
 
 def nullable(inner: Validator) -> Validator:
+    @describe(kind="nullable", inner=inner)
     def check(value: Any, path: str) -> None:
         if value is not None:
             inner(value, path)
@@ -174,6 +205,7 @@ class Field:
 
 
 def obj(spec: Mapping[str, Field], *, closed: bool = True) -> Validator:
+    @describe(kind="object", fields=spec, closed=closed)
     def check(value: Any, path: str) -> None:
         validate_object(value, spec, path, closed=closed)
 
@@ -190,10 +222,13 @@ def validate_object(
         if name in value:
             field.check(value[name], f"{path}.{name}")
         elif field.required:
-            _fail(path, f"missing required field {name!r}", "MISSING_FIELD")
+            _fail(path, f"missing required field {name!r}", "MISSING_FIELD", f"{path}.{name}")
     if closed and not value.keys() <= spec.keys():
         extra = sorted(value.keys() - spec.keys())
-        _fail(path, f"field {extra[0]!r} is not allowed here{hint}", "UNKNOWN_FIELD")
+        _fail(
+            path, f"field {extra[0]!r} is not allowed here{hint}", "UNKNOWN_FIELD",
+            f"{path}.{extra[0]}",
+        )  # fmt: skip
 
 
 # --- shared field groups ------------------------------------------------------------------
@@ -261,7 +296,8 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         "to": Field(enum_of(ReferralTarget)),
         "scheme": Field(pattern(SCHEME, "a scheme code such as 'UK-FOS'"), required=False),
     },
-    EventType.RATED: {"csat": Field(csat)},
+    # ``rates``: the seq of the earlier step rated (states: a RATEABLE_EVENTS step, once).
+    EventType.RATED: {"csat": Field(csat), "rates": Field(int_range(0, 2**53 - 1))},
     EventType.ERASED: {"erases": Field(_hash), "basis": Field(enum_of(ErasureBasis))},
     # An evidence bundle (ledger/evidence) was exported: its SHA-256, its format version and
     # the tree size of the checkpoint it was built on. Recorded after the bundle was built.
@@ -311,7 +347,7 @@ _money_body = {
 }
 
 _address = pattern(EVM_ADDRESS, "an EVM address (0x + 40 hex)")
-_ON_CHAIN_BODY: dict[str, Validator] = {
+ON_CHAIN_BODY: dict[str, Validator] = {
     "recipient": _address,
     "chain_id": int_range(1, 2**53 - 1),
     "token": _address,
@@ -356,7 +392,7 @@ BODY_SPECS: dict[EventType, dict[str, Field]] = {
         # On-chain payments, so anyone can match the transaction (docs/evidence.md): the
         # recipient, the chain, the token contract (absent: the chain's native coin, paid by a
         # plain value transfer) and the amount in the asset's base units with its decimals.
-        **{name: Field(check, required=False) for name, check in _ON_CHAIN_BODY.items()},
+        **{name: Field(check, required=False) for name, check in ON_CHAIN_BODY.items()},
     },
     EventType.OFFICER_KEY_REGISTERED: {"name": Field(text(200))},
 }
@@ -382,17 +418,25 @@ def _check_money(obj_: Mapping[str, Any], path: str, *, amount_required: bool) -
         _fail(path, f"{method} payments are made in a fiat currency", "BAD_MONEY")
     if "currency" in obj_:
         decimals = len(obj_["amount"].partition(".")[2])
-        allowed = _MINOR_UNITS.get(obj_["currency"], 2)
+        allowed = MINOR_UNITS.get(obj_["currency"], DEFAULT_MINOR_UNITS)
         if decimals > allowed:
             _fail(path, f"{obj_['currency']} amounts have at most {allowed} decimals", "BAD_MONEY")
 
 
-def validate_public(event_type: EventType | str, public: Any) -> None:
-    """Raise PayloadError unless ``public`` is valid (and only non-personal) for the event type."""
+def validate_public(
+    event_type: EventType | str, public: Any, *, state_optional: bool = False
+) -> None:
+    """Raise PayloadError unless ``public`` is valid (and only non-personal) for the event type.
+
+    ``state_optional``: ``public`` as a client sends it, before the server fills in ``state``.
+    """
     et = _event_type(event_type)
+    spec = PUBLIC_SPECS[et]
+    if state_optional and "state" in spec:
+        spec = {**spec, "state": Field(spec["state"].check, required=False)}
     validate_object(
         public,
-        PUBLIC_SPECS[et],
+        spec,
         "public",
         closed=True,
         hint=f" in a {et} event (personal data and free text belong in the body)",
@@ -403,19 +447,20 @@ def validate_public(event_type: EventType | str, public: Any) -> None:
             _fail("public.specialism", "is required for, and only for, the specialist level")
         if public["level"] == EscalationLevel.BOT:
             _fail("public.level", "a complaint cannot be escalated down to the bot")
-    if et in (EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID):
+    if et in MONEY_EVENTS:
         _check_money(public, "public", amount_required=False)
 
 
 def validate_body(event_type: EventType | str, body: Any) -> None:
     """Raise PayloadError unless ``body`` has the fields the event type needs."""
     et = _event_type(event_type)
+    check_depth(body, "body")
     validate_object(body, BODY_SPECS[et], "body", closed=False)
     if et == EventType.INFO_RECEIVED and not ({"text", "attachments"} & set(body)):
         _fail("body", "information received needs 'text' or 'attachments'", "MISSING_FIELD")
     if et == EventType.DECISION and body["outcome"] != Outcome.REJECTED and "remedy" not in body:
         _fail("body", "an upheld decision must state the remedy", "MISSING_FIELD")
-    if et in (EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID):
+    if et in MONEY_EVENTS:
         _check_money(body, "body", amount_required=True)
     if et == EventType.COMPENSATION_PAID:
         if body["method"] == PaymentMethod.ON_CHAIN and "tx_hash" not in body:
@@ -428,7 +473,7 @@ def validate_body(event_type: EventType | str, body: Any) -> None:
 def _check_on_chain(body: Mapping[str, Any]) -> None:
     """On-chain payment details: only for on-chain payments, and the base units must be
     exactly the signed decimal amount scaled by the asset's decimals."""
-    given = sorted(set(_ON_CHAIN_BODY) & set(body))
+    given = sorted(set(ON_CHAIN_BODY) & set(body))
     if not given:
         return
     if body["method"] != PaymentMethod.ON_CHAIN:
@@ -443,6 +488,43 @@ def _check_on_chain(body: Mapping[str, Any]) -> None:
                 f"is not {body['amount']} {body.get('asset')} at {body['decimals']} decimals",
                 "PAYMENT_UNITS_MISMATCH",
             )
+
+
+def check_depth(value: Any, path: str) -> None:
+    """Refuse a JSON value nested deeper than MAX_DEPTH (bodies are open: extra fields)."""
+    if value_depth(value, stop_above=MAX_DEPTH) > MAX_DEPTH:
+        _fail(path, f"is nested deeper than {MAX_DEPTH} levels", "TOO_DEEP")
+
+
+# The fields a customer letter is rendered from (``ComplaintService.with_letter``), in the
+# body or the public fields, whatever the step: each must be well-formed before a letter is.
+LETTER_FACTS: dict[str, Validator] = {
+    "request": text(),
+    "reason": text(),
+    "finding": text(),
+    "remedy": text(),
+    "outcome": enum_of(Outcome),
+    "rules": _rules,
+    "amount": amount,
+    "currency": pattern(CURRENCY, "an ISO 4217 code such as 'EUR'"),
+    "asset": pattern(ASSET, "an asset symbol such as 'BTC'"),
+    "method": enum_of(PaymentMethod),
+    "respond_by": timestamp,
+}
+# Public ``reason`` fields are codes (close, decline, escalation reasons), not letter text.
+_PUBLIC_LETTER_FACTS = ("outcome", "respond_by")
+
+
+def validate_letter_facts(public: Any, body: Any, body_path: str = "body") -> None:
+    """Raise PayloadError unless every field a letter reads from ``public``/``body`` is valid."""
+    validate_object(public, {}, "public", closed=False)
+    check_depth(body, body_path)
+    validate_object(body, {}, body_path, closed=False)
+    for name, check in LETTER_FACTS.items():
+        if name in body:
+            check(body[name], f"{body_path}.{name}")
+        if name in _PUBLIC_LETTER_FACTS and name in public:
+            check(public[name], f"public.{name}")
 
 
 # Public fields that repeat body fields: the officer's signature covers the body, so each
@@ -462,7 +544,7 @@ def check_consistency(event_type: EventType | str, public: Mapping, body: Mappin
             _fail(
                 f"public.{name}", "differs from the same field in the body", "PUBLIC_BODY_MISMATCH"
             )
-    if et in (EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID):
+    if et in MONEY_EVENTS:
         unit_public = {k for k in ("currency", "asset") if k in public}
         if (
             unit_public

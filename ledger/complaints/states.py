@@ -1,18 +1,21 @@
 """The complaint state machine: which event may follow which state, recorded by which role.
 
 ``TRANSITIONS`` is the whole table (event type -> roles, from-status -> to-status, signed).
-``apply`` checks one step against it plus the guards the table cannot express (information
-must have been requested before it is received, escalation only goes up, one holding reply
-per cycle, no offer after a rejection, payment equals the accepted offer, ...).
+``GUARDS`` holds the rules the table cannot express (information must have been requested
+before it is received, escalation only goes up, one holding reply per cycle, no offer after a
+rejection, payment equals the accepted offer, one rating per rateable step, ...) and
+``EFFECTS`` what each step changes besides the status. ``apply`` checks one step against all
+three; the monitor (ledger.monitor.chains) uses the same tables on a mutable state.
 ``replay`` folds a whole chain of envelopes, checking seq, prev, reference, log and time order,
 so anyone holding the leaves can recompute a complaint's state without trusting the operator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from ledger.complaints import payloads
 from ledger.complaints.errors import ChainError, ComplaintError, TransitionError
@@ -24,6 +27,7 @@ from ledger.complaints.timestamps import parse_timestamp
 from ledger.complaints.vocab import (
     ESCALATION_RANK,
     OFFICER_KEY_EVENTS,
+    RATEABLE_EVENTS,
     SIGNED_EVENTS,
     Category,
     Channel,
@@ -109,7 +113,7 @@ TRANSITIONS: dict[EventType, Rule] = {
             s: S.CLOSED
             for s in (
                 S.DECIDED,
-                S.COMPENSATION_OFFERED,  # only when the offer lapsed, see _guard
+                S.COMPENSATION_OFFERED,  # only when the offer lapsed, see GUARDS
                 S.COMPENSATION_DECLINED,
                 S.COMPENSATION_PAID,
                 S.REFERRED,
@@ -147,6 +151,9 @@ TRANSITIONS: dict[EventType, Rule] = {
     E.BUNDLE_EXPORTED: Rule(frozenset({R.LEGAL, R.CUSTOMER, R.REGULATOR, R.ADMIN}), _same(*Status)),
 }
 START_ROLES = frozenset({R.CUSTOMER, R.AGENT, R.SYSTEM})  # who may record "received"
+# Recorded by the ledger as the trace of another action (building an evidence bundle), never
+# chosen as a step: ``allowed_events`` does not offer them.
+TRACE_EVENTS = frozenset({E.BUNDLE_EXPORTED})
 # Events whose evidence may be cited by a decision.
 EVIDENCE_EVENTS = frozenset({E.RECEIVED, E.INFO_RECEIVED, E.EVIDENCE_ADDED})
 
@@ -174,7 +181,8 @@ class ComplaintState:
     offer: Money | None = None  # the open or accepted offer, when its amount is public
     payments: tuple[Money, ...] = ()
     reopen_count: int = 0
-    ratings: tuple[int, ...] = ()
+    ratings: tuple[int, ...] = ()  # the csat of each rating, in chain order
+    rated: frozenset[int] = frozenset()  # the seqs of the steps rated
     log: str | None = None
     reference: str | None = None
     seq: int = -1
@@ -192,6 +200,38 @@ class ComplaintState:
             if entry.leaf_hash == leaf_hash_hex:
                 return entry.type
         return None
+
+    def event_type_at(self, seq: int) -> EventType | None:
+        """The type of this chain's step ``seq``, or None when there is no such step."""
+        return self.events[seq].type if 0 <= seq < len(self.events) else None
+
+
+# Fields ``link`` sets (where a state sits in its chain); the others are the complaint's own,
+# read by the guards and changed by the effects below.
+CHAIN_FIELDS = frozenset({"log", "reference", "seq", "head", "last_at", "events"})
+
+
+class StepState(Protocol):
+    """What ``GUARDS`` and ``EFFECTS`` read: a ``ComplaintState``, or the monitor's mutable
+    state made of the same fields (ledger.monitor.chains)."""
+
+    status: Status
+    level: EscalationLevel
+    specialism: Specialism | None
+    info_pending: bool
+    holding_reply_sent: bool
+    outcome: Outcome | None
+    offer: Money | None
+    payments: tuple[Money, ...]
+    reopen_count: int
+    ratings: tuple[int, ...]
+    rated: frozenset[int]
+    erased: frozenset[str]
+    events: Collection[Any]  # empty when the chain is not known (a state built by apply alone)
+
+    def event_type_of(self, leaf_hash_hex: str) -> EventType | None: ...
+
+    def event_type_at(self, seq: int) -> EventType | None: ...
 
 
 def apply(
@@ -213,8 +253,11 @@ def apply(
         return _start(et, role, public)
     target = transition_target(state, et, role)
     _check_public(et, public, target)
-    _guard(state, et, public)
-    return _effect(replace(state, status=target), et, public)
+    guard(state, et, public)
+    effect = EFFECTS.get(et)
+    if effect is None:
+        return replace(state, status=target)
+    return replace(state, status=target, **effect(state, public))
 
 
 def transition_target(state: ComplaintState, et: EventType, role: Role) -> Status:
@@ -268,115 +311,206 @@ def _check_public(et: EventType, public: Mapping[str, Any], target: Status) -> N
         )
 
 
-def _guard(state: ComplaintState, et: EventType, public: Mapping[str, Any]) -> None:
-    """Rules that depend on more than the status."""
-    if et == E.INFO_RECEIVED and not state.info_pending:
+# --- guards: rules that depend on more than the status -------------------------------------
+# Each reads the state before the step (its status is still the old one) and raises
+# TransitionError; ``GUARDS`` is the whole list, shared with the monitor.
+
+
+def _info_received_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if not state.info_pending:
         raise TransitionError(
             "no information was requested; use evidence_added for unsolicited material",
             "INFO_NOT_REQUESTED",
         )
-    if et == E.ESCALATED:
-        level = EscalationLevel(public["level"])
-        rank, current = ESCALATION_RANK[level], ESCALATION_RANK[state.level]
-        lateral = level == EscalationLevel.SPECIALIST and public.get("specialism") != (
-            state.specialism
+
+
+def _escalated_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    level = EscalationLevel(public["level"])
+    rank, current = ESCALATION_RANK[level], ESCALATION_RANK[state.level]
+    lateral = level == EscalationLevel.SPECIALIST and public.get("specialism") != state.specialism
+    if rank < current or (rank == current and not lateral):
+        raise TransitionError(
+            f"escalation goes up (bot → agent → specialist); already at {state.level}"
+            + (f" ({state.specialism})" if state.specialism else ""),
+            "ESCALATION_NOT_HIGHER",
         )
-        if rank < current or (rank == current and not lateral):
-            raise TransitionError(
-                f"escalation goes up (bot → agent → specialist); already at {state.level}"
-                + (f" ({state.specialism})" if state.specialism else ""),
-                "ESCALATION_NOT_HIGHER",
-            )
-    if et == E.HOLDING_REPLY and state.holding_reply_sent:
+
+
+def _holding_reply_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.holding_reply_sent:
         raise TransitionError(
             "a holding reply was already sent in this cycle; the extended deadline is final",
             "HOLDING_REPLY_ALREADY_SENT",
         )
-    if et == E.DECISION:
-        for ref in public["evidence"]:
-            if state.events and state.event_type_of(ref) not in EVIDENCE_EVENTS:
-                raise TransitionError(
-                    f"evidence {ref} is not an earlier received/info/evidence event of this "
-                    "complaint",
-                    "EVIDENCE_UNKNOWN",
-                )
-    if et == E.COMPENSATION_OFFERED and state.outcome == Outcome.REJECTED:
+
+
+def _decision_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    for ref in public["evidence"]:
+        if state.events and state.event_type_of(ref) not in EVIDENCE_EVENTS:
+            raise TransitionError(
+                f"evidence {ref} is not an earlier received/info/evidence event of this complaint",
+                "EVIDENCE_UNKNOWN",
+            )
+
+
+def _offered_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.outcome == Outcome.REJECTED:
         raise TransitionError(
             "compensation follows an upheld or partially upheld decision, not a rejection",
             "OFFER_AFTER_REJECTION",
         )
-    if et == E.COMPENSATION_PAID:
-        paid = Money.from_fields(public)
-        if paid is not None and state.offer is not None and paid != state.offer:
-            raise TransitionError(
-                f"payment of {paid} differs from the accepted offer of {state.offer}",
-                "PAYMENT_MISMATCH",
-            )
-    if (
-        et == E.CLOSED
-        and state.status == S.COMPENSATION_OFFERED
-        and public.get("reason") != CloseReason.OFFER_LAPSED
-    ):
+
+
+def _paid_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    paid = Money.from_fields(public)
+    if paid is not None and state.offer is not None and paid != state.offer:
+        raise TransitionError(
+            f"payment of {paid} differs from the accepted offer of {state.offer}",
+            "PAYMENT_MISMATCH",
+        )
+
+
+def _closed_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.status == S.COMPENSATION_OFFERED and public.get("reason") != CloseReason.OFFER_LAPSED:
         raise TransitionError(
             "an open offer must be accepted, declined, or closed with reason offer_lapsed",
             "OFFER_OPEN",
         )
-    if et == E.ERASED:
-        target = public["erases"]
-        target_type = state.event_type_of(target)
-        if target_type is None:
-            raise TransitionError(
-                f"erased event {target} is not an earlier event of this complaint",
-                "ERASE_TARGET_UNKNOWN",
-            )
-        if target_type == E.ERASED:
-            raise TransitionError(
-                "an erasure record itself cannot be erased", "ERASE_TARGET_INVALID"
-            )
-        if target in state.erased:
-            raise TransitionError(f"event {target} is already erased", "ALREADY_ERASED")
 
 
-def _effect(state: ComplaintState, et: EventType, public: Mapping[str, Any]) -> ComplaintState:
-    """Update the flags and facts an event carries (status is already set)."""
-    match et:
-        case E.INFO_REQUESTED:
-            return replace(state, info_pending=True)
-        case E.INFO_RECEIVED:
-            return replace(state, info_pending=False)
-        case E.ESCALATED:
-            return replace(
-                state,
-                level=EscalationLevel(public["level"]),
-                specialism=Specialism(public["specialism"]) if "specialism" in public else None,
-            )
-        case E.HOLDING_REPLY:
-            return replace(state, holding_reply_sent=True)
-        case E.DECISION:
-            return replace(state, outcome=Outcome(public["outcome"]), info_pending=False)
-        case E.COMPENSATION_OFFERED:
-            return replace(state, offer=Money.from_fields(public))
-        case E.COMPENSATION_DECLINED:
-            return replace(state, offer=None)
-        case E.COMPENSATION_PAID:
-            paid = Money.from_fields(public)
-            payments = (*state.payments, paid) if paid is not None else state.payments
-            return replace(state, offer=None, payments=payments)
-        case E.REOPENED:
-            # A new cycle: a new decision and new clocks; payments already made stay recorded.
-            return replace(
-                state,
-                outcome=None,
-                offer=None,
-                info_pending=False,
-                holding_reply_sent=False,
-                reopen_count=state.reopen_count + 1,
-            )
-        case E.RATED:
-            return replace(state, ratings=(*state.ratings, public["csat"]))
-        case E.ERASED:
-            return replace(state, erased=state.erased | {public["erases"]})
-    return state
+def _rated_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    target = public["rates"]
+    target_type = state.event_type_at(target)
+    if target_type not in RATEABLE_EVENTS:
+        what = "no earlier step" if target_type is None else f"a {target_type} step"
+        raise TransitionError(
+            f"rates {target}: that is {what}; a rating rates an earlier step of this complaint "
+            f"that is one of {', '.join(sorted(RATEABLE_EVENTS))}",
+            "RATING_TARGET",
+        )
+    if target in state.rated:
+        raise TransitionError(f"step {target} has already been rated", "RATING_DUPLICATE")
+
+
+def _erased_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    target = public["erases"]
+    target_type = state.event_type_of(target)
+    if target_type is None:
+        raise TransitionError(
+            f"erased event {target} is not an earlier event of this complaint",
+            "ERASE_TARGET_UNKNOWN",
+        )
+    if target_type == E.ERASED:
+        raise TransitionError("an erasure record itself cannot be erased", "ERASE_TARGET_INVALID")
+    if target in state.erased:
+        raise TransitionError(f"event {target} is already erased", "ALREADY_ERASED")
+
+
+Guard = Callable[[StepState, Mapping[str, Any]], None]
+GUARDS: Mapping[EventType, Guard] = MappingProxyType(
+    {
+        E.INFO_RECEIVED: _info_received_guard,
+        E.ESCALATED: _escalated_guard,
+        E.HOLDING_REPLY: _holding_reply_guard,
+        E.DECISION: _decision_guard,
+        E.COMPENSATION_OFFERED: _offered_guard,
+        E.COMPENSATION_PAID: _paid_guard,
+        E.CLOSED: _closed_guard,
+        E.RATED: _rated_guard,
+        E.ERASED: _erased_guard,
+    }
+)
+
+
+def guard(state: StepState, et: EventType, public: Mapping[str, Any]) -> None:
+    """TransitionError unless step ``et`` with ``public`` passes the rules beyond the table."""
+    check = GUARDS.get(et)
+    if check is not None:
+        check(state, public)
+
+
+# --- effects: the fields a step changes besides the status ----------------------------------
+# Each returns the changed fields' new values, computed from the state before the step; the
+# domain builds a new frozen state from them, the monitor sets them on its mutable one.
+
+
+def _info_requested(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"info_pending": True}
+
+
+def _info_received(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"info_pending": False}
+
+
+def _escalated(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    specialism = public.get("specialism")
+    return {
+        "level": EscalationLevel(public["level"]),
+        "specialism": None if specialism is None else Specialism(specialism),
+    }
+
+
+def _holding_reply(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"holding_reply_sent": True}
+
+
+def _decision(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"outcome": Outcome(public["outcome"]), "info_pending": False}
+
+
+def _offered(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"offer": Money.from_fields(public)}
+
+
+def _declined(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"offer": None}
+
+
+def _paid(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    paid = Money.from_fields(public)
+    if paid is None:
+        return {"offer": None}
+    return {"offer": None, "payments": (*state.payments, paid)}
+
+
+def _reopened(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    # A new cycle: a new decision and new clocks; payments already made stay recorded.
+    return {
+        "outcome": None,
+        "offer": None,
+        "info_pending": False,
+        "holding_reply_sent": False,
+        "reopen_count": state.reopen_count + 1,
+    }
+
+
+def _rated(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "ratings": (*state.ratings, public["csat"]),
+        "rated": state.rated | {public["rates"]},
+    }
+
+
+def _erased(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"erased": state.erased | {public["erases"]}}
+
+
+Effect = Callable[[StepState, Mapping[str, Any]], dict[str, Any]]
+EFFECTS: Mapping[EventType, Effect] = MappingProxyType(
+    {
+        E.INFO_REQUESTED: _info_requested,
+        E.INFO_RECEIVED: _info_received,
+        E.ESCALATED: _escalated,
+        E.HOLDING_REPLY: _holding_reply,
+        E.DECISION: _decision,
+        E.COMPENSATION_OFFERED: _offered,
+        E.COMPENSATION_DECLINED: _declined,
+        E.COMPENSATION_PAID: _paid,
+        E.REOPENED: _reopened,
+        E.RATED: _rated,
+        E.ERASED: _erased,
+    }
+)
 
 
 def link(state: ComplaintState, envelope: Envelope) -> ComplaintState:
@@ -460,14 +594,49 @@ def replay(
     return state
 
 
+def rateable_steps(state: StepState) -> list[int]:
+    """The seqs of the steps a rating may still name (rateable and not rated yet), in order."""
+    return [
+        seq
+        for seq in range(len(state.events))
+        if state.event_type_at(seq) in RATEABLE_EVENTS and seq not in state.rated
+    ]
+
+
+# For the steps whose guards refuse every payload in some states: whether some payload passes.
+# (Other guards depend on the payload only, e.g. an escalation may always go sideways.)
+_POSSIBLE: Mapping[EventType, Callable[[ComplaintState], bool]] = MappingProxyType(
+    {
+        E.INFO_RECEIVED: lambda s: s.info_pending,
+        E.HOLDING_REPLY: lambda s: not s.holding_reply_sent,
+        E.COMPENSATION_OFFERED: lambda s: s.outcome != Outcome.REJECTED,
+        E.RATED: lambda s: bool(rateable_steps(s)),
+        E.ERASED: lambda s: any(
+            e.type != E.ERASED and e.leaf_hash not in s.erased for e in s.events
+        ),
+    }
+)
+
+
 def allowed_events(state: ComplaintState | None, role: Role | str) -> list[EventType]:
-    """Event types ``role`` may record next by status and role alone (guards not evaluated)."""
+    """The steps ``role`` may record next: allowed by the table for its status and role, and
+    possible with some payload (a rating needs a step left to rate, information received
+    needs a request, ...). Trace events (an export's record) are never offered."""
     role = Role(role)
     if state is None:
         return [E.RECEIVED] if role in START_ROLES else []
     return [
-        et for et, rule in TRANSITIONS.items() if role in rule.roles and state.status in rule.moves
+        et
+        for et, rule in TRANSITIONS.items()
+        if role in rule.roles
+        and state.status in rule.moves
+        and et not in TRACE_EVENTS
+        and _POSSIBLE.get(et, _always)(state)
     ]
+
+
+def _always(state: ComplaintState) -> bool:
+    return True
 
 
 def _enum(kind, value, code: str, what: str):

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ledger.complaints.deadlines import JURISDICTIONS
+from ledger.complaints.deadlines import JURISDICTIONS, Clock
 from ledger.complaints.errors import TemplateError
 from ledger.complaints.payloads import AMOUNT
 from ledger.complaints.timestamps import as_utc
@@ -106,6 +106,42 @@ def status_text(
     return locale(language)["statuses"][key]
 
 
+def clock_basis(clock: Clock, language: Language | str) -> str:
+    """The rule a clock runs on, worded in ``language`` (``clock.basis`` is the English).
+
+    A clock without a rule name, or of a jurisdiction the locales do not word, keeps its
+    English basis rather than showing nothing.
+    """
+    bases = locale(language)["clock_bases"]
+    args = dict(clock.rule_args)
+    match clock.rule:
+        case "first_response":
+            return render(bases["first_response"], {"hours": _number(args["hours"], language)})
+        case "service_target":
+            name = locale(language)["categories"][args["category"]]["name"]
+            return render(
+                bases["service_target"],
+                {
+                    "category_name": name,
+                    "target": _number(args["target"], language),
+                    "limit": _number(args["limit"], language),
+                },
+            )
+        case "statutory" | "statutory_extended":
+            basis = bases["statutory"].get(args["jurisdiction"])
+            if basis is None:
+                return clock.basis
+            if clock.rule == "statutory_extended":
+                basis = render(bases["statutory_extended"], {"basis": basis})
+            return basis
+    return clock.basis
+
+
+def _number(text: str, language: Language | str) -> str:
+    """A plain decimal (``1.5``) with the language's decimal separator."""
+    return text.replace(".", locale(language)["number"]["decimal"])
+
+
 def format_date(day: date, language: Language | str) -> str:
     """A long date in the language's usual written form (e.g. ``5 de març de 2026``)."""
     spec = locale(language)["date"]
@@ -116,7 +152,7 @@ def format_date(day: date, language: Language | str) -> str:
 
 def format_amount(amount: str, unit: str, language: Language | str) -> str:
     """A decimal amount with the language's separators and the unit code, digits unchanged."""
-    if not isinstance(amount, str) or not AMOUNT.match(amount):
+    if not isinstance(amount, str) or not AMOUNT.fullmatch(amount):
         raise TemplateError(f"not a decimal amount: {amount!r}", "BAD_FACT")
     spec = locale(language)["number"]
     whole, _, fraction = amount.partition(".")

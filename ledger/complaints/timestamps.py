@@ -12,7 +12,7 @@ _TIMESTAMP = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(
 
 def parse_timestamp(text: str) -> datetime:
     """Parse an envelope timestamp into an aware UTC datetime; ValueError when malformed."""
-    m = _TIMESTAMP.match(text) if isinstance(text, str) else None
+    m = _TIMESTAMP.fullmatch(text) if isinstance(text, str) else None
     if not m:
         raise ValueError(f"not an RFC 3339 UTC timestamp (YYYY-MM-DDTHH:MM:SS[.mmm]Z): {text!r}")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])

@@ -37,6 +37,19 @@ COMPLAINT_EVENTS = frozenset(EventType) - OFFICER_KEY_EVENTS
 SIGNED_EVENTS = frozenset(
     {EventType.DECISION, EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID}
 )
+# The firm's interactions with the customer: the steps a customer may rate (``rated`` names
+# one by its seq in ``public.rates``; at most one rating per step).
+RATEABLE_EVENTS = frozenset(
+    {
+        EventType.ACKNOWLEDGED,
+        EventType.INFO_REQUESTED,
+        EventType.HOLDING_REPLY,
+        EventType.DECISION,
+        EventType.COMPENSATION_OFFERED,
+        EventType.COMPENSATION_PAID,
+        EventType.CLOSED,
+    }
+)
 
 
 class Role(StrEnum):

@@ -67,7 +67,7 @@ _PATH_RE = re.compile(
 
 def parse_tile_path(path: str) -> TileCoord:
     """Parse ``tile/<L>/<N>[.p/<W>]`` or ``tile/entries/...``; reject non-canonical forms."""
-    m = _PATH_RE.match(path)
+    m = _PATH_RE.fullmatch(path)
     if not m:
         raise TilePathError(f"not a tile path: {path!r}")
     level_s, index_s, width_s = m.groups()

@@ -30,9 +30,10 @@ The replay hot path avoids doing work twice but drops no check: each leaf is has
 ``leaves.read_leaf``, whose fast checks refuse whatever they cannot prove valid and leave it to
 ``events.parse_envelope``, which gives the authoritative verdict and reason; chain states are
 updated in place (``chains``). Every rule comes from the domain: payload specs, the transition
-table, ``states._guard``, ``officers.check_authority``, ``metrics.derive_fact``; the in-place
-effects mirror ``states._effect``. ``tests/audit/test_monitor_fast.py`` checks the fast paths
-against ``states.replay``, ``states._effect`` and ``parse_envelope`` on valid and broken chains.
+table, its guards and effects (``states.GUARDS``, ``states.EFFECTS``), the chain state's fields
+(``states.ComplaintState``), ``officers.check_authority``, ``metrics.derive_fact``.
+``tests/audit/test_monitor_fast.py`` checks the fast paths against ``states.replay`` and
+``parse_envelope`` on valid and broken chains.
 """
 
 from ledger.monitor.chains import ChainState, start_chain, step_chain

@@ -1,19 +1,23 @@
 """Complaint chains while replaying: ``states.step`` on a mutable state.
 
-The transition table (``states.transition_target``), the guards (``states._guard``) and
-officer authority (``officers.check_authority``) are the domain's own code. The effects of a
-step are applied in place (``states._effect`` builds a new frozen state with
-``dataclasses.replace``, which costs more than the rest of a step); ``_EFFECTS`` mirrors it
-field for field, and tests/audit/test_monitor_fast.py checks both against each other and
-against ``states.replay``.
+The transition table (``states.transition_target``), the guards (``states.GUARDS``), the
+effects (``states.EFFECTS``) and officer authority (``officers.check_authority``) are the
+domain's own. ``ChainState`` is made from ``states.ComplaintState``'s own fields, mutable: a
+step's effects are set in place (a new frozen state per step, as ``states.apply`` builds, costs
+more than the rest of a step). tests/audit/test_monitor_fast.py checks the verdicts and states
+against ``states.replay`` on valid and broken chains.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+from itertools import islice
 from typing import Any
 
 from ledger.complaints import states as _states
@@ -30,8 +34,6 @@ from ledger.complaints.vocab import (
     EscalationLevel,
     EventType,
     Language,
-    Outcome,
-    Specialism,
     Status,
 )
 from ledger.monitor.leaves import LeafView, time_key
@@ -41,98 +43,135 @@ _RECEIVED = E.RECEIVED
 _CATEGORIES, _CHANNELS, _LANGUAGES, _LEVELS = (
     {m.value: m for m in kind} for kind in (Category, Channel, Language, EscalationLevel)
 )
+_GUARDS = _states.GUARDS
+_EFFECTS = _states.EFFECTS
+
+# --- the state: the domain's fields, mutable, plus where the monitor is in the chain ---------
+
+Decode = Callable[[Any], Any] | None  # None: the JSON value as it is
 
 
-@dataclass(slots=True)
-class ChainState:
-    """A complaint's state while replaying: ``states.ComplaintState``'s fields, mutable.
-
-    ``states._guard`` reads it, so the rules beyond the transition table are the domain's.
-    """
-
-    status: Status
-    category: Category
-    channel: Channel
-    language: Language
-    jurisdiction: str
-    level: EscalationLevel = EscalationLevel.AGENT
-    specialism: Specialism | None = None
-    info_pending: bool = False
-    holding_reply_sent: bool = False
-    outcome: Outcome | None = None
-    offer: Money | None = None
-    payments: tuple[Money, ...] = ()
-    reopen_count: int = 0
-    ratings: tuple[int, ...] = ()
-    erased: frozenset[str] = frozenset()
-    log: str = ""
-    reference: str = ""
-    seq: int = 0
-    head: str = ""
-    last_at: str = ""  # time_key of the last event
-    events: dict[str, EventType] = field(default_factory=dict)
-
-    def event_type_of(self, leaf_hash_hex: str) -> EventType | None:
-        return self.events.get(leaf_hash_hex)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready fields (enum members are ``str``s, tuples encode as arrays)."""
-        return {
-            "status": self.status,
-            "category": self.category,
-            "channel": self.channel,
-            "language": self.language,
-            "jurisdiction": self.jurisdiction,
-            "level": self.level,
-            "specialism": self.specialism,
-            "info_pending": self.info_pending,
-            "holding_reply_sent": self.holding_reply_sent,
-            "outcome": self.outcome,
-            "offer": _money_json(self.offer),
-            "payments": [_money_json(p) for p in self.payments],
-            "reopen_count": self.reopen_count,
-            "ratings": self.ratings,
-            "erased": sorted(self.erased),
-            "log": self.log,
-            "reference": self.reference,
-            "seq": self.seq,
-            "head": self.head,
-            "last_at": self.last_at,
-            "events": list(self.events.items()),
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> ChainState:
-        def money(m):
-            return None if m is None else Money(Decimal(m[0]), m[1], m[2])
-
-        return cls(
-            status=Status(d["status"]),
-            category=Category(d["category"]),
-            channel=Channel(d["channel"]),
-            language=Language(d["language"]),
-            jurisdiction=d["jurisdiction"],
-            level=EscalationLevel(d["level"]),
-            specialism=None if d["specialism"] is None else Specialism(d["specialism"]),
-            info_pending=d["info_pending"],
-            holding_reply_sent=d["holding_reply_sent"],
-            outcome=None if d["outcome"] is None else Outcome(d["outcome"]),
-            offer=money(d["offer"]),
-            payments=tuple(money(p) for p in d["payments"]),
-            reopen_count=d["reopen_count"],
-            ratings=tuple(d["ratings"]),
-            erased=frozenset(d["erased"]),
-            log=d["log"],
-            reference=d["reference"],
-            seq=d["seq"],
-            head=d["head"],
-            last_at=d["last_at"],
-            events={h: EventType(t) for h, t in d["events"]},
-        )
+def _money_json(m: Money) -> list:
+    return [str(m.amount), m.unit, m.is_asset]
 
 
-def _money_json(m: Money | None) -> list | None:
-    return None if m is None else [str(m.amount), m.unit, m.is_asset]
+def _money(v: list) -> Money:
+    return Money(Decimal(v[0]), v[1], v[2])
+
+
+def _codec(name: str, kind: Any) -> tuple[str, Decode]:
+    """How a field's value is kept in the state file: a Python expression that encodes the
+    value ``{v}`` (compiled into ``to_json``), and how to read it back. Unknown field types
+    fail here, at import, so a field added to ``ComplaintState`` cannot be saved wrongly."""
+    if kind in (str, int, bool):
+        return ("{v}", None)
+    if isinstance(kind, type) and issubclass(kind, StrEnum):
+        return ("{v}", kind)  # members are ``str``s; read back as members
+    if kind is Money:
+        return ("_money_json({v})", _money)
+    args = typing.get_args(kind)
+    if isinstance(kind, types.UnionType) and len(args) == 2 and type(None) in args:
+        enc, dec = _codec(name, args[0] if args[1] is type(None) else args[1])
+        if enc != "{v}":
+            enc = "(None if {v} is None else " + enc + ")"
+        return (enc, dec and (lambda v: None if v is None else dec(v)))
+    origin = typing.get_origin(kind)
+    if origin in (tuple, frozenset) and args:
+        enc, dec = _codec(name, args[0])
+        each = "[" + enc.format(v="x") + " for x in {v}]"
+        if origin is tuple and args[1:] == (Ellipsis,):  # a tuple is a JSON array as it is
+            return (
+                "{v}" if enc == "{v}" else each,
+                (lambda v: tuple(map(dec, v))) if dec else tuple,
+            )
+        if origin is frozenset:
+            return (
+                "sorted({v})" if enc == "{v}" else "sorted(" + each + ")",
+                (lambda v: frozenset(map(dec, v))) if dec else frozenset,
+            )
+    raise TypeError(f"ChainState: no state-file form for ComplaintState.{name} ({kind!r})")
+
+
+_HINTS = typing.get_type_hints(_states.ComplaintState)
+_CASE_FIELDS = [
+    f for f in dataclasses.fields(_states.ComplaintState) if f.name not in _states.CHAIN_FIELDS
+]
+# (name, codec, default or MISSING): a saved state without a field added later (e.g.
+# ``rated``) reads as the field's default.
+_CASE_CODECS = [(f.name, _codec(f.name, _HINTS[f.name]), f.default) for f in _CASE_FIELDS]
+
+
+def _compile_to_json() -> Callable[[Any], dict[str, Any]]:
+    """``to_json`` as one dict display (as dataclasses compiles ``__init__``): it runs for
+    every complaint a replay saves, and a loop over the fields costs much more."""
+    items = [f"{name!r}: " + enc.format(v=f"self.{name}") for name, (enc, _), _ in _CASE_CODECS]
+    items += [f"{n!r}: self.{n}" for n in ("log", "reference", "seq", "head", "last_at")]
+    items.append("'events': list(self.events.items())")
+    source = "def to_json(self):\n    return {" + ", ".join(items) + "}\n"
+    env: dict[str, Any] = {"_money_json": _money_json}
+    exec(source, env)  # the source holds only the dataclass's field names and the codecs
+    to_json = env["to_json"]
+    to_json.__doc__ = "JSON-ready fields (enum members are ``str``s, tuples encode as arrays)."
+    return to_json
+
+
+def _event_type_of(self, leaf_hash_hex: str) -> EventType | None:
+    return self.events.get(leaf_hash_hex)
+
+
+def _event_type_at(self, seq: int) -> EventType | None:
+    if 0 <= seq < len(self.events):
+        return next(islice(self.events.values(), seq, None))
+    return None
+
+
+def _from_json(cls, d: Mapping[str, Any]):
+    values: dict[str, Any] = {}
+    for name, (_, dec), default in _CASE_CODECS:
+        if name not in d and default is not dataclasses.MISSING:
+            continue
+        value = d[name]
+        values[name] = value if dec is None else dec(value)
+    return cls(
+        **values,
+        log=d["log"],
+        reference=d["reference"],
+        seq=d["seq"],
+        head=d["head"],
+        last_at=d["last_at"],
+        events={h: EventType(t) for h, t in d["events"]},
+    )
+
+
+ChainState = dataclasses.make_dataclass(
+    "ChainState",
+    [
+        *(
+            (f.name, _HINTS[f.name])
+            if f.default is dataclasses.MISSING
+            else (f.name, _HINTS[f.name], dataclasses.field(default=f.default))
+            for f in _CASE_FIELDS
+        ),
+        # Where the chain is, in the monitor's own form: ``last_at`` is a ``time_key`` and
+        # ``events`` maps leaf hashes to types (``states.ComplaintState`` keeps a tuple).
+        ("log", str, dataclasses.field(default="")),
+        ("reference", str, dataclasses.field(default="")),
+        ("seq", int, dataclasses.field(default=0)),
+        ("head", str, dataclasses.field(default="")),
+        ("last_at", str, dataclasses.field(default="")),
+        ("events", dict, dataclasses.field(default_factory=dict)),
+    ],
+    namespace={
+        "__doc__": "A complaint's state while replaying: ``states.ComplaintState``'s fields, "
+        "mutable (``states.StepState`` for the guards and effects).",
+        "event_type_of": _event_type_of,
+        "event_type_at": _event_type_at,
+        "to_json": _compile_to_json(),
+        "from_json": classmethod(_from_json),
+    },
+    slots=True,
+)
+ChainState.__module__ = __name__  # for repr and pickling (make_dataclass has no module= in 3.11)
 
 
 Event = Envelope | LeafView
@@ -208,12 +247,14 @@ def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None
         raise TransitionError(
             f"public.state says {public['state']} but {et} leads to {target}", "STATE_MISMATCH"
         )
-    if et in GUARDED:
-        _states._guard(state, et, public)  # type: ignore[arg-type]
+    check = _GUARDS.get(et)
+    if check is not None:
+        check(state, public)
     state.status = target
     effect = _EFFECTS.get(et)
     if effect is not None:
-        effect(state, public)
+        for name, value in effect(state, public).items():
+            setattr(state, name, value)
     h = env.leaf_hash.hex()
     state.seq = env.seq
     state.head = h
@@ -256,83 +297,3 @@ def _check_authority(registry: Mapping[str, Any], key_id: str, role: str, env: E
         if start <= at_ms and (end is None or at_ms < end) and role in roles:
             return
     check_authority(registry, key_id, role, env.at)
-
-
-# Event types ``states._guard`` has rules for (a test reads them out of its source): the
-# others skip the call.
-GUARDED = frozenset({
-    E.INFO_RECEIVED, E.ESCALATED, E.HOLDING_REPLY, E.DECISION, E.COMPENSATION_OFFERED,
-    E.COMPENSATION_PAID, E.CLOSED, E.ERASED,
-})  # fmt: skip
-
-
-# --- effects: ``states._effect``, in place ----------------------------------------------------
-
-
-def _info_requested(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.info_pending = True
-
-
-def _info_received(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.info_pending = False
-
-
-def _escalated(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.level = EscalationLevel(public["level"])
-    s.specialism = Specialism(public["specialism"]) if "specialism" in public else None
-
-
-def _holding_reply(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.holding_reply_sent = True
-
-
-def _decision(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.outcome = Outcome(public["outcome"])
-    s.info_pending = False
-
-
-def _offered(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.offer = Money.from_fields(public)
-
-
-def _declined(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.offer = None
-
-
-def _paid(s: ChainState, public: Mapping[str, Any]) -> None:
-    paid = Money.from_fields(public)
-    if paid is not None:
-        s.payments = (*s.payments, paid)
-    s.offer = None
-
-
-def _reopened(s: ChainState, public: Mapping[str, Any]) -> None:
-    # A new cycle: a new decision and new clocks; payments already made stay recorded.
-    s.outcome = None
-    s.offer = None
-    s.info_pending = False
-    s.holding_reply_sent = False
-    s.reopen_count += 1
-
-
-def _rated(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.ratings = (*s.ratings, public["csat"])
-
-
-def _erased(s: ChainState, public: Mapping[str, Any]) -> None:
-    s.erased = s.erased | {public["erases"]}
-
-
-_EFFECTS = {
-    E.INFO_REQUESTED: _info_requested,
-    E.INFO_RECEIVED: _info_received,
-    E.ESCALATED: _escalated,
-    E.HOLDING_REPLY: _holding_reply,
-    E.DECISION: _decision,
-    E.COMPENSATION_OFFERED: _offered,
-    E.COMPENSATION_DECLINED: _declined,
-    E.COMPENSATION_PAID: _paid,
-    E.REOPENED: _reopened,
-    E.RATED: _rated,
-    E.ERASED: _erased,
-}

@@ -3,7 +3,6 @@ docstring); and the HTTP and local-directory ``fetch`` functions."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 from collections.abc import Callable
@@ -233,7 +232,7 @@ class Monitor:
             report.problems.append(f"could not get the API's figures: {exc}")
             return
         got = answer.get("checkpoint") or {}
-        if got.get("size") != cp.size or got.get("root") != base64.b64encode(cp.root).decode():
+        if got.get("size") != cp.size or got.get("root") != cp.root.hex():
             report.problems.append(
                 "the API's figures are not bound to the checkpoint just verified "
                 f"(it says size {got.get('size')}, root {got.get('root')})"

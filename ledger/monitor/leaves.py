@@ -77,7 +77,7 @@ def _at_ms(at: Any) -> int:
         raise FastPathRefused
     hour = _HOURS.get(at[:13])
     if hour is None:
-        if _AT.match(at) is None or at[11:13] >= "24":
+        if _AT.fullmatch(at) is None or at[11:13] >= "24":
             raise FastPathRefused
         hour = epoch_ms(at[:13] + ":00:00Z")  # ValueError: no such day
         _remember(_HOURS, at[:13], hour)
@@ -238,14 +238,14 @@ def _validate_public(event_type: EventType, public: Any) -> None:
 
 
 def _actor(value: Any, event_type: EventType, public: Mapping[str, Any]) -> Actor:
-    """``events._parse_actor``, remembering valid actors (role, id and, when signed, key)."""
+    """``events.parse_actor``, remembering valid actors (role, id and, when signed, key)."""
     if type(value) is not dict or len(value) != 2:
         raise FastPathRefused
     signer = public["signature"]["key_id"] if event_type in SIGNED_EVENTS else None
     key = (event_type, value["role"], value["id"], signer)
     actor = _ACTORS.get(key)
     if actor is None:
-        actor = _events._parse_actor(value, event_type, public)
+        actor = _events.parse_actor(value, event_type, public)
         _remember(_ACTORS, key, actor)
     return actor
 
@@ -253,7 +253,7 @@ def _actor(value: Any, event_type: EventType, public: Mapping[str, Any]) -> Acto
 def _log_ok(log: Any) -> bool:
     if log in _VALID_LOGS:
         return True
-    if type(log) is not str or not _LOG_ORIGIN.match(log):
+    if type(log) is not str or not _LOG_ORIGIN.fullmatch(log):
         return False
     _remember(_VALID_LOGS, log, True)
     return True
@@ -307,7 +307,7 @@ def _fast(data: bytes, leaf_hash: bytes, known: Mapping[str, Any]) -> LeafView:
     complaint = obj["complaint"]
     position = _POSITION[event_type]
     if position == _LATER:
-        if seq < 1 or type(prev) is not str or not HEX32.match(prev):
+        if seq < 1 or type(prev) is not str or not HEX32.fullmatch(prev):
             raise FastPathRefused
         if complaint not in known and not is_canonical_reference(complaint):
             raise FastPathRefused  # None is not canonical: a later event names its complaint
@@ -316,12 +316,12 @@ def _fast(data: bytes, leaf_hash: bytes, known: Mapping[str, Any]) -> LeafView:
     elif position == _FIRST:
         if seq != 0 or prev is not None:
             raise FastPathRefused
-    elif seq != 1 or type(prev) is not str or not HEX32.match(prev):
+    elif seq != 1 or type(prev) is not str or not HEX32.fullmatch(prev):
         raise FastPathRefused
     at = obj["at"]
     at_ms = _at_ms(at)
     commitment = obj["commitment"]
-    if type(commitment) is not str or not HEX32.match(commitment):
+    if type(commitment) is not str or not HEX32.fullmatch(commitment):
         raise FastPathRefused
     public = obj["public"]
     key = _public_bytes(data, event_type)

@@ -47,13 +47,17 @@ def test_status_texts_differ_across_languages(client, filed) -> None:
     assert len(seen) == 6
 
 
-def test_customer_escalates_rates_and_withdraws(client, filed) -> None:
+def test_customer_escalates_rates_and_withdraws(client, ledger, filed) -> None:
     ref, secret = filed["reference"], filed["secret"]
     url = f"/v1/complaints/{ref}/events"
     r = client.post(url, json={"type": "escalated", "public": {"level": "specialist",
                     "specialism": "technical"}}, headers=auth(secret))  # fmt: skip
     assert r.status_code == 201, r.json
-    r = client.post(url, json={"type": "rated", "public": {"csat": 2}}, headers=auth(secret))
+    agent = create_api_key(ledger.engine, "agent", "agent")[0]
+    r = client.post(url, json={"type": "acknowledged"}, headers=auth(agent))
+    assert r.status_code == 201, r.json
+    rating = {"csat": 2, "rates": r.json["event"]["seq"]}  # the acknowledgement
+    r = client.post(url, json={"type": "rated", "public": rating}, headers=auth(secret))
     assert r.status_code == 201
     r = client.post(url, json={"type": "withdrawn"}, headers=auth(secret))
     assert r.status_code == 201 and r.json["status"] == "withdrawn"
@@ -106,3 +110,19 @@ def test_staff_list_with_pagination(client, ledger, filed) -> None:
     assert page["total"] == 5 and len(page["items"]) == 2 and page["page"] == 2
     only = client.get("/v1/complaints?status=received&category=sync_fault", headers=auth(agent))
     assert only.json["total"] == 5
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("root", "00" * 32), ("size", 1_000_000), ("size", "1")],
+)
+def test_proof_fields_beside_the_note_must_match_it(client, filed, field, value) -> None:
+    """The unsigned size and root shown beside the checkpoint note are checked against it."""
+    ref, secret = filed["reference"], filed["secret"]
+    proof = client.get(f"/v1/complaints/{ref}/proof", headers=auth(secret)).json
+    vkey = client.get("/v1/log/keys").json["verifier_key"]
+    assert verify_complaint_proof(proof, vkey).ok
+    proof["checkpoint"][field] = value
+    report = verify_complaint_proof(proof, vkey)
+    assert not report.ok
+    assert [c.name for c in report.failures] == ["checkpoint fields match the signed note"]

@@ -3,7 +3,6 @@ customer with only public endpoints and the secret; any changed byte breaks veri
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
 import uuid
@@ -73,7 +72,7 @@ def signed_step(actors, ref: str, type_: str, content: dict, public: dict) -> di
     officer = actors["officer"]
     to_sign = officer.post(f"/v1/complaints/{ref}/signing-body", {"type": type_,
                            "content": content}, expect=200)  # fmt: skip
-    sig = sign_body(actors["officer_key"], base64.b64decode(to_sign["body_jcs"]))
+    sig = sign_body(actors["officer_key"], to_sign["body_jcs"].encode("utf-8"))
     public = {**public, "signature": {"key_id": actors["key_id"], "sig": sig.hex()}}
     return officer.post(
         f"/v1/complaints/{ref}/events", {"type": type_, "public": public, "body": to_sign["body"]}
@@ -134,7 +133,7 @@ def run_lifecycle(actors) -> tuple[str, str]:
     signed_step(actors, ref, "compensation_paid", {**offer, "tx_hash": TX_HASH}, offer)
     agent.post(f"/v1/complaints/{ref}/events", {"type": "closed"})
     rated = customer.post(f"/v1/complaints/{ref}/events", {"type": "rated",
-                          "public": {"csat": 4}})  # fmt: skip
+                          "public": {"csat": 4, "rates": 6}})  # fmt: skip  # the decision
     assert rated["status"] == "closed"
     return ref, secret
 
@@ -184,10 +183,8 @@ def _mutations(proof: dict):
             yield f"event {i} leaf byte {pos}", p
         if event["inclusion_proof"]:
             p = copy.deepcopy(proof)
-            node = base64.b64decode(event["inclusion_proof"][0])
-            p["events"][i]["inclusion_proof"][0] = base64.b64encode(
-                bytes([node[0] ^ 1]) + node[1:]
-            ).decode()
+            node = bytes.fromhex(event["inclusion_proof"][0])
+            p["events"][i]["inclusion_proof"][0] = (bytes([node[0] ^ 1]) + node[1:]).hex()
             yield f"event {i} proof node", p
         if "salt" in event:
             p = copy.deepcopy(proof)

@@ -89,6 +89,12 @@ class Writer:
         pub = {k: content[k] for k in ("outcome", "root_cause", "rules", "evidence")}
         self.signed(ref, when, "decision", content, pub)
 
+    def rate(self, ref: str, when: str, csat: int, rates: str = "decision") -> None:
+        """The customer rates the complaint's last ``rates`` step."""
+        state = self.service.state(ref)
+        seq = max(i for i, e in enumerate(state.events) if e.type == rates)
+        self.step(ref, when, "rated", {"csat": csat, "rates": seq}, actor=CUSTOMER)
+
     def pay(self, ref: str, offered: str, accepted: str, paid: str, money: dict, public=True):
         self.signed(ref, offered, "compensation_offered", money, money if public else
                     {"method": money["method"]})  # fmt: skip
@@ -131,10 +137,10 @@ def build_march(service: ComplaintService, clock: FakeClock) -> dict[str, str]:
     w.pay(a, "2026-03-03T10:00:00Z", "2026-03-03T11:00:00Z", "2026-03-03T12:30:00Z",
           {"amount": "50.00", "currency": "EUR", "method": "bank_transfer"})  # fmt: skip
     w.step(a, "2026-03-03T13:00:00Z", "closed")
-    w.step(a, "2026-03-03T14:00:00Z", "rated", {"csat": 5}, actor=CUSTOMER)
+    w.rate(a, "2026-03-03T14:00:00Z", 5)
     w.decide(b, "2026-03-04T10:00:00Z", "rejected")
     w.step(b, "2026-03-04T11:00:00Z", "closed")
-    w.step(b, "2026-03-04T12:00:00Z", "rated", {"csat": 2}, actor=CUSTOMER)
+    w.rate(b, "2026-03-04T12:00:00Z", 2)
     # F: withdrawn an hour after filing, no response.
     f = refs["F"] = w.file("2026-03-05T09:00:00Z", "lost_recovery_phrase", "social", "lt",
                            "UK-FCA-DISP")  # fmt: skip
@@ -143,13 +149,13 @@ def build_march(service: ComplaintService, clock: FakeClock) -> dict[str, str]:
     w.pay(c, "2026-03-06T09:00:00Z", "2026-03-06T10:00:00Z", "2026-03-06T11:00:00Z",
           {"amount": "25.50", "asset": "USDC", "method": "on_chain"})  # fmt: skip
     w.step(c, "2026-03-06T12:00:00Z", "closed")
-    w.step(c, "2026-03-06T13:00:00Z", "rated", {"csat": 4}, actor=CUSTOMER)
+    w.rate(c, "2026-03-06T13:00:00Z", 4)
     w.step(b, "2026-03-10T09:00:00Z", "referred", {"to": "ombudsman"}, actor=CUSTOMER)
     w.decide(g, "2026-03-17T09:00:00Z", "upheld")
     w.pay(g, "2026-03-17T10:00:00Z", "2026-03-17T11:00:00Z", "2026-03-17T12:00:00Z",
           {"amount": "10.00", "currency": "EUR", "method": "bank_transfer"})  # fmt: skip
     w.step(g, "2026-03-18T09:00:00Z", "closed")
-    w.step(g, "2026-03-18T10:00:00Z", "rated", {"csat": 3}, actor=CUSTOMER)
+    w.rate(g, "2026-03-18T10:00:00Z", 3)
     w.step(g, "2026-03-19T09:00:00Z", "reopened", {"reason": "quality_review"}, actor=SUPERVISOR)
     w.step(e, "2026-03-20T10:00:00Z", "holding_reply", body={"reason": "We need the vendor."})
     w.decide(g, "2026-03-20T09:00:00Z", "rejected")

@@ -53,8 +53,10 @@ def test_monitor_replays_everything_and_agrees(live_server, ledger, march, token
     assert again.ok and again.new_entries == 0
 
     ledger.complaints.clock.now = at("2026-04-02T10:00:00Z")
+    decision = ledger.complaints.state(march["E"]).events[3]
+    assert decision.type == "decision"
     ledger.complaints.record(
-        march["E"], type="rated", public={"csat": 1}, body={}, actor=_customer()
+        march["E"], type="rated", public={"csat": 1, "rates": 3}, body={}, actor=_customer()
     )
     third = run(live_server.url, state, ledger, tokens["regulator"])
     assert third.ok, third.lines()

@@ -97,10 +97,12 @@ def _fast_replay(envelopes, registry):
 
 
 def _same_state(fast: ChainState, domain) -> None:
-    for name in ("status", "category", "channel", "language", "jurisdiction", "level",
-                 "specialism", "info_pending", "holding_reply_sent", "outcome", "offer",
-                 "payments", "reopen_count", "ratings", "erased", "log", "reference", "seq",
-                 "head"):  # fmt: skip
+    import dataclasses
+
+    from ledger.complaints.states import CHAIN_FIELDS
+
+    names = [f.name for f in dataclasses.fields(domain) if f.name not in CHAIN_FIELDS]
+    for name in [*names, "log", "reference", "seq", "head"]:
         assert getattr(fast, name) == getattr(domain, name), name
     assert list(fast.events.items()) == [(e.leaf_hash, e.type) for e in domain.events]
 
@@ -160,6 +162,10 @@ BROKEN = {
     "erase unknown": ("erased", {"state": "received", "erases": "ab" * 32,
                                   "basis": "gdpr_art17"}, {"role": Role.ADMIN}),
     "withdraw by admin": ("withdrawn", {"state": "withdrawn"}, {"role": Role.ADMIN}),
+    "rate the received": ("rated", {"state": "received", "csat": 1, "rates": 0},
+                          {"role": Role.CUSTOMER, "actor_id": "customer"}),
+    "rate a later step": ("rated", {"state": "received", "csat": 1, "rates": 2},
+                          {"role": Role.CUSTOMER, "actor_id": "customer"}),
 }  # fmt: skip
 
 
@@ -197,58 +203,80 @@ def test_signed_events_need_an_authorised_key(ledger, march) -> None:
 def test_remembered_public_verdicts_keep_types_apart() -> None:
     from ledger.monitor import _validate_public
 
-    _validate_public(EventType.RATED, {"csat": 1, "state": "closed"})  # valid: remembered
+    _validate_public(EventType.RATED, {"csat": 1, "rates": 2, "state": "closed"})  # remembered
     for bad in (True, 1.0):
         with pytest.raises(ComplaintError):
-            _validate_public(EventType.RATED, {"csat": bad, "state": "closed"})
+            _validate_public(EventType.RATED, {"csat": bad, "rates": 2, "state": "closed"})
+    _validate_public(EventType.RATED, {"csat": 1, "rates": 1, "state": "closed"})
+    for bad in (True, 1.0):
+        with pytest.raises(ComplaintError):
+            _validate_public(EventType.RATED, {"csat": 1, "rates": bad, "state": "closed"})
     with pytest.raises(ComplaintError):  # nested values are checked every time
         _validate_public(EventType.ESCALATED, {"level": ["specialist"], "state": "received"})
 
 
-def test_in_place_effects_equal_states_effect() -> None:
+def test_a_second_rating_of_a_step_fails_the_same_way(ledger, march) -> None:
+    """A's chain ends with a rating of its decision: rating it again, with any score, is
+    refused by both replays; rating its closure instead is accepted by both, same state."""
+    registry, chains = _chains(ledger)
+    events = chains[march["A"]]
+    state = replay(events, registry=registry)
+    rated = events[-1].public["rates"]
+    assert events[-1].type == "rated" and state.rated == {rated}
+    customer = {"role": Role.CUSTOMER, "actor_id": "customer"}
+    for csat in (1, 5):
+        again = _next(state, "rated", {"state": "closed", "csat": csat, "rates": rated},
+                      **customer)  # fmt: skip
+        domain = _outcome(lambda a=again: replay([*events, a], registry=registry))
+        assert domain == ("error", "RATING_DUPLICATE")
+        assert _outcome(lambda a=again: _fast_replay([*events, a], registry)) == domain
+    closed = max(i for i, e in enumerate(events) if e.type == "closed")
+    other = _next(state, "rated", {"state": "closed", "csat": 1, "rates": closed}, **customer)
+    fast = _fast_replay([*events, other], registry)
+    _same_state(fast, replay([*events, other], registry=registry))
+    assert fast.rated == {rated, closed} and fast.ratings == (5, 1)
+
+
+def test_chain_state_is_the_domains_fields_and_survives_the_state_file() -> None:
+    """``ChainState`` has ``ComplaintState``'s own fields (no copy to drift), each saved and
+    loaded exactly; a state saved before a field existed loads with its default."""
     import dataclasses
     from decimal import Decimal
 
     from ledger.complaints import states
     from ledger.complaints.payloads import Money
-    from ledger.monitor.chains import _EFFECTS
 
-    base = {"status": "investigating", "category": "sync_fault", "channel": "email",
-            "language": "en", "jurisdiction": "EU-PSD2", "level": "specialist",
-            "specialism": "technical", "info_pending": True, "holding_reply_sent": True,
-            "outcome": "upheld", "offer": Money(Decimal("5.00"), "EUR", False),
-            "payments": (Money(Decimal("1"), "USDC", True),), "reopen_count": 1,
-            "ratings": (4,), "erased": frozenset({"ab" * 32})}  # fmt: skip
-    publics = {
-        EventType.ESCALATED: [{"level": "agent"}, {"level": "specialist", "specialism": "legal"}],
-        EventType.DECISION: [{"outcome": "rejected"}],
-        EventType.COMPENSATION_OFFERED: [{"amount": "2.50", "currency": "EUR"}, {}],
-        EventType.COMPENSATION_PAID: [{"amount": "3", "asset": "USDC"}, {}],
-        EventType.RATED: [{"csat": 2}],
-        EventType.ERASED: [{"erases": "cd" * 32}],
-    }
-    for et in EventType:
-        for public in publics.get(et, [{}]):
-            domain = states._effect(states.ComplaintState(**base), et, public)
-            fast = ChainState(**base)
-            if et in _EFFECTS:
-                _EFFECTS[et](fast, public)
-            for f in dataclasses.fields(states.ComplaintState):
-                if hasattr(fast, f.name) and f.name not in ("log", "reference", "seq", "head",
-                                                            "last_at", "events"):  # fmt: skip
-                    assert getattr(fast, f.name) == getattr(domain, f.name), (et, f.name)
+    case = [f.name for f in dataclasses.fields(states.ComplaintState)
+            if f.name not in states.CHAIN_FIELDS]  # fmt: skip
+    assert [f.name for f in dataclasses.fields(ChainState)][: len(case)] == case
+    from ledger.complaints.vocab import (
+        Category,
+        Channel,
+        EscalationLevel,
+        Language,
+        Outcome,
+        Specialism,
+        Status,
+    )  # fmt: skip
 
-
-def test_guards_are_called_for_every_guarded_type() -> None:
-    import inspect
-    import re
-
-    from ledger.complaints import states
-    from ledger.monitor.chains import GUARDED
-
-    named = set(re.findall(r"\bE\.([A-Z_]+)\b", inspect.getsource(states._guard)))
-    named -= {"RECEIVED"}  # never a later step: refused by transition_target first
-    assert {t.name for t in GUARDED} == named
+    full = ChainState(
+        status=Status.COMPENSATION_PAID, category=Category.SYNC_FAULT, channel=Channel.EMAIL,
+        language=Language.EN, jurisdiction="EU-PSD2", level=EscalationLevel.SPECIALIST,
+        specialism=Specialism.TECHNICAL, info_pending=True, holding_reply_sent=True,
+        outcome=Outcome.UPHELD, offer=Money(Decimal("5.00"), "EUR", False),
+        payments=(Money(Decimal("1"), "USDC", True),), reopen_count=1, ratings=(4, 2),
+        rated=frozenset({3, 7}), erased=frozenset({"ab" * 32, "cd" * 32}), log="l",
+        reference="CMP-X", seq=8, head="ef" * 32, last_at="2026-03-02T09:00:00.000Z",
+        events={"ab" * 32: EventType.RECEIVED},
+    )  # fmt: skip
+    data = json.loads(json.dumps(full.to_json()))
+    back = ChainState.from_json(data)
+    assert back == full
+    for name in case:
+        assert getattr(back, name) == getattr(full, name), name
+        assert type(getattr(back, name)) is type(getattr(full, name)), name
+    del data["rated"]  # a state file from before ratings named their step
+    assert ChainState.from_json(data).rated == frozenset()
 
 
 def test_public_verdicts_from_leaf_bytes_are_exact(ledger, march) -> None:

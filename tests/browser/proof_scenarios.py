@@ -9,7 +9,6 @@ the production helpers where they accept the content, and by hand where they wou
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -36,10 +35,6 @@ from ledger.log.note import Signer
 
 ORIGIN = "scenarios.ledger.example/log"
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 @dataclass
@@ -162,7 +157,7 @@ class Builder:
         note = Checkpoint(ORIGIN, size, root).sign(self.signer)
 
         def inclusion(i: int) -> list[str]:
-            return [_b64(p) for p in merkle.inclusion_proof(i, size, get)]
+            return [p.hex() for p in merkle.inclusion_proof(i, size, get)]
 
         events = []
         for i, e in enumerate(self.entries):
@@ -191,7 +186,7 @@ class Builder:
             "reference": self.reference,
             "log": ORIGIN,
             "verifier_key": str(self.signer.verifier()),
-            "checkpoint": {"size": size, "root": _b64(root), "note": note},
+            "checkpoint": {"size": size, "root": root.hex(), "note": note},
             "events": events,
             "officer_keys": keys,
             "anchor": None,
@@ -301,6 +296,36 @@ def _erase(disclose_erased: bool):
     return after
 
 
+def _rate(*rates: int):
+    """Ratings after the close, each naming the seq of the step it rates (0 received, 1
+    acknowledged, 2 decision, 3 offer, 4 accepted, 5 paid, 6 closed)."""
+
+    def after(b: Builder, _):
+        for i, seq in enumerate(rates):
+            public = {"state": "closed", "csat": 4, "rates": seq}
+            b.step("rated", minutes(8 + i), CUSTOMER, public, {})
+        return None
+
+    return after
+
+
+def _export_then_steps(b: Builder, _):
+    """An evidence bundle export (seq 7), then a rating, a reopening and more investigation."""
+    export = {
+        "state": "closed",
+        "bundle_sha256": hashlib.sha256(b"bundle").hexdigest(),
+        "format_version": 2,
+        "tree_size": len(b.entries),
+    }
+    b.step("bundle_exported", minutes(8), ("legal", "legal-1"), export, {})
+    b.step("rated", minutes(9), CUSTOMER, {"state": "closed", "csat": 2, "rates": 6}, {})
+    reopened = {"state": "reopened", "reason": "new_information"}
+    b.step("reopened", minutes(10), ("supervisor", "sup-1"), reopened, {})
+    asked = {"request": "Please send the bank statement."}
+    b.step("info_requested", minutes(11), AGENT, {"state": "investigating"}, asked)
+    return None
+
+
 def _drop_decision_body(b: Builder, _):
     def change(proof: dict) -> None:
         for e in proof["events"]:
@@ -336,5 +361,16 @@ SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "offer_after_rejection": _scenario("offer_after_rejection"),
     "signed_body_withheld": _scenario(after=_drop_decision_body),
     "reference_of_another_complaint": _scenario(after=_other_reference),
+    "export_then_more_steps": _scenario(after=_export_then_steps),
+    "rated_once_each": _scenario(after=_rate(2, 6)),
+    "rating_duplicate": _scenario(after=_rate(2, 6, 2)),
+    "rating_of_an_unrateable_step": _scenario(after=_rate(4)),
+    "rating_of_itself": _scenario(after=_rate(7)),
 }
-VALID = {"valid", "valid_without_bodies", "erased_body_gone"}
+VALID = {
+    "valid",
+    "valid_without_bodies",
+    "erased_body_gone",
+    "export_then_more_steps",
+    "rated_once_each",
+}

@@ -328,6 +328,12 @@ def _flip_b64(value: str) -> str:
     return base64.b64encode(bytes(raw)).decode()
 
 
+def _flip_hex(value: str) -> str:
+    raw = bytearray(bytes.fromhex(value))
+    raw[0] ^= 1
+    return bytes(raw).hex()
+
+
 def _flip_note_root(note: str) -> str:
     origin, size, root, rest = note.split("\n", 3)
     return "\n".join([origin, size, _flip_b64(root), rest])
@@ -343,7 +349,7 @@ TAMPERS: dict[str, Callable[[dict], None]] = {
     ),
     "salt": lambda p: p["events"][6].update(salt=_flip_char(p["events"][6]["salt"], 5)),
     "proof-node": lambda p: p["events"][2]["inclusion_proof"].__setitem__(
-        0, _flip_b64(p["events"][2]["inclusion_proof"][0])
+        0, _flip_hex(p["events"][2]["inclusion_proof"][0])
     ),
     "checkpoint": lambda p: p["checkpoint"].update(note=_flip_note_root(p["checkpoint"]["note"])),
 }
@@ -485,7 +491,7 @@ def test_anchor_of_a_later_tree_is_proven_consistent(visit, actors, ledger) -> N
 
     # A different anchored root no longer follows from the checkpoint.
     tampered = json.loads(json.dumps(proof))
-    tampered["anchor"]["anchored_root"] = _flip_b64(tampered["anchor"]["anchored_root"])
+    tampered["anchor"]["anchored_root"] = _flip_hex(tampered["anchor"]["anchored_root"])
     served["proof"] = tampered
     v.check(ref, secret)
     expect(page.locator("#verdict[data-verdict=fail]")).to_be_visible()
@@ -588,7 +594,9 @@ async ({vkey, scenarios}) => {
   for (const [name, proof] of Object.entries(scenarios)) {
     const r = await window.VerifyCore.verifyProof(proof, vkey);
     const failed = r.categories.filter((c) => c.status === "fail").map((c) => c.id);
-    out[name] = {ok: r.ok, failed};
+    const rules = r.categories.find((c) => c.id === "rules")?.items || [];
+    const broken = rules.filter((i) => i.status === "fail").map((i) => [i.event, i.detail.key]);
+    out[name] = {ok: r.ok, failed, broken};
   }
   return out;
 }
@@ -609,6 +617,9 @@ FAILS_AT = {
     "offer_after_rejection": "rules",
     "signed_body_withheld": "signatures",
     "reference_of_another_complaint": "reference",
+    "rating_duplicate": "rules",
+    "rating_of_an_unrateable_step": "rules",
+    "rating_of_itself": "rules",
 }
 
 
@@ -628,6 +639,10 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     assert {name: r["ok"] for name, r in browser.items()} == python
     for name, category in FAILS_AT.items():
         assert category in browser[name]["failed"], (name, browser[name])
+    # The rating rule, step by step: seqs 7-9 are ratings after the close (seq 6).
+    assert browser["rating_duplicate"]["broken"] == [[9, "err.rule_rating_duplicate"]]
+    assert browser["rating_of_an_unrateable_step"]["broken"] == [[7, "err.rule_rating_target"]]
+    assert browser["rating_of_itself"]["broken"] == [[7, "err.rule_rating_target"]]
 
     # One of them through the page itself: a bundle checked against a key pasted by the user.
     page = v.page
@@ -649,6 +664,109 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     expect(decision.locator("[data-mark=fail]").first).to_be_visible()
     v.screenshot("bundle-key-revoked-en")
     assert v.errors == []
+
+
+# --- one rulebook: an evidence export followed by more steps (issue 12) --------------------------
+
+
+def _export_bundle(actors: dict, ref: str) -> bytes:
+    """Export the complaint's evidence bundle as legal (POST); a new export is logged as a
+    bundle_exported step (201)."""
+    legal = e2e.Client(actors["url"], actors["tokens"]["legal"])
+    r = legal.session.post(f"{actors['url']}/v1/complaints/{ref}/bundle", json={}, timeout=60)
+    assert r.status_code == 201, r.text
+    return r.content
+
+
+def test_complaint_with_an_export_and_later_steps_verifies(visit, actors, ledger) -> None:
+    """The browser knows bundle_exported from the generated rules: an export in the middle of
+    a chain is a valid step, from the reference form and from the bundle file alike."""
+    anon, agent = actors["anon"], actors["agent"]
+    filed = anon.post("/v1/complaints", {"category": "refund_or_claim", "channel": "email",
+                      "description": "I was charged twice for one card payment."})  # fmt: skip
+    ref, secret = filed["reference"], filed["secret"]
+    customer = e2e.Client(actors["url"], secret)
+    agent.post(f"/v1/complaints/{ref}/events", {"type": "acknowledged"})  # seq 1
+    _export_bundle(actors, ref)  # seq 2: bundle_exported
+    agent.post(f"/v1/complaints/{ref}/events", {"type": "info_requested",
+               "body": {"request": "Please send the card statement."}})  # fmt: skip
+    customer.post(f"/v1/complaints/{ref}/events", {"type": "info_received",
+                  "body": {"text": "Statement attached: two charges of 40 EUR."}})  # fmt: skip
+    decision = {
+        "outcome": "upheld",
+        "finding": "The payment was captured twice by our card processor.",
+        "rules": ["PSD2 Art. 73"],
+        "evidence": [],
+        "root_cause": "process_failure",
+        "remedy": "We refund the second charge.",
+    }
+    e2e.signed_step(actors, ref, "decision", decision, {k: decision[k] for k in
+                    ("outcome", "root_cause", "rules", "evidence")})  # fmt: skip  # seq 5
+    agent.post(f"/v1/complaints/{ref}/events", {"type": "closed"})  # seq 6
+    customer.post(f"/v1/complaints/{ref}/events", {"type": "rated",
+                  "public": {"csat": 5, "rates": 5}})  # fmt: skip  # seq 7
+    anchor_latest_checkpoint(ledger)
+
+    v = visit(locale="en-GB")
+    v.open()
+    page = v.page
+    v.check(ref, secret)
+    assert v.verdict() == "ok"
+    expect(page.locator("#verdict-title")).to_have_text("Verified")
+    for name in ("checkpoint", "inclusion", "chain", "rules", "commitments", "authority",
+                 "signatures", "server_status"):  # fmt: skip
+        assert v.check_status(name) == "ok", name
+    assert page.locator("li.check li[data-status=fail]").count() == 0
+    expect(page.locator("#timeline li.event")).to_have_count(8)
+    assert page.locator("#timeline li.event[data-status=ok]").count() == 8
+    export = page.locator("#timeline li.event[data-type=bundle_exported]")
+    expect(export).to_contain_text("Evidence bundle exported")
+    expect(export).to_have_attribute("data-status", "ok")
+    assert v.item_status("rules", 2) == "ok"
+    assert v.item_status("rules", 3) == "ok"  # the step after the export
+    rating = page.locator("#timeline li.event[data-type=rated]")
+    expect(rating).to_contain_text("step 5 (Decision)")
+    v.screenshot("export-then-steps-en-desktop")
+
+    # The bundle of a later export holds the first export and the steps after it.
+    data = _export_bundle(actors, ref)
+    _drop(page, "evidence-bundle.zip", data)
+    assert v.verdict() == "ok"
+    expect(page.locator("#summary")).to_contain_text("evidence bundle evidence-bundle.zip")
+    expect(page.locator("#timeline li.event")).to_have_count(8)
+    assert v.item_status("rules", 2) == "ok"
+    assert v.check_status("rules") == "ok"
+    v.screenshot("export-then-steps-bundle-en-desktop")
+    assert v.errors == []
+
+
+def test_rules_are_loaded_once_from_the_page_origin(visit, client) -> None:
+    """rules.json is served beside the scripts (same origin, CSP intact) and fetched once, so a
+    bundle dropped later is checked without the network."""
+    resp = client.get("/verify/static/rules.json")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert "Content-Security-Policy" in resp.headers
+    assert resp.get_data() == (ROOT / "api/static/verify/rules.json").read_bytes()
+    v = visit()
+    v.open()
+    rules_requests = [r for r in v.requests if r.url.endswith("/verify/static/rules.json")]
+    assert len(rules_requests) == 1
+    v.context.set_offline(True)
+    proof = SCENARIOS["export_then_more_steps"](_scenario_signer())
+    v.page.click("#key-paste-box summary")
+    v.page.fill("#key-paste", proof["verifier_key"])
+    v.page.click("#key-use")
+    _drop(v.page, "offline.zip", _bundle(proof, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "ok"
+    assert v.check_status("rules") == "ok"
+    assert len([r for r in v.requests if r.url.endswith("/rules.json")]) == 1
+    assert v.errors == []
+
+
+def _scenario_signer():
+    from ledger.log.note import Signer
+
+    return Signer.generate("scenarios.ledger.example/log")
 
 
 # --- served as a self-contained page -------------------------------------------------------------

@@ -16,7 +16,7 @@ from ledger.complaints.officers import (
     officer_key_id,
     signature_field,
 )
-from ledger.complaints.states import ComplaintState
+from ledger.complaints.states import ComplaintState, rateable_steps
 from ledger.complaints.vocab import SIGNED_EVENTS, EscalationLevel, EventType, Role, Status
 from ledger.complaints.workflow import append_event, signing_body, start_complaint
 
@@ -103,7 +103,9 @@ def default_step(
         case E.REFERRED:
             return CUSTOMER, {"to": "ombudsman", "scheme": "UK-FOS"}, {}
         case E.RATED:
-            return CUSTOMER, {"csat": 4}, {}
+            # The first step left to rate; with none left, step 0, which apply() refuses.
+            targets = rateable_steps(state)
+            return CUSTOMER, {"csat": 4, "rates": targets[0] if targets else 0}, {}
         case E.ERASED:
             erasable = [
                 e.leaf_hash

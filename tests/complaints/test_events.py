@@ -155,6 +155,12 @@ def test_any_changed_leaf_byte_is_rejected_or_changes_the_hash(data):
         (lambda: leaf_with(seq=1), "POSITION"),
         (lambda: leaf_with(prev="AB" * 32), "PREV"),
         (lambda: leaf_with(prev="ab" * 32), "POSITION"),
+        # A trailing newline is not part of any value (Python's `$` would allow one; the
+        # browser's RegExp does not: both verifiers must give the same verdict).
+        (lambda: leaf_with(at="2026-03-02T10:00:00Z\n"), "TIMESTAMP"),
+        (lambda: leaf_with(commitment="ab" * 32 + "\n"), "COMMITMENT"),
+        (lambda: leaf_with(actor={"role": "customer", "id": "customer\n"}), "ACTOR"),
+        (lambda: leaf_with(log=LOG + "\n"), "LOG"),
         (lambda: leaf_with(at="2026-03-02T10:00:00+00:00"), "TIMESTAMP"),
         (lambda: leaf_with(at="2026-03-02T10:00:00.1Z"), "TIMESTAMP"),
         (lambda: leaf_with(at="2026-02-30T10:00:00Z"), "TIMESTAMP"),

@@ -61,20 +61,19 @@ def test_public_refuses_free_text_and_personal_fields():
         code_of(validate_public, "note_added", {"state": "investigating", "text": "Bob said"})
         == "UNKNOWN_FIELD"
     )
-    assert (
-        code_of(validate_public, "rated", {"state": "closed", "csat": 5, "comment": "great"})
-        == "UNKNOWN_FIELD"
-    )
+    rated = {"state": "closed", "csat": 5, "rates": 6, "comment": "great"}
+    assert code_of(validate_public, "rated", rated) == "UNKNOWN_FIELD"
 
 
 @pytest.mark.parametrize("csat", [0, 6, 3.5, True, "5", None])
 def test_csat_is_an_integer_1_to_5(csat):
-    assert code_of(validate_public, "rated", {"state": "closed", "csat": csat}) == "INVALID_FIELD"
+    public = {"state": "closed", "csat": csat, "rates": 6}
+    assert code_of(validate_public, "rated", public) == "INVALID_FIELD"
 
 
 @pytest.mark.parametrize("csat", [1, 2, 3, 4, 5])
 def test_csat_valid(csat):
-    validate_public("rated", {"state": "closed", "csat": csat})
+    validate_public("rated", {"state": "closed", "csat": csat, "rates": 6})
 
 
 def decision_body(**kw):

@@ -14,16 +14,19 @@ from ledger.complaints.errors import ChainError, PayloadError, TransitionError
 from ledger.complaints.payloads import Money
 from ledger.complaints.states import (
     START_ROLES,
+    TRACE_EVENTS,
     TRANSITIONS,
     ChainEntry,
     ComplaintState,
     allowed_events,
     apply,
+    rateable_steps,
     replay,
 )
 from ledger.complaints.vocab import (
     COMPLAINT_EVENTS,
     OFFICER_KEY_EVENTS,
+    RATEABLE_EVENTS,
     Category,
     Channel,
     EscalationLevel,
@@ -38,11 +41,12 @@ from ledger.log.canonical import canonical_json
 from .conftest import REGISTRATION, Chain
 
 E, S = EventType, Status
-A_HASH, B_HASH = "aa" * 32, "bb" * 32
+A_HASH, B_HASH, C_HASH = "aa" * 32, "bb" * 32, "cc" * 32
 SIG = {"key_id": "ab" * 16, "sig": "cd" * 64}
 
 # A state in which every guard is satisfiable: information pending, still at bot level,
-# an upheld outcome, a received event to erase and an evidence event to cite.
+# an upheld outcome, a received event to erase, an evidence event to cite and an
+# acknowledgement (step 2) to rate.
 BASE = ComplaintState(
     status=S.RECEIVED,
     category=Category.STUCK_TRANSACTION,
@@ -52,7 +56,11 @@ BASE = ComplaintState(
     level=EscalationLevel.BOT,
     info_pending=True,
     outcome=Outcome.UPHELD,
-    events=(ChainEntry(A_HASH, E.RECEIVED), ChainEntry(B_HASH, E.EVIDENCE_ADDED)),
+    events=(
+        ChainEntry(A_HASH, E.RECEIVED),
+        ChainEntry(B_HASH, E.EVIDENCE_ADDED),
+        ChainEntry(C_HASH, E.ACKNOWLEDGED),
+    ),
 )
 SAMPLE_PUBLIC = {
     E.ACKNOWLEDGED: {},
@@ -77,7 +85,7 @@ SAMPLE_PUBLIC = {
     E.REOPENED: {},
     E.WITHDRAWN: {},
     E.REFERRED: {"to": "regulator"},
-    E.RATED: {"csat": 3},
+    E.RATED: {"csat": 3, "rates": 2},
     E.ERASED: {"erases": A_HASH, "basis": "gdpr_art17"},
     E.BUNDLE_EXPORTED: {"bundle_sha256": B_HASH, "format_version": 1, "tree_size": 42},
 }
@@ -285,8 +293,56 @@ def test_erasure_targets():
 
 def test_ratings_are_recorded_in_any_state():
     for status in Status:
-        s = apply(guard(status), "rated", Role.CUSTOMER, {"csat": 5})
-        assert s.ratings == (5,) and s.status == status
+        s = apply(guard(status), "rated", Role.CUSTOMER, {"csat": 5, "rates": 2})
+        assert s.ratings == (5,) and s.rated == {2} and s.status == status
+
+
+def test_a_rating_names_an_earlier_rateable_step():
+    with pytest.raises(PayloadError) as exc:  # no target
+        apply(guard(), "rated", Role.CUSTOMER, {"csat": 5})
+    assert exc.value.code == "MISSING_FIELD"
+    for bad in (-1, "2", 2.0, True, None):
+        with pytest.raises(PayloadError):
+            apply(guard(), "rated", Role.CUSTOMER, {"csat": 5, "rates": bad})
+    # received (0) and evidence (1) are not the firm's interactions; 3 is the rating's own seq
+    # and 4 a later one
+    for target in (0, 1, 3, 4, 2**53 - 1):
+        assert refused(guard(), "rated", Role.CUSTOMER, {"csat": 5, "rates": target}) == (
+            "RATING_TARGET"
+        )
+    # a state that knows no chain cannot show the target exists: refused too
+    no_chain = guard(events=())
+    assert refused(no_chain, "rated", Role.CUSTOMER, {"csat": 5, "rates": 2}) == "RATING_TARGET"
+
+
+def test_one_rating_per_step():
+    s = apply(guard(S.CLOSED), "rated", Role.CUSTOMER, {"csat": 1, "rates": 2})
+    s = dataclasses.replace(s, events=(*s.events, ChainEntry("dd" * 32, E.RATED)))
+    for csat in (1, 5):
+        assert refused(s, "rated", Role.CUSTOMER, {"csat": csat, "rates": 2}) == (
+            "RATING_DUPLICATE"
+        )
+    assert s.ratings == (1,)
+    # another interaction may be rated once too
+    s = dataclasses.replace(s, events=(*s.events, ChainEntry("ee" * 32, E.CLOSED)))
+    s = apply(s, "rated", Role.CUSTOMER, {"csat": 4, "rates": 4})
+    assert s.ratings == (1, 4) and s.rated == {2, 4}
+    assert rateable_steps(s) == []
+
+
+def test_every_rateable_type_is_rateable_and_only_those():
+    for et in EventType:
+        if et in OFFICER_KEY_EVENTS:
+            continue
+        s = guard(S.CLOSED, events=(ChainEntry(A_HASH, E.RECEIVED), ChainEntry(B_HASH, et)))
+        public = {"csat": 3, "rates": 1}
+        if et in RATEABLE_EVENTS:
+            assert apply(s, "rated", Role.CUSTOMER, public).rated == {1}
+            assert rateable_steps(s) == [1]
+        else:
+            assert refused(s, "rated", Role.CUSTOMER, public) == "RATING_TARGET"
+            assert rateable_steps(s) == []
+    assert E.RECEIVED not in RATEABLE_EVENTS and E.RATED not in RATEABLE_EVENTS
 
 
 def test_bundle_exports_are_recorded_in_any_state():
@@ -311,11 +367,50 @@ def test_allowed_events_matches_table():
         E.WITHDRAWN,
         E.REFERRED,
         E.RATED,
-        E.BUNDLE_EXPORTED,
     }
-    assert set(allowed_events(guard(S.WITHDRAWN), Role.REGULATOR)) == {E.BUNDLE_EXPORTED}
+    # an export's record is the trace of building a bundle, never a step to choose
+    assert allowed_events(guard(S.WITHDRAWN), Role.REGULATOR) == []
+    assert E.ERASED in allowed_events(guard(S.WITHDRAWN), Role.ADMIN)
     assert allowed_events(None, Role.CUSTOMER) == [E.RECEIVED]
     assert allowed_events(None, Role.OFFICER) == []
+
+
+def _states_in_every_status():
+    """For each status, states a customer may face: fresh, and with every guard's condition
+    flipped (information pending or not, the only rateable step rated or not, ...)."""
+    for status in Status:
+        yield guard(status)
+        yield guard(status, info_pending=False, rated=frozenset({2}))
+        yield guard(status, holding_reply_sent=True, outcome=Outcome.REJECTED)
+        yield guard(status, events=BASE.events[:1], erased=frozenset({A_HASH}))
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_next_steps_are_steps_the_role_can_record(role):
+    """Every step ``allowed_events`` offers is accepted for some payload (the samples, or a
+    rating of the first step left to rate); every step it leaves out is refused."""
+    for state in _states_in_every_status():
+        offered = allowed_events(state, role)
+        assert E.BUNDLE_EXPORTED not in offered
+        for et in TRANSITIONS:
+            if et in TRACE_EVENTS:
+                continue
+            public = dict(SAMPLE_PUBLIC[et])
+            if et == E.RATED and rateable_steps(state):
+                public["rates"] = rateable_steps(state)[0]
+            if et == E.ESCALATED and state.level == EscalationLevel.SPECIALIST:
+                public = {"level": "specialist", "specialism": "legal"}
+            if et == E.DECISION and state.event_type_of(B_HASH) is None:
+                public["evidence"] = []  # cite only what this chain holds
+            if et == E.ERASED:
+                erasable = [e.leaf_hash for e in state.events if e.leaf_hash not in state.erased]
+                public["erases"] = erasable[0] if erasable else A_HASH
+            try:
+                apply(state, et, role, public)
+                ok = True
+            except TransitionError:
+                ok = False
+            assert ok == (et in offered), (state.status, et, role)
 
 
 # --- replay ---------------------------------------------------------------------------------

@@ -351,21 +351,15 @@ async function onBundle(file) {
   setBusy(true);
   showProgress(t("ui.reading_bundle"));
   try {
-    let text;
+    let proof;
     try {
-      text = await core.readZipEntry(await file.arrayBuffer(), "proof.json");
+      // Its proof.json, in the current format (a format-1 bundle's base64 hashes read as hex).
+      ({ proof } = await core.readBundleProof(await file.arrayBuffer()));
     } catch (exc) {
       showProgress(
         exc instanceof core.VerifyError ? t(`err.${exc.code}`, exc.params) : String(exc),
         "error",
       );
-      return;
-    }
-    let proof;
-    try {
-      proof = JSON.parse(text);
-    } catch {
-      showProgress(t("err.bundle_not_json"), "error");
       return;
     }
     page.last = {
@@ -665,8 +659,17 @@ function eventFacts(ev, r) {
       add("referred_to", vocab("referral_target", p.to));
       if (p.scheme) add("scheme", p.scheme);
       break;
-    case "rated":
+    case "rated": {
       add("csat", `${p.csat} / 5`);
+      const rated = r.events.find((e) => e.seq === p.rates);
+      const type = rated?.env?.type || rated?.type;
+      if (Number.isSafeInteger(p.rates))
+        add("rates", type ? t("ui.event_ref", { seq: p.rates, type }) : String(p.rates));
+      break;
+    }
+    case "bundle_exported":
+      add("bundle_sha256", code(p.bundle_sha256));
+      add("tree_size", String(p.tree_size));
       break;
     case "erased":
       add("erases", seqOf(p.erases));
@@ -853,7 +856,7 @@ function renderTechnical(r) {
   if (cp) {
     rows.push([t("field.log_origin"), code(cp.origin)]);
     rows.push([t("field.tree_size"), String(cp.size)]);
-    rows.push([t("field.root"), code(core.b64encode(cp.root))]);
+    rows.push([t("field.root"), code(core.hexencode(cp.root))]);
     if (cp.otherSignatures) rows.push([t("field.other_signatures"), String(cp.otherSignatures)]);
   }
   const note = page.last?.proof?.checkpoint?.note;
@@ -932,6 +935,7 @@ async function main() {
   const ref = new URLSearchParams(location.search).get("ref");
   if (ref) $("ref").value = ref; // a reference is not secret; the secret is never read from the URL
   await setLanguage(pickLanguage());
+  await core.loadRules(); // once: a bundle dropped later is verified without the network
   await loadServerKey();
   document.body.dataset.ready = "true";
 }
