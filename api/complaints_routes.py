@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import g, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -17,6 +15,7 @@ from api.anchor_routes import coverage_for
 from api.auth import RECORDED_READERS, STAFF, Caller, current_caller, require
 from api.idempotency import AlreadyDone, Plan, plan_for, previous_outcome
 from api.problems import Problem
+from api.request_ids import request_id
 from api.schemas import (
     AccessLog,
     ComplaintList,
@@ -36,13 +35,21 @@ from api.schemas import (
 from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor, body_bytes
+from ledger.complaints.payloads import validate_body, validate_letter_facts, validate_public
 from ledger.complaints.proofdoc import collect_proof
 from ledger.complaints.reference import format_reference, parse_reference
-from ledger.complaints.service import ChainConflict, Hooks, Recorded, new_capability_secret
+from ledger.complaints.service import (
+    LETTERS,
+    ChainConflict,
+    Hooks,
+    Recorded,
+    new_capability_secret,
+)
 from ledger.complaints.states import allowed_events
-from ledger.complaints.texts import negotiate_language, status_text
+from ledger.complaints.texts import clock_basis, negotiate_language, status_text
 from ledger.complaints.vocab import Role
 from ledger.complaints.workflow import signing_body
+from ledger.log.encoding import hashes_hex
 from ledger.log.merkle import leaf_hash
 from ledger.log.store import Receipt
 
@@ -54,21 +61,11 @@ blp = Blueprint(
 )
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 def _ref(text: str) -> str:
     try:
         return parse_reference(text)
     except InvalidReference as exc:
-        raise Problem("invalid-reference", exc.message) from exc
-
-
-def _request_id() -> str:
-    if "request_id" not in g:
-        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-    return g.request_id
+        raise Problem("invalid-reference", exc.message, code=exc.code) from exc
 
 
 def _lang() -> str:
@@ -92,9 +89,9 @@ def receipt_json(index: int, receipt: Receipt | None = None) -> dict[str, Any]:
         cp, lh = store.checkpoint_covering(index), leaf_hash(store.entry(index))
     return {
         "log_index": index,
-        "leaf_hash": b64(lh),
+        "leaf_hash": lh.hex(),
         "checkpoint": cp.note,
-        "inclusion_proof": [b64(p) for p in store.inclusion_proof(index, cp.size)],
+        "inclusion_proof": hashes_hex(store.inclusion_proof(index, cp.size)),
         "integrated_at": cp.created_at.astimezone(UTC).isoformat(),
     }
 
@@ -260,7 +257,7 @@ def _reader(reference: str) -> Caller:
 def _record_read(caller: Caller, reference: str, action: str) -> None:
     if caller.role in RECORDED_READERS:
         get_ledger().complaints.record_access(
-            caller.role, caller.id, reference, action, _request_id()
+            caller.role, caller.id, reference, action, request_id()
         )
 
 
@@ -293,7 +290,7 @@ class ComplaintResource(MethodView):
                 {
                     "name": str(c.name),
                     "cycle": c.cycle,
-                    "basis": c.basis,
+                    "basis": clock_basis(c, lang),
                     "status": str(c.status),
                     "started_at": c.started_at,
                     "due_at": c.due_at,
@@ -373,6 +370,11 @@ class EventsResource(MethodView):
             return done
         event_type = args["type"]
         public, body = args.get("public") or {}, args.get("body") or {}
+        # Checked before anything reads them (the letter, the signer's key id): a malformed
+        # field is a 422 naming it, never a 500. The domain checks everything again.
+        validate_public(event_type, public, state_optional=True)
+        if event_type in LETTERS:
+            validate_letter_facts(public, body)
         if event_type not in ("decision", "compensation_offered", "compensation_paid"):
             body = get_ledger().complaints.with_letter(ref, event_type, public, body)
         actor = _actor(caller)
@@ -390,19 +392,21 @@ class SigningBodyResource(MethodView):
     def post(self, args, reference: str):
         """The exact body an officer signs for the next step (content, letter, context).
 
-        Sign the returned ``body_jcs`` (base64 of the RFC 8785 bytes) with the officer's
-        Ed25519 key and send ``body`` back with ``public.signature`` to ``/events``.
+        Sign the UTF-8 bytes of the returned ``body_jcs`` (the body's RFC 8785 text) with the
+        officer's Ed25519 key and send ``body`` back with ``public.signature`` to ``/events``.
         Nothing is written.
         """
         ref = _ref(reference)
         require("officer", reference=ref)
         event_type = args["type"]
+        validate_letter_facts({}, args["content"], "content")
         content = get_ledger().complaints.with_letter(
             ref, event_type, args["content"], args["content"]
         )
         state = get_ledger().complaints.state(ref)
         body = signing_body(state, event_type, content)
-        return {"body": body, "body_jcs": b64(body_bytes(body)), "prev": state.head}
+        validate_body(event_type, body)  # never hand out a body /events would refuse
+        return {"body": body, "body_jcs": body_bytes(body).decode("utf-8"), "prev": state.head}
 
 
 @blp.route("/<reference>/proof")

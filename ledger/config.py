@@ -31,8 +31,29 @@ class Settings:
     rate_limit: str = field(
         default_factory=lambda: _env("LEDGER_RATE_LIMIT", "100/second;3000/minute")
     )
+    # Evidence exports (docs/evidence.md): per authenticated principal, on top of rate_limit.
+    export_rate_limit: str = field(
+        default_factory=lambda: _env("LEDGER_EXPORT_RATE_LIMIT", "10/minute;100/hour")
+    )
+    bulk_export_rate_limit: str = field(
+        default_factory=lambda: _env("LEDGER_BULK_EXPORT_RATE_LIMIT", "2/minute;10/hour")
+    )
+    export_retention_hours: float = field(
+        default_factory=lambda: float(_env("LEDGER_EXPORT_RETENTION_HOURS", "24"))
+    )
+    # Filings without credentials, per client address (docs/production.md); "" = unlimited.
+    anonymous_filing_limit: str = field(
+        default_factory=lambda: _env("LEDGER_ANONYMOUS_FILING_LIMIT", "10/hour;50/day")
+    )
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs/CIDRs); default none.
+    trusted_proxies: str = field(default_factory=lambda: _env("LEDGER_TRUSTED_PROXIES", ""))
     sequencer_max_batch: int = field(
         default_factory=lambda: int(_env("LEDGER_SEQUENCER_MAX_BATCH", "4096"))
+    )
+    # Idempotency records: keyed with this server secret (mode 0600), kept this many seconds.
+    server_key_file: Path | None = None
+    idempotency_ttl: int = field(
+        default_factory=lambda: int(_env("LEDGER_IDEMPOTENCY_TTL", str(24 * 3600)))
     )
 
     # Production (see docs/production.md): schema, database pool, logs, readiness.
@@ -51,6 +72,14 @@ class Settings:
         default_factory=lambda: os.environ.get("LEDGER_CHAIN_RPC_URL", "").strip() or None
     )
     ready_timeout: float = field(default_factory=lambda: float(_env("LEDGER_READY_TIMEOUT", "2")))
+    ready_cache_seconds: float = field(
+        default_factory=lambda: float(_env("LEDGER_READY_CACHE_SECONDS", "5"))
+    )
+    # Bearer token /metrics requires when set (unset: /metrics is open, as before).
+    metrics_token: str | None = field(
+        default_factory=lambda: os.environ.get("LEDGER_METRICS_TOKEN", "").strip() or None,
+        repr=False,
+    )
 
     def engine_options(self) -> dict:
         """Pool settings for ``ledger.db.make_engine`` (PostgreSQL; SQLite needs none)."""
@@ -72,3 +101,8 @@ class Settings:
         if self.log_key_file is None:
             key = os.environ.get("LEDGER_LOG_KEY_FILE") or str(self.data_dir / "log.key")
             object.__setattr__(self, "log_key_file", Path(key))
+        if self.server_key_file is None:
+            key = os.environ.get("LEDGER_SERVER_KEY_FILE") or str(self.data_dir / "server.key")
+            object.__setattr__(self, "server_key_file", Path(key))
+        if self.idempotency_ttl <= 0:
+            raise ValueError("LEDGER_IDEMPOTENCY_TTL must be a positive number of seconds")

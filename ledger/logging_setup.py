@@ -264,7 +264,9 @@ class GunicornLogger(_GunicornBase):  # type: ignore[misc,valid-type]
             self.access_log.info(
                 "access",
                 extra={
-                    "request_id": request_id or environ.get("HTTP_X_REQUEST_ID"),
+                    # Only the id the application accepted (echoed in the response): the
+                    # client's raw header may be unbounded or hold anything.
+                    "request_id": request_id,
                     "method": environ.get("REQUEST_METHOD"),
                     "path": environ.get("ledger.route") or "<unrouted>",
                     "status": status,

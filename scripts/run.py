@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import errno
+import json
 import os
 import signal
 import socket
@@ -56,6 +57,7 @@ from ledger.demo import DemoInfo, seed_demo
 from ledger.log.keys import KeyFileError
 from ledger.log.store import LogError
 from ledger.runtime import open_ledger
+from ledger.secretfiles import SecretFileError, ensure_private_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,12 +181,39 @@ def port_free(host: str, port: int) -> bool:
 
 def prepare_database(settings: Settings) -> str:
     """Data folder, log signing key, schema (with anchor_records) and log; the verifier key."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)  # 0700: database, keys and credentials live here
     ledger = open_ledger(settings, create_key=True)
     try:
         return str(ledger.store.verifier)
     finally:
         ledger.close()
+
+
+# Public files the run command keeps up to date in the data folder, for clients and the
+# README's examples: the log's verifier key, and the chain the log is anchored on.
+VERIFIER_FILE = "log.vkey"
+CHAIN_FILE = "chain.json"
+
+
+def write_public_file(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, mode 0644 (nothing secret in it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def record_chain(settings: Settings, chain: ChainInfo) -> Path:
+    """Write ``chain.json``: chain id, contract and, for the development chain, its RPC URL
+    (a production RPC URL may carry credentials: it is not written)."""
+    path = settings.data_dir / CHAIN_FILE
+    record = {
+        "rpc_url": chain.rpc_url if chain.dev else None,
+        "chain_id": chain.chain_id,
+        "contract": chain.contract,
+    }
+    write_public_file(path, json.dumps(record, indent=2) + "\n")
+    return path
 
 
 def child_environment(settings: Settings) -> dict[str, str]:
@@ -316,14 +345,15 @@ def production_chain(env: dict[str, str]) -> ChainInfo:
 
 
 def gunicorn_command(args: argparse.Namespace) -> list[str]:
+    """gunicorn with the production settings module (JSON, redacted error and access logs:
+    an access line has the route template, never the path with a complaint reference or the
+    query string), on this host, port and worker count, with the access log on."""
     return [
         sys.executable, "-m", "gunicorn",
+        "--config", str(ROOT / "scripts" / "gunicorn.conf.py"),
         "--chdir", str(ROOT),
         "--bind", f"{args.host}:{args.port}",
         "--workers", str(args.workers),
-        "--threads", "8",
-        "--graceful-timeout", "10",
-        "--no-control-socket",  # one per user by default: two instances would collide
         "--access-logfile", "-",
         "wsgi:app",
     ]  # fmt: skip
@@ -365,6 +395,8 @@ def print_summary(
         f"  database     : {settings.database_url}",
         f"  log          : {settings.log_origin}",
         f"  verifier key : {verifier}",
+        f"                 (also in {settings.data_dir / VERIFIER_FILE}: keep a copy you trust)",
+        f"  chain record : {settings.data_dir / CHAIN_FILE}",
     ]
     lines += [f"  {c.name:<13}: pid {c.pid}" for c in sup.children]
     lines.append("Ctrl-C (SIGINT) or SIGTERM stops everything.")
@@ -441,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # 1. Database: data folder, log key, schema, empty signed log (idempotent).
         verifier = prepare_database(settings)
+        write_public_file(settings.data_dir / VERIFIER_FILE, verifier + "\n")
         # 2. The schema is ready and nothing runs or serves yet: one-time setup steps on the
         #    database belong here (before the chain, the worker and the API start).
         demo = seed_demo_once(settings) if args.demo else None
@@ -450,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"port {args.port} is in use: set LEDGER_PORT or --port")
         env = child_environment(settings)
         chain = production_chain(env) if production else start_dev_chain(settings, args, env, sup)
+        record_chain(settings, chain)
         sup.spawn(
             "anchor worker", [sys.executable, str(ROOT / "scripts" / "anchor_worker.py")], env
         )
@@ -468,7 +502,14 @@ def main(argv: list[str] | None = None) -> int:
     except ChildDied as exc:
         print(f"error: {exc}; stopping", file=sys.stderr, flush=True)
         code = 1
-    except (ConfigError, KeyFileError, LogError, DeployError, DevChainError) as exc:
+    except (
+        ConfigError,
+        KeyFileError,
+        SecretFileError,
+        LogError,
+        DeployError,
+        DevChainError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         code = 2
     finally:

@@ -180,6 +180,10 @@ class Clock:
     completed_at: datetime | None = None
     due_date: date | None = None  # local due day for day-based (statutory) clocks
     statutory: bool = False
+    # The basis as a rule name and its arguments, so it can be worded in any language
+    # (``ledger.complaints.texts.clock_basis``); ``basis`` is the English wording.
+    rule: str = ""
+    rule_args: tuple[tuple[str, str], ...] = ()
 
     @property
     def breached(self) -> bool:
@@ -324,11 +328,13 @@ def _cycle_clocks(
             Clock(
                 ClockName.FIRST_RESPONSE,
                 cycle,
-                "Service target: first response within 2 h",
+                f"Service target: first response within {_hours(FIRST_RESPONSE_TARGET)} h",
                 start,
                 due,
                 _status(due, responded, None if responded else stopped, now),
                 responded,
+                rule="first_response",
+                rule_args=(("hours", _hours(FIRST_RESPONSE_TARGET)),),
             )
         )
 
@@ -345,16 +351,24 @@ def _cycle_clocks(
                 due,
                 _status(due, decided, stopped, now, paused=due is None),
                 decided,
+                rule="service_target",
+                rule_args=(
+                    ("category", str(category)),
+                    ("target", _hours(target)),
+                    ("limit", _hours(limit)),
+                ),
             )
         )
 
     due_date = jurisdiction.final_response_date(start)
     basis = jurisdiction.basis
+    rule = "statutory"
     if jurisdiction.extended_business_days is not None:
         holding = _first(events, {E.HOLDING_REPLY})
         if holding is not None and holding < jurisdiction.end_of_day(due_date):
             due_date = jurisdiction.final_response_date(start, extended=True)
             basis += " (extended by a holding reply)"
+            rule = "statutory_extended"
     due = jurisdiction.end_of_day(due_date)
     clocks.append(
         Clock(
@@ -367,6 +381,8 @@ def _cycle_clocks(
             decided,
             due_date=due_date,
             statutory=True,
+            rule=rule,
+            rule_args=(("jurisdiction", jurisdiction.code),),
         )
     )
     return clocks

@@ -1,0 +1,80 @@
+"""gunicorn as the run command starts it: access lines are redacted JSON with route templates."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from ledger.anchoring.devchain import free_port
+from tests.test_run_command import ROOT, START_TIMEOUT, serving, wait_for
+
+EMAIL = "jane.doe@example.com"
+
+
+def run_module():
+    """scripts/run.py as a module (scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location("ledger_run_script", ROOT / "scripts" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    assert spec.loader is not None
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_access_lines_carry_no_reference_secret_or_query_string(tmp_path: Path):
+    data, port = tmp_path / "data", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+    env |= {"LEDGER_DATA_DIR": str(data), "LEDGER_RATE_LIMIT": "", "PYTHONUNBUFFERED": "1"}
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "keygen.py"), "--if-missing"],
+        env=env, cwd=ROOT, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    args = argparse.Namespace(host="127.0.0.1", port=port, workers=1)
+    log = tmp_path / "gunicorn.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            run_module().gunicorn_command(args), env=env, cwd=ROOT, stdout=out, stderr=out
+        )
+        try:
+            api = f"http://127.0.0.1:{port}"
+            wait_for("gunicorn", serving(api), server, log, START_TIMEOUT)
+            filed = requests.post(
+                f"{api}/v1/complaints",
+                json={"category": "sync_fault", "channel": "in_app", "description": EMAIL},
+                timeout=10,
+            ).json()
+            ref, secret = filed["reference"], filed["secret"]
+            status = requests.get(
+                f"{api}/v1/complaints/{ref}",
+                params={"lang": "pt", "email": EMAIL},
+                headers={"Authorization": f"Bearer {secret}"},
+                timeout=10,
+            )
+            assert status.status_code == 200
+            missing = requests.get(f"{api}/nowhere/{ref}?secret={secret}", timeout=10)
+            assert missing.status_code == 404
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    text = log.read_text()
+    for leaked in (ref, secret, secret.removeprefix("cs_"), EMAIL, "lang=pt", "/nowhere/"):
+        assert leaked not in text, f"{leaked!r} in the server's output"
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    # Every line gunicorn or the application wrote is a JSON object (nothing plain).
+    assert len(lines) == len([line for line in text.splitlines() if line.strip()])
+    access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    seen = [(a["method"], a["path"], a["status"]) for a in access]
+    assert [s for s in seen if s[1] != "/v1/log/keys"] == [  # the readiness probes aside
+        ("POST", "/v1/complaints", 201),
+        ("GET", "/v1/complaints/<reference>", 200),
+        ("GET", "<unmatched>", 404),
+    ]
+    assert all(a["request_id"] and a["duration_ms"] >= 0 for a in access)
