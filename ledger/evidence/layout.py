@@ -1,4 +1,7 @@
-"""The evidence bundle format (version 1): which files a bundle holds and how each is derived.
+"""The evidence bundle format (version 2): which files a bundle holds and how each is derived.
+
+Version 1 bundles have the same files; only the tree roots and proof nodes in them are base64
+(a verifier reads their proof through ``proof_v1_to_v2``).
 
 Everything a bundle holds, except the two reports, is a pure function of ``proof.json`` (the
 ``GET /v1/complaints/<ref>/proof`` format): the builder writes those files and the verifier
@@ -40,7 +43,11 @@ from ledger.log.canonical import canonical_json
 from ledger.log.merkle import leaf_hash
 
 FORMAT = "complaint-ledger/evidence-bundle"
-FORMAT_VERSION = 1
+# 2: hashes in proof.json and the inclusion / consistency files are hex (1: base64).
+FORMAT_VERSION = 2
+# Versions the verifier reads: 1 is read through ``proof_v1_to_v2`` (bundles exported before
+# version 2 must keep verifying for as long as anyone holds one).
+READABLE_FORMAT_VERSIONS = (1, 2)
 EXPORT_FORMAT = "complaint-ledger/evidence-export"
 EXPORT_FORMAT_VERSION = 1
 
@@ -75,7 +82,7 @@ def sha256_hex(data: bytes) -> str:
 
 
 def _safe(name: Any) -> str:
-    return name if isinstance(name, str) and _SAFE.match(name) else "unknown"
+    return name if isinstance(name, str) and _SAFE.fullmatch(name) else "unknown"
 
 
 def event_stem(seq: Any, event_type: Any) -> str:
@@ -164,7 +171,7 @@ def _data_files(proof: Mapping[str, Any]) -> dict[str, bytes]:
             )
     for key in proof.get("officer_keys", []):
         key_id = key["key_id"]
-        folder = f"officers/{key_id if isinstance(key_id, str) and _HEX.match(key_id) else 'x'}"
+        folder = f"officers/{key_id if isinstance(key_id, str) and _HEX.fullmatch(key_id) else 'x'}"
         for n, entry in enumerate(key["entries"]):
             entry_type = _leaf_json(entry["leaf"]).get("type")
             stem = f"{folder}/{n}-{_safe(entry_type)}"
@@ -287,8 +294,63 @@ def parse_note_fields(text: str, header: str) -> dict[str, str]:
     return fields
 
 
-def b64decode(value: str) -> bytes:
+def _b64_hash_to_hex(value: Any, what: str) -> str:
+    """A format-1 hash (standard base64 of 32 bytes) as format 2 has it (lowercase hex)."""
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise LayoutError(f"not base64: {value!r}") from exc
+        raw = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except (binascii.Error, ValueError) as exc:
+        raise LayoutError(f"{what} is not base64: {value!r}") from exc
+    # Only the one canonical spelling of 32 bytes, so no two texts stand for the same hash.
+    if len(raw) != 32 or base64.b64encode(raw).decode() != value:
+        raise LayoutError(f"{what} is not the base64 of a 32-byte hash: {value!r}")
+    return raw.hex()
+
+
+def _b64_hashes_to_hex(values: Any, what: str) -> list[str]:
+    if not isinstance(values, list):
+        raise LayoutError(f"{what} is not a list of hashes")
+    return [_b64_hash_to_hex(v, what) for v in values]
+
+
+def _converted(record: Any, what: str, fields: Mapping[str, bool]) -> Any:
+    """``record`` with each field present in ``fields`` (name -> is a list) made hex."""
+    if not isinstance(record, Mapping):
+        return record  # a malformed proof: left for the proof checks to name
+    out = dict(record)
+    for name, is_list in fields.items():
+        if name in record:
+            convert = _b64_hashes_to_hex if is_list else _b64_hash_to_hex
+            out[name] = convert(record[name], f"{what} {name}")
+    return out
+
+
+def proof_v1_to_v2(proof: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``proof.json`` of a format-1 bundle as format 2 has it (the input is not changed).
+
+    Format 1 differs only in encoding: the checkpoint root, every inclusion proof (events and
+    officer key entries), the anchored root and the anchor's consistency proof are standard
+    base64 instead of lowercase hex. Leaves, bodies, salts, notes, signatures and the file
+    layout are the same. Raises LayoutError when one of those hashes is not the strict base64
+    of 32 bytes. The verifier checks a format-1 bundle's files and signature on its bytes as
+    they are, and reads its proof through this only for the proof and anchor checks.
+    """
+    out = dict(proof)
+    if "checkpoint" in proof:
+        out["checkpoint"] = _converted(proof["checkpoint"], "the checkpoint", {"root": False})
+    inclusion = {"inclusion_proof": True}
+    if isinstance(proof.get("events"), list):
+        out["events"] = [
+            _converted(item, f"event {n}", inclusion) for n, item in enumerate(proof["events"])
+        ]
+    if isinstance(proof.get("officer_keys"), list):
+        keys = []
+        for key in proof["officer_keys"]:
+            if isinstance(key, Mapping) and isinstance(key.get("entries"), list):
+                what = f"officer key {key.get('key_id')} entry"
+                key = {**key, "entries": [_converted(e, what, inclusion) for e in key["entries"]]}
+            keys.append(key)
+        out["officer_keys"] = keys
+    if proof.get("anchor") is not None:
+        fields = {"anchored_root": False, "consistency_proof": True}
+        out["anchor"] = _converted(proof["anchor"], "the anchor", fields)
+    return out

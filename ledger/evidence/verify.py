@@ -9,8 +9,10 @@ every check passes. ``notes`` say what could not be checked and why (never a fai
 What is checked:
 
 1. the ZIP reads cleanly (CRCs, no unsafe or duplicate names);
-2. ``manifest.json`` is RFC 8785 JSON of a supported format; ``manifest.sig`` is a C2SP signed
-   note by the log key naming the SHA-256 of ``manifest.json``, the log, complaint and size;
+2. ``manifest.json`` is RFC 8785 JSON of a supported format (version 2, or version 1 whose
+   base64 hashes are read through ``layout.proof_v1_to_v2`` once its files are checked);
+   ``manifest.sig`` is a C2SP signed note by the log key naming the SHA-256 of
+   ``manifest.json``, the log, complaint and size;
 3. every file matches its SHA-256 and size in the manifest, and no file is unlisted;
 4. ``proof.json``: the checkpoint signature, every inclusion proof, the reference, the hash
    chain (seq, prev), every transition, every disclosed body against its commitment, officer
@@ -27,19 +29,20 @@ What is checked:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from ledger.complaints.proofs import verify_complaint_proof
+from ledger.complaints.payloads import MAX_DEPTH
+from ledger.complaints.proofs import proof_input_problem, verify_complaint_proof
 from ledger.evidence import layout
 from ledger.evidence.layout import LayoutError, sha256_hex
 from ledger.evidence.rpc import (
@@ -49,9 +52,11 @@ from ledger.evidence.rpc import (
     TRANSFER_TOPIC,
     RpcError,
 )
+from ledger.jsondepth import text_depth
 from ledger.log import merkle
 from ledger.log.canonical import CanonicalJSONError, parse_canonical
 from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from ledger.log.encoding import parse_hash, parse_hashes
 from ledger.log.note import NoteError, Verifier, open_note
 
 MAX_FILES = 20_000
@@ -132,7 +137,7 @@ def read_zip(
     """The files of a ZIP, each CRC-checked; None (with failed checks) when it is unreadable."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         report.add(f"{what} is a readable ZIP file", False, str(exc))
         return None
     files: dict[str, bytes] = {}
@@ -155,7 +160,14 @@ def read_zip(
                 continue
             try:
                 files[name] = zf.read(info)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            except (
+                zipfile.BadZipFile,
+                OSError,
+                ValueError,
+                NotImplementedError,
+                EOFError,
+                zlib.error,
+            ) as exc:  # zlib.error and EOFError: a corrupt or truncated deflate stream
                 bad.append(f"{name}: {exc}")
     for problem in bad:
         report.add(f"{what}: file {problem.split(':')[0]} reads back intact", False, problem)
@@ -177,9 +189,13 @@ def _json(data: bytes | None, what: str, report: VerifyReport, canonical: bool =
     if data is None:
         report.add(f"{what} is present", False, "missing")
         return None
+    # Parsers recurse per level: deeper than the API ever accepts is refused unparsed.
+    if text_depth(data, stop_above=MAX_DEPTH) > MAX_DEPTH:
+        report.add(f"{what} is well-formed RFC 8785 JSON", False, f"nests deeper than {MAX_DEPTH}")
+        return None
     try:
         value = parse_canonical(data) if canonical else json.loads(data)
-    except (CanonicalJSONError, UnicodeDecodeError, ValueError) as exc:
+    except (CanonicalJSONError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         report.add(f"{what} is well-formed RFC 8785 JSON", False, str(exc))
         return None
     if not isinstance(value, dict):
@@ -200,8 +216,20 @@ def verify_bundle(
     files = read_zip(source, report) if isinstance(source, bytes) else dict(source)
     if files is None:
         return report
-    _verify_bundle_files(files, opts, report)
+    _guarded(report, "the bundle", _verify_bundle_files, files, opts, report)
     return report
+
+
+def _guarded(report: VerifyReport, what: str, check, *args: Any) -> None:
+    """Run ``check``; input of a shape no check anticipated (wrong types, absurd values) is
+    a failed check naming the problem, never an exception: a verifier always gives a verdict."""
+    try:
+        check(*args)
+    except RecursionError:
+        report.add(f"{what} could be checked", False, "nested too deeply to verify")
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        report.add(f"{what} could be checked", False, detail[:200])
 
 
 def _verify_bundle_files(files: dict[str, bytes], opts: Options, report: VerifyReport) -> None:
@@ -210,9 +238,10 @@ def _verify_bundle_files(files: dict[str, bytes], opts: Options, report: VerifyR
     if manifest is None:
         return
     fmt, version = manifest.get("format"), manifest.get("format_version")
+    readable = type(version) is int and version in layout.READABLE_FORMAT_VERSIONS
     if not report.add(
         "manifest.json is a supported evidence bundle manifest",
-        fmt == layout.FORMAT and version == layout.FORMAT_VERSION,
+        fmt == layout.FORMAT and readable,
         f"format {fmt!r} version {version!r}",
     ):
         return
@@ -235,6 +264,9 @@ def _verify_bundle_files(files: dict[str, bytes], opts: Options, report: VerifyR
     proof = _json(files.get(layout.PROOF), "proof.json", report)
     if proof is None:
         return
+    if (problem := proof_input_problem(proof)) is not None:
+        report.add("proof.json is a complaint proof", False, problem)
+        return
     report.add(
         "proof.json is for the complaint, log and checkpoint the manifest names",
         proof.get("reference") == reference
@@ -245,14 +277,35 @@ def _verify_bundle_files(files: dict[str, bytes], opts: Options, report: VerifyR
         and proof["checkpoint"].get("root") == manifest["checkpoint"].get("root"),
         f"{reference}, tree size {size}",
     )
-    for check in verify_complaint_proof(proof, str(verifier), origin).checks:
+    # The files are checked against the proof as it is (format 1's bytes are the signed ones);
+    # the proof and anchor checks read a format-1 proof's base64 hashes through the upgrade.
+    proof_now = _proof_in_current_format(proof, version, report)
+    if proof_now is None:
+        return
+    for check in verify_complaint_proof(proof_now, str(verifier), origin).checks:
         report.add(check.name, check.ok, check.detail)
     _check_derived(files, proof, report)
     _check_summary(manifest, proof, report)
     _check_erasures(proof, report)
-    cp = _checkpoint(proof, verifier, origin)
-    _check_anchor(proof, cp, verifier, origin, opts, report)
+    cp = _checkpoint(proof_now, verifier, origin)
+    _check_anchor(proof_now, cp, verifier, origin, opts, report)
     _check_payments(proof, opts, report)
+
+
+def _proof_in_current_format(
+    proof: dict[str, Any], version: int, report: VerifyReport
+) -> dict[str, Any] | None:
+    """``proof`` as the proof checks read it: a format-1 proof through ``proof_v1_to_v2``."""
+    if version == layout.FORMAT_VERSION:
+        return proof
+    name = f"proof.json's format-{version} hashes read as format {layout.FORMAT_VERSION}"
+    try:
+        upgraded = layout.proof_v1_to_v2(proof)
+    except LayoutError as exc:
+        report.add(name, False, str(exc))
+        return None
+    report.add(name, True, "tree roots and proof nodes: base64 in the bundle, hex once read")
+    return upgraded
 
 
 def _log_verifier(bundle_key: Any, opts: Options, report: VerifyReport) -> Verifier | None:
@@ -404,10 +457,6 @@ def _checkpoint(proof: Mapping[str, Any], verifier: Verifier, origin: str) -> Ch
 # --- anchor --------------------------------------------------------------------------------------
 
 
-def _b64(value: Any) -> bytes:
-    return base64.b64decode(value, validate=True)
-
-
 def _check_anchor(proof, cp: Checkpoint | None, verifier, origin, opts: Options, report) -> None:
     anchor = proof.get("anchor")
     if anchor is None:
@@ -423,8 +472,8 @@ def _check_anchor(proof, cp: Checkpoint | None, verifier, origin, opts: Options,
         return
     try:
         anchored_size = int(anchor["anchored_size"])
-        anchored_root = _b64(anchor["anchored_root"])
-        consistency = [_b64(p) for p in anchor["consistency_proof"]]
+        anchored_root = parse_hash(anchor["anchored_root"])
+        consistency = parse_hashes(anchor["consistency_proof"])
     except (KeyError, TypeError, ValueError) as exc:
         report.add("the anchor record is well-formed", False, str(exc))
         return
@@ -492,7 +541,7 @@ def _check_anchor_on_chain(anchor, cp, origin, anchored_size, anchored_root, opt
             f"RPC chain {chain_id}, anchor on chain {anchor.get('chain_id')}",
         )
         contract = str(anchor.get("contract") or "")
-        if not _ADDRESS.match(contract):
+        if not _ADDRESS.fullmatch(contract):
             report.add("the anchor names a contract address", False, repr(contract))
             return
         if opts.contract:
@@ -513,7 +562,7 @@ def _check_anchor_on_chain(anchor, cp, origin, anchored_size, anchored_root, opt
             f"code sha256 {hashlib.sha256(code).hexdigest()[:16]}…",
         )
         tx_hash = str(anchor.get("tx_hash") or "")
-        receipt = chain.receipt(tx_hash) if _TX.match(tx_hash) else None
+        receipt = chain.receipt(tx_hash) if _TX.fullmatch(tx_hash) else None
         if receipt is None or receipt.get("blockNumber") is None:
             report.add("the anchor transaction is on chain", False, f"{tx_hash} not found")
             return
@@ -564,7 +613,7 @@ def _check_anchor_on_chain(anchor, cp, origin, anchored_size, anchored_root, opt
                     matched[0][0],
                     cp.root,
                     matched[0][1],
-                    [_b64(p) for p in anchor["consistency_proof"]],
+                    parse_hashes(anchor["consistency_proof"]),
                 )
                 ok, detail = True, f"tree size {cp.size} -> {matched[0][0]} on chain"
             except merkle.ProofError as exc:
@@ -706,7 +755,7 @@ def verify_export(data: bytes, options: Options | None = None, **kwargs: Any) ->
     files = read_zip(data, report, "the export")
     if files is None:
         return report
-    _verify_export_files(files, opts, report)
+    _guarded(report, "the export", _verify_export_files, files, opts, report)
     return report
 
 
@@ -771,15 +820,19 @@ def _verify_export_files(files: dict[str, bytes], opts: Options, report: VerifyR
 def verify_path(path: Path, options: Options | None = None, **kwargs: Any) -> VerifyReport:
     """A bundle or export: a ZIP file, or a directory holding an unpacked one."""
     opts = options or Options(**kwargs)
-    if path.is_dir():
-        files = read_directory(path)
-        report = VerifyReport()
-        if layout.INDEX in files:
-            _verify_export_files(files, opts, report)
-        else:
-            _verify_bundle_files(files, opts, report)
+    report = VerifyReport()
+    try:
+        files = read_directory(path) if path.is_dir() else None
+        data = b"" if files is not None else path.read_bytes()
+    except OSError as exc:
+        report.add(f"{path} can be read", False, exc.strerror or type(exc).__name__)
         return report
-    data = path.read_bytes()
+    if files is not None:
+        if layout.INDEX in files:
+            _guarded(report, "the export", _verify_export_files, files, opts, report)
+        else:
+            _guarded(report, "the bundle", _verify_bundle_files, files, opts, report)
+        return report
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             is_export = layout.INDEX in zf.namelist()

@@ -73,6 +73,12 @@ export function hexdecode(s) {
   return out;
 }
 
+/** A hash as our JSON carries it: 64 lowercase hex digits (docs/spec/encoding.md). */
+export function hashdecode(s) {
+  if (typeof s !== "string" || !/^[0-9a-f]{64}$/.test(s)) fail("hex");
+  return hexdecode(s);
+}
+
 export const hexencode = (bytes) =>
   Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
@@ -359,41 +365,61 @@ export function parseReference(text) {
   return groupReference(s);
 }
 
-// --- vocabularies (ledger/complaints/vocab.py) ----------------------------------------------
+// --- the domain's rules (rules.json, generated from ledger/complaints) ---------------------------
 
-export const STATUSES = [
-  "received",
-  "acknowledged",
-  "investigating",
-  "reopened",
-  "decided",
-  "compensation_offered",
-  "compensation_accepted",
-  "compensation_declined",
-  "compensation_paid",
-  "closed",
-  "withdrawn",
-  "referred",
-];
-export const ROLES = [
-  "customer",
-  "agent",
-  "officer",
-  "supervisor",
-  "legal",
-  "regulator",
-  "admin",
-  "system",
-];
-export const SIGNED_EVENTS = ["decision", "compensation_offered", "compensation_paid"];
-const OFFICER_KEY_EVENTS = ["officer_key_registered", "officer_key_revoked"];
-const EVIDENCE_EVENTS = ["received", "info_received", "evidence_added"];
-const ESCALATION_RANK = { bot: 0, agent: 1, specialist: 2 };
-const HEX32 = /^[0-9a-f]{64}$/;
+// rules.json is built by scripts/build_verify_rules.py from the Python domain (vocab.py,
+// states.py, payloads.py, events.py): event types, statuses, roles, the transition table,
+// payload specs, money units, which steps may be rated. This file keeps only the checks that
+// are code; every table comes from there, so the browser and Python verifiers cannot drift.
+// The rules are loaded once (loadRules) before any proof is checked; verifying a dropped
+// bundle then needs no further request.
+
+const RULES_FORMAT = 1;
+let RULES = null;
+export let STATUSES = [];
+export let ROLES = [];
+export let EVENT_TYPES = [];
+export let SIGNED_EVENTS = [];
+let PUBLIC_FIELDS = {};
+let BODY_FIELDS = {};
+let ACTOR_ID = null;
+let HEX32 = null;
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?Z$/;
-const ACTOR_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const LOG_ORIGIN = /^[\x21-\x7e][\x20-\x7e]{0,254}$/;
-const AMOUNT = /^(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?$/;
+
+/**
+ * Load the rulebook: by default rules.json beside this module (same origin), or a rules object
+ * already at hand. Throws Error when it cannot be read or has another format.
+ */
+export async function loadRules(source = new URL("./rules.json", import.meta.url)) {
+  let rules = source;
+  if (typeof source === "string" || source instanceof URL) {
+    const resp = await fetch(source, { credentials: "omit", cache: "no-cache" });
+    if (!resp.ok) throw new Error(`rules.json: HTTP ${resp.status}`);
+    rules = await resp.json();
+  }
+  if (!isObject(rules) || rules.format !== RULES_FORMAT)
+    throw new Error(`rules.json: expected format ${RULES_FORMAT}`);
+  const fields = (specs) =>
+    Object.fromEntries(
+      Object.entries(specs).map(([type, spec]) => [type, compileFields(rules, spec)]),
+    );
+  PUBLIC_FIELDS = fields(rules.public_fields);
+  BODY_FIELDS = fields(rules.body_fields);
+  ACTOR_ID = new RegExp(rules.envelope.actor_id);
+  HEX32 = new RegExp(rules.envelope.hash);
+  STATUSES = rules.statuses;
+  ROLES = rules.roles;
+  EVENT_TYPES = rules.event_types;
+  SIGNED_EVENTS = rules.signed_events;
+  RULES = rules;
+  return rules;
+}
+
+function rulebook() {
+  if (!RULES) throw new Error("the verification rules are not loaded (call loadRules first)");
+  return RULES;
+}
 
 export function parseTimestamp(text) {
   const m = typeof text === "string" ? TIMESTAMP.exec(text) : null;
@@ -409,188 +435,66 @@ export function parseTimestamp(text) {
 
 // --- payloads (ledger/complaints/payloads.py): public fields closed, bodies open ---------------
 
-const ENUMS = {
-  category: [
-    "lost_recovery_phrase",
-    "stuck_transaction",
-    "hacked_account",
-    "interface_fault",
-    "sync_fault",
-    "refund_or_claim",
-  ],
-  channel: ["email", "chat", "phone", "social", "in_app", "web_form"],
-  language: ["en", "ca", "pt", "zh", "lt", "ru"],
-  level: ["bot", "agent", "specialist"],
-  specialism: ["security", "technical", "legal"],
-  escalation_reason: ["customer_request", "complexity", "security_risk", "deadline_risk"],
-  evidence_kind: ["document", "screenshot", "transaction", "system_log", "statement", "other"],
-  outcome: ["upheld", "partially_upheld", "rejected"],
-  root_cause: [
-    "product_defect",
-    "process_failure",
-    "human_error",
-    "third_party",
-    "network_conditions",
-    "fraud",
-    "customer_action",
-    "communication",
-    "policy",
-    "no_fault_found",
-  ],
-  method: ["bank_transfer", "card_refund", "on_chain", "account_credit"],
-  decline_reason: ["amount_too_low", "wrong_method", "disagrees_with_decision", "other"],
-  close_reason: ["resolved", "offer_declined", "offer_lapsed", "referral_concluded", "no_response"],
-  reopen_reason: ["new_information", "customer_request", "ombudsman_direction", "quality_review"],
-  referral_target: ["ombudsman", "regulator"],
-  erasure_basis: ["gdpr_art17", "retention_expired"],
-  revocation_reason: ["compromised", "left_role", "superseded", "other"],
-};
-const KEY_ID = /^[0-9a-f]{32}$/;
-const RULE_REF = /^[A-Za-z0-9§][A-Za-z0-9 ._:/()&§#-]{0,79}$/;
-const MINOR_UNITS = { JPY: 0, KRW: 0, ISK: 0, CLP: 0, BHD: 3, KWD: 3, OMR: 3, JOD: 3 };
-
-const oneOf = (kind) => (v) => ENUMS[kind].includes(v);
-const matches = (re) => (v) => typeof v === "string" && re.test(v);
-const isText =
-  (max = 20000) =>
-  (v) =>
-    typeof v === "string" && v.trim().length > 0 && [...v].length <= max;
-const isTimestamp = (v) => parseTimestamp(v) !== null;
-const isHash = matches(HEX32);
-const isInt = (v) => Number.isSafeInteger(v);
-const listOf = (item, min, max) => (v) =>
-  Array.isArray(v) &&
-  v.length >= min &&
-  v.length <= max &&
-  v.every(item) &&
-  new Set(v.map((x) => canonicalJson(x))).size === v.length;
-const isAmount = (v) => matches(AMOUNT)(v) && !/^0(\.0+)?$/.test(v);
-const DEADLINES = ["first_response", "target_resolution", "resolution_limit", "final_response"];
-const isDeadlines = (v) =>
-  isObject(v) && Object.entries(v).every(([k, x]) => DEADLINES.includes(k) && isTimestamp(x));
-const isSignature = (v) =>
-  isObject(v) &&
-  Object.keys(v).sort().join() === "key_id,sig" &&
-  KEY_ID.test(v.key_id) &&
-  /^[0-9a-f]{128}$/.test(v.sig);
-const isRoles = (v) =>
-  listOf((r) => ROLES.includes(r), 1, ROLES.length)(v) && v.join() === [...v].sort().join();
-const isRules = listOf(matches(RULE_REF), 1, 100);
-const isEvidence = listOf(isHash, 0, 200);
-const isContext = (v) =>
-  isObject(v) &&
-  Object.keys(v).sort().join() === "complaint,log,nonce,prev,type" &&
-  isText(255)(v.log) &&
-  isText(64)(v.complaint) &&
-  isHash(v.prev) &&
-  isHash(v.nonce) &&
-  EVENT_TYPES.includes(v.type);
-const isAttachment = (v) =>
-  isObject(v) &&
-  isText(255)(v.name) &&
-  isHash(v.sha256) &&
-  (!("media_type" in v) || isText(255)(v.media_type)) &&
-  (!("size" in v) || (isInt(v.size) && v.size >= 0));
+/** A validator from its description in rules.json (payloads.describe on the Python side). */
+function compileCheck(rules, d) {
+  switch (d.kind) {
+    case "enum": {
+      const values = rules.enums[d.enum];
+      if (!Array.isArray(values)) throw new Error(`rules.json: no enum ${d.enum}`);
+      return (v) => typeof v === "string" && values.includes(v);
+    }
+    case "pattern": {
+      const re = new RegExp(d.pattern);
+      return (v) => typeof v === "string" && re.test(v);
+    }
+    case "text":
+      // Lengths in code points, as Python's len().
+      return (v) => typeof v === "string" && v.trim().length > 0 && [...v].length <= d.max_length;
+    case "timestamp":
+      return (v) => parseTimestamp(v) !== null;
+    case "amount": {
+      const re = new RegExp(d.pattern);
+      return (v) => typeof v === "string" && re.test(v) && !/^0(\.0+)?$/.test(v);
+    }
+    case "int":
+      return (v) => Number.isSafeInteger(v) && v >= d.min && v <= d.max;
+    case "list": {
+      const item = compileCheck(rules, d.items);
+      return (v) =>
+        Array.isArray(v) &&
+        v.length >= d.min_length &&
+        v.length <= d.max_length &&
+        v.every(item) &&
+        (!d.unique || new Set(v.map((x) => canonicalJson(x))).size === v.length) &&
+        (!d.sorted || v.join("\n") === [...v].sort().join("\n"));
+    }
+    case "nullable": {
+      const inner = compileCheck(rules, d.inner);
+      return (v) => v === null || inner(v);
+    }
+    case "object": {
+      const spec = compileFields(rules, d.fields);
+      return (v) => fieldsValid(v, spec, d.closed);
+    }
+    default:
+      throw new Error(`rules.json: unknown check ${String(d.kind)}`);
+  }
+}
 
 // name -> [required, validator]
-const MONEY_PUBLIC = {
-  amount: [false, isAmount],
-  currency: [false, matches(/^[A-Z]{3}$/)],
-  asset: [false, matches(/^[A-Z0-9][A-Z0-9.-]{1,19}$/)],
-  method: [true, oneOf("method")],
-  signature: [true, isSignature],
-};
-const PUBLIC_FIELDS = {
-  received: {
-    category: [true, oneOf("category")],
-    channel: [true, oneOf("channel")],
-    language: [true, oneOf("language")],
-    jurisdiction: [true, matches(/^[A-Z]{2}(-[A-Z0-9]+){1,3}$/)],
-    level: [false, oneOf("level")],
-    deadlines: [false, isDeadlines],
-  },
-  acknowledged: { deadlines: [false, isDeadlines] },
-  info_requested: { respond_by: [false, isTimestamp] },
-  info_received: {},
-  evidence_added: { kind: [false, oneOf("evidence_kind")] },
-  note_added: {},
-  escalated: {
-    level: [true, oneOf("level")],
-    specialism: [false, oneOf("specialism")],
-    reason: [false, oneOf("escalation_reason")],
-  },
-  holding_reply: { deadlines: [false, isDeadlines] },
-  decision: {
-    outcome: [true, oneOf("outcome")],
-    root_cause: [true, oneOf("root_cause")],
-    rules: [true, isRules],
-    evidence: [true, isEvidence],
-    signature: [true, isSignature],
-  },
-  compensation_offered: MONEY_PUBLIC,
-  compensation_accepted: {},
-  compensation_declined: { reason: [false, oneOf("decline_reason")] },
-  compensation_paid: MONEY_PUBLIC,
-  closed: { reason: [false, oneOf("close_reason")] },
-  reopened: { reason: [false, oneOf("reopen_reason")], deadlines: [false, isDeadlines] },
-  withdrawn: {},
-  referred: {
-    to: [true, oneOf("referral_target")],
-    scheme: [false, matches(/^[A-Z0-9][A-Z0-9_-]{1,31}$/)],
-  },
-  rated: { csat: [true, (v) => isInt(v) && v >= 1 && v <= 5] },
-  erased: { erases: [true, isHash], basis: [true, oneOf("erasure_basis")] },
-  officer_key_registered: {
-    key_id: [true, matches(KEY_ID)],
-    public_key: [true, isHash],
-    roles: [true, isRoles],
-    valid_from: [true, isTimestamp],
-    valid_until: [true, (v) => v === null || isTimestamp(v)],
-  },
-  officer_key_revoked: {
-    key_id: [true, matches(KEY_ID)],
-    reason: [true, oneOf("revocation_reason")],
-  },
-};
-export const EVENT_TYPES = Object.keys(PUBLIC_FIELDS);
+function compileFields(rules, fields) {
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, f]) => [name, [f.required, compileCheck(rules, f.check)]]),
+  );
+}
 
-const MONEY_BODY = {
-  context: [true, isContext],
-  amount: [true, isAmount],
-  currency: [false, MONEY_PUBLIC.currency[1]],
-  asset: [false, MONEY_PUBLIC.asset[1]],
-  method: [true, oneOf("method")],
-};
-const BODY_FIELDS = {
-  received: { description: [true, isText()] },
-  info_requested: { request: [true, isText()] },
-  info_received: {
-    text: [false, isText()],
-    attachments: [false, listOf(isAttachment, 1, 100)],
-  },
-  evidence_added: {
-    description: [true, isText()],
-    attachments: [false, listOf(isAttachment, 1, 100)],
-  },
-  note_added: { text: [true, isText()] },
-  holding_reply: { reason: [true, isText()] },
-  decision: {
-    context: [true, isContext],
-    outcome: [true, oneOf("outcome")],
-    finding: [true, isText()],
-    rules: [true, isRules],
-    evidence: [true, isEvidence],
-    root_cause: [true, oneOf("root_cause")],
-    remedy: [false, isText()],
-  },
-  compensation_offered: { ...MONEY_BODY, respond_by: [false, isTimestamp] },
-  compensation_paid: {
-    ...MONEY_BODY,
-    payment_reference: [false, matches(/^[A-Za-z0-9][A-Za-z0-9 ._:/#-]{0,63}$/)],
-    tx_hash: [false, matches(/^0x[0-9a-fA-F]{64}$/)],
-  },
-  officer_key_registered: { name: [true, isText(200)] },
-};
+function fieldsValid(obj, spec, closed) {
+  if (!isObject(obj)) return false;
+  for (const [name, [required, valid]] of Object.entries(spec)) {
+    if (name in obj ? !valid(obj[name]) : required) return false;
+  }
+  return !closed || Object.keys(obj).every((name) => Object.hasOwn(spec, name));
+}
 
 function checkFields(obj, spec, closed, code) {
   if (!isObject(obj)) fail(`${code}_not_object`);
@@ -603,11 +507,12 @@ function checkFields(obj, spec, closed, code) {
   }
   if (closed) {
     for (const name of Object.keys(obj))
-      if (!(name in spec)) fail(`${code}_unknown`, { field: name });
+      if (!Object.hasOwn(spec, name)) fail(`${code}_unknown`, { field: name });
   }
 }
 
 function checkMoney(o, required) {
+  const { minor_units: minorUnits, default_minor_units: defaultMinorUnits } = rulebook().money;
   const units = ["currency", "asset"].filter((k) => k in o);
   if (!("amount" in o)) {
     if (required || units.length) fail("bad_money");
@@ -619,21 +524,39 @@ function checkMoney(o, required) {
     fail("bad_money");
   if ("currency" in o) {
     const decimals = (o.amount.split(".")[1] || "").length;
-    if (decimals > (MINOR_UNITS[o.currency] ?? 2)) fail("bad_money");
+    const allowed = Object.hasOwn(minorUnits, o.currency)
+      ? minorUnits[o.currency]
+      : defaultMinorUnits;
+    if (decimals > allowed) fail("bad_money");
+  }
+}
+
+/** payloads._check_on_chain: on-chain details only for on-chain payments, base units exact. */
+function checkOnChain(body) {
+  const given = rulebook().money.on_chain_body_fields.filter((k) => k in body);
+  if (!given.length) return;
+  if (body.method !== "on_chain") fail("bad_money");
+  if ("amount_base_units" in body !== "decimals" in body)
+    fail("body_missing", { field: "decimals" in body ? "amount_base_units" : "decimals" });
+  if ("amount_base_units" in body) {
+    // amount × 10^decimals, exactly, in decimal strings (no floating point).
+    const [whole, frac = ""] = body.amount.split(".");
+    const digits = frac.replace(/0+$/, "");
+    if (digits.length > body.decimals) fail("bad_money");
+    const scaled = BigInt(whole + digits.padEnd(body.decimals, "0"));
+    if (scaled !== BigInt(body.amount_base_units)) fail("bad_money");
   }
 }
 
 /** payloads.validate_public: only the listed, non-personal fields, each valid. */
 function checkPublic(type, pub) {
-  const spec = { ...PUBLIC_FIELDS[type] };
-  if (!OFFICER_KEY_EVENTS.includes(type)) spec.state = [true, (v) => STATUSES.includes(v)];
-  checkFields(pub, spec, true, "public");
+  checkFields(pub, PUBLIC_FIELDS[type], true, "public");
   if (type === "escalated") {
     if ((pub.level === "specialist") !== "specialism" in pub)
       fail("public_value", { field: "specialism" });
     if (pub.level === "bot") fail("public_value", { field: "level" });
   }
-  if (type === "compensation_offered" || type === "compensation_paid") checkMoney(pub, false);
+  if (rulebook().money.events.includes(type)) checkMoney(pub, false);
 }
 
 /** payloads.validate_body: the fields a disclosed body of this type needs. */
@@ -643,38 +566,28 @@ export function checkBody(type, body) {
     fail("body_missing", { field: "text" });
   if (type === "decision" && body.outcome !== "rejected" && !("remedy" in body))
     fail("body_missing", { field: "remedy" });
-  if (type === "compensation_offered" || type === "compensation_paid") checkMoney(body, true);
+  if (rulebook().money.events.includes(type)) checkMoney(body, true);
   if (type === "compensation_paid") {
     if (body.method === "on_chain" && !("tx_hash" in body))
       fail("body_missing", { field: "tx_hash" });
     if (body.method !== "on_chain" && !("payment_reference" in body))
       fail("body_missing", { field: "payment_reference" });
+    checkOnChain(body);
   }
 }
-
-const ENVELOPE_FIELDS = [
-  "actor",
-  "at",
-  "commitment",
-  "complaint",
-  "log",
-  "prev",
-  "public",
-  "seq",
-  "type",
-  "v",
-];
 
 /** Parse and validate one event leaf (RFC 8785 text of the envelope). Throws VerifyError. */
 export function parseEnvelope(leafText) {
   const data = parseCanonical(leafText);
+  const E = rulebook().envelope;
   if (!isObject(data)) fail("envelope_not_object");
-  if (Object.keys(data).sort().join() !== ENVELOPE_FIELDS.join()) fail("envelope_fields");
-  if (data.v !== 1) fail("envelope_version");
+  if (Object.keys(data).sort().join() !== E.fields.join()) fail("envelope_fields");
+  if (data.v !== E.version) fail("envelope_version");
   if (typeof data.log !== "string" || !LOG_ORIGIN.test(data.log))
     fail("envelope_field", { field: "log" });
   if (!EVENT_TYPES.includes(data.type)) fail("envelope_type", { type: String(data.type) });
-  if (!Number.isSafeInteger(data.seq) || data.seq < 0) fail("envelope_field", { field: "seq" });
+  if (!Number.isSafeInteger(data.seq) || data.seq < 0 || data.seq > E.max_seq)
+    fail("envelope_field", { field: "seq" });
   if (data.prev !== null && !(typeof data.prev === "string" && HEX32.test(data.prev)))
     fail("envelope_field", { field: "prev" });
   if (data.complaint !== null) {
@@ -711,14 +624,14 @@ export function parseEnvelope(leafText) {
   if (!ROLES.includes(actor.role)) fail("envelope_field", { field: "actor.role" });
   if (typeof actor.id !== "string" || !ACTOR_ID.test(actor.id))
     fail("envelope_field", { field: "actor.id" });
-  if (actor.role === "customer" && actor.id !== "customer")
+  if (actor.role === "customer" && actor.id !== E.customer_id)
     fail("envelope_field", { field: "actor.id" });
   if (
     SIGNED_EVENTS.includes(data.type) &&
     (actor.role !== "officer" || actor.id !== data.public.signature.key_id)
   )
     fail("signer_mismatch");
-  if (OFFICER_KEY_EVENTS.includes(data.type) && actor.role !== "admin")
+  if (rulebook().officer_key_events.includes(data.type) && actor.role !== "admin")
     fail("envelope_field", { field: "actor.role" });
   return { ...data, atMs };
 }
@@ -736,94 +649,24 @@ const sameMoney = (a, b) => a.value === b.value && a.unit === b.unit && a.asset 
 
 // --- the complaint state machine (ledger/complaints/states.py) -------------------------------
 
-const STAFF = ["agent", "officer", "supervisor"];
-const same = (list) => Object.fromEntries(list.map((s) => [s, s]));
-const to = (list, target) => Object.fromEntries(list.map((s) => [s, target]));
-const INVESTIGATE = {
-  acknowledged: "investigating",
-  investigating: "investigating",
-  reopened: "investigating",
-};
-const WORK = {
-  received: "received",
-  ...INVESTIGATE,
-  ...same([
-    "decided",
-    "compensation_offered",
-    "compensation_accepted",
-    "compensation_declined",
-    "compensation_paid",
-    "referred",
-  ]),
-};
-const TRANSITIONS = {
-  acknowledged: [[...STAFF, "system"], { received: "acknowledged" }],
-  info_requested: [[...STAFF, "legal"], INVESTIGATE],
-  info_received: [["customer", "agent"], same(["investigating"])],
-  evidence_added: [[...STAFF, "customer", "legal"], WORK],
-  note_added: [[...STAFF, "legal"], WORK],
-  escalated: [[...STAFF, "customer", "system"], { received: "received", ...INVESTIGATE }],
-  holding_reply: [STAFF, INVESTIGATE],
-  decision: [["officer"], to(["acknowledged", "investigating", "reopened"], "decided")],
-  compensation_offered: [
-    ["officer"],
-    to(["decided", "compensation_declined"], "compensation_offered"),
-  ],
-  compensation_accepted: [["customer", "agent"], { compensation_offered: "compensation_accepted" }],
-  compensation_declined: [["customer", "agent"], { compensation_offered: "compensation_declined" }],
-  compensation_paid: [["officer"], { compensation_accepted: "compensation_paid" }],
-  closed: [
-    [...STAFF, "system"],
-    to(
-      ["decided", "compensation_offered", "compensation_declined", "compensation_paid", "referred"],
-      "closed",
-    ),
-  ],
-  reopened: [
-    ["officer", "supervisor", "legal", "regulator"],
-    to(["decided", "closed", "referred"], "reopened"),
-  ],
-  withdrawn: [
-    ["customer", "agent"],
-    to(
-      [
-        "received",
-        "acknowledged",
-        "investigating",
-        "reopened",
-        "decided",
-        "compensation_offered",
-        "compensation_accepted",
-        "compensation_declined",
-      ],
-      "withdrawn",
-    ),
-  ],
-  referred: [
-    ["customer", "officer", "supervisor", "legal", "regulator"],
-    to(
-      STATUSES.filter((s) => s !== "withdrawn" && s !== "referred"),
-      "referred",
-    ),
-  ],
-  rated: [["customer"], same(STATUSES)],
-  erased: [["admin", "legal"], same(STATUSES)],
-};
-const START_ROLES = ["customer", "agent", "system"];
+// The table (who may record what, from which status to which) is rules.transitions; the
+// guards below are the rules the table cannot express (states.GUARDS), driven by its data.
 
 /** The state after one more event; throws VerifyError("rule_*"). Does not mutate ``state``. */
 export function applyStep(state, env, leafHashHex) {
+  const R = rulebook();
   const { type, public: pub } = env;
   const role = env.actor.role;
-  if (OFFICER_KEY_EVENTS.includes(type)) fail("rule_not_complaint_event", { type });
+  const entry = { hash: leafHashHex, type, seq: env.seq };
+  if (R.officer_key_events.includes(type)) fail("rule_not_complaint_event", { type });
   if (state === null) {
     if (type !== "received") fail("rule_not_started", { type });
-    if (!START_ROLES.includes(role)) fail("rule_role", { role, type });
+    if (!R.start_roles.includes(role)) fail("rule_role", { role, type });
     if (pub.state !== "received")
       fail("rule_state_mismatch", { claimed: pub.state, target: "received" });
     return {
       status: "received",
-      level: pub.level || "agent",
+      level: pub.level || R.initial_level,
       specialism: null,
       infoPending: false,
       holdingReplySent: false,
@@ -831,22 +674,24 @@ export function applyStep(state, env, leafHashHex) {
       offer: null,
       payments: [],
       reopenCount: 0,
-      events: [[leafHashHex, type]],
+      events: [entry],
       erased: [],
+      rated: [],
     };
   }
   if (type === "received") fail("rule_already_started");
-  const [roles, moves] = TRANSITIONS[type];
-  if (!roles.includes(role)) fail("rule_role", { role, type });
-  const target = moves[state.status];
+  const rule = R.transitions[type];
+  if (!rule) fail("rule_transition", { type, status: state.status });
+  if (!rule.roles.includes(role)) fail("rule_role", { role, type });
+  const target = Object.hasOwn(rule.moves, state.status) ? rule.moves[state.status] : null;
   if (!target) fail("rule_transition", { type, status: state.status });
   if (pub.state !== target) fail("rule_state_mismatch", { claimed: pub.state, target });
-  const typeOf = (h) => (state.events.find((e) => e[0] === h) || [])[1];
-  // Guards (states._guard).
+  const typeOf = (h) => state.events.find((e) => e.hash === h)?.type;
+  // Guards (states.GUARDS).
   if (type === "info_received" && !state.infoPending) fail("rule_info_not_requested");
   if (type === "escalated") {
-    const rank = ESCALATION_RANK[pub.level];
-    const current = ESCALATION_RANK[state.level];
+    const rank = R.escalation_rank[pub.level];
+    const current = R.escalation_rank[state.level];
     const lateral = pub.level === "specialist" && (pub.specialism || null) !== state.specialism;
     if (rank === undefined || rank < current || (rank === current && !lateral))
       fail("rule_escalation_not_higher");
@@ -856,7 +701,7 @@ export function applyStep(state, env, leafHashHex) {
   if (type === "holding_reply" && state.holdingReplySent) fail("rule_holding_reply_twice");
   if (type === "decision") {
     for (const ref of pub.evidence) {
-      if (!EVIDENCE_EVENTS.includes(typeOf(ref))) fail("rule_evidence_unknown");
+      if (!R.evidence_events.includes(typeOf(ref))) fail("rule_evidence_unknown");
     }
   }
   if (type === "compensation_offered" && state.outcome === "rejected")
@@ -867,14 +712,21 @@ export function applyStep(state, env, leafHashHex) {
   }
   if (type === "closed" && state.status === "compensation_offered" && pub.reason !== "offer_lapsed")
     fail("rule_offer_open");
+  if (type === "rated") {
+    // A rating names one earlier step of a rateable type (rules.rateable_events), once.
+    const rated = state.events.find((e) => e.seq === pub.rates);
+    if (!rated || !R.rateable_events.includes(rated.type))
+      fail("rule_rating_target", { seq: pub.rates });
+    if (state.rated.includes(pub.rates)) fail("rule_rating_duplicate", { seq: pub.rates });
+  }
   if (type === "erased") {
     const targetType = typeOf(pub.erases);
     if (!targetType) fail("rule_erase_unknown");
     if (targetType === "erased") fail("rule_erase_unknown");
     if (state.erased.includes(pub.erases)) fail("rule_erase_twice");
   }
-  // Effects (states._effect).
-  const next = { ...state, status: target, events: [...state.events, [leafHashHex, type]] };
+  // Effects (states.EFFECTS).
+  const next = { ...state, status: target, events: [...state.events, entry] };
   switch (type) {
     case "info_requested":
       next.infoPending = true;
@@ -913,6 +765,9 @@ export function applyStep(state, env, leafHashHex) {
         holdingReplySent: false,
       });
       next.reopenCount = state.reopenCount + 1;
+      break;
+    case "rated":
+      next.rated = [...state.rated, pub.rates];
       break;
     case "erased":
       next.erased = [...state.erased, pub.erases];
@@ -972,19 +827,13 @@ export function checkAuthority(registry, keyId, role, atMs) {
   return key;
 }
 
-// Public fields that repeat signed body fields (payloads.MIRRORED).
-const MIRRORED = {
-  decision: ["outcome", "root_cause", "rules", "evidence"],
-  compensation_offered: ["amount", "currency", "asset", "method"],
-  compensation_paid: ["amount", "currency", "asset", "method"],
-};
-
+/** payloads.check_consistency: public fields that repeat signed body fields (rules.mirrored). */
 function checkConsistency(env, body) {
-  for (const name of MIRRORED[env.type] || []) {
+  for (const name of rulebook().mirrored[env.type] || []) {
     if (name in env.public && canonicalJson(env.public[name]) !== canonicalJson(body[name] ?? null))
       fail("public_body_mismatch", { field: name });
   }
-  if (env.type === "compensation_offered" || env.type === "compensation_paid") {
+  if (rulebook().money.events.includes(env.type)) {
     const units = (o) => ["currency", "asset"].filter((k) => k in o).join();
     const pu = units(env.public);
     if (pu && "amount" in env.public && pu !== units(body))
@@ -1045,7 +894,7 @@ const errMsg = (exc) =>
 
 function asProofList(value) {
   if (!Array.isArray(value)) fail("proof_not_list");
-  return value.map((p) => b64decode(p));
+  return value.map((p) => hashdecode(p));
 }
 
 /** Check one log entry's inclusion; returns the leaf hash (or null when it does not hold). */
@@ -1136,7 +985,7 @@ async function verifyAnchor(report, anchor, cp, verifier) {
   try {
     if (anchor.checkpoint_size !== undefined && anchor.checkpoint_size !== cp.size)
       fail("anchor_other_checkpoint", { size: anchor.checkpoint_size });
-    const root2 = b64decode(anchor.anchored_root);
+    const root2 = hashdecode(anchor.anchored_root);
     await verifyConsistency(
       cp.size,
       anchor.anchored_size,
@@ -1161,7 +1010,7 @@ async function verifyAnchor(report, anchor, cp, verifier) {
   if (typeof anchor.anchored_checkpoint === "string" && verifier) {
     try {
       const acp = await openCheckpoint(anchor.anchored_checkpoint, verifier);
-      if (acp.size !== anchor.anchored_size || b64encode(acp.root) !== anchor.anchored_root)
+      if (acp.size !== anchor.anchored_size || hexencode(acp.root) !== anchor.anchored_root)
         fail("anchor_checkpoint_differs");
       if (typeof anchor.note_hash === "string") {
         const h = "0x" + hexencode(await sha256(utf8(anchor.anchored_checkpoint)));
@@ -1188,6 +1037,7 @@ export async function verifyProof(
   vkeyText,
   { expectedReference = null, serverStatus = null } = {},
 ) {
+  if (!RULES) await loadRules();
   const report = new Report();
   const result = {
     report,
@@ -1222,7 +1072,7 @@ export async function verifyProof(
     try {
       const note = proof.checkpoint && proof.checkpoint.note;
       cp = await openCheckpoint(note, verifier);
-      if (proof.checkpoint.size !== cp.size || proof.checkpoint.root !== b64encode(cp.root))
+      if (proof.checkpoint.size !== cp.size || proof.checkpoint.root !== hexencode(cp.root))
         fail("checkpoint_fields_differ");
       if (typeof proof.log === "string" && proof.log !== cp.origin)
         fail("checkpoint_origin", { origin: cp.origin, log: proof.log });
@@ -1231,7 +1081,7 @@ export async function verifyProof(
         cpLabel,
         msg("detail.checkpoint", { origin: cp.origin, size: cp.size }),
         {
-          tech: msg("tech.root", { root: b64encode(cp.root) }),
+          tech: msg("tech.root", { root: hexencode(cp.root) }),
         },
       );
       result.checkpoint = cp;
@@ -1420,7 +1270,7 @@ export async function verifyProof(
         state = {
           ...state,
           status: env.public.state,
-          events: [...state.events, [hashHex, env.type]],
+          events: [...state.events, { hash: hashHex, type: env.type, seq: env.seq }],
         };
       }
     }
@@ -1633,4 +1483,78 @@ export async function readZipEntry(buffer, wanted = "proof.json") {
   } catch {
     fail("zip_format");
   }
+}
+
+// --- evidence bundle formats (ledger/evidence/layout.py) --------------------------------------
+
+const BUNDLE_FORMAT = "complaint-ledger/evidence-bundle";
+const BUNDLE_VERSION = 2;
+
+/**
+ * A format-1 bundle's proof as format 2 has it: format 1 carries the checkpoint root, every
+ * inclusion proof (events and officer key entries), the anchored root and the anchor's
+ * consistency proof in base64 instead of hex; nothing else differs. Pure, like
+ * ``layout.proof_v1_to_v2``. A value that is not the base64 of a 32-byte hash is left as it
+ * is, so the check that reads it fails at that very step.
+ */
+export function proofV1ToV2(proof) {
+  const hash = (value) => {
+    try {
+      const raw = b64decode(value);
+      return raw.length === 32 && b64encode(raw) === value ? hexencode(raw) : value;
+    } catch {
+      return value;
+    }
+  };
+  const hashes = (value) => (Array.isArray(value) ? value.map(hash) : value);
+  const converted = (record, fields) => {
+    if (!isObject(record)) return record;
+    const out = { ...record };
+    for (const [name, convert] of Object.entries(fields))
+      if (name in record) out[name] = convert(record[name]);
+    return out;
+  };
+  if (!isObject(proof)) return proof;
+  const inclusion = { inclusion_proof: hashes };
+  const out = { ...proof };
+  if ("checkpoint" in proof) out.checkpoint = converted(proof.checkpoint, { root: hash });
+  if (Array.isArray(proof.events)) out.events = proof.events.map((e) => converted(e, inclusion));
+  if (Array.isArray(proof.officer_keys))
+    out.officer_keys = proof.officer_keys.map((key) =>
+      isObject(key) && Array.isArray(key.entries)
+        ? { ...key, entries: key.entries.map((e) => converted(e, inclusion)) }
+        : key,
+    );
+  if (proof.anchor !== null && proof.anchor !== undefined)
+    out.anchor = converted(proof.anchor, { anchored_root: hash, consistency_proof: hashes });
+  return out;
+}
+
+/**
+ * The complaint proof of an evidence bundle ZIP, as ``verifyProof`` reads it, and the bundle's
+ * format version: a format-1 proof is read through ``proofV1ToV2``. A ZIP without a
+ * manifest.json (a proof.json zipped by hand) is read as the current format; a manifest of
+ * another format or version is refused. Throws VerifyError.
+ */
+export async function readBundleProof(buffer) {
+  const json = async (name, code, params = {}) => {
+    try {
+      return JSON.parse(await readZipEntry(buffer, name));
+    } catch (exc) {
+      if (exc instanceof VerifyError) throw exc;
+      return fail(code, params);
+    }
+  };
+  const proof = await json("proof.json", "bundle_not_json");
+  let version = BUNDLE_VERSION;
+  try {
+    const manifest = await json("manifest.json", "bundle_format", { version: "?" });
+    const known = isObject(manifest) && manifest.format === BUNDLE_FORMAT;
+    version = known ? manifest.format_version : null;
+  } catch (exc) {
+    if (!(exc instanceof VerifyError && exc.code === "zip_no_proof")) throw exc;
+  }
+  if (version === 1) return { proof: proofV1ToV2(proof), formatVersion: 1 };
+  if (version !== BUNDLE_VERSION) fail("bundle_format", { version: String(version) });
+  return { proof, formatVersion: version };
 }
