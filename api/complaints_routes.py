@@ -35,7 +35,12 @@ from api.schemas import (
 from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor, body_bytes
-from ledger.complaints.payloads import validate_body, validate_letter_facts, validate_public
+from ledger.complaints.payloads import (
+    validate_body,
+    validate_letter_facts,
+    validate_new_step,
+    validate_public,
+)
 from ledger.complaints.proofdoc import collect_proof
 from ledger.complaints.reference import format_reference, parse_reference
 from ledger.complaints.service import (
@@ -373,6 +378,7 @@ class EventsResource(MethodView):
         # Checked before anything reads them (the letter, the signer's key id): a malformed
         # field is a 422 naming it, never a 500. The domain checks everything again.
         validate_public(event_type, public, state_optional=True)
+        validate_new_step(event_type, public)
         if event_type in LETTERS:
             validate_letter_facts(public, body)
         if event_type not in ("decision", "compensation_offered", "compensation_paid"):

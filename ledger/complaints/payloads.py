@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from ledger.complaints.errors import PayloadError
@@ -297,7 +298,12 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         "scheme": Field(pattern(SCHEME, "a scheme code such as 'UK-FOS'"), required=False),
     },
     # ``rates``: the seq of the earlier step rated (states: a RATEABLE_EVENTS step, once).
-    EventType.RATED: {"csat": Field(csat), "rates": Field(int_range(0, 2**53 - 1))},
+    # Optional on the log (ratings recorded before the rule do not name one and must keep
+    # verifying); required of every new rating (REQUIRED_WHEN_RECORDING).
+    EventType.RATED: {
+        "csat": Field(csat),
+        "rates": Field(int_range(0, 2**53 - 1), required=False),
+    },
     EventType.ERASED: {"erases": Field(_hash), "basis": Field(enum_of(ErasureBasis))},
     # An evidence bundle (ledger/evidence) was exported: its SHA-256, its format version and
     # the tree size of the checkpoint it was built on. Recorded after the bundle was built.
@@ -421,6 +427,22 @@ def _check_money(obj_: Mapping[str, Any], path: str, *, amount_required: bool) -
         allowed = MINOR_UNITS.get(obj_["currency"], DEFAULT_MINOR_UNITS)
         if decimals > allowed:
             _fail(path, f"{obj_['currency']} amounts have at most {allowed} decimals", "BAD_MONEY")
+
+
+# Fields every NEW step of a type must carry although the log's rules accept leaves without
+# them: a rule added later binds what is recorded from then on, while records made before it
+# keep verifying (a rating names the step it rates since bundle format 2).
+REQUIRED_WHEN_RECORDING: Mapping[EventType, tuple[str, ...]] = MappingProxyType(
+    {EventType.RATED: ("rates",)}
+)
+
+
+def validate_new_step(event_type: EventType | str, public: Mapping[str, Any]) -> None:
+    """Raise PayloadError when a step about to be recorded lacks a field new steps need."""
+    et = _event_type(event_type)
+    for name in REQUIRED_WHEN_RECORDING.get(et, ()):
+        if name not in public:
+            _fail(f"public.{name}", f"is required in a new {et} step", "MISSING_FIELD")
 
 
 def validate_public(

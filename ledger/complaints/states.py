@@ -379,6 +379,8 @@ def _closed_guard(state: StepState, public: Mapping[str, Any]) -> None:
 
 
 def _rated_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if "rates" not in public:
+        return  # recorded before ratings named their step (payloads.REQUIRED_WHEN_RECORDING)
     target = public["rates"]
     target_type = state.event_type_at(target)
     if target_type not in RATEABLE_EVENTS:
@@ -485,6 +487,8 @@ def _reopened(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _rated(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    if "rates" not in public:  # an older rating: counted, rates no particular step
+        return {"ratings": (*state.ratings, public["csat"])}
     return {
         "ratings": (*state.ratings, public["csat"]),
         "rated": state.rated | {public["rates"]},

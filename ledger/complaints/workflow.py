@@ -13,6 +13,7 @@ from typing import Any
 from ledger.complaints.errors import AuthorityError, TransitionError
 from ledger.complaints.events import Actor, BuiltEvent, bind_body, build_event
 from ledger.complaints.officers import OfficerKey, verify_event_signature
+from ledger.complaints.payloads import validate_new_step
 from ledger.complaints.states import ComplaintState, apply, step
 from ledger.complaints.vocab import SIGNED_EVENTS, EventType
 
@@ -80,6 +81,7 @@ def append_event(
     """
     _require_started(state)
     event_type = EventType(type)
+    validate_new_step(event_type, public)
     new = apply(state, event_type, actor.role, public)
     built = build_event(
         log=state.log,

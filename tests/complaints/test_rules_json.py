@@ -76,7 +76,9 @@ def test_rules_carry_the_domain_tables() -> None:
         assert {n: f["required"] for n, f in fields.items()} == {
             n: f.required for n, f in spec.items()
         }, et
-    assert rules["public_fields"]["rated"]["rates"]["required"] is True
+    # Older ratings name no step and must keep verifying; only new ratings must name one.
+    assert rules["public_fields"]["rated"]["rates"]["required"] is False
+    assert payloads.REQUIRED_WHEN_RECORDING[EventType.RATED] == ("rates",)
     signature = rules["public_fields"]["decision"]["signature"]["check"]
     assert signature["kind"] == "object" and signature["closed"] is True
     assert signature["fields"]["sig"]["check"]["pattern"] == payloads.SIGNATURE.pattern

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.complaints.errors import ChainError, PayloadError, TransitionError
-from ledger.complaints.payloads import Money
+from ledger.complaints.payloads import Money, validate_new_step
 from ledger.complaints.states import (
     START_ROLES,
     TRACE_EVENTS,
@@ -297,10 +297,19 @@ def test_ratings_are_recorded_in_any_state():
         assert s.ratings == (5,) and s.rated == {2} and s.status == status
 
 
+def test_a_rating_without_a_target_is_an_older_rating_that_new_steps_may_not_be():
+    # On the log: ratings recorded before the rule name no step; they count and verify.
+    s = apply(guard(), "rated", Role.CUSTOMER, {"csat": 4})
+    assert s.ratings == (4,) and s.rated == frozenset()
+    assert apply(s, "rated", Role.CUSTOMER, {"csat": 2}).ratings == (4, 2)
+    # A new step must name its target (workflow.append_event checks it before recording).
+    with pytest.raises(PayloadError) as exc:
+        validate_new_step("rated", {"csat": 5})
+    assert exc.value.code == "MISSING_FIELD" and exc.value.field == "public.rates"
+    validate_new_step("rated", {"csat": 5, "rates": 2})
+
+
 def test_a_rating_names_an_earlier_rateable_step():
-    with pytest.raises(PayloadError) as exc:  # no target
-        apply(guard(), "rated", Role.CUSTOMER, {"csat": 5})
-    assert exc.value.code == "MISSING_FIELD"
     for bad in (-1, "2", 2.0, True, None):
         with pytest.raises(PayloadError):
             apply(guard(), "rated", Role.CUSTOMER, {"csat": 5, "rates": bad})

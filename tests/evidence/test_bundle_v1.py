@@ -150,11 +150,7 @@ def test_v2_proof_is_not_read_as_v1() -> None:
         layout.proof_v1_to_v2(proof)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="regression outside the bundle format: 'rated' now requires public.rates, which "
-    "ratings logged before it lack (ledger/complaints/payloads.py); old logs fail to verify",
-)
 def test_v1_bundle_with_an_old_rating_verifies() -> None:
+    """Ratings recorded before they named the rated step (no ``public.rates``) still verify."""
     report = verify_path(VECTORS / "rated.zip", log_key=VKEY)
     assert report.ok, report.lines()

@@ -712,8 +712,9 @@ export function applyStep(state, env, leafHashHex) {
   }
   if (type === "closed" && state.status === "compensation_offered" && pub.reason !== "offer_lapsed")
     fail("rule_offer_open");
-  if (type === "rated") {
-    // A rating names one earlier step of a rateable type (rules.rateable_events), once.
+  // A rating names one earlier step of a rateable type (rules.rateable_events), once; a
+  // rating without `rates` was recorded before that rule and names no step.
+  if (type === "rated" && pub.rates !== undefined) {
     const rated = state.events.find((e) => e.seq === pub.rates);
     if (!rated || !R.rateable_events.includes(rated.type))
       fail("rule_rating_target", { seq: pub.rates });
@@ -767,7 +768,7 @@ export function applyStep(state, env, leafHashHex) {
       next.reopenCount = state.reopenCount + 1;
       break;
     case "rated":
-      next.rated = [...state.rated, pub.rates];
+      if (pub.rates !== undefined) next.rated = [...state.rated, pub.rates];
       break;
     case "erased":
       next.erased = [...state.erased, pub.erases];
