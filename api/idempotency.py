@@ -45,9 +45,8 @@ class Plan:
 
     def check(self, conn: Connection) -> None:
         """Inside the write transaction: refuse if this key already committed."""
-        if self.records.find(conn, self.keys) is not None:
+        if self.records.taken(conn, self.keys):
             raise AlreadyDone("this Idempotency-Key was already used")
-        self.records.drop_expired(conn, self.keys)  # its slot is free again
 
     def writer(self, outcome: dict[str, Any], status: int = 201):
         """A write hook storing ``outcome`` plus the new entry's log index."""

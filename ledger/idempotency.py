@@ -137,14 +137,19 @@ class IdempotencyRecords:
         ).first()
         return None if row is None else Found(row.request_mac, row.response)
 
-    def drop_expired(self, conn: Connection, keys: RecordKeys) -> None:
-        """Delete an expired record of this key, so a new one can take its place."""
-        conn.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.key_hash == keys.key_hash,
-                IdempotencyRecord.created_at <= self.cutoff(),
-            )
-        )
+    def taken(self, conn: Connection, keys: RecordKeys) -> bool:
+        """Whether a live record holds ``keys.key_hash``; an expired one is deleted so a new
+        record can take its place. One round trip when there is no record (the usual case:
+        this runs inside the log's write transaction)."""
+        created = conn.execute(
+            select(IdempotencyRecord.created_at).where(IdempotencyRecord.key_hash == keys.key_hash)
+        ).scalar()
+        if created is None:
+            return False
+        if created > self.cutoff():
+            return True
+        conn.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key_hash == keys.key_hash))
+        return False
 
     def write(
         self, conn: Connection, keys: RecordKeys, outcome: dict[str, Any], status: int
