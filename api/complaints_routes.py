@@ -52,7 +52,7 @@ from ledger.complaints.service import (
 )
 from ledger.complaints.states import allowed_events
 from ledger.complaints.texts import clock_basis, negotiate_language, status_text
-from ledger.complaints.vocab import Role
+from ledger.complaints.vocab import SIGNED_EVENTS, Role
 from ledger.complaints.workflow import signing_body
 from ledger.log.encoding import hashes_hex
 from ledger.log.merkle import leaf_hash
@@ -381,10 +381,10 @@ class EventsResource(MethodView):
         validate_new_step(event_type, public)
         if event_type in LETTERS:
             validate_letter_facts(public, body)
-        if event_type not in ("decision", "compensation_offered", "compensation_paid"):
+        if event_type not in SIGNED_EVENTS:
             body = get_ledger().complaints.with_letter(ref, event_type, public, body)
         actor = _actor(caller)
-        if event_type in ("decision", "compensation_offered", "compensation_paid"):
+        if event_type in SIGNED_EVENTS:
             sig = public.get("signature") or {}
             actor = Actor(Role(caller.role), str(sig.get("key_id", caller.id)))
         return _record_step(ref, plan, lang, type=event_type, public=public, body=body,

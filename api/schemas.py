@@ -13,6 +13,7 @@ from marshmallow import validate
 
 from ledger.complaints.payloads import MAX_DEPTH
 from ledger.complaints.vocab import (
+    SIGNED_EVENTS,
     Category,
     Channel,
     ErasureBasis,
@@ -139,7 +140,7 @@ class EventRequest(Strict):
 class SigningBodyRequest(Strict):
     type = ma.fields.String(
         required=True,
-        validate=validate.OneOf(["decision", "compensation_offered", "compensation_paid"]),
+        validate=validate.OneOf([t.value for t in EventType if t in SIGNED_EVENTS]),
     )
     content = ma.fields.Dict(
         required=True, metadata={"description": f"the body's content fields; {NESTING}"}

@@ -50,7 +50,6 @@ LABELS = {
     "erased": "Personal data erased",
     "bundle_exported": "Evidence bundle exported",
 }
-SIGNED = ("decision", "compensation_offered", "compensation_paid")
 
 
 @dataclass(frozen=True)
