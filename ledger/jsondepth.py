@@ -15,15 +15,6 @@ _TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 _OPEN = frozenset(b"[{")
 
 
-class TooDeep(ValueError):
-    """JSON nested deeper than allowed."""
-
-    def __init__(self, depth: int, limit: int) -> None:
-        super().__init__(f"JSON nested deeper than {limit} levels")
-        self.depth = depth
-        self.limit = limit
-
-
 def text_depth(data: bytes | str, stop_above: int | None = None) -> int:
     """The nesting depth of JSON text (``[]`` and ``{}`` count one level; scalars none).
 
@@ -64,17 +55,3 @@ def value_depth(value: Any, stop_above: int | None = None) -> int:
                 return deepest
         stack.extend((child, depth) for child in children)
     return deepest
-
-
-def check_text(data: bytes | str, limit: int) -> None:
-    """Raise TooDeep when JSON text nests deeper than ``limit``."""
-    depth = text_depth(data, stop_above=limit)
-    if depth > limit:
-        raise TooDeep(depth, limit)
-
-
-def check_value(value: Any, limit: int) -> None:
-    """Raise TooDeep when a parsed JSON value nests deeper than ``limit``."""
-    depth = value_depth(value, stop_above=limit)
-    if depth > limit:
-        raise TooDeep(depth, limit)
