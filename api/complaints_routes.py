@@ -38,7 +38,6 @@ from ledger.complaints.events import Actor, body_bytes
 from ledger.complaints.payloads import (
     validate_body,
     validate_letter_facts,
-    validate_new_step,
     validate_public,
 )
 from ledger.complaints.proofdoc import collect_proof
@@ -378,7 +377,6 @@ class EventsResource(MethodView):
         # Checked before anything reads them (the letter, the signer's key id): a malformed
         # field is a 422 naming it, never a 500. The domain checks everything again.
         validate_public(event_type, public, state_optional=True)
-        validate_new_step(event_type, public)
         if event_type in LETTERS:
             validate_letter_facts(public, body)
         if event_type not in SIGNED_EVENTS:

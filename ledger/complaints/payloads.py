@@ -431,7 +431,7 @@ def _check_money(obj_: Mapping[str, Any], path: str, *, amount_required: bool) -
 
 # Fields every NEW step of a type must carry although the log's rules accept leaves without
 # them: a rule added later binds what is recorded from then on, while records made before it
-# keep verifying (a rating names the step it rates since bundle format 2).
+# keep verifying (ratings name the step they rate; older ratings name none).
 REQUIRED_WHEN_RECORDING: Mapping[EventType, tuple[str, ...]] = MappingProxyType(
     {EventType.RATED: ("rates",)}
 )
