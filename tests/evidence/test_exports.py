@@ -19,7 +19,7 @@ from ledger.complaints.records import AccessRecord, ComplaintEvent, EventBody
 from ledger.evidence.verify import verify_bundle, verify_export
 from ledger.runtime import open_ledger
 
-from .conftest import export, get_bundle, run_lifecycle, unzip
+from .conftest import Client, export, get_bundle, run_lifecycle, unzip
 from .pdftext import pdf_pages, report_text, squeeze
 
 # One sentence per language of the service; repeated to the longest text the API accepts.
@@ -300,3 +300,34 @@ def test_simultaneous_exports_of_one_bundle_record_it_once(actors) -> None:
     assert len({r.content for r in answers}) == 1
     assert len({r.headers["X-Export-Log-Index"] for r in answers}) == 1
     assert timeline_types(actors, ref).count("bundle_exported") == 1
+
+
+def test_a_stored_export_is_refused_to_everyone_but_its_readers(actors) -> None:
+    """Only legal/admin and the complaint's own customer fetch an export again, and the
+    customer only an export without internal notes (as in the customer's timeline)."""
+    ref, secret = file_complaint(actors, "The fee on my withdrawal was charged twice.")
+    _, other_secret = file_complaint(actors, "My balance shows zero.")
+    steps = f"/v1/complaints/{ref}/events"
+    actors["agent"].post(steps, {"type": "acknowledged"})
+    actors["agent"].post(steps, {"type": "note_added", "body": {"text": "internal: check fee"}})
+    staff = export(actors, ref)
+    assert staff.status_code == 201, staff.text
+    staff_copy = actors["url"] + staff.headers["Location"]
+    assert b"internal: check fee" in b"".join(unzip(staff.content).values())
+
+    def fetch(url: str, token: str) -> int:
+        return Client(actors["url"], token).session.get(url, timeout=30).status_code
+
+    regulator = actors["tokens"]["regulator"]
+    assert fetch(staff_copy, secret) == 403  # holds a note the customer never sees
+    assert fetch(staff_copy, other_secret) == 401  # another complaint's secret is no credential
+    assert fetch(staff_copy, regulator) == 403  # regulators never receive bodies
+
+    own = export(actors, ref, secret)
+    assert own.status_code == 201, own.text
+    own_copy = actors["url"] + own.headers["Location"]
+    assert own_copy != staff_copy
+    assert b"internal: check fee" not in b"".join(unzip(own.content).values())
+    assert fetch(own_copy, secret) == 200
+    assert fetch(own_copy, other_secret) == 401
+    assert fetch(own_copy, regulator) == 403
