@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from api.context import EXTENSION
 from api.errors import LedgerApi, register_error_handlers
 from ledger.config import Settings
 from ledger.runtime import Ledger, open_ledger
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
             },
         },
     )
-    app.extensions["ledger"] = ledger or open_ledger(settings)
+    app.extensions[EXTENSION] = ledger or open_ledger(settings)
 
     api = LedgerApi(app)
     register_error_handlers(app)
@@ -61,9 +62,3 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api.register_blueprint(audit_routes.blp)
     ops_routes.install(app)  # /healthz, /readyz, /metrics; request metrics and log lines
     return app
-
-
-def get_ledger() -> Ledger:
-    from flask import current_app
-
-    return current_app.extensions["ledger"]

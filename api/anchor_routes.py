@@ -15,7 +15,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
-from api import get_ledger
+from api.context import get_ledger
 from api.problems import Problem
 from ledger.anchoring.models import AnchorState, as_utc
 from ledger.anchoring.status import (

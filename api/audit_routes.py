@@ -1,7 +1,7 @@
 """Regulator audit: figures bound to a signed checkpoint, and the complaint listing (JSON/CSV).
 
 Figures are computed from the ``audit_facts`` table, which holds only what the log's leaves
-say; ``ledger.complaints.metrics`` computes the same figures from the leaves themselves, so a
+say; ``ledger.complaints.figures`` computes the same figures from the leaves themselves, so a
 regulator (or ``scripts/monitor.py``) can recompute every number from the checkpoint's tiles.
 Definitions: docs/audit.md.
 """
@@ -19,21 +19,21 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import validate
 
-from api import get_ledger
 from api.auth import require
+from api.context import get_ledger
 from api.problems import Problem
 from api.schemas import Strict, choice, instant
-from ledger.complaints.facts import (
+from ledger.casework.facts import (
     ListedComplaint,
     ListingFilter,
     iter_complaints,
     list_complaints,
     sql_figures,
 )
-from ledger.complaints.metrics import FIGURES_VERSION, Window, format_ms, to_ms
+from ledger.complaints.figures import FIGURES_VERSION, Window, format_ms, to_ms
 from ledger.complaints.payloads import JURISDICTION
 from ledger.complaints.vocab import Category, Channel, Language, Outcome, Status
-from ledger.log.store import NotFound
+from ledger.logstore.store import NotFound
 
 blp = Blueprint(
     "audit",

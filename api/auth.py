@@ -10,7 +10,7 @@ from flask import g, request
 from api.problems import Problem
 from ledger.access.apikeys import PREFIX as API_KEY_PREFIX
 from ledger.access.apikeys import Principal, authenticate
-from ledger.complaints.service import CAPABILITY_PREFIX
+from ledger.casework.service import CAPABILITY_PREFIX
 
 STAFF = ("agent", "officer", "supervisor", "legal", "admin")
 # Roles whose reads of personal data are recorded (DESIGN: staff, legal, regulator).
@@ -50,7 +50,7 @@ def current_caller(reference: str | None = None) -> Caller:
     caller = ANONYMOUS
     if token is not None:
         if token.startswith(API_KEY_PREFIX):
-            from api import get_ledger
+            from api.context import get_ledger
 
             principal: Principal | None = authenticate(get_ledger().complaints.reader, token)
             if principal is None:
@@ -58,7 +58,7 @@ def current_caller(reference: str | None = None) -> Caller:
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
             caller = Caller(principal.role, principal.id)
         elif token.startswith(CAPABILITY_PREFIX) and reference is not None:
-            from api import get_ledger
+            from api.context import get_ledger
 
             if not get_ledger().complaints.check_secret(reference, token):
                 raise Problem("unauthorized", "this secret does not open this complaint",

@@ -10,9 +10,9 @@ from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api import get_ledger
 from api.anchor_routes import coverage_for
 from api.auth import RECORDED_READERS, STAFF, Caller, current_caller, require
+from api.context import get_ledger
 from api.idempotency import AlreadyDone, Plan, plan_for, previous_outcome
 from api.problems import Problem
 from api.request_ids import request_id
@@ -32,6 +32,14 @@ from api.schemas import (
     SigningBodyResponse,
     Timeline,
 )
+from ledger.casework.proof_document import collect_proof
+from ledger.casework.service import (
+    LETTERS,
+    ChainConflict,
+    Hooks,
+    Recorded,
+    new_capability_secret,
+)
 from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor, body_bytes
@@ -40,22 +48,14 @@ from ledger.complaints.payloads import (
     validate_letter_facts,
     validate_public,
 )
-from ledger.complaints.proofdoc import collect_proof
 from ledger.complaints.reference import format_reference, parse_reference
-from ledger.complaints.service import (
-    LETTERS,
-    ChainConflict,
-    Hooks,
-    Recorded,
-    new_capability_secret,
-)
 from ledger.complaints.states import allowed_events
 from ledger.complaints.texts import clock_basis, negotiate_language, status_text
 from ledger.complaints.vocab import SIGNED_EVENTS, Role
 from ledger.complaints.workflow import signing_body
 from ledger.log.encoding import hashes_hex
 from ledger.log.merkle import leaf_hash
-from ledger.log.store import Receipt
+from ledger.logstore.store import Receipt
 
 blp = Blueprint(
     "complaints",
@@ -429,7 +429,8 @@ class ProofResource(MethodView):
             _record_read(caller, ref, "proof")
         ledger = get_ledger()
         return collect_proof(
-            ledger,
+            ledger.store,
+            ledger.complaints,
             ref,
             tree_size=ledger.store.latest_checkpoint().size,
             disclose=disclose,

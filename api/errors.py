@@ -21,15 +21,15 @@ from api.problems import (
     ProblemSchema,
     problem_response,
 )
+from ledger.casework.service import ComplaintNotFound, OfficerKeyNotFound
 from ledger.complaints.errors import (
     AuthorityError,
     ComplaintError,
     InvalidReference,
     TransitionError,
 )
-from ledger.complaints.service import ComplaintNotFound, OfficerKeyNotFound
-from ledger.log.sequencer import SequencerClosed
-from ledger.log.store import InvalidRequest, NotFound
+from ledger.logstore.sequencer import SequencerClosed
+from ledger.logstore.store import InvalidRequest, NotFound
 
 log = logging.getLogger(__name__)
 

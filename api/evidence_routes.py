@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,22 +26,23 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api import get_ledger
+from api.anchor_routes import coverage_for
 from api.auth import Caller, current_caller, require
+from api.context import get_ledger
 from api.guards import principal_limit
 from api.problems import Problem
 from api.request_ids import request_id
 from api.schemas import Strict
+from ledger.casework import exports
+from ledger.casework.proof_document import AnchorFor, ProofUnavailable, collect_proof
+from ledger.casework.service import ChainConflict, Hooks
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor
-from ledger.complaints.proofdoc import ProofUnavailable, collect_proof
 from ledger.complaints.reference import parse_reference
-from ledger.complaints.service import ChainConflict, Hooks
 from ledger.complaints.vocab import Category, EventType, Role
-from ledger.evidence import exports
 from ledger.evidence.bundle import Bundle, BundleError, ExportEntry, build_bundle, build_export
 from ledger.evidence.layout import FORMAT_VERSION, jcs, sha256_hex
-from ledger.log.store import NotFound
+from ledger.logstore.store import NotFound
 from ledger.runtime import Ledger
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ def _now() -> datetime:
 
 
 def _anchor_for(size: int) -> dict[str, Any] | None:
-    from api.anchor_routes import coverage_for
-
     return coverage_for(size)  # scoped to the configured chain and contract
 
 
@@ -102,7 +101,7 @@ def prepare_bundle(
     tree_size: int | None = None,
     disclose: bool = True,
     withhold: Collection[str] = (),
-    anchor_for: Callable[[int], dict[str, Any] | None] | None = None,
+    anchor_for: AnchorFor = _anchor_for,
 ) -> Prepared:
     """The complaint's bundle, built (or, for a proof exported before, read back from the
     stored export: the bundle is a pure function of the proof). Writes nothing."""
@@ -111,7 +110,8 @@ def prepare_bundle(
         raise Problem("unavailable", "the log signing key is not available on this server")
     try:
         proof = collect_proof(
-            ledger,
+            ledger.store,
+            ledger.complaints,
             reference,
             tree_size=tree_size,
             disclose=disclose,
@@ -201,7 +201,7 @@ def export_bundle(
     tree_size: int | None = None,
     disclose: bool = True,
     withhold: Collection[str] = (),
-    anchor_for: Callable[[int], dict[str, Any] | None] | None = None,
+    anchor_for: AnchorFor = _anchor_for,
     access_action: str | None = None,
 ) -> tuple[Bundle, Recorded]:
     """Build the bundle, record its export (once per distinct bundle), store its bytes."""

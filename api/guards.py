@@ -153,7 +153,7 @@ def principal_limit(scope: str) -> PrincipalLimit:
     """The app's per-principal limit of ``scope`` (created on first use from the settings)."""
     from flask import current_app
 
-    from api import get_ledger
+    from api.context import get_ledger
 
     limits = current_app.extensions.setdefault("principal_limits", {})
     if scope not in limits:

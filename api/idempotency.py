@@ -29,7 +29,7 @@ from sqlalchemy import Connection, Engine
 from api.auth import ANONYMOUS
 from api.problems import Problem
 from ledger.idempotency import CannotOpen, IdempotencyRecords, RecordKeys
-from ledger.log.store import Rejected
+from ledger.logstore.store import Rejected
 
 MAX_KEY_LENGTH = 200
 
@@ -75,7 +75,7 @@ def plan_for(principal: str) -> Plan | None:
     request_hash = hashlib.sha256(
         request.method.encode() + b" " + request.path.encode() + b"\n" + request.get_data()
     ).digest()
-    from api import get_ledger
+    from api.context import get_ledger
 
     records = get_ledger().idempotency
     keys = records.keys_for(principal, key, request_hash, bind_request=_anonymous(principal))

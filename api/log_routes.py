@@ -7,13 +7,13 @@ from flask import Blueprint, Response
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 
-from api import get_ledger
 from api.anchor_routes import AnchorCoverage, coverage_for
+from api.context import get_ledger
 from api.problems import Problem
 from ledger.log import merkle
 from ledger.log.encoding import hashes_hex
-from ledger.log.store import NotFound
 from ledger.log.tiles import TilePathError, parse_tile_path
+from ledger.logstore.store import NotFound
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 

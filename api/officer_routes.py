@@ -7,16 +7,16 @@ from collections.abc import Callable
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api import get_ledger
 from api.auth import current_caller, require
 from api.complaints_routes import receipt_json
+from api.context import get_ledger
 from api.idempotency import AlreadyDone, plan_for, previous_outcome
 from api.problems import Problem
 from api.schemas import OfficerKeyList, OfficerKeyRecorded, OfficerKeyRequest, RevocationRequest
+from ledger.casework.service import ChainConflict, Hooks, OfficerKeyNotFound
 from ledger.complaints.errors import AuthorityError
 from ledger.complaints.officers import OfficerKey, officer_key_id
-from ledger.complaints.service import ChainConflict, Hooks, OfficerKeyNotFound
-from ledger.log.store import Receipt
+from ledger.logstore.store import Receipt
 
 blp = Blueprint("officers", __name__, url_prefix="/v1/officers", description="Officer signing keys")
 

@@ -51,8 +51,8 @@ from api.request_ids import request_id
 from ledger.anchoring.contract import log_id_for_origin
 from ledger.anchoring.models import AnchorRecord, AnchorState
 from ledger.backup import latest_mark
+from ledger.casework.records import ComplaintRecord
 from ledger.complaints.deadlines import get_jurisdiction
-from ledger.complaints.records import ComplaintRecord
 from ledger.complaints.vocab import Status
 
 disable_created_metrics()  # no *_created series: they only add noise

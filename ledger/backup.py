@@ -2,7 +2,7 @@
 
 ``scripts/backup.py restore`` records a *restore mark* (state ``unverified``) in the restored
 database before anything can open it; ``scripts/backup.py verify`` (run by ``restore``
-itself) recomputes the whole log (``ledger.log.integrity``) with the log signing key's
+itself) recomputes the whole log (``ledger.logstore.integrity``) with the log signing key's
 verifier, and checks that the latest anchored ``(size, root)`` - from the chain when an RPC is
 configured, else from the anchor records - is a prefix of the restored log
 (``root_at(size)`` equal). Only then is the mark set to ``verified``. ``open_ledger`` and
@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.db import Base, UTCDateTime, make_private
+from ledger.errors import LedgerError
 
 UNVERIFIED = "unverified"
 VERIFIED = "verified"
@@ -39,7 +40,7 @@ class RestoreMark(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class UnverifiedDatabase(RuntimeError):
+class UnverifiedDatabase(LedgerError, RuntimeError):
     """The database was restored from a backup and has not passed its check."""
 
 
@@ -153,7 +154,7 @@ def anchored_consistent(store, size: int, root: bytes) -> str | None:
 # --- dump, restore, verify ------------------------------------------------------------------
 
 
-class BackupError(RuntimeError):
+class BackupError(LedgerError, RuntimeError):
     """A dump or restore could not be done as asked."""
 
 
@@ -422,9 +423,9 @@ def verify_database(
     from ledger.anchoring.contract import log_id_for_origin
     from ledger.anchoring.models import AnchorRecord, AnchorState
     from ledger.db import make_engine
-    from ledger.log.integrity import check_integrity
-    from ledger.log.models import Log
-    from ledger.log.store import LogStore
+    from ledger.logstore.integrity import check_integrity
+    from ledger.logstore.models import Log
+    from ledger.logstore.store import LogStore
 
     report = VerifyReport()
     engine = make_engine(settings.database_url)

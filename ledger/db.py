@@ -203,7 +203,7 @@ def _refuse_replace_on_created_tables(
     _target: MetaData, connection: Connection, tables=(), **_kw
 ) -> None:
     """Tables made by ``create_all`` (not by migrations): an append-only table (one with the
-    ``<table>_no_delete`` trigger of ``ledger.log.models``) gets the no-REPLACE trigger."""
+    ``<table>_no_delete`` trigger of ``ledger.logstore.models``) gets the no-REPLACE trigger."""
     if connection.dialect.name != "sqlite":
         return
     for table in tables:

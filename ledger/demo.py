@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from ledger.access.apikeys import create_api_key
+from ledger.casework.service import ComplaintService
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.events import Actor
 from ledger.complaints.officers import signature_field
-from ledger.complaints.service import ComplaintService
 from ledger.complaints.vocab import Category, Channel, Language, Role
 from ledger.complaints.workflow import signing_body
 from ledger.runtime import Ledger

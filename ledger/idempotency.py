@@ -39,7 +39,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, delete, insert, select
 
-from ledger.complaints.records import IdempotencyRecord
+from ledger.casework.records import IdempotencyRecord
+from ledger.errors import LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ PURGE_INTERVAL_SECONDS = 3600.0
 NONCE_BYTES = 12
 
 
-class CannotOpen(Exception):
+class CannotOpen(LedgerError):
     """A stored answer does not open with this request's keys (tampered or foreign row)."""
 
 

@@ -5,25 +5,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
 from ledger import migrations
 from ledger.access import models as _access_models  # noqa: F401  (registers tables)
+from ledger.anchoring.status import anchor_coverage
 from ledger.backup import ensure_servable
-from ledger.complaints import records as _complaint_records  # noqa: F401
-from ledger.complaints.service import ComplaintService
+from ledger.casework import records as _complaint_records  # noqa: F401
+from ledger.casework.service import ComplaintService
 from ledger.config import Settings
 from ledger.db import make_engine
+from ledger.errors import LedgerError
 from ledger.idempotency import IdempotencyRecords
-from ledger.log import models as _log_models  # noqa: F401
 from ledger.log.keys import ensure_key_file, load_key_file
-from ledger.log.sequencer import Sequencer
-from ledger.log.store import LogStore
+from ledger.logstore import models as _log_models  # noqa: F401
+from ledger.logstore.sequencer import Sequencer
+from ledger.logstore.store import LogStore
 from ledger.secretfiles import ensure_private_dir, ensure_secret_key
 
 
-class SchemaNotCurrent(RuntimeError):
+class SchemaNotCurrent(LedgerError, RuntimeError):
     """The database is not at the migrations' head and LEDGER_AUTO_MIGRATE is off."""
 
 
@@ -56,6 +59,10 @@ class Ledger:
     sequencer: Sequencer
     complaints: ComplaintService
     idempotency: IdempotencyRecords
+
+    def anchor_for(self, tree_size: int) -> dict[str, Any] | None:
+        """The anchor covering ``tree_size`` on any chain this database has anchored on."""
+        return anchor_coverage(self.engine, self.store, tree_size)
 
     def close(self) -> None:
         self.idempotency.close()

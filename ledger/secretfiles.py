@@ -9,13 +9,15 @@ import secrets
 import stat
 from pathlib import Path
 
+from ledger.errors import LedgerError
+
 log = logging.getLogger(__name__)
 
 SECRET_KEY_BYTES = 32
 _GROUP_OR_OTHER = stat.S_IRWXG | stat.S_IRWXO
 
 
-class SecretFileError(RuntimeError):
+class SecretFileError(LedgerError, RuntimeError):
     """A secret key file is malformed or readable by others."""
 
 

@@ -23,7 +23,7 @@ How the data is made (synthetic but valid):
   replay processes as the monitor uses by default (--monitor-workers; CPU time counts them),
   five times over the same tiles (--replay-runs), each into a new state file; the median run
   is the figure, every run's rate is kept beside it.
-* Figures: the same generator, without serialising leaves, feeds ``metrics.FactDeriver``
+* Figures: the same generator, without serialising leaves, feeds ``figures.FactDeriver``
   (the function the service's write hook uses) to make one fact row per event; the rows are
   bulk-inserted (executemany on SQLite, COPY on PostgreSQL) and ``facts.sql_figures`` is timed
   for the whole history and for one month. The pure aggregation of the same rows is run once
@@ -56,7 +56,7 @@ from types import SimpleNamespace
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.complaints.events import parse_envelope
-from ledger.complaints.metrics import (
+from ledger.complaints.figures import (
     FACT_FIELDS,
     FactDeriver,
     Window,
@@ -348,7 +348,7 @@ def make_facts(n: int, seed: int = 7) -> list:
 
 
 def load_facts(engine, facts: list) -> None:
-    from ledger.complaints.facts import AuditFact, fact_row
+    from ledger.casework.facts import AuditFact, fact_row
 
     if engine.dialect.name == "postgresql":
         raw = engine.raw_connection()
@@ -374,7 +374,7 @@ def load_facts(engine, facts: list) -> None:
 
 
 def bench_figures(n: int, database_url: str | None) -> dict:
-    from ledger.complaints.facts import sql_figures
+    from ledger.casework.facts import sql_figures
     from ledger.db import make_engine
     from ledger.runtime import create_schema
 

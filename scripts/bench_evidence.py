@@ -187,12 +187,12 @@ def main() -> int:
     args = parser.parse_args()
 
     from api import create_app
-    from ledger.complaints.proofdoc import collect_proof
+    from ledger.casework.proof_document import collect_proof
     from ledger.config import Settings
     from ledger.evidence.bundle import build_bundle
-    from ledger.evidence.verify import verify_bundle
     from ledger.log.keys import create_key_file
     from ledger.runtime import open_ledger
+    from ledger.verify.bundle import verify_bundle
 
     with tempfile.TemporaryDirectory(prefix="bench-evidence-") as tmp:
         folder = Path(tmp)
@@ -229,7 +229,9 @@ def main() -> int:
             again_ms, again = timed(lambda: export({}, 200), args.runs)
             location = again.headers["Location"]
             fetch_ms, _ = timed(lambda: client.get(location, headers=headers), args.runs)
-            proof = collect_proof(ledger, ref)
+            proof = collect_proof(
+                ledger.store, ledger.complaints, ref, anchor_for=ledger.anchor_for
+            )
             n_events = len(proof["events"])
             assert n_events == max(args.events, 11), n_events
             build_ms, _ = timed(lambda: build_bundle(proof, ledger.store.signer), args.runs)

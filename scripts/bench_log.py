@@ -85,7 +85,7 @@ def scratch_database(url: str):
 def open_store(url: str):
     from ledger.db import make_engine
     from ledger.log.note import Signer
-    from ledger.log.store import LogStore
+    from ledger.logstore.store import LogStore
     from ledger.runtime import create_schema
 
     engine = make_engine(url)
@@ -108,7 +108,7 @@ def ours_append(url: str, n: int) -> float:
 
 def ours_sequencer(url: str, n: int, producers: int) -> tuple[float, float]:
     """Appends of one entry each from many threads; returns (entries/s, mean batch size)."""
-    from ledger.log.sequencer import Sequencer
+    from ledger.logstore.sequencer import Sequencer
 
     with scratch_database(url) as db:
         store = open_store(db)
@@ -153,7 +153,7 @@ def child_build(path: Path, n: int) -> None:
     key = path.with_suffix(".key")
     signer = create_key_file(key, ORIGIN)
     from ledger.db import make_engine
-    from ledger.log.store import LogStore
+    from ledger.logstore.store import LogStore
     from ledger.runtime import create_schema
 
     engine = make_engine(f"sqlite:///{path}")
@@ -176,7 +176,7 @@ def ours_proofs(path: Path, n: int, seconds: float) -> dict:
     from ledger.db import make_engine
     from ledger.log import merkle
     from ledger.log.keys import load_key_file
-    from ledger.log.store import LogStore
+    from ledger.logstore.store import LogStore
 
     store = LogStore(
         make_engine(f"sqlite:///{path}"), ORIGIN, load_key_file(path.with_suffix(".key"))

@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat 
 
 from api import create_app  # noqa: E402
 from ledger.access.apikeys import create_api_key  # noqa: E402
+from ledger.casework.proof_document import collect_proof  # noqa: E402
 from ledger.complaints.officers import officer_key_id, sign_body  # noqa: E402
-from ledger.complaints.proofdoc import collect_proof  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.evidence import layout  # noqa: E402
 from ledger.evidence.bundle import build_bundle  # noqa: E402
@@ -163,7 +163,10 @@ def _scenario(ledger, app, out: Path) -> list[str]:
                                        expect=404)  # fmt: skip
 
     # The evidence bundle of the same checkpoint, built by the same code the API uses.
-    bundle = build_bundle(collect_proof(ledger, ref), ledger.store.signer)
+    bundle = build_bundle(
+        collect_proof(ledger.store, ledger.complaints, ref, anchor_for=ledger.anchor_for),
+        ledger.store.signer,
+    )
     files = _unzip(bundle.data)
     (out / "leaf.json").write_bytes(proof["events"][0]["leaf"].encode("utf-8"))
     (out / "bundle-manifest.json").write_bytes(files[layout.MANIFEST])

@@ -10,10 +10,10 @@ import sys
 
 from ledger.config import Settings
 from ledger.db import make_engine
-from ledger.log.integrity import check_integrity
-from ledger.log.models import Log
 from ledger.log.note import Verifier
-from ledger.log.store import LogStore
+from ledger.logstore.integrity import check_integrity
+from ledger.logstore.models import Log
+from ledger.logstore.store import LogStore
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -55,7 +55,7 @@ from ledger.config import Settings
 from ledger.db import make_engine
 from ledger.demo import DemoInfo, seed_demo
 from ledger.log.keys import KeyFileError
-from ledger.log.store import LogError
+from ledger.logstore.store import LogError
 from ledger.runtime import open_ledger
 from ledger.secretfiles import SecretFileError, ensure_private_dir
 

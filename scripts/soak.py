@@ -64,15 +64,15 @@ from ledger.anchoring.config import write_new_key  # noqa: E402
 from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin  # noqa: E402
 from ledger.anchoring.deploy import ensure_contract  # noqa: E402
 from ledger.anchoring.devchain import DevChain, free_port  # noqa: E402
-from ledger.complaints.records import ComplaintEvent, EventBody  # noqa: E402
+from ledger.casework.records import ComplaintEvent, EventBody  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.db import make_engine  # noqa: E402
 from ledger.log import merkle  # noqa: E402
 from ledger.log.client import TileClient  # noqa: E402
 from ledger.log.encoding import parse_hash, parse_hashes  # noqa: E402
-from ledger.log.integrity import check_integrity  # noqa: E402
 from ledger.log.keys import create_key_file  # noqa: E402
-from ledger.log.store import LogStore  # noqa: E402
+from ledger.logstore.integrity import check_integrity  # noqa: E402
+from ledger.logstore.store import LogStore  # noqa: E402
 from ledger.runtime import open_ledger  # noqa: E402
 
 ORIGIN = "soak.ledger.example/log"

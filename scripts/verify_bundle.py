@@ -26,8 +26,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ledger.evidence.rpc import JsonRpcChain
-from ledger.evidence.verify import DEFAULT_CONFIRMATIONS, Options, verify_path
+from ledger.verify.bundle import DEFAULT_CONFIRMATIONS, Options, verify_path
+from ledger.verify.rpc import JsonRpcChain
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger.complaints.payloads import MAX_DEPTH
-from ledger.complaints.proofs import WELL_FORMED, ProofReport, verify_complaint_proof
 from ledger.jsondepth import text_depth
+from ledger.verify.complaint import WELL_FORMED, ProofReport, verify_complaint_proof
 
 
 def parse_proof(data: bytes) -> Any:

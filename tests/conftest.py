@@ -17,7 +17,7 @@ from ledger.config import Settings
 from ledger.db import make_engine
 from ledger.log.keys import create_key_file
 from ledger.log.note import Signer
-from ledger.log.store import LogStore
+from ledger.logstore.store import LogStore
 from ledger.runtime import Ledger, create_schema, open_ledger
 
 PG_URL = os.environ.get("LEDGER_DATABASE_URL")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from api import create_app
-from ledger.complaints.proofs import verify_complaint_proof
 from ledger.demo import seed_demo
+from ledger.verify.complaint import verify_complaint_proof
 
 
 def test_demo_seed_is_complete_verifiable_and_once(ledger, tmp_path) -> None:

@@ -20,7 +20,7 @@ from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin
 from ledger.anchoring.devchain import DevChain, free_port
 from ledger.db import make_engine
 from ledger.log.keys import load_key_file
-from ledger.log.store import LogStore
+from ledger.logstore.store import LogStore
 
 ROOT = Path(__file__).resolve().parents[1]
 ORIGIN = "run-test.ledger.example/log"

@@ -14,10 +14,11 @@ from eth_account.signers.local import LocalAccount
 
 from ledger.anchoring.deployments import read_deployment
 from ledger.db import DEFAULT_DATA_DIR
+from ledger.errors import LedgerError
 from ledger.secretfiles import write_secret_file
 
 
-class ConfigError(ValueError):
+class ConfigError(LedgerError, ValueError):
     """A missing or malformed setting; the message names the variable."""
 
 

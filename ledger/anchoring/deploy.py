@@ -19,9 +19,10 @@ from web3 import Web3
 from ledger.anchoring.contract import LogAnchorClient, load_artifact
 from ledger.anchoring.deployments import read_deployment, write_deployment
 from ledger.anchoring.models import AnchorRecord, AnchorState, utcnow
+from ledger.errors import LedgerError
 
 
-class DeployError(RuntimeError):
+class DeployError(LedgerError, RuntimeError):
     """The contract cannot be set up as asked (for example: we do not own it)."""
 
 

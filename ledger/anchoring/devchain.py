@@ -21,6 +21,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from ledger.errors import LedgerError
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "node_modules"
 
@@ -32,7 +34,7 @@ _PLATFORM_PACKAGES = {
 }
 
 
-class DevChainError(RuntimeError):
+class DevChainError(LedgerError, RuntimeError):
     """anvil is missing, did not start, or died."""
 
 

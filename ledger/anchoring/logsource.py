@@ -10,12 +10,13 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 
 from ledger.config import Settings
-from ledger.log.models import Log
+from ledger.errors import LedgerError
 from ledger.log.note import Verifier
-from ledger.log.store import LogStore
+from ledger.logstore.models import Log
+from ledger.logstore.store import LogStore
 
 
-class LogNotInitialised(RuntimeError):
+class LogNotInitialised(LedgerError, RuntimeError):
     """The log has no row in the database yet (start the API once, or initialise it)."""
 
 

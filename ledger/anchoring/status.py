@@ -26,7 +26,7 @@ from ledger.anchoring.deployments import read_deployment
 from ledger.anchoring.models import AnchorRecord, AnchorState, as_utc, log_id_for_origin
 from ledger.db import Base
 from ledger.log.encoding import hashes_hex
-from ledger.log.store import LogStore, NotFound
+from ledger.logstore.store import LogStore, NotFound
 
 # States in which an anchor counts: on chain or on its way there.
 LIVE_STATES = (AnchorState.PENDING, AnchorState.CONFIRMED)

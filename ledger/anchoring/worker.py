@@ -43,6 +43,7 @@ from ledger.anchoring.contract import (
 )
 from ledger.anchoring.models import AnchorRecord, AnchorState, as_utc, utcnow
 from ledger.anchoring.source import CheckpointSource
+from ledger.errors import LedgerError
 from ledger.log.checkpoint import Checkpoint, open_checkpoint, parse_checkpoint
 from ledger.log.merkle import ProofError, verify_consistency
 from ledger.log.note import Verifier, split_note
@@ -50,7 +51,7 @@ from ledger.log.note import Verifier, split_note
 log = logging.getLogger(__name__)
 
 
-class AnchorError(RuntimeError):
+class AnchorError(LedgerError, RuntimeError):
     """An anchor that must not be sent (the chain would refuse it, or the inputs disagree)."""
 
 

@@ -1,7 +1,8 @@
 """Complaint domain: events, references, state machine, payloads, clocks, texts, officer keys.
 
 Pure functions and immutable values only (no database, web framework or I/O besides reading
-the bundled locale files). See ``docs/complaints.md`` for the model and the state table.
+the bundled locale files); the database side is ``ledger.casework`` and the offline verifiers
+are ``ledger.verify``. See ``docs/complaints.md`` for the model and the state table.
 
 Modules, one job each:
 
@@ -12,10 +13,10 @@ Modules, one job each:
 * ``officers``   — officer keys, registry, Ed25519 body signatures, authority checks
 * ``states``     — the transition table, ``apply`` and ``replay``
 * ``workflow``   — write-path helpers: ``start_complaint``, ``append_event``
-* ``audit``      — third-party verification of a chain with disclosed bodies
 * ``calendars``  — holiday calendars, business-day and service-hour arithmetic
 * ``deadlines``  — service targets and statutory final-response clocks
 * ``texts``      — customer-facing texts in en, ca, pt, zh, lt, ru
+* ``figures``    — regulator audit figures from the public fields of leaves
 """
 
 from ledger.complaints.errors import (

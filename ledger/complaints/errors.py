@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ledger.errors import LedgerError
 
-class ComplaintError(ValueError):
+
+class ComplaintError(LedgerError, ValueError):
     """Base class: ``code`` is stable (for APIs and tests), ``message`` is for humans.
 
     ``index`` is set when the error concerns one event of a chain being replayed; ``field``

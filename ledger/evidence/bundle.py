@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.complaints.proofs import verify_complaint_proof
+from ledger.errors import LedgerError
 from ledger.evidence import layout
 from ledger.evidence.layout import jcs, sha256_hex
 from ledger.evidence.report import (
@@ -29,13 +29,14 @@ from ledger.evidence.report import (
     report_title,
 )
 from ledger.log.note import Signer, sign_note
+from ledger.verify.complaint import verify_complaint_proof
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest ZIP (DOS) time: carries no information
 FILE_MODE = 0o100644
 _MISSING: Any = object()
 
 
-class BundleError(ValueError):
+class BundleError(LedgerError, ValueError):
     """The proof does not verify or cannot be laid out: no bundle is built."""
 
 

@@ -39,6 +39,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ledger.errors import LedgerError
 from ledger.log.canonical import canonical_json
 from ledger.log.merkle import leaf_hash
 
@@ -69,7 +70,7 @@ _SAFE = re.compile(r"^[a-z][a-z_]{0,63}$")
 _HEX = re.compile(r"^[0-9a-f]{1,128}$")
 
 
-class LayoutError(ValueError):
+class LayoutError(LedgerError, ValueError):
     """The proof cannot be laid out as a bundle (a field is missing or of the wrong type)."""
 
 

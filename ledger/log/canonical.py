@@ -7,8 +7,10 @@ from typing import Any
 
 import rfc8785
 
+from ledger.errors import LedgerError
 
-class CanonicalJSONError(ValueError):
+
+class CanonicalJSONError(LedgerError, ValueError):
     """The value cannot be represented in RFC 8785 canonical JSON."""
 
 

@@ -6,10 +6,11 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
+from ledger.errors import LedgerError
 from ledger.log.note import NoteError, Signer, Verifier, open_note, sign_note
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LedgerError, ValueError):
     """A checkpoint body is malformed or its signature does not verify."""
 
 

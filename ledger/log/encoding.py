@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ledger.errors import LedgerError
 from ledger.log.merkle import HASH_SIZE
 
 _HEX = re.compile(r"(?:[0-9a-f]{2})*")
 
 
-class EncodingError(ValueError):
+class EncodingError(LedgerError, ValueError):
     """A value is not lowercase hex of the expected length."""
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from ledger.errors import LedgerError
 from ledger.log.note import Signer
 from ledger.secretfiles import write_secret_file
 
 
-class KeyFileError(RuntimeError):
+class KeyFileError(LedgerError, RuntimeError):
     """The key file is missing, malformed or readable by others."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 
+from ledger.errors import LedgerError
+
 HASH_SIZE = 32
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
@@ -20,7 +22,7 @@ _sha256 = hashlib.sha256
 NodeGetter = Callable[[int, int], bytes]
 
 
-class ProofError(ValueError):
+class ProofError(LedgerError, ValueError):
     """A proof, root, index or size does not verify."""
 
 

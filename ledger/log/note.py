@@ -21,12 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ledger.errors import LedgerError
+
 ALG_ED25519 = 0x01
 SIG_PREFIX = "\u2014 "  # em dash, space
 MAX_SIGNATURES = 100
 
 
-class NoteError(ValueError):
+class NoteError(LedgerError, ValueError):
     """A key string, note or signature is malformed or does not verify."""
 
 

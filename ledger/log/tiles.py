@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from ledger.errors import LedgerError
 from ledger.log.merkle import HASH_SIZE, NodeGetter, node_hash
 
 TILE_HEIGHT = 8
@@ -19,7 +20,7 @@ TILE_WIDTH = 1 << TILE_HEIGHT
 MAX_ENTRY_SIZE = 0xFFFF  # entry bundles prefix each entry with a big-endian uint16 length
 
 
-class TilePathError(ValueError):
+class TilePathError(LedgerError, ValueError):
     """A tile path is not in the canonical C2SP form."""
 
 

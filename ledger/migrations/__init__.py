@@ -53,14 +53,14 @@ BASELINE_TABLES = (
 # Every module that declares tables on ledger.db.Base. tests/migrations checks that no model
 # module is missing here, and that the migrated schema equals these models.
 MODEL_MODULES = (
-    "ledger.log.models",
+    "ledger.logstore.models",
     "ledger.access.models",
-    "ledger.complaints.records",
+    "ledger.casework.records",
     "ledger.anchoring.models",
     "ledger.backup",
-    "ledger.evidence.exports",
+    "ledger.casework.exports",
 )
-OPTIONAL_MODEL_MODULES = ("ledger.complaints.facts",)
+OPTIONAL_MODEL_MODULES = ("ledger.casework.facts",)
 _LOCK_KEY = struct.unpack(">q", hashlib.sha256(b"ledger-schema-migrations").digest()[:8])[0]
 
 

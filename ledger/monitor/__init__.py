@@ -13,8 +13,8 @@ What one run does (``Monitor.run``):
 4. Replay every new entry: canonical JSON and envelope checks, each complaint's hash chain
    (seq, prev, reference, time order) and state machine (``ledger.complaints.states``),
    officer keys folded in log order and the authority of each signed event's key at its time.
-5. Derive the audit facts from the public fields (``metrics.derive_fact``), recompute the
-   regulator figures (``metrics.figures_from_facts``), ask the API for the same figures as
+5. Derive the audit facts from the public fields (``figures.derive_fact``), recompute the
+   regulator figures (``figures.figures_from_facts``), ask the API for the same figures as
    of the same checkpoint and instant, and report every difference.
 
 State (last size, root, compact range, each complaint's chain state and last fact, officer
@@ -31,7 +31,7 @@ The replay hot path avoids doing work twice but drops no check: each leaf is has
 ``events.parse_envelope``, which gives the authoritative verdict and reason; chain states are
 updated in place (``chains``). Every rule comes from the domain: payload specs, the transition
 table, its guards and effects (``states.GUARDS``, ``states.EFFECTS``), the chain state's fields
-(``states.ComplaintState``), ``officers.check_authority``, ``metrics.derive_fact``.
+(``states.ComplaintState``), ``officers.check_authority``, ``figures.derive_fact``.
 ``tests/audit/test_monitor_fast.py`` checks the fast paths against ``states.replay`` and
 ``parse_envelope`` on valid and broken chains.
 """
@@ -48,8 +48,8 @@ from ledger.monitor.core import (
     http_figures,
 )
 from ledger.monitor.leaves import LeafView, _validate_public, parse_leaf, read_leaf
+from ledger.monitor.memory import STATE_VERSION, Saved, StateFile, StateFileError
 from ledger.monitor.replay import MAX_PROBLEMS, Replayer, ReplayResult
-from ledger.monitor.state import STATE_VERSION, Saved, StateFile, StateFileError
 
 __all__ = [
     "MAX_PROBLEMS",

@@ -23,7 +23,7 @@ from typing import Any
 from ledger.complaints import states as _states
 from ledger.complaints.errors import ChainError, TransitionError
 from ledger.complaints.events import Envelope
-from ledger.complaints.metrics import epoch_ms, to_ms
+from ledger.complaints.figures import epoch_ms, to_ms
 from ledger.complaints.officers import OfficerKey, check_authority
 from ledger.complaints.payloads import Money
 from ledger.complaints.vocab import (

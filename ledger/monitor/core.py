@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.complaints.metrics import Window, figures_from_facts, format_ms, to_ms
+from ledger.complaints.figures import Window, figures_from_facts, format_ms, to_ms
 from ledger.complaints.timestamps import parse_timestamp
 from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint, CheckpointError
 from ledger.log.client import Fetch, TileClient
 from ledger.log.note import Verifier
 from ledger.monitor.entries import replay_entries
+from ledger.monitor.memory import Saved, StateFile, StateFileError
 from ledger.monitor.parallel import replay_parallel
 from ledger.monitor.replay import ReplayResult, gc_paused
-from ledger.monitor.state import Saved, StateFile, StateFileError
 
 # Below this many new entries, starting worker processes costs more than it saves.
 PARALLEL_MIN_ENTRIES = 20_000

@@ -22,7 +22,7 @@ from typing import Any
 from ledger.complaints import events as _events
 from ledger.complaints.errors import ComplaintError, EnvelopeError
 from ledger.complaints.events import ENVELOPE_FIELDS, MAX_SEQ, Actor, Envelope, parse_envelope
-from ledger.complaints.metrics import epoch_ms
+from ledger.complaints.figures import epoch_ms
 from ledger.complaints.payloads import HEX32, PUBLIC_SPECS, validate_public
 from ledger.complaints.reference import is_canonical_reference
 from ledger.complaints.vocab import SIGNED_EVENTS, EventType
@@ -61,7 +61,7 @@ _CACHE_LIMIT = 65536
 _ENVELOPE_SIZE = len(ENVELOPE_FIELDS)
 
 
-class FastPathRefused(Exception):
+class FastPathRefused(Exception):  # a signal to take the slow path, not an error
     """The fast checks cannot decide this leaf; ``parse_envelope`` decides instead."""
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 
 from ledger.complaints.errors import ChainError, ComplaintError
-from ledger.complaints.metrics import FACT_FIELDS, Fact, FactDeriver, derive_fact
+from ledger.complaints.figures import FACT_FIELDS, Fact, FactDeriver, derive_fact
 from ledger.complaints.officers import OfficerRegistry
 from ledger.complaints.reference import ALPHABET, format_reference
 from ledger.complaints.vocab import OFFICER_KEY_EVENTS

@@ -20,7 +20,7 @@ from ledger.log import merkle
 from ledger.log.checkpoint import open_checkpoint
 from ledger.log.encoding import parse_hashes
 from ledger.log.note import Signer, Verifier
-from ledger.log.store import LogStore
+from ledger.logstore.store import LogStore
 
 from .conftest import FUNDING
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.access.apikeys import create_api_key
-from ledger.complaints.proofs import verify_complaint_proof
+from ledger.verify.complaint import verify_complaint_proof
 
 FILE = {"category": "sync_fault", "channel": "in_app", "description": "Balance shows 0."}
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.access.apikeys import create_api_key
 from ledger.complaints.officers import sign_body
-from ledger.complaints.proofs import verify_complaint_proof
+from ledger.verify.complaint import verify_complaint_proof
 
 TX_HASH = "0x" + "ab" * 32
 

@@ -10,11 +10,11 @@ from sqlalchemy import event, select, update
 
 from ledger.access import apikeys
 from ledger.access.models import ApiKey
+from ledger.casework.facts import AuditFact, fact_row
+from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
+from ledger.casework.service import ChainConflict, ComplaintService
 from ledger.complaints.events import Actor
-from ledger.complaints.facts import AuditFact, fact_row
-from ledger.complaints.metrics import facts_from_envelopes
-from ledger.complaints.records import ComplaintEvent, ComplaintRecord, EventBody
-from ledger.complaints.service import ChainConflict, ComplaintService
+from ledger.complaints.figures import facts_from_envelopes
 from ledger.complaints.vocab import Role
 
 FILE = {"category": "sync_fault", "channel": "in_app", "description": "Balance shows 0."}

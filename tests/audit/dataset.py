@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ledger.casework.service import ComplaintService
 from ledger.complaints.events import Actor
 from ledger.complaints.officers import signature_field
-from ledger.complaints.service import ComplaintService
 from ledger.complaints.vocab import Role
 from ledger.complaints.workflow import signing_body
 

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from ledger.complaints.metrics import Window, compute_figures, format_ms, to_ms
+from ledger.complaints.figures import Window, compute_figures, format_ms, to_ms
 from ledger.complaints.timestamps import parse_timestamp
 from ledger.log.checkpoint import open_checkpoint
 

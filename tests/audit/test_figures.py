@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ledger.complaints.facts import backfill, sql_figures
-from ledger.complaints.metrics import (
+from ledger.casework.facts import backfill, sql_figures
+from ledger.complaints.figures import (
     Window,
     compute_figures,
     epoch_ms,
@@ -176,7 +176,7 @@ def test_sql_equals_pure_at_every_checkpoint(ledger, march) -> None:
 def test_backfill_rebuilds_the_same_rows(ledger, march) -> None:
     from sqlalchemy import select
 
-    from ledger.complaints.facts import AuditFact
+    from ledger.casework.facts import AuditFact
 
     with ledger.engine.connect() as conn:
         before = conn.execute(select(AuditFact).order_by(AuditFact.log_index)).all()
@@ -215,7 +215,7 @@ def test_known_zones_change_offset_at_most_once_a_day() -> None:
     from zoneinfo import ZoneInfo
 
     from ledger.complaints.deadlines import JURISDICTIONS
-    from ledger.complaints.metrics import _day_offsets, _offset_ms
+    from ledger.complaints.figures import _day_offsets, _offset_ms
 
     step = 3 * 3_600_000
     start, end = epoch_ms("1980-01-01T00:00:00Z"), epoch_ms("2061-01-01T00:00:00Z")
@@ -241,7 +241,7 @@ def test_known_zones_change_offset_at_most_once_a_day() -> None:
 
 
 def test_statutory_due_per_day_equals_the_exact_computation() -> None:
-    from ledger.complaints.metrics import _statutory_due_ms
+    from ledger.complaints.figures import _statutory_due_ms
 
     instants = []
     for day in ("2025-03-30", "2025-10-26", "2026-03-29", "2026-12-31", "2027-10-31"):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from ledger.log.note import Signer
-from ledger.log.store import LogStore
+from ledger.logstore.store import LogStore
 from ledger.monitor import Monitor, StateFile, http_fetch, http_figures
 from tests.audit.dataset import at
 

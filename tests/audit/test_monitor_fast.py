@@ -350,7 +350,7 @@ def test_leaf_times_in_milliseconds_agree_with_the_domain() -> None:
     pattern lets through (the leaf then goes to ``parse_envelope``: refusing is always safe)."""
     import random
 
-    from ledger.complaints.metrics import to_ms
+    from ledger.complaints.figures import to_ms
     from ledger.complaints.timestamps import parse_timestamp
     from ledger.monitor.leaves import _at_ms
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.complaints.metrics import FACT_FIELDS
+from ledger.complaints.figures import FACT_FIELDS
 from ledger.complaints.officers import build_key_revocation
 from ledger.log.tiles import TILE_WIDTH, TileCoord, decode_entry_bundle, encode_entry_bundle
 from ledger.log.tiles import tile_path as tile_file
@@ -26,7 +26,7 @@ def fact_block(request, monkeypatch) -> int:
     """Every test with the real fact block (4,096 entries: these logs fit in one) and with
     blocks of 64, so the workers settle facts and chain rows while they replay."""
     if request.param == "blocks-64":
-        from ledger.monitor import state as _state
+        from ledger.monitor import memory as _state
 
         for module in (_replay, _parallel, _state):
             monkeypatch.setattr(module, "FACT_BLOCK", 64)
@@ -289,7 +289,7 @@ def test_unknown_versions_are_refused(tmp_path, valid) -> None:
 
 
 def test_new_state_files_use_large_pages(tmp_path) -> None:
-    from ledger.monitor.state import PAGE_SIZE
+    from ledger.monitor.memory import PAGE_SIZE
 
     state = StateFile(tmp_path / "new.sqlite3")
     try:

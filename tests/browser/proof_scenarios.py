@@ -1,5 +1,5 @@
 """Complaint proofs built in memory, valid and subtly invalid, to compare the browser verifier
-with ledger.complaints.proofs.verify_complaint_proof.
+with ledger.verify.complaint.verify_complaint_proof.
 
 Every leaf is correctly logged and proven (the log key signs the checkpoint), so what is wrong
 is only what the leaves and bodies say: a step the rules do not allow, a key that had no

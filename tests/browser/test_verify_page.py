@@ -624,8 +624,8 @@ FAILS_AT = {
 
 
 def test_browser_and_python_verifiers_agree(visit) -> None:
-    from ledger.complaints.proofs import verify_complaint_proof
     from ledger.log.note import Signer
+    from ledger.verify.complaint import verify_complaint_proof
 
     signer = Signer.generate("scenarios.ledger.example/log")
     vkey = str(signer.verifier())

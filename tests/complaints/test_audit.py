@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.complaints.audit import Disclosure, verify_complaint
 from ledger.complaints.errors import AuthorityError, EnvelopeError, TransitionError
 from ledger.complaints.events import Actor
 from ledger.complaints.officers import OfficerRegistry, build_key_revocation
@@ -12,6 +11,7 @@ from ledger.complaints.reference import reference_matches
 from ledger.complaints.states import replay
 from ledger.complaints.vocab import Role, Status
 from ledger.complaints.workflow import append_event
+from ledger.verify.trail import Disclosure, verify_complaint
 
 from .conftest import LOG, REGISTRATION, Chain
 

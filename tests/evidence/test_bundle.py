@@ -11,10 +11,10 @@ import sys
 import zipfile
 from pathlib import Path
 
-from ledger.complaints.proofs import verify_complaint_proof
 from ledger.evidence.bundle import build_bundle, deterministic_zip
-from ledger.evidence.verify import verify_bundle, verify_export, verify_path
 from ledger.log.note import Signer, sign_note, split_note
+from ledger.verify.bundle import verify_bundle, verify_export, verify_path
+from ledger.verify.complaint import verify_complaint_proof
 
 from .conftest import Client, get_bundle, run_lifecycle, unzip
 

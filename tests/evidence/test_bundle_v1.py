@@ -14,7 +14,7 @@ import pytest
 
 from ledger.evidence import layout
 from ledger.evidence.bundle import deterministic_zip
-from ledger.evidence.verify import VerifyReport, verify_bundle, verify_path
+from ledger.verify.bundle import VerifyReport, verify_bundle, verify_path
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors" / "bundles-v1"

@@ -18,9 +18,9 @@ from ledger.anchoring.logsource import StoreCheckpointSource, open_store_readonl
 from ledger.anchoring.worker import AnchorError, AnchorWorker, WorkerConfig
 from ledger.config import Settings
 from ledger.evidence.bundle import build_bundle
-from ledger.evidence.rpc import JsonRpcChain
-from ledger.evidence.verify import verify_bundle
 from ledger.runtime import open_ledger
+from ledger.verify.bundle import verify_bundle
+from ledger.verify.rpc import JsonRpcChain
 from tests.anchoring.conftest import FUNDING, anvil_chain
 from tests.anchoring.helpers import attempt_anchor
 from tests.conftest import LiveServer

@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 
 from api import create_app
 from ledger.access.apikeys import create_api_key
+from ledger.casework.records import AccessRecord, ComplaintEvent, EventBody
 from ledger.complaints.payloads import MAX_TEXT
-from ledger.complaints.records import AccessRecord, ComplaintEvent, EventBody
-from ledger.evidence.verify import verify_bundle, verify_export
 from ledger.runtime import open_ledger
+from ledger.verify.bundle import verify_bundle, verify_export
 
 from .conftest import Client, export, get_bundle, run_lifecycle, unzip
 from .pdftext import pdf_pages, report_text, squeeze
@@ -141,7 +141,7 @@ def test_export_is_a_post_recorded_once_and_fetched_again_by_a_read(actors, ledg
     assert gone.status_code == 410
     assert gone.json()["type"] == "/problems/export-expired"
     with ledger.engine.connect() as conn:
-        from ledger.evidence.exports import EvidenceExport
+        from ledger.casework.exports import EvidenceExport
 
         data = conn.execute(
             select(EvidenceExport.data).where(EvidenceExport.bundle_sha256 == sha)

@@ -17,16 +17,16 @@ from eth_utils import keccak
 
 from ledger.evidence import layout
 from ledger.evidence.bundle import BundleError, build_bundle, deterministic_zip
-from ledger.evidence.rpc import (
+from ledger.log import merkle
+from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_checkpoint
+from ledger.log.note import Signer, split_note
+from ledger.verify.bundle import verify_bundle
+from ledger.verify.rpc import (
     ANCHORED_TOPIC,
     LATEST_SELECTOR,
     LOG_ANCHOR_CODE_SHA256,
     TRANSFER_TOPIC,
 )
-from ledger.evidence.verify import verify_bundle
-from ledger.log import merkle
-from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_checkpoint
-from ledger.log.note import Signer, split_note
 from tests.complaints.conftest import LOG, OFFICER_ID, REGISTRATION, Chain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def test_chain_constants_match_keccak_and_the_built_contract() -> None:
 
 def test_the_verifier_needs_no_database_web_framework_or_web3() -> None:
     code = (
-        "import sys; import ledger.evidence.verify, ledger.evidence.rpc\n"
+        "import sys; import ledger.verify.bundle, ledger.verify.rpc\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('flask', 'flask_smorest', 'sqlalchemy', 'web3', 'reportlab', 'api', 'psycopg')"
         " or m in ('ledger.db', 'ledger.runtime', 'ledger.config')]\n"

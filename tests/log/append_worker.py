@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ledger.db import make_engine
 from ledger.log.keys import load_key_file
-from ledger.log.sequencer import Sequencer
-from ledger.log.store import LogStore
+from ledger.logstore.sequencer import Sequencer
+from ledger.logstore.store import LogStore
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 from ledger.log import merkle
-from ledger.log.integrity import check_integrity
-from ledger.log.sequencer import Sequencer
+from ledger.logstore.integrity import check_integrity
+from ledger.logstore.sequencer import Sequencer
 from ledger.runtime import Ledger
 
 WORKER = Path(__file__).with_name("append_worker.py")

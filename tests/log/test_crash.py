@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ledger.log import merkle
 from ledger.log.checkpoint import open_checkpoint
-from ledger.log.integrity import check_integrity
+from ledger.logstore.integrity import check_integrity
 from ledger.runtime import Ledger, open_ledger
 
 WORKER = Path(__file__).with_name("append_worker.py")

@@ -10,8 +10,8 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.log import merkle
 from ledger.log.checkpoint import open_checkpoint
-from ledger.log.store import InvalidRequest, LogStore, NotFound
 from ledger.log.tiles import TILE_WIDTH, split_hashes, tile_coords_for_size
+from ledger.logstore.store import InvalidRequest, LogStore, NotFound
 
 
 def _entries(n: int, prefix: str = "e") -> list[bytes]:
@@ -144,7 +144,7 @@ def test_checkpoint_base64_root_matches(store: LogStore) -> None:
 def test_pending_entry_checks_and_writes_share_the_transaction(store: LogStore) -> None:
     from sqlalchemy import Column, Integer, MetaData, Table
 
-    from ledger.log.store import PendingEntry, Rejected
+    from ledger.logstore.store import PendingEntry, Rejected
 
     meta = MetaData()
     side = Table("side_effects", meta, Column("idx", Integer, primary_key=True))

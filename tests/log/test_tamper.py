@@ -15,7 +15,7 @@ from api import create_app
 from ledger.log import merkle
 from ledger.log.checkpoint import open_checkpoint
 from ledger.log.encoding import parse_hash, parse_hashes
-from ledger.log.integrity import check_integrity
+from ledger.logstore.integrity import check_integrity
 from ledger.runtime import Ledger
 
 ROOT = Path(__file__).resolve().parents[2]

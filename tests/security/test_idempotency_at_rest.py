@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from api import create_app
 from ledger.access.apikeys import create_api_key
-from ledger.complaints.records import IdempotencyRecord
+from ledger.casework.records import IdempotencyRecord
 from ledger.config import Settings
 from ledger.idempotency import CannotOpen, IdempotencyRecords
 from ledger.runtime import open_ledger

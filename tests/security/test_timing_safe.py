@@ -8,7 +8,7 @@ from pathlib import Path
 from unittest import mock
 
 from ledger.access import apikeys, secrets
-from ledger.complaints import service
+from ledger.casework import service
 
 ROOT = Path(__file__).resolve().parents[2]
 SENSITIVE = ("secret", "token", "capability", "password", "digest", "mac")
@@ -46,7 +46,7 @@ def test_no_plain_equality_on_secrets() -> None:
         ROOT / "api" / "auth.py",
         ROOT / "api" / "idempotency.py",
         *sorted((ROOT / "ledger" / "access").glob("*.py")),
-        ROOT / "ledger" / "complaints" / "service.py",
+        ROOT / "ledger" / "casework" / "service.py",
     ]
     offenders = []
     for path in files:

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.complaints.payloads import MAX_DEPTH
-from ledger.complaints.proofs import verify_complaint_proof
 from ledger.evidence import layout
 from ledger.evidence.bundle import build_bundle
-from ledger.evidence.verify import verify_bundle, verify_export, verify_path
+from ledger.verify.bundle import verify_bundle, verify_export, verify_path
+from ledger.verify.complaint import verify_complaint_proof
 
 ROOT = Path(__file__).resolve().parents[2]
 FILE = {"category": "stuck_transaction", "channel": "web_form", "description": "Pending 9h."}

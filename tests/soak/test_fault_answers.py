@@ -16,7 +16,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ledger.log.sequencer import SequencerClosed
+from ledger.logstore.sequencer import SequencerClosed
 
 COMPLAINT = {"category": "sync_fault", "channel": "chat", "description": "wallet out of sync"}
 

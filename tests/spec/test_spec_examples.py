@@ -21,7 +21,6 @@ import pytest
 from api.problems import PROBLEM_TYPES
 from ledger.complaints.events import parse_envelope
 from ledger.complaints.officers import officer_key_id, verify_officer_signature
-from ledger.complaints.proofs import verify_complaint_proof
 from ledger.complaints.reference import reference_bytes, reference_matches
 from ledger.evidence import layout
 from ledger.log import merkle
@@ -29,6 +28,7 @@ from ledger.log.canonical import canonical_json
 from ledger.log.checkpoint import open_checkpoint
 from ledger.log.encoding import parse_hash, parse_hashes, parse_hex
 from ledger.log.note import Verifier, open_note
+from ledger.verify.complaint import verify_complaint_proof
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "docs" / "spec"

@@ -1,6 +1,6 @@
 // Complaint proof verification in the browser: no DOM, no server trust, WebCrypto only.
 //
-// Implements the checks of ledger/complaints/proofs.py (verify_complaint_proof) on the JSON of
+// Implements the checks of ledger/verify/complaint.py (verify_complaint_proof) on the JSON of
 // GET /v1/complaints/<ref>/proof: C2SP signed-note checkpoint, RFC 9162 inclusion and
 // consistency proofs, the RFC 8785 event envelopes, the per-complaint hash chain and state
 // machine, salted commitments, officer keys (log entries) and Ed25519 body signatures with

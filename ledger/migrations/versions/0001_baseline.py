@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.log.models import append_only_ddl
+from ledger.logstore.models import append_only_ddl
 
 revision: str = "0001_baseline"
 down_revision: str | Sequence[str] | None = None

@@ -5,7 +5,7 @@ Revises: 0002_restore_marks
 Create Date: 2026-11-23
 
 Existing complaint events get their rows here, derived from the log's leaves
-(``ledger.complaints.facts.backfill``).
+(``ledger.casework.facts.backfill``).
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from ledger.log.models import append_only_ddl
+from ledger.logstore.models import append_only_ddl
 
 revision: str = "0003_audit_facts"
 down_revision: str | Sequence[str] | None = "0002_restore_marks"
@@ -57,7 +57,7 @@ def upgrade() -> None:
     op.create_index(
         "ux_audit_facts_reference_seq", "audit_facts", ["reference", "seq"], unique=True
     )
-    # Covering indexes of the figure queries (ledger/complaints/facts.py, sql_cells).
+    # Covering indexes of the figure queries (ledger/casework/facts.py, sql_cells).
     cell = ["category", "channel", "language", "jurisdiction"]
     op.create_index(
         "ix_audit_facts_period",
@@ -89,7 +89,7 @@ def upgrade() -> None:
     for stmt in append_only_ddl(op.get_bind().dialect.name, "audit_facts"):
         op.execute(sa.text(stmt))
 
-    from ledger.complaints.facts import backfill
+    from ledger.casework.facts import backfill
 
     backfill(op.get_bind())
 

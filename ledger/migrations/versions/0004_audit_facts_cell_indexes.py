@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 
 The figure queries group by (category, channel, language, jurisdiction); with those columns
 first in each covering index the database reads the groups in order instead of sorting up to
-a million rows (see ``ledger.complaints.facts.sql_cells``). A partial index also holds the
+a million rows (see ``ledger.casework.facts.sql_cells``). A partial index also holds the
 column its predicate tests: SQLite only answers from an index alone (covering) when
 every column the query names is in it.
 """

@@ -7,7 +7,7 @@ Create Date: 2026-11-24
 Exporting a bundle is a POST that records ``bundle_exported`` once per distinct bundle (the
 row is written in the same transaction as the log entry; its primary key refuses a twin);
 the bytes are kept for ``LEDGER_EXPORT_RETENTION_HOURS`` so that fetching the export again
-is a read (``ledger.evidence.exports``). Earlier exports were not stored: nothing to convert.
+is a read (``ledger.casework.exports``). Earlier exports were not stored: nothing to convert.
 
 Stored bundles hold bodies: a trigger on ``event_bodies`` deletes the stored bytes of a
 complaint's exports in the transaction that erases one of its bodies.

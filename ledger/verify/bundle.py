@@ -16,7 +16,7 @@ What is checked:
 3. every file matches its SHA-256 and size in the manifest, and no file is unlisted;
 4. ``proof.json``: the checkpoint signature, every inclusion proof, the reference, the hash
    chain (seq, prev), every transition, every disclosed body against its commitment, officer
-   signatures and their authority (``ledger.complaints.proofs``);
+   signatures and their authority (``ledger.verify.complaint``);
 5. every other data file is exactly what the format derives from ``proof.json``;
 6. erased bodies: flagged exactly where an erasure event of the chain says so, and gone;
 7. the anchor: the anchored checkpoint is signed by the log key, and the consistency proof
@@ -42,22 +42,22 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ledger.complaints.payloads import MAX_DEPTH
-from ledger.complaints.proofs import proof_input_problem, verify_complaint_proof
 from ledger.evidence import layout
 from ledger.evidence.layout import LayoutError, sha256_hex
-from ledger.evidence.rpc import (
-    ANCHORED_TOPIC,
-    LATEST_SELECTOR,
-    LOG_ANCHOR_CODE_SHA256,
-    TRANSFER_TOPIC,
-    RpcError,
-)
 from ledger.jsondepth import text_depth
 from ledger.log import merkle
 from ledger.log.canonical import CanonicalJSONError, parse_canonical
 from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.log.encoding import parse_hash, parse_hashes
 from ledger.log.note import NoteError, Verifier, open_note
+from ledger.verify.complaint import proof_input_problem, verify_complaint_proof
+from ledger.verify.rpc import (
+    ANCHORED_TOPIC,
+    LATEST_SELECTOR,
+    LOG_ANCHOR_CODE_SHA256,
+    TRANSFER_TOPIC,
+    RpcError,
+)
 
 MAX_FILES = 20_000
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -67,7 +67,7 @@ _TX = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
 class ChainReader(Protocol):
-    """What the verifier asks of a chain (``ledger.evidence.rpc.JsonRpcChain`` does this)."""
+    """What the verifier asks of a chain (``ledger.verify.rpc.JsonRpcChain`` does this)."""
 
     def chain_id(self) -> int: ...
     def block_number(self) -> int: ...

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.complaints.audit import Disclosure, verify_complaint
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Envelope, parse_envelope
 from ledger.complaints.officers import OfficerRegistry
@@ -24,6 +23,7 @@ from ledger.log import merkle
 from ledger.log.checkpoint import CheckpointError, open_checkpoint
 from ledger.log.encoding import parse_hashes
 from ledger.log.note import Verifier
+from ledger.verify.trail import Disclosure, verify_complaint
 
 
 @dataclass(frozen=True)

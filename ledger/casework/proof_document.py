@@ -2,41 +2,48 @@
 checkpoint: every event's leaf and inclusion proof, optionally bodies and salts, the
 signing officers' key entries, and the anchor covering the checkpoint.
 
-The database edge of the pure verifiers (``ledger.complaints.proofs``, ``ledger.evidence``).
+The database edge of the pure verifiers (``ledger.verify``) and the bundle builder
+(``ledger.evidence``). Collaborators are passed in: the log store, the complaint service and
+``anchor_for`` (the anchor covering a tree size, from ``ledger.anchoring`` or the API).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from ledger.casework.service import ComplaintService, StoredEvent
 from ledger.complaints.vocab import EventType
+from ledger.errors import LedgerError
 from ledger.log.encoding import hashes_hex
-from ledger.runtime import Ledger
+from ledger.logstore.store import LogStore
+
+AnchorFor = Callable[[int], dict[str, Any] | None]
 
 
-class ProofUnavailable(ValueError):
+class ProofUnavailable(LedgerError, ValueError):
     """No proof can be given at the requested checkpoint."""
 
 
-def bundle_checkpoint(ledger: Ledger, events) -> int:
+def bundle_checkpoint(store: LogStore, events: Sequence[StoredEvent]) -> int:
     """The default checkpoint of a bundle: the first one holding the complaint's last step,
     trailing exports aside. A re-export with nothing new therefore has the same checkpoint,
     the same content and the same bytes (once the anchor, if any, is final)."""
     substantive = list(events)
     while len(substantive) > 1 and substantive[-1].envelope.type == EventType.BUNDLE_EXPORTED:
         substantive.pop()
-    return ledger.store.checkpoint_covering(substantive[-1].log_index).size
+    return store.checkpoint_covering(substantive[-1].log_index).size
 
 
 def collect_proof(
-    ledger: Ledger,
+    store: LogStore,
+    complaints: ComplaintService,
     reference: str,
     *,
+    anchor_for: AnchorFor,
     tree_size: int | None = None,
     disclose: bool = True,
     withhold: Collection[str] = (),
-    anchor_for: Callable[[int], dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """The complaint proof (the ``GET .../proof`` format) at the checkpoint of ``tree_size``
     (default: ``bundle_checkpoint``), holding the complaint's events in that tree.
@@ -44,9 +51,8 @@ def collect_proof(
     Bodies and salts are included when ``disclose``, except for event types in ``withhold``.
     An event counts as erased only if its erasure is itself in the tree.
     """
-    store = ledger.store
-    events = ledger.complaints.events(reference)
-    size = bundle_checkpoint(ledger, events) if tree_size is None else tree_size
+    events = complaints.events(reference)
+    size = bundle_checkpoint(store, events) if tree_size is None else tree_size
     cp = store.checkpoint(size)
     included = [e for e in events if e.log_index < cp.size]
     if not included:
@@ -74,7 +80,7 @@ def collect_proof(
         items.append(item)
     keys = []
     for key_id in sorted(signers):
-        entries = ledger.complaints.officer_key_entries(key_id)
+        entries = complaints.officer_key_entries(key_id)
         keys.append(
             {
                 "key_id": key_id,
@@ -89,12 +95,6 @@ def collect_proof(
                 ],
             }
         )
-    if anchor_for is None:
-        from ledger.anchoring.status import anchor_coverage
-
-        def anchor_for(n: int) -> dict[str, Any] | None:
-            return anchor_coverage(ledger.engine, store, n)
-
     return {
         "reference": reference,
         "log": store.origin,

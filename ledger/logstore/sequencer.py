@@ -13,10 +13,11 @@ from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 
-from ledger.log.store import InvalidRequest, LogStore, PendingEntry, Receipt, Rejected
+from ledger.errors import LedgerError
+from ledger.logstore.store import InvalidRequest, LogStore, PendingEntry, Receipt, Rejected
 
 
-class SequencerClosed(RuntimeError):
+class SequencerClosed(LedgerError, RuntimeError):
     """The sequencer was stopped and accepts no more entries."""
 
 

@@ -6,9 +6,9 @@ Pure: no database, no clock, no I/O. Two steps, both deterministic:
    event's own public fields plus what the complaint's earlier events say (category, channel,
    language, jurisdiction, received time, cycle, statutory due instant, ...). Only the previous
    fact of the same complaint is needed, so the service writes the same rows beside each step
-   (``ledger.complaints.facts``) and a monitor derives them while replaying the log.
+   (``ledger.casework.facts``) and a monitor derives them while replaying the log.
 2. ``figures_from_facts(facts, window)`` aggregates facts into the figures. The SQL path in
-   ``ledger.complaints.facts`` fills the same ``Cells`` from SQL aggregates and calls the same
+   ``ledger.casework.facts`` fills the same ``Cells`` from SQL aggregates and calls the same
    ``finalise``, so both paths give byte-identical JSON for the same log prefix.
 
 ``compute_figures(envelopes, window)`` does both from envelopes (or leaf bytes) in log order.

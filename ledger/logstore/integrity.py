@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from ledger.log import merkle
 from ledger.log.checkpoint import CheckpointError, open_checkpoint
-from ledger.log.models import LogCheckpoint, LogEntry, LogTile
-from ledger.log.store import LogStore
 from ledger.log.tiles import TILE_HEIGHT, TILE_WIDTH, perfect_root
+from ledger.logstore.models import LogCheckpoint, LogEntry, LogTile
+from ledger.logstore.store import LogStore
 
 
 @dataclass(frozen=True)

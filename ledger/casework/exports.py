@@ -37,10 +37,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.complaints.records import AccessRecord, ComplaintEvent
+from ledger.casework.records import AccessRecord, ComplaintEvent
 from ledger.complaints.vocab import EventType
 from ledger.db import Base, UTCDateTime
-from ledger.log.store import Rejected
+from ledger.logstore.store import Rejected
 
 
 class EvidenceExport(Base):

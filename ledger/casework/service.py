@@ -20,30 +20,31 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.orm import Session
 
 from ledger.access.secrets import hash_secret, new_secret, secret_matches
-from ledger.complaints.deadlines import get_jurisdiction
-from ledger.complaints.errors import ComplaintError
-from ledger.complaints.events import Actor, BuiltEvent, Envelope, parse_envelope
-from ledger.complaints.facts import write_fact
-from ledger.complaints.metrics import Fact
-from ledger.complaints.officers import (
-    OfficerRegistry,
-    build_key_registration,
-    build_key_revocation,
-)
-from ledger.complaints.records import (
+from ledger.casework.facts import write_fact
+from ledger.casework.records import (
     AccessRecord,
     ComplaintEvent,
     ComplaintRecord,
     EventBody,
     OfficerKeyEntry,
 )
+from ledger.complaints.deadlines import get_jurisdiction
+from ledger.complaints.errors import ComplaintError
+from ledger.complaints.events import Actor, BuiltEvent, Envelope, parse_envelope
+from ledger.complaints.figures import Fact
+from ledger.complaints.officers import (
+    OfficerRegistry,
+    build_key_registration,
+    build_key_revocation,
+)
 from ledger.complaints.states import ComplaintState, replay
 from ledger.complaints.texts import MessageFacts, render_message
 from ledger.complaints.vocab import SIGNED_EVENTS, EventType, Role
 from ledger.complaints.workflow import append_event, start_complaint
-from ledger.log.models import LogEntry
-from ledger.log.sequencer import Sequencer
-from ledger.log.store import LogError, LogStore, PendingEntry, Receipt, Rejected, defer_insert
+from ledger.errors import LedgerError
+from ledger.logstore.models import LogEntry
+from ledger.logstore.sequencer import Sequencer
+from ledger.logstore.store import LogError, LogStore, PendingEntry, Receipt, Rejected, defer_insert
 
 CAPABILITY_PREFIX = "cs_"
 RESPOND_WITHIN = timedelta(days=14)
@@ -93,7 +94,7 @@ _EVENTS = (
 )
 
 
-class ComplaintNotFound(LookupError):
+class ComplaintNotFound(LedgerError, LookupError):
     """No complaint with this reference."""
 
 
@@ -101,7 +102,7 @@ class ChainConflict(Rejected):
     """The complaint changed since the step was prepared (another writer got there first)."""
 
 
-class OfficerKeyNotFound(LookupError):
+class OfficerKeyNotFound(LedgerError, LookupError):
     """No officer key with this id."""
 
 

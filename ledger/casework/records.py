@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.db import Base, UTCDateTime
-from ledger.log.models import install_append_only_triggers
+from ledger.logstore.models import install_append_only_triggers
 
 
 class ComplaintRecord(Base):

@@ -1,10 +1,10 @@
 """The ``audit_facts`` table: one row per complaint event, written in the step's transaction.
 
-Each row is ``metrics.derive_fact`` of the event (public fields of the leaf plus what the
+Each row is ``figures.derive_fact`` of the event (public fields of the leaf plus what the
 complaint's earlier events say), so the table holds nothing a reader of the log could not
 derive. It exists for speed: regulator figures over a million events are a handful of SQL
-aggregates instead of a replay. ``sql_figures`` fills the same ``metrics.Cells`` as the pure
-path and calls the same ``metrics.finalise``: for one log prefix both give identical figures.
+aggregates instead of a replay. ``sql_figures`` fills the same ``figures.Cells`` as the pure
+path and calls the same ``figures.finalise``: for one log prefix both give identical figures.
 
 Rows are append-only (database triggers, like the log itself). ``write_fact`` runs inside the
 log's write transaction (``PendingEntry.write``), so a fact commits with its leaf or not at all.
@@ -36,8 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ledger.casework.records import ComplaintEvent, ComplaintRecord
 from ledger.complaints.events import Envelope, parse_envelope
-from ledger.complaints.metrics import (
+from ledger.complaints.figures import (
     COUNTED_EVENTS,
     FACT_FIELDS,
     IX,
@@ -50,11 +51,10 @@ from ledger.complaints.metrics import (
     finalise,
     to_ms,
 )
-from ledger.complaints.records import ComplaintEvent, ComplaintRecord
 from ledger.complaints.vocab import OFFICER_KEY_EVENTS
 from ledger.db import Base
-from ledger.log.models import Log, LogEntry, install_append_only_triggers
-from ledger.log.store import defer_insert
+from ledger.logstore.models import Log, LogEntry, install_append_only_triggers
+from ledger.logstore.store import defer_insert
 
 _CELL = ("category", "channel", "language", "jurisdiction")
 _BOOLEAN_PREDICATES = {"ends_cycle", "first_response"}
@@ -67,7 +67,7 @@ def _partial(name: str, where: str, *columns: str) -> Index:
 
 
 class AuditFact(Base):
-    """``metrics.Fact`` as a row; see its docstring for each column."""
+    """``figures.Fact`` as a row; see its docstring for each column."""
 
     __tablename__ = "audit_facts"
 
@@ -127,7 +127,7 @@ class AuditFact(Base):
 install_append_only_triggers(AuditFact.__table__)
 T = AuditFact.__table__.c
 _COLUMNS = [T[name] for name in FACT_FIELDS]
-assert set(FACT_FIELDS) == set(T.keys()), "audit_facts columns must match metrics.Fact"
+assert set(FACT_FIELDS) == set(T.keys()), "audit_facts columns must match figures.Fact"
 
 
 def fact_row(fact: Fact) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ledger.errors import LedgerError
+
 # keccak256("Anchored(bytes32,uint64,bytes32,bytes32)"): the LogAnchor event; logId is indexed.
 ANCHORED_TOPIC = "0xe0fefe2c385c268b407afff2ad80d6521edf6409537f95b897f228a08e900205"
 # First 4 bytes of keccak256("latest(bytes32)") -> (uint64 size, bytes32 root, uint64 block).
@@ -22,7 +24,7 @@ TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523
 LOG_ANCHOR_CODE_SHA256 = "e77a887976d08c10b611dd115232017f7b8ade24856788f57b6cdac51271cb92"
 
 
-class RpcError(RuntimeError):
+class RpcError(LedgerError, RuntimeError):
     """The node could not be reached or answered with an error."""
 
 

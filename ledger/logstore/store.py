@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text
 
 from ledger.db import is_sqlite
+from ledger.errors import LedgerError
 from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint
-from ledger.log.models import Log, LogCheckpoint, LogEntry, LogTile
 from ledger.log.note import Signer, Verifier
 from ledger.log.tiles import (
     MAX_ENTRY_SIZE,
@@ -32,11 +32,12 @@ from ledger.log.tiles import (
     tile_node_getter,
     tile_width_at,
 )
+from ledger.logstore.models import Log, LogCheckpoint, LogEntry, LogTile
 
 HASH = merkle.HASH_SIZE
 
 
-class LogError(Exception):
+class LogError(LedgerError):
     """Base class for log storage errors."""
 
 

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ledger.complaints.metrics import FACT_FIELDS, Fact
+from ledger.complaints.figures import FACT_FIELDS, Fact
+from ledger.errors import LedgerError
 from ledger.log import merkle
 from ledger.monitor.replay import (
     FACT_BLOCK,
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS fact_blocks (
 """
 
 
-class StateFileError(ValueError):
+class StateFileError(LedgerError, ValueError):
     """The state file cannot be used by this version of the monitor (said in plain words)."""
 
 

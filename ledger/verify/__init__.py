@@ -1,0 +1,9 @@
+"""Offline verifiers: what a customer, lawyer or regulator runs with the log's key alone.
+
+No database, no web framework, no web3 (``pip install 'complaint-ledger[verify]'`` is enough):
+
+* ``trail``     — one complaint's chain of steps, disclosed bodies and officer signatures
+* ``complaint`` — a complaint proof document (``GET /v1/complaints/<ref>/proof``)
+* ``bundle``    — an evidence bundle or multi-complaint export, optionally with the chain
+* ``rpc``       — a minimal JSON-RPC reader of an EVM chain (standard library only)
+"""
