@@ -181,8 +181,17 @@ def _check_hash(name: str, value: bytes) -> None:
         raise ProofError(f"{name} is not a {HASH_SIZE}-byte hash")
 
 
+def _check_count(name: str, value: int) -> None:
+    # A float (0.5) or a bool compares like a number but is no leaf index or tree size: with
+    # an empty proof, index 0.5 of a one-leaf tree would otherwise "verify".
+    if type(value) is not int:
+        raise ProofError(f"{name} is not an integer: {value!r}")
+
+
 def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """Recompute the root from an inclusion proof; raises ProofError when malformed."""
+    _check_count("index", index)
+    _check_count("tree size", size)
     if not 0 <= index < size:
         raise ProofError(f"index {index} is not below tree size {size}")
     _check_hash("leaf hash", leaf)
@@ -220,6 +229,8 @@ def verify_consistency(
     size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]
 ) -> None:
     """Raise ProofError unless ``proof`` shows tree (size1, root1) is a prefix of (size2, root2)."""
+    _check_count("first tree size", size1)
+    _check_count("second tree size", size2)
     if size1 < 0 or size2 < size1:
         raise ProofError(f"tree size {size1} is not a prefix size of {size2}")
     if size1 == 0:

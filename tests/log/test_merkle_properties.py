@@ -147,3 +147,17 @@ def test_perfect_root_is_the_mth_of_a_power_of_two() -> None:
     for n in (0, 3, 255):
         with pytest.raises(ValueError):
             merkle.perfect_root(leaves[:n])
+
+
+@pytest.mark.parametrize("index", [0.5, 0.0, False, "0", None])
+def test_an_index_that_is_not_an_integer_never_verifies(index) -> None:
+    leaf = merkle.leaf_hash(b"only leaf")
+    with pytest.raises(merkle.ProofError, match="not an integer"):
+        merkle.verify_inclusion(index, 1, leaf, [], leaf)  # one-leaf tree: root = leaf hash
+
+
+@pytest.mark.parametrize("sizes", [(1.0, 2), (1, 2.5), (True, 2)])
+def test_a_tree_size_that_is_not_an_integer_never_verifies(sizes) -> None:
+    root = merkle.leaf_hash(b"x")
+    with pytest.raises(merkle.ProofError, match="not an integer"):
+        merkle.verify_consistency(*sizes, root, root, [])
