@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import LedgerError
-from ledger.evidence import layout
-from ledger.evidence.layout import jcs, sha256_hex
 from ledger.evidence.report import (
     PdfFonts,
     render_html,
@@ -29,7 +27,9 @@ from ledger.evidence.report import (
     report_title,
 )
 from ledger.log.note import Signer, sign_note
+from ledger.verify import layout
 from ledger.verify.complaint import verify_complaint_proof
+from ledger.verify.layout import jcs, sha256_hex
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest ZIP (DOS) time: carries no information
 FILE_MODE = 0o100644

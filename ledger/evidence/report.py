@@ -13,7 +13,6 @@ import hashlib
 import html
 import io
 import json
-import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -183,20 +182,56 @@ def _details(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | Non
     return ""
 
 
+@dataclass(frozen=True)
+class _Events:
+    """The proof's events, decoded once for every section."""
+
+    items: list[Mapping[str, Any]]  # as in the proof: leaf, body, index, erased
+    leaves: list[dict[str, Any]]
+    bodies: list[dict[str, Any] | None]  # None: not disclosed (or erased)
+    hashes: list[str]  # leaf hashes, hex
+    seqs: dict[str, Any]  # leaf hash -> seq, to name the events a leaf points at
+
+    @classmethod
+    def of(cls, proof: Mapping[str, Any]) -> _Events:
+        items = list(proof["events"])
+        leaves = [_leaf(e) for e in items]
+        bodies = [_body(e) for e in items]
+        hashes = [leaf_hash(e["leaf"].encode("utf-8")).hex() for e in items]
+        seqs = {h: leaf["seq"] for h, leaf in zip(hashes, leaves, strict=True)}
+        return cls(items, leaves, bodies, hashes, seqs)
+
+
 def report_sections(
     proof: Mapping[str, Any], checks: Sequence[tuple[str, bool, str]] = ()
 ) -> list[Section]:
     """The report's content. ``checks``: the verification run when the bundle was built."""
-    events = list(proof["events"])
-    leaves = [_leaf(e) for e in events]
-    bodies = [_body(e) for e in events]
-    hashes = [leaf_hash(e["leaf"].encode("utf-8")).hex() for e in events]
-    seqs = {h: leaf["seq"] for h, leaf in zip(hashes, leaves, strict=True)}
+    events = _Events.of(proof)
+    full = FullTexts()
+    # In this order: the timeline, decision and compensation tables move their long texts
+    # into ``full``, which "Texts in full" then shows.
+    sections = [
+        _overview(proof, events),
+        _timeline(events, full),
+        _decisions(events, full),
+        _compensation(events, full),
+        _letters(events),
+        _texts_in_full(full),
+        _deadlines(events),
+        _erasures_and_exports(events),
+        _officer_keys(proof),
+        _chain_anchor(proof),
+        _verification_at_export(checks),
+        Section("How to verify", how_to_verify(proof)),
+    ]
+    return [s for s in sections if s is not None]
+
+
+def _overview(proof: Mapping[str, Any], events: _Events) -> Section:
+    leaves = events.leaves
     first = leaves[0]["public"] if leaves else {}
     last = leaves[-1] if leaves else {}
     cp = proof["checkpoint"]
-    sections: list[Section] = []
-
     outcome = next(
         (
             lf["public"]["outcome"]
@@ -217,28 +252,29 @@ def report_sections(
             ("Jurisdiction", str(first.get("jurisdiction", ""))),
             ("Received", str(leaves[0]["at"]) if leaves else ""),
             ("Last event", str(last.get("at", ""))),
-            ("Events", str(len(events))),
+            ("Events", str(len(events.items))),
             ("Log", proof["log"]),
             ("Checkpoint", f"tree size {cp['size']}, root {cp['root']}"),
         ),
         (1, 3),
     )
-    sections.append(
-        Section(
-            "Overview",
-            [
-                "This report renders the signed evidence held in this bundle. The evidence "
-                "itself is the data beside it (manifest, proofs, leaves, bodies); where the two "
-                "ever disagree, the data wins. Every statement below can be checked offline "
-                "with the steps in 'How to verify'.",
-                overview,
-            ],
-        )
+    return Section(
+        "Overview",
+        [
+            "This report renders the signed evidence held in this bundle. The evidence "
+            "itself is the data beside it (manifest, proofs, leaves, bodies); where the two "
+            "ever disagree, the data wins. Every statement below can be checked offline "
+            "with the steps in 'How to verify'.",
+            overview,
+        ],
     )
 
-    full = FullTexts()
+
+def _timeline(events: _Events, full: FullTexts) -> Section:
     rows = []
-    for item, leaf, body, h in zip(events, leaves, bodies, hashes, strict=True):
+    for item, leaf, body, h in zip(
+        events.items, events.leaves, events.bodies, events.hashes, strict=True
+    ):
         if item.get("erased"):
             body_state = "erased"
         elif body is not None:
@@ -246,6 +282,7 @@ def report_sections(
         else:
             body_state = "not disclosed"
         actor = leaf["actor"]
+        summary = _summary(leaf["type"], leaf["public"], body, events.seqs)
         rows.append(
             (
                 str(leaf["seq"]),
@@ -253,33 +290,36 @@ def report_sections(
                 LABELS.get(leaf["type"], leaf["type"]),
                 f"{actor['role']} {actor['id']}",
                 str(leaf["public"].get("state", "")),
-                full.clip(leaf, "details", _summary(leaf["type"], leaf["public"], body, seqs)),
+                full.clip(leaf, "details", summary),
                 f"#{item['index']}, {_short(h)}, body {body_state}",
             )
         )
-    sections.append(
-        Section(
-            "Timeline",
-            [
-                "Every step of the complaint in order, as written in the log. Times are UTC. "
-                "The last column gives the log index, the leaf hash and whether the body "
-                "(personal data and free text) is disclosed in this bundle.",
-                Table(
-                    ("#", "Time (UTC)", "Step", "By", "Status after", "Details", "Log entry"),
-                    tuple(rows),
-                    (0.35, 1.5, 1.2, 1.3, 1.2, 3.2, 1.6),
-                ),
-            ],
-        )
+    return Section(
+        "Timeline",
+        [
+            "Every step of the complaint in order, as written in the log. Times are UTC. "
+            "The last column gives the log index, the leaf hash and whether the body "
+            "(personal data and free text) is disclosed in this bundle.",
+            Table(
+                ("#", "Time (UTC)", "Step", "By", "Status after", "Details", "Log entry"),
+                tuple(rows),
+                (0.35, 1.5, 1.2, 1.3, 1.2, 3.2, 1.6),
+            ),
+        ],
     )
 
+
+def _decisions(events: _Events, full: FullTexts) -> Section:
     decisions: list[Any] = []
-    for leaf, body in zip(leaves, bodies, strict=True):
+    for leaf, body in zip(events.leaves, events.bodies, strict=True):
         if leaf["type"] != "decision":
             continue
         p = leaf["public"]
         b = body or {}
-        evidence = ", ".join(f"event {seqs.get(x, '?')} ({_short(x, 12)})" for x in p["evidence"])
+        evidence = ", ".join(
+            f"event {events.seqs.get(x, '?')} ({_short(x, 12)})" for x in p["evidence"]
+        )
+        remedy = b.get("remedy", "none stated" if body else "(body not disclosed)")
         decisions.append(
             Table(
                 ("", ""),
@@ -293,23 +333,18 @@ def report_sections(
                         "Finding",
                         full.clip(leaf, "finding", b.get("finding", "(body not disclosed)")),
                     ),
-                    (
-                        "Remedy",
-                        full.clip(
-                            leaf,
-                            "remedy",
-                            b.get("remedy", "none stated" if body else "(body not disclosed)"),
-                        ),
-                    ),
+                    ("Remedy", full.clip(leaf, "remedy", remedy)),
                     ("Signed by officer key", p["signature"]["key_id"]),
                 ),
                 (1, 3),
             )
         )
-    sections.append(Section("Decision and reasons", decisions or ["No decision was recorded."]))
+    return Section("Decision and reasons", decisions or ["No decision was recorded."])
 
-    comp_rows = []
-    for leaf, body in zip(leaves, bodies, strict=True):
+
+def _compensation(events: _Events, full: FullTexts) -> Section:
+    rows = []
+    for leaf, body in zip(events.leaves, events.bodies, strict=True):
         if not leaf["type"].startswith("compensation_"):
             continue
         fields = body or leaf["public"]
@@ -323,7 +358,7 @@ def report_sections(
         if leaf["public"].get("reason"):
             details.append(f"reason {leaf['public']['reason']}")
         signer = leaf["public"].get("signature", {}).get("key_id", "")
-        comp_rows.append(
+        rows.append(
             (
                 str(leaf["seq"]),
                 leaf["at"],
@@ -336,23 +371,23 @@ def report_sections(
                 signer,
             )
         )
-    sections.append(
-        Section(
-            "Compensation",
-            [
-                Table(
-                    ("#", "Time (UTC)", "Step", "Amount", "Method", "Details", "Officer key"),
-                    tuple(comp_rows),
-                    (0.35, 1.5, 1.4, 1.1, 1.0, 3.0, 1.6),
-                )
-            ]
-            if comp_rows
-            else ["No compensation was offered or paid."],
-        )
+    if not rows:
+        return Section("Compensation", ["No compensation was offered or paid."])
+    return Section(
+        "Compensation",
+        [
+            Table(
+                ("#", "Time (UTC)", "Step", "Amount", "Method", "Details", "Officer key"),
+                tuple(rows),
+                (0.35, 1.5, 1.4, 1.1, 1.0, 3.0, 1.6),
+            )
+        ],
     )
 
+
+def _letters(events: _Events) -> Section | None:
     letters: list[Any] = []
-    for leaf, body in zip(leaves, bodies, strict=True):
+    for leaf, body in zip(events.leaves, events.bodies, strict=True):
         message = (body or {}).get("message")
         if isinstance(message, dict) and message.get("text"):
             letters.append(
@@ -360,56 +395,56 @@ def report_sections(
                 f"{leaf['at']}, language {message.get('language')}: {message.get('subject', '')}"
             )
             letters.append(Pre(str(message["text"])))
-    if letters:
-        sections.append(Section("Letters sent to the customer", letters))
-    if full.blocks:
-        sections.append(
-            Section(
-                "Texts in full",
-                [
-                    "Texts too long for the tables above, in full, in the order of the log.",
-                    *full.blocks,
-                ],
-            )
-        )
+    return Section("Letters sent to the customer", letters) if letters else None
 
-    clocks = _clock_rows(leaves)
-    if clocks:
-        sections.append(
-            Section(
-                "Deadlines",
-                [
-                    "Service targets and statutory clocks recomputed from the log as of the "
-                    "last event in this bundle.",
-                    Table(
-                        ("Clock", "Cycle", "Due (UTC)", "Status", "Completed", "Basis"),
-                        tuple(clocks),
-                        (1.6, 0.5, 1.6, 0.9, 1.6, 2.5),
-                    ),
-                ],
-            )
-        )
 
-    others: list[Any] = []
-    erased = [r for r in rows if "body erased" in r[-1]]
+def _texts_in_full(full: FullTexts) -> Section | None:
+    if not full.blocks:
+        return None
+    return Section(
+        "Texts in full",
+        ["Texts too long for the tables above, in full, in the order of the log.", *full.blocks],
+    )
+
+
+def _deadlines(events: _Events) -> Section | None:
+    clocks = _clock_rows(events.leaves)
+    if not clocks:
+        return None
+    return Section(
+        "Deadlines",
+        [
+            "Service targets and statutory clocks recomputed from the log as of the "
+            "last event in this bundle.",
+            Table(
+                ("Clock", "Cycle", "Due (UTC)", "Status", "Completed", "Basis"),
+                tuple(clocks),
+                (1.6, 0.5, 1.6, 0.9, 1.6, 2.5),
+            ),
+        ],
+    )
+
+
+def _erasures_and_exports(events: _Events) -> Section | None:
+    blocks: list[Any] = []
     erasure_rows = [
         (
             str(leaf["seq"]),
             leaf["at"],
-            f"event {seqs.get(leaf['public']['erases'], '?')}",
+            f"event {events.seqs.get(leaf['public']['erases'], '?')}",
             leaf["public"]["basis"],
             f"{leaf['actor']['role']} {leaf['actor']['id']}",
         )
-        for leaf in leaves
+        for leaf in events.leaves
         if leaf["type"] == "erased"
     ]
-    if erasure_rows or erased:
-        others.append(
+    if erasure_rows or any(item.get("erased") for item in events.items):
+        blocks.append(
             "Erased bodies are gone from the ledger: their leaves, hashes and proofs remain and "
             "still verify, but the personal data and the salt that opened the commitment are "
             "deleted."
         )
-        others.append(
+        blocks.append(
             Table(
                 ("#", "Time (UTC)", "Erased", "Basis", "By"),
                 tuple(erasure_rows),
@@ -424,22 +459,23 @@ def report_sections(
             leaf["public"]["bundle_sha256"],
             str(leaf["public"]["tree_size"]),
         )
-        for leaf in leaves
+        for leaf in events.leaves
         if leaf["type"] == "bundle_exported"
     ]
     if export_rows:
-        others.append("Earlier evidence exports recorded on the log:")
-        others.append(
+        blocks.append("Earlier evidence exports recorded on the log:")
+        blocks.append(
             Table(
                 ("#", "Time (UTC)", "By", "Bundle SHA-256", "Checkpoint"),
                 tuple(export_rows),
                 (0.4, 1.5, 1.3, 3.6, 0.8),
             )
         )
-    if others:
-        sections.append(Section("Erasures and exports", others))
+    return Section("Erasures and exports", blocks) if blocks else None
 
-    key_rows = []
+
+def _officer_keys(proof: Mapping[str, Any]) -> Section:
+    rows = []
     for key in proof.get("officer_keys", []):
         for entry in key["entries"]:
             leaf = json.loads(entry["leaf"])
@@ -450,33 +486,37 @@ def report_sections(
                 )
             else:
                 what = f"revoked ({p['reason']})"
-            key_rows.append((key["key_id"], leaf["at"], what, f"#{entry['index']}"))
-    sections.append(
-        Section(
-            "Officer keys",
-            [
-                "Signed steps are signed by officer keys that are themselves entries in the "
-                "log, so who was allowed to sign what, and when, is checked too.",
-                Table(
-                    ("Key id", "Logged at (UTC)", "Entry", "Log index"),
-                    tuple(key_rows),
-                    (2.4, 1.6, 3.0, 0.8),
-                ),
-            ]
-            if key_rows
-            else ["No signed steps, so no officer keys are needed."],
-        )
+            rows.append((key["key_id"], leaf["at"], what, f"#{entry['index']}"))
+    if not rows:
+        return Section("Officer keys", ["No signed steps, so no officer keys are needed."])
+    return Section(
+        "Officer keys",
+        [
+            "Signed steps are signed by officer keys that are themselves entries in the "
+            "log, so who was allowed to sign what, and when, is checked too.",
+            Table(
+                ("Key id", "Logged at (UTC)", "Entry", "Log index"),
+                tuple(rows),
+                (2.4, 1.6, 3.0, 0.8),
+            ),
+        ],
     )
 
+
+def _chain_anchor(proof: Mapping[str, Any]) -> Section:
     anchor = proof.get("anchor")
     if anchor is None:
-        anchor_blocks: list[Any] = [
-            "This checkpoint was not yet anchored on chain when the bundle was exported. "
-            "Its integrity rests on the log's signature; export again later to include the "
-            "anchor."
-        ]
-    else:
-        anchor_blocks = [
+        return Section(
+            "Chain anchor",
+            [
+                "This checkpoint was not yet anchored on chain when the bundle was exported. "
+                "Its integrity rests on the log's signature; export again later to include the "
+                "anchor."
+            ],
+        )
+    return Section(
+        "Chain anchor",
+        [
             "The log's checkpoints are anchored on an EVM chain by a contract that accepts a "
             "new root only with a valid consistency proof from the one it holds. This "
             "checkpoint is a prefix of the anchored tree (consistency proof included).",
@@ -496,26 +536,25 @@ def report_sections(
                 ),
                 (1, 3),
             ),
-        ]
-    sections.append(Section("Chain anchor", anchor_blocks))
+        ],
+    )
 
-    if checks:
-        sections.append(
-            Section(
-                "Verification at export",
-                [
-                    "The ledger verified the bundle's content before signing it; re-run the "
-                    "checks yourself (next section) rather than relying on this list.",
-                    Table(
-                        ("Check", "Result", "Detail"),
-                        tuple((n, "passed" if ok else "FAILED", d) for n, ok, d in checks),
-                        (3.2, 0.8, 2.4),
-                    ),
-                ],
-            )
-        )
-    sections.append(Section("How to verify", how_to_verify(proof)))
-    return sections
+
+def _verification_at_export(checks: Sequence[tuple[str, bool, str]]) -> Section | None:
+    if not checks:
+        return None
+    return Section(
+        "Verification at export",
+        [
+            "The ledger verified the bundle's content before signing it; re-run the "
+            "checks yourself (next section) rather than relying on this list.",
+            Table(
+                ("Check", "Result", "Detail"),
+                tuple((n, "passed" if ok else "FAILED", d) for n, ok, d in checks),
+                (3.2, 0.8, 2.4),
+            ),
+        ],
+    )
 
 
 def _clock_rows(leaves: list[dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -649,17 +688,14 @@ class PdfFonts:
     bold: Path
 
 
-def default_fonts() -> PdfFonts:
-    """``LEDGER_PDF_FONT``/``LEDGER_PDF_FONT_BOLD``, else DejaVu Sans, else reportlab's Vera."""
-    env_regular, env_bold = (
-        os.environ.get("LEDGER_PDF_FONT"),
-        os.environ.get("LEDGER_PDF_FONT_BOLD"),
-    )
-    if env_regular:
-        return PdfFonts(Path(env_regular), Path(env_bold or env_regular))
-    regular, bold = _DEJAVU / "DejaVuSans.ttf", _DEJAVU / "DejaVuSans-Bold.ttf"
-    if regular.is_file() and bold.is_file():
-        return PdfFonts(regular, bold)
+def pdf_fonts(regular: Path | None = None, bold: Path | None = None) -> PdfFonts:
+    """``regular`` and ``bold`` (the configured fonts; bold defaults to regular, and is
+    ignored without it), else DejaVu Sans, else reportlab's Vera."""
+    if regular:
+        return PdfFonts(regular, bold or regular)
+    dejavu = PdfFonts(_DEJAVU / "DejaVuSans.ttf", _DEJAVU / "DejaVuSans-Bold.ttf")
+    if dejavu.regular.is_file() and dejavu.bold.is_file():
+        return dejavu
     import reportlab
 
     folder = Path(reportlab.__file__).parent / "fonts"
@@ -771,7 +807,7 @@ def render_pdf(title: str, sections: Sequence[Section], fonts: PdfFonts | None =
     )
     from reportlab.platypus import Table as PdfTable
 
-    regular, bold = _register(fonts or default_fonts())
+    regular, bold = _register(fonts or pdf_fonts())
     body = ParagraphStyle("body", fontName=regular, fontSize=9, leading=12, alignment=TA_LEFT)
     cell = ParagraphStyle("cell", parent=body, fontSize=7.5, leading=9.5)
     head_cell = ParagraphStyle("head", parent=cell, fontName=bold)
@@ -873,7 +909,7 @@ __all__ = [
     "Pre",
     "Section",
     "Table",
-    "default_fonts",
+    "pdf_fonts",
     "render_html",
     "render_pdf",
     "report_sections",

@@ -1,7 +1,7 @@
 """Verify a complaint proof (``GET /v1/complaints/<ref>/proof``) with no server access.
 
 Needs only the response and the log's verifier key (obtained out of band). Checks, in
-plain words, each a separate result: the checkpoint signature; every event leaf's
+plain words, each a separate check: the checkpoint signature; every event leaf's
 inclusion in that checkpoint; the reference; the per-complaint hash chain and state
 machine; officer key entries' inclusion; every disclosed body against its commitment;
 officer signatures and their authority at the time they signed.
@@ -9,88 +9,63 @@ officer signatures and their authority at the time they signed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from ledger.complaints.errors import ComplaintError
+from ledger.complaints.errors import AuthorityError, ChainError, ComplaintError, TransitionError
 from ledger.complaints.events import Envelope, parse_envelope
 from ledger.complaints.officers import OfficerRegistry
 from ledger.complaints.payloads import MAX_DEPTH
 from ledger.complaints.reference import reference_matches
 from ledger.jsondepth import text_depth, value_depth
 from ledger.log import merkle
-from ledger.log.checkpoint import CheckpointError, open_checkpoint
+from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.log.encoding import parse_hashes
 from ledger.log.note import Verifier
+from ledger.verify.report import Report, checked
 from ledger.verify.trail import Disclosure, verify_complaint
 
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass
-class ProofReport:
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
-
-    def add(self, name: str, ok: bool, detail: str = "") -> bool:
-        self.checks.append(Check(name, ok, detail))
-        return ok
-
-
-def _included(report: ProofReport, what: str, item: dict, size: int, root: bytes) -> bytes | None:
-    """Check one leaf's inclusion proof; returns the leaf bytes when it holds."""
-    try:
-        leaf = item["leaf"].encode("utf-8")
-        proof = parse_hashes(item["inclusion_proof"])
-        merkle.verify_inclusion(item["index"], size, merkle.leaf_hash(leaf), proof, root)
-    except (KeyError, TypeError, ValueError, merkle.ProofError) as exc:
-        report.add(f"{what} is in the log", False, str(exc) or type(exc).__name__)
-        return None
-    report.add(f"{what} is in the log", True, f"index {item['index']} of {size}")
-    return leaf
+WELL_FORMED = "the proof is well-formed"
+CHECKPOINT_SIGNED = "checkpoint is signed by the log"
 
 
 def verify_complaint_proof(
     response: Any, log_verifier_key: str, origin: str | None = None
-) -> ProofReport:
+) -> Report:
     """Every check of a proof, as a report; never raises: input of any shape (wrong types,
     missing fields, nesting deeper than the API accepts) is a failed check naming why."""
+    report = Report()
     problem = proof_input_problem(response)
     if problem is not None:
-        report = ProofReport()
-        report.add(WELL_FORMED, False, problem)
+        report.add(WELL_FORMED, False, problem, "checkpoint")
         return report
+    checked(
+        report,
+        WELL_FORMED,
+        _verify,
+        response,
+        log_verifier_key,
+        origin,
+        report,
+        category="checkpoint",
+    )
+    return report
+
+
+def _included(
+    report: Report, what: str, item: Mapping[str, Any], cp: Checkpoint, category: str
+) -> bytes | None:
+    """Check one leaf's inclusion proof; returns the leaf bytes when it holds."""
+    name = f"{what} is in the log"
     try:
-        return _verify_complaint_proof(response, log_verifier_key, origin)
-    except RecursionError:
-        report = ProofReport()
-        report.add(WELL_FORMED, False, "nested too deeply to verify")
-        return report
-    except Exception as exc:  # a shape no check anticipated: still a verdict, not a crash
-        report = ProofReport()
-        report.add(WELL_FORMED, False, _describe(exc))
-        return report
-
-
-WELL_FORMED = "the proof is well-formed"
-
-
-def _describe(exc: BaseException, limit: int = 200) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        leaf = item["leaf"].encode("utf-8")
+        proof = parse_hashes(item["inclusion_proof"])
+        merkle.verify_inclusion(item["index"], cp.size, merkle.leaf_hash(leaf), proof, cp.root)
+    except (KeyError, TypeError, ValueError, merkle.ProofError) as exc:
+        report.add(name, False, str(exc) or type(exc).__name__, category)
+        return None
+    report.add(name, True, f"index {item['index']} of {cp.size}", category)
+    return bytes(leaf)
 
 
 def _embedded_json(response: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -121,17 +96,20 @@ def proof_input_problem(response: Any) -> str | None:
     return None
 
 
-def _verify_complaint_proof(
-    response: dict[str, Any], log_verifier_key: str, origin: str | None = None
-) -> ProofReport:
-    report = ProofReport()
+def _verify(
+    response: dict[str, Any], log_verifier_key: str, origin: str | None, report: Report
+) -> None:
     try:
         verifier = Verifier.from_string(log_verifier_key)
+    except (TypeError, ValueError) as exc:  # NoteError is a ValueError
+        report.add(CHECKPOINT_SIGNED, False, str(exc), "key")
+        return
+    try:
         cp = open_checkpoint(response["checkpoint"]["note"], verifier, origin)
     except (KeyError, TypeError, ValueError, CheckpointError) as exc:
-        report.add("checkpoint is signed by the log", False, str(exc))
-        return report
-    report.add("checkpoint is signed by the log", True, f"tree size {cp.size}")
+        report.add(CHECKPOINT_SIGNED, False, str(exc), "checkpoint")
+        return
+    report.add(CHECKPOINT_SIGNED, True, f"tree size {cp.size}", "checkpoint")
     stated = response["checkpoint"]
     if "size" in stated or "root" in stated:
         # The unsigned copies beside the note must say what the signed note says: a reader
@@ -141,67 +119,83 @@ def _verify_complaint_proof(
             "checkpoint fields match the signed note",
             same,
             "" if same else "size or root beside the note differs from the signed note",
+            "checkpoint",
         )
 
     envelopes: list[Envelope] = []
     disclosures: dict[str, Disclosure] = {}
     for item in response.get("events", []):
         what = f"event {item.get('seq')} ({item.get('type')})"
-        leaf = _included(report, what, item, cp.size, cp.root)
+        leaf = _included(report, what, item, cp, "inclusion")
         if leaf is None:
             continue
         try:
             env = parse_envelope(leaf)
         except ComplaintError as exc:
-            report.add(f"{what} is a well-formed event", False, exc.message)
+            report.add(f"{what} is a well-formed event", False, exc.message, "chain")
             continue
         envelopes.append(env)
         if item.get("salt") is not None and item.get("body") is not None:
             try:
                 salt = bytes.fromhex(item["salt"])
             except ValueError:
-                report.add(f"{what} body opens its commitment", False, "salt is not hex")
+                report.add(
+                    f"{what} body opens its commitment", False, "salt is not hex", "commitments"
+                )
                 continue
             disclosures[env.leaf_hash_hex] = Disclosure(salt, item["body"].encode("utf-8"))
     if not envelopes or len(envelopes) != len(response.get("events", [])):
-        report.add("every event verified", False, "some events are missing or unproven")
-        return report
+        report.add(
+            "every event verified", False, "some events are missing or unproven", "inclusion"
+        )
+        return
 
     reference = response.get("reference", "")
     report.add(
         "reference is derived from the first event",
         reference_matches(reference, envelopes[0].leaf_hash),
         reference,
+        "reference",
     )
 
     officer_leaves: list[tuple[int, bytes]] = []
     for key in response.get("officer_keys", []):
         for entry in key.get("entries", []):
-            leaf = _included(
-                report, f"officer key {key.get('key_id')} entry", entry, cp.size, cp.root
-            )
+            what = f"officer key {key.get('key_id')} entry"
+            leaf = _included(report, what, entry, cp, "officer_keys")
             if leaf is not None:
                 officer_leaves.append((entry["index"], leaf))
     try:
         registry = OfficerRegistry.fold([leaf for _, leaf in sorted(officer_leaves)])
     except ComplaintError as exc:
-        report.add("officer key entries are consistent", False, str(exc))
-        return report
+        report.add("officer key entries are consistent", False, str(exc), "officer_keys")
+        return
 
     try:
         audit = verify_complaint(envelopes, disclosures=disclosures, registry=registry)
     except ComplaintError as exc:
         where = f" at event {exc.index}" if exc.index is not None else ""
         report.add(
-            "chain, bodies and signatures verify", False, f"{exc.code}{where}: {exc.message}"
+            "chain, bodies and signatures verify",
+            False,
+            f"{exc.code}{where}: {exc.message}",
+            _category(exc),
         )
-        return report
-    report.add("hash chain links every event to the previous one", True, f"{len(envelopes)} events")
-    report.add("every step was allowed by the complaint rules", True, str(audit.state.status))
+        return
+    report.add(
+        "hash chain links every event to the previous one",
+        True,
+        f"{len(envelopes)} events",
+        "chain",
+    )
+    report.add(
+        "every step was allowed by the complaint rules", True, str(audit.state.status), "rules"
+    )
     report.add(
         "disclosed bodies open their commitments",
         True,
         f"{len(audit.opened)} of {len(envelopes)} bodies disclosed",
+        "commitments",
     )
     # Without bodies (no secret) signatures cannot be checked; an erased body never can.
     unchecked = audit.signatures_unchecked - audit.state.erased
@@ -209,7 +203,23 @@ def _verify_complaint_proof(
         "officer signatures verify, by keys authorised at the time",
         not (disclosures and unchecked),
         f"{len(audit.signatures_verified)} verified, {len(unchecked)} not disclosed",
+        "signatures",
     )
     if audit.erased_but_disclosed:
-        report.add("erased bodies are gone", False, ", ".join(sorted(audit.erased_but_disclosed)))
-    return report
+        report.add(
+            "erased bodies are gone",
+            False,
+            ", ".join(sorted(audit.erased_but_disclosed)),
+            "commitments",
+        )
+
+
+def _category(exc: ComplaintError) -> str:
+    """Which part of the proof a chain error is about (the browser verifier's categories)."""
+    if isinstance(exc, ChainError):
+        return "chain"
+    if isinstance(exc, AuthorityError):
+        return "signatures" if exc.code == "SIGNATURE_INVALID" else "authority"
+    if isinstance(exc, TransitionError):
+        return "rules"
+    return "commitments"  # a disclosed body that does not open or fit its leaf

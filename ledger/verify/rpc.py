@@ -72,16 +72,23 @@ class JsonRpcChain:
         return None if block is None else str(block["hash"]).lower()
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
-        return self.call("eth_getTransactionReceipt", tx_hash)
+        return _object(self.call("eth_getTransactionReceipt", tx_hash))
 
     def transaction(self, tx_hash: str) -> dict[str, Any] | None:
-        return self.call("eth_getTransactionByHash", tx_hash)
+        return _object(self.call("eth_getTransactionByHash", tx_hash))
 
     def code(self, address: str) -> bytes:
         return _bytes(self.call("eth_getCode", address, "latest"))
 
     def eth_call(self, to: str, data: str) -> bytes:
         return _bytes(self.call("eth_call", {"to": to, "data": data}, "latest"))
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """A receipt or transaction: a JSON object, or null when the node does not know it."""
+    if value is not None and not isinstance(value, dict):
+        raise RpcError(f"expected a JSON object or null, got {type(value).__name__}")
+    return value
 
 
 def _bytes(value: Any) -> bytes:

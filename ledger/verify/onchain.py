@@ -1,0 +1,328 @@
+"""A bundle's checks against the chain itself, through a ``ChainReader`` (``--rpc``).
+
+The anchor: its transaction succeeded in the recorded block with enough confirmations, the
+contract runs the LogAnchor code, its Anchored event holds the anchored root, and the
+contract still holds it or a later (necessarily consistent) one. Payments: every on-chain
+compensation payment's transaction moved the recorded amount to the recorded recipient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ledger.log import merkle
+from ledger.log.checkpoint import Checkpoint
+from ledger.log.encoding import parse_hashes
+from ledger.verify.report import Report
+from ledger.verify.rpc import (
+    ANCHORED_TOPIC,
+    LATEST_SELECTOR,
+    LOG_ANCHOR_CODE_SHA256,
+    TRANSFER_TOPIC,
+    RpcError,
+)
+
+DEFAULT_CONFIRMATIONS = 6
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_TX = re.compile(r"^0x[0-9a-fA-F]{64}$")
+
+
+class ChainReader(Protocol):
+    """What the verifier asks of a chain (``ledger.verify.rpc.JsonRpcChain`` does this)."""
+
+    def chain_id(self) -> int: ...
+    def block_number(self) -> int: ...
+    def block_hash(self, number: int) -> str | None: ...
+    def receipt(self, tx_hash: str) -> dict[str, Any] | None: ...
+    def transaction(self, tx_hash: str) -> dict[str, Any] | None: ...
+    def code(self, address: str) -> bytes: ...
+    def eth_call(self, to: str, data: str) -> bytes: ...
+
+
+def _hex_lower(value: Any) -> str:
+    return str(value).lower()
+
+
+def _word(data: bytes, i: int) -> bytes:
+    return data[32 * i : 32 * (i + 1)]
+
+
+def _confirmed(chain: ChainReader, receipt: Mapping[str, Any], need: int) -> tuple[bool, str]:
+    number = int(receipt["blockNumber"], 16)
+    canonical = chain.block_hash(number) == _hex_lower(receipt["blockHash"])
+    confirmations = max(0, chain.block_number() - number + 1) if canonical else 0
+    return canonical and confirmations >= need, f"{confirmations} confirmations (need {need})"
+
+
+# --- the anchor ----------------------------------------------------------------------------------
+
+
+def check_anchor_on_chain(
+    report: Report,
+    chain: ChainReader,
+    anchor: Mapping[str, Any],
+    cp: Checkpoint,
+    origin: str,
+    anchored: tuple[int, bytes],
+    *,
+    contract_given: str | None,
+    confirmations: int,
+) -> None:
+    """The anchor ``(anchored size, anchored root)`` of ``cp``, checked on ``chain``."""
+    try:
+        _check_anchor(report, chain, anchor, cp, origin, anchored, contract_given, confirmations)
+    except (RpcError, KeyError, TypeError, ValueError) as exc:
+        report.add("the chain answers the anchor checks", False, str(exc), "chain_anchor")
+
+
+def _check_anchor(
+    report: Report,
+    chain: ChainReader,
+    anchor: Mapping[str, Any],
+    cp: Checkpoint,
+    origin: str,
+    anchored: tuple[int, bytes],
+    contract_given: str | None,
+    need: int,
+) -> None:
+    anchored_size, anchored_root = anchored
+    chain_id = chain.chain_id()
+    report.add(
+        "the RPC serves the anchor's chain",
+        chain_id == anchor.get("chain_id"),
+        f"RPC chain {chain_id}, anchor on chain {anchor.get('chain_id')}",
+        "chain_anchor",
+    )
+    contract = str(anchor.get("contract") or "")
+    if not _ADDRESS.fullmatch(contract):
+        report.add("the anchor names a contract address", False, repr(contract), "chain_anchor")
+        return
+    if contract_given:
+        report.add(
+            "the anchor contract is the one you gave",
+            contract.lower() == contract_given.strip().lower(),
+            contract,
+            "chain_anchor",
+        )
+    else:
+        report.skip(
+            f"no --contract given: the anchor contract {contract} was taken from the "
+            "bundle; pass the operator's published address to pin it",
+            category="chain_anchor",
+        )
+    code_sha256 = hashlib.sha256(chain.code(contract)).hexdigest()
+    report.add(
+        "the anchor contract runs the LogAnchor code (consistency checked on chain)",
+        code_sha256 == LOG_ANCHOR_CODE_SHA256,
+        f"code sha256 {code_sha256[:16]}…",
+        "chain_anchor",
+    )
+    tx_hash = str(anchor.get("tx_hash") or "")
+    receipt = chain.receipt(tx_hash) if _TX.fullmatch(tx_hash) else None
+    if receipt is None or receipt.get("blockNumber") is None:
+        report.add(
+            "the anchor transaction is on chain", False, f"{tx_hash} not found", "chain_anchor"
+        )
+        return
+    block_number = int(receipt["blockNumber"], 16)
+    block_hash = _hex_lower(receipt["blockHash"])
+    recorded = (anchor.get("block_number"), _hex_lower(anchor.get("block_hash")))
+    same_block = recorded[0] is None or recorded == (block_number, block_hash)
+    report.add(
+        "the anchor transaction succeeded in the block the bundle records",
+        int(receipt.get("status", "0x0"), 16) == 1 and same_block,
+        f"block {block_number} {block_hash}"
+        + ("" if same_block else f"; the bundle says {recorded[0]} {recorded[1]}"),
+        "chain_anchor",
+    )
+    ok, detail = _confirmed(chain, receipt, need)
+    report.add(f"the anchor has at least {need} confirmations", ok, detail, "chain_anchor")
+    log_id = "0x" + hashlib.sha256(origin.encode("utf-8")).hexdigest()
+    events = list(_anchored_events(receipt, contract, log_id))
+    matched = [
+        e
+        for e in events
+        if e[0] == anchored_size
+        and e[1] == anchored_root
+        and anchor.get("note_hash") in (None, e[2])
+    ]
+    report.add(
+        "the transaction's Anchored event holds the anchored size and root of this log",
+        bool(matched),
+        f"{len(events)} Anchored event(s) for log id {log_id[:18]}…",
+        "chain_anchor",
+    )
+    if matched:
+        size_on_chain, root_on_chain, _ = matched[0]
+        try:
+            merkle.verify_consistency(
+                cp.size,
+                size_on_chain,
+                cp.root,
+                root_on_chain,
+                parse_hashes(anchor["consistency_proof"]),
+            )
+            ok, detail = True, f"tree size {cp.size} -> {size_on_chain} on chain"
+        except merkle.ProofError as exc:
+            ok, detail = False, str(exc)
+        report.add(
+            "the root on chain is consistent with this bundle's checkpoint",
+            ok,
+            detail,
+            "chain_anchor",
+        )
+    head = chain.eth_call(contract, "0x" + LATEST_SELECTOR + log_id[2:])
+    size_now = int.from_bytes(_word(head, 0), "big") if len(head) >= 96 else -1
+    root_now = _word(head, 1)
+    still = size_now > anchored_size or (size_now == anchored_size and root_now == anchored_root)
+    report.add(
+        "the contract still holds this anchor or a later, consistent one",
+        still,
+        f"contract holds tree size {size_now}",
+        "chain_anchor",
+    )
+
+
+def _anchored_events(
+    receipt: Mapping[str, Any], contract: str, log_id: str
+) -> Iterator[tuple[int, bytes, str]]:
+    """The (size, root, note hash) of every Anchored event of this log by ``contract``."""
+    for entry in receipt.get("logs") or []:
+        topics = [_hex_lower(t) for t in entry.get("topics") or []]
+        if _hex_lower(entry.get("address")) == contract.lower() and topics[:2] == [
+            ANCHORED_TOPIC,
+            log_id,
+        ]:
+            data = bytes.fromhex(str(entry.get("data", "0x"))[2:])
+            yield int.from_bytes(_word(data, 0), "big"), _word(data, 1), "0x" + _word(data, 2).hex()
+
+
+# --- payments ------------------------------------------------------------------------------------
+
+
+def _payments(
+    proof: Mapping[str, Any],
+) -> Iterator[tuple[Mapping[str, Any], dict[str, Any] | None]]:
+    """Every on-chain compensation payment: its proof item and its body (None if withheld)."""
+    for item in proof.get("events", []):
+        if item.get("type") != "compensation_paid":
+            continue
+        try:
+            public = json.loads(item["leaf"])["public"]
+            body = json.loads(item["body"]) if item.get("body") is not None else None
+        except (KeyError, TypeError, ValueError):
+            continue  # a malformed leaf or body already failed the proof checks
+        if public.get("method") != "on_chain" and (body or {}).get("method") != "on_chain":
+            continue
+        yield item, body
+
+
+def check_payments(
+    report: Report,
+    proof: Mapping[str, Any],
+    readers: Sequence[ChainReader],
+    confirmations: int,
+) -> None:
+    """Each on-chain payment of ``proof`` on the chain it names (``readers`` empty: no --rpc)."""
+    for item, body in _payments(proof):
+        seq = item.get("seq")
+        if body is None:
+            why = "erased" if item.get("erased") else "not disclosed in this bundle"
+            report.skip(
+                f"on-chain payment in event {seq}: its body is {why}, so its "
+                "transaction cannot be checked",
+                category="payments",
+            )
+            continue
+        missing = [k for k in ("recipient", "amount_base_units") if k not in body]
+        if not readers:
+            if missing:
+                report.skip(
+                    f"on-chain payment in event {seq} records no {', '.join(missing)}: "
+                    "it cannot be matched on chain",
+                    category="payments",
+                )
+            else:
+                report.skip(
+                    f"on-chain payment in event {seq} was not checked on chain",
+                    "no --rpc",
+                    "payments",
+                )
+            continue
+        name = f"on-chain payment in event {seq} ({_amount(body)}) is on chain as recorded"
+        if missing:
+            report.add(name, False, f"the payment records no {', '.join(missing)}", "payments")
+            continue
+        try:
+            ok, detail = _check_one_payment(body, readers, confirmations)
+        except (RpcError, KeyError, TypeError, ValueError) as exc:
+            ok, detail = False, f"the chain could not be queried: {exc}"
+        report.add(name, ok, detail, "payments")
+
+
+def _amount(body: Mapping[str, Any]) -> str:
+    return f"{body.get('amount')} {body.get('asset') or body.get('currency') or ''}".strip()
+
+
+def _reader_for(chain_id: int | None, readers: Sequence[ChainReader]) -> ChainReader | None:
+    if chain_id is None:
+        return readers[0] if readers else None
+    for reader in readers:
+        if reader.chain_id() == chain_id:
+            return reader
+    return None
+
+
+def _check_one_payment(
+    body: Mapping[str, Any], readers: Sequence[ChainReader], need: int
+) -> tuple[bool, str]:
+    """Whether the payment ``body`` records is on its chain, and what was found."""
+    chain = _reader_for(body.get("chain_id"), readers)
+    if chain is None:
+        return False, f"no RPC given for chain {body.get('chain_id')} (--payment-rpc)"
+    tx_hash = str(body["tx_hash"])
+    tx, receipt = chain.transaction(tx_hash), chain.receipt(tx_hash)
+    if tx is None or receipt is None or receipt.get("blockNumber") is None:
+        return False, f"transaction {tx_hash} not found on chain {chain.chain_id()}"
+    if int(receipt.get("status", "0x0"), 16) != 1:
+        return False, f"transaction {tx_hash} reverted"
+    ok, confirmations = _confirmed(chain, receipt, need)
+    if not ok:
+        return False, f"transaction {tx_hash}: {confirmations}"
+    recipient = str(body["recipient"]).lower()
+    units = int(body["amount_base_units"])
+    expected = Decimal(str(body["amount"])).scaleb(int(body.get("decimals", 0)))
+    if expected != units:
+        return False, "amount and amount_base_units disagree"
+    token = body.get("token")
+    if token is None:
+        got_to = _hex_lower(tx.get("to"))
+        got_value = int(tx.get("value", "0x0"), 16)
+        ok = got_to == recipient and got_value == units
+        detail = f"value transfer of {got_value} base units to {got_to}" + (
+            "" if ok else f"; recorded {units} to {recipient}"
+        )
+    else:
+        transfers = list(_transfers(receipt, str(token)))
+        ok = ("0x" + recipient[2:].rjust(64, "0"), units) in transfers
+        detail = f"{len(transfers)} Transfer event(s) of token {token}" + (
+            "" if ok else f"; none of {units} base units to {recipient}"
+        )
+    return ok, f"{detail}; {confirmations}"
+
+
+def _transfers(receipt: Mapping[str, Any], token: str) -> Iterator[tuple[str, int]]:
+    """The (recipient topic, amount) of every ERC-20 Transfer event of ``token``."""
+    for entry in receipt.get("logs") or []:
+        topics = [_hex_lower(t) for t in entry.get("topics") or []]
+        if (
+            _hex_lower(entry.get("address")) == token.lower()
+            and topics[:1] == [TRANSFER_TOPIC]
+            and len(topics) == 3
+        ):
+            yield topics[2], int(str(entry.get("data", "0x0"))[2:] or "0", 16)
