@@ -2,12 +2,12 @@
 // this browser with verify-core.js, and show every step with a verified / failed mark.
 // The secret is sent only as an Authorization header to this service and never stored.
 
+import { formatMessage, loadMessages, lookupText } from "./messages.js";
 import * as core from "./verify-core.js";
 
 const LANGS = ["en", "ca", "pt", "zh", "lt", "ru"];
 const HTML_LANG = { zh: "zh-Hans" };
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
-const STATIC = meta("verify-static");
 const API = meta("verify-api").replace(/\/$/, "");
 const $ = (id) => document.getElementById(id);
 
@@ -26,58 +26,14 @@ window.VerifyCore = core; // for the browser tests (vectors) and curious users
 
 // --- translation -----------------------------------------------------------------------------
 
-function lookup(dict, key) {
-  return key.split(".").reduce((o, k) => (o && typeof o === "object" ? o[k] : undefined), dict);
-}
-
-// Parameters that are codes from a vocabulary are shown translated.
-const VOCAB_PARAMS = {
-  type: "type",
-  status: "status",
-  target: "status",
-  claimed: "status",
-  server: "status",
-  log: "status",
-  role: "role",
-  state: "anchor_state",
-  reason: "revocation_reason",
-};
-
-const TIME_PARAMS = ["when", "at", "from", "until"];
-
-function t(key, params = {}) {
-  let text = lookup(page.dict, key);
-  if (typeof text !== "string") text = lookup(page.fallback, key);
-  if (typeof text !== "string") return key;
-  return text.replace(/\{([a-z0-9_]+)\}/g, (m, name) => {
-    if (!(name in params)) return m;
-    const value = params[name];
-    if (TIME_PARAMS.includes(name) && core.parseTimestamp(value) !== null) return formatTime(value);
-    const vocab = VOCAB_PARAMS[name];
-    if (vocab && typeof value === "string") {
-      const word =
-        lookup(page.dict, `${vocab}.${value}`) ?? lookup(page.fallback, `${vocab}.${value}`);
-      if (typeof word === "string") return word;
-    }
-    return String(value);
-  });
-}
+// The page's language first, English where it lacks a text; times in the reader's form.
+const t = (key, params = {}) => formatMessage([page.dict, page.fallback], key, params, formatTime);
 
 const tm = (m) => (m ? t(m.key, m.params) : "");
 
 function vocab(kind, code) {
   if (code === null || code === undefined) return "—";
-  const word = lookup(page.dict, `${kind}.${code}`) ?? lookup(page.fallback, `${kind}.${code}`);
-  return typeof word === "string" ? word : String(code);
-}
-
-async function loadDict(lang) {
-  const resp = await fetch(`${STATIC}i18n/${lang}.json`, {
-    cache: "no-cache",
-    credentials: "omit",
-  });
-  if (!resp.ok) throw new Error(`i18n ${lang}: HTTP ${resp.status}`);
-  return resp.json();
+  return lookupText([page.dict, page.fallback], `${kind}.${code}`) ?? String(code);
 }
 
 function pickLanguage() {
@@ -92,8 +48,8 @@ function pickLanguage() {
 
 async function setLanguage(lang) {
   if (!LANGS.includes(lang)) lang = "en";
-  if (!Object.keys(page.fallback).length) page.fallback = await loadDict("en");
-  page.dict = lang === "en" ? page.fallback : await loadDict(lang);
+  if (!Object.keys(page.fallback).length) page.fallback = await loadMessages("en");
+  page.dict = lang === "en" ? page.fallback : await loadMessages(lang);
   page.lang = lang;
   document.documentElement.lang = HTML_LANG[lang] || lang;
   $("lang").value = lang;

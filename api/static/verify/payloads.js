@@ -1,0 +1,112 @@
+// Event payloads (ledger/complaints/payloads.py): public fields closed, bodies open; money;
+// and a disclosed body against its envelope (mirrored fields, signing context).
+//
+// The field specs come from the rulebook (rules.js); these are the checks that are code.
+
+import { fail } from "./errors.js";
+import { canonicalJson, isObject } from "./json.js";
+import { compiled, rulebook } from "./rules.js";
+
+function checkFields(obj, spec, closed, code) {
+  if (!isObject(obj)) fail(`${code}_not_object`);
+  for (const [name, [required, valid]] of Object.entries(spec)) {
+    if (name in obj) {
+      if (!valid(obj[name])) fail(`${code}_value`, { field: name });
+    } else if (required) {
+      fail(`${code}_missing`, { field: name });
+    }
+  }
+  if (closed) {
+    for (const name of Object.keys(obj))
+      if (!Object.hasOwn(spec, name)) fail(`${code}_unknown`, { field: name });
+  }
+}
+
+function checkMoney(o, required) {
+  const { minor_units: minorUnits, default_minor_units: defaultMinorUnits } = rulebook().money;
+  const units = ["currency", "asset"].filter((k) => k in o);
+  if (!("amount" in o)) {
+    if (required || units.length) fail("bad_money");
+    return;
+  }
+  if (units.length !== 1) fail("bad_money");
+  if (o.method === "on_chain" && !("asset" in o)) fail("bad_money");
+  if ((o.method === "bank_transfer" || o.method === "card_refund") && "asset" in o)
+    fail("bad_money");
+  if ("currency" in o) {
+    const decimals = (o.amount.split(".")[1] || "").length;
+    const allowed = Object.hasOwn(minorUnits, o.currency)
+      ? minorUnits[o.currency]
+      : defaultMinorUnits;
+    if (decimals > allowed) fail("bad_money");
+  }
+}
+
+/** payloads._check_on_chain: on-chain details only for on-chain payments, base units exact. */
+function checkOnChain(body) {
+  const given = rulebook().money.on_chain_body_fields.filter((k) => k in body);
+  if (!given.length) return;
+  if (body.method !== "on_chain") fail("bad_money");
+  if ("amount_base_units" in body !== "decimals" in body)
+    fail("body_missing", { field: "decimals" in body ? "amount_base_units" : "decimals" });
+  if ("amount_base_units" in body) {
+    // amount × 10^decimals, exactly, in decimal strings (no floating point).
+    const [whole, frac = ""] = body.amount.split(".");
+    const digits = frac.replace(/0+$/, "");
+    if (digits.length > body.decimals) fail("bad_money");
+    const scaled = BigInt(whole + digits.padEnd(body.decimals, "0"));
+    if (scaled !== BigInt(body.amount_base_units)) fail("bad_money");
+  }
+}
+
+/** payloads.validate_public: only the listed, non-personal fields, each valid. */
+export function checkPublic(type, pub) {
+  checkFields(pub, compiled().publicFields[type], true, "public");
+  if (type === "escalated") {
+    if ((pub.level === "specialist") !== "specialism" in pub)
+      fail("public_value", { field: "specialism" });
+    if (pub.level === "bot") fail("public_value", { field: "level" });
+  }
+  if (rulebook().money.events.includes(type)) checkMoney(pub, false);
+}
+
+/** payloads.validate_body: the fields a disclosed body of this type needs. */
+export function checkBody(type, body) {
+  checkFields(body, compiled().bodyFields[type] || {}, false, "body");
+  if (type === "info_received" && !("text" in body) && !("attachments" in body))
+    fail("body_missing", { field: "text" });
+  if (type === "decision" && body.outcome !== "rejected" && !("remedy" in body))
+    fail("body_missing", { field: "remedy" });
+  if (rulebook().money.events.includes(type)) checkMoney(body, true);
+  if (type === "compensation_paid") {
+    if (body.method === "on_chain" && !("tx_hash" in body))
+      fail("body_missing", { field: "tx_hash" });
+    if (body.method !== "on_chain" && !("payment_reference" in body))
+      fail("body_missing", { field: "payment_reference" });
+    checkOnChain(body);
+  }
+}
+
+/** payloads.check_consistency: public fields that repeat signed body fields (rules.mirrored). */
+export function checkConsistency(env, body) {
+  for (const name of rulebook().mirrored[env.type] || []) {
+    if (name in env.public && canonicalJson(env.public[name]) !== canonicalJson(body[name] ?? null))
+      fail("public_body_mismatch", { field: name });
+  }
+  if (rulebook().money.events.includes(env.type)) {
+    const units = (o) => ["currency", "asset"].filter((k) => k in o).join();
+    const pu = units(env.public);
+    if (pu && "amount" in env.public && pu !== units(body))
+      fail("public_body_mismatch", { field: "currency/asset" });
+  }
+}
+
+/** The context a signed body names (log, complaint, prev, type) is its envelope's. */
+export function checkContext(env, body) {
+  const ctx = body.context;
+  if (!isObject(ctx)) fail("context_missing");
+  const expected = { log: env.log, complaint: env.complaint, prev: env.prev, type: env.type };
+  for (const [name, value] of Object.entries(expected)) {
+    if (ctx[name] !== value) fail("context_mismatch", { field: name });
+  }
+}
