@@ -24,12 +24,11 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -44,16 +43,15 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
+from api.context import EXTENSION, get_ledger
 from api.problems import Problem, problem_response
 from api.request_ids import request_id
-from ledger.anchoring.contract import log_id_for_origin
-from ledger.anchoring.models import AnchorRecord, AnchorState
+from ledger.anchoring.models import AnchorState
+from ledger.anchoring.status import latest_anchor
 from ledger.backup import latest_mark
-from ledger.casework.records import ComplaintRecord
-from ledger.complaints.deadlines import get_jurisdiction
-from ledger.complaints.vocab import Status
+from ledger.casework.overview import complaint_counts
 
 disable_created_metrics()  # no *_created series: they only add noise
 ops = Blueprint("ops", __name__)
@@ -88,9 +86,6 @@ SEQUENCER_BATCH = Histogram(
     "Entries committed per log transaction (group commit)",
     buckets=BATCH_BUCKETS,
 )
-
-# Statuses before a final response (a decision): their statutory clock is running.
-AWAITING_FINAL_RESPONSE = (Status.RECEIVED, Status.ACKNOWLEDGED, Status.INVESTIGATING)
 
 
 def _endpoint() -> str:
@@ -140,8 +135,8 @@ def _after(response: Response) -> Response:
 def install(app: Flask) -> None:
     """Register the ops endpoints and the per-request metrics and log line on ``app``."""
     app.register_blueprint(ops)
-    settings = getattr(app.extensions.get("ledger"), "settings", None)
-    token = getattr(settings, "metrics_token", None)
+    ledger = app.extensions[EXTENSION]
+    token = ledger.settings.metrics_token
     # Only a digest of the token stays in this process's memory.
     app.extensions["metrics_token_sha256"] = (
         hashlib.sha256(token.encode()).digest() if token else None
@@ -151,10 +146,7 @@ def install(app: Flask) -> None:
     app.after_request(_after)
     for limiter in app.extensions.get("limiter", ()):
         limiter.request_filter(lambda: request.path in OPS_PATHS)
-    ledger = app.extensions.get("ledger")
-    observers = getattr(getattr(ledger, "sequencer", None), "batch_observers", None)
-    if observers is not None and SEQUENCER_BATCH.observe not in observers:
-        observers.append(SEQUENCER_BATCH.observe)
+    ledger.sequencer.on_batch = SEQUENCER_BATCH.observe  # each committed log batch's size
 
 
 # --- health and readiness ----------------------------------------------------------------
@@ -204,20 +196,13 @@ _consistent_anchor: dict[tuple[str, int], bytes] = {}
 def _check_anchor(ledger) -> dict[str, Any]:
     """The latest confirmed anchor's (size, root) must be a prefix of the log."""
     scope = current_app.extensions.get("anchor_scope")
-    query = select(AnchorRecord.tree_size, AnchorRecord.root_hash).where(
-        AnchorRecord.log_id == log_id_for_origin(ledger.store.origin),
-        AnchorRecord.state == AnchorState.CONFIRMED,
-    )
-    if scope is not None and scope.chain_id is not None:
-        query = query.where(AnchorRecord.chain_id == scope.chain_id)
-    if scope is not None and scope.contract is not None:
-        query = query.where(AnchorRecord.contract_address == scope.contract)
     try:
-        with ledger.engine.connect() as conn:
-            row = conn.execute(query.order_by(AnchorRecord.tree_size.desc()).limit(1)).first()
-        if row is None:
+        anchor = latest_anchor(
+            ledger.engine, ledger.store.origin, state=AnchorState.CONFIRMED, scope=scope
+        )
+        if anchor is None:
             return {"ok": True, "anchored_size": None}
-        size, root = row
+        size, root = anchor["tree_size"], bytes.fromhex(anchor["root"])
         key = (ledger.store.origin, size)
         if _consistent_anchor.get(key) == root:
             return {"ok": True, "anchored_size": size}
@@ -268,7 +253,7 @@ def _probe_chain(settings, url: str) -> dict[str, Any]:
         chain_id = int(str(reply["result"]), 16)
     except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError) as exc:
         return {"ok": False, "detail": f"chain RPC unreachable ({type(exc).__name__})"}
-    expected = os.environ.get("LEDGER_CHAIN_ID", "").strip()
+    expected = settings.anchor_env.get("LEDGER_CHAIN_ID", "").strip()
     if expected.isdigit() and int(expected) != chain_id:
         return {"ok": False, "detail": f"chain RPC is chain {chain_id}, not {expected}"}
     return {"ok": True, "chain_id": chain_id}
@@ -276,7 +261,7 @@ def _probe_chain(settings, url: str) -> dict[str, Any]:
 
 @ops.get("/readyz")
 def readyz() -> Response:
-    ledger = current_app.extensions["ledger"]
+    ledger = get_ledger()
     checks: dict[str, dict[str, Any]] = {"database": _check_database(ledger)}
     if checks["database"]["ok"]:
         checks["restore"] = _check_restore(ledger)
@@ -305,38 +290,6 @@ def readyz() -> Response:
 # --- metrics -------------------------------------------------------------------------------
 
 
-def _overdue_cutoff(jurisdiction: str, now: datetime) -> tuple[datetime, datetime] | None:
-    """The latest receipt instants whose standard / extended final-response date has passed.
-
-    The due instant only grows with the receipt instant, so a bisection over receipt
-    instants finds where it crosses ``now``; a complaint received at or before the cutoff
-    still awaiting its final response is overdue.
-    """
-    try:
-        j = get_jurisdiction(jurisdiction)
-    except Exception:
-        return None
-
-    def cutoff(extended: bool) -> datetime:
-        def due(r: datetime) -> datetime:
-            return j.end_of_day(j.final_response_date(r, extended=extended))
-
-        lo, hi = now - timedelta(days=400), now
-        if due(lo) > now:
-            return lo - timedelta(microseconds=1)
-        while hi - lo > timedelta(minutes=1):
-            mid = lo + (hi - lo) / 2
-            if due(mid) <= now:
-                lo = mid
-            else:
-                hi = mid
-        return lo
-
-    standard = cutoff(False)
-    extended = cutoff(True) if j.extended_business_days is not None else standard
-    return standard, extended
-
-
 class LedgerCollector:
     """Gauges read from the database at scrape time (cached ``SCRAPE_TTL`` seconds)."""
 
@@ -353,7 +306,7 @@ class LedgerCollector:
             return list(self._cached[1])
 
     def _measure(self) -> list:
-        ledger = self.app.extensions["ledger"]
+        ledger = self.app.extensions[EXTENSION]
         origin = ledger.store.origin
         up = GaugeMetricFamily("ledger_database_up", "1 when the last scrape read the database")
         families = [up]
@@ -380,16 +333,8 @@ class LedgerCollector:
         age.add_metric([origin], max(0.0, (now - latest.created_at).total_seconds()))
 
         scope = self.app.extensions.get("anchor_scope")
-        query = select(AnchorRecord.tree_size).where(
-            AnchorRecord.log_id == log_id_for_origin(origin),
-            AnchorRecord.state == AnchorState.CONFIRMED,
-        )
-        if scope is not None and scope.chain_id is not None:
-            query = query.where(AnchorRecord.chain_id == scope.chain_id)
-        if scope is not None and scope.contract is not None:
-            query = query.where(AnchorRecord.contract_address == scope.contract)
-        with ledger.engine.connect() as conn:
-            anchored = conn.execute(select(func.max(query.subquery().c.tree_size))).scalar() or 0
+        anchor = latest_anchor(ledger.engine, origin, state=AnchorState.CONFIRMED, scope=scope)
+        anchored = anchor["tree_size"] if anchor is not None else 0
         lag_entries = max(0, latest.size - anchored)
         lag_seconds = 0.0
         if lag_entries:
@@ -416,7 +361,7 @@ class LedgerCollector:
         return [size, age, anchored_size, lag_e, lag_s]
 
     def _complaints(self, ledger) -> list:
-        now = datetime.now(UTC)
+        counts = complaint_counts(ledger.engine, datetime.now(UTC))
         by_status = GaugeMetricFamily(
             "ledger_complaints", "Complaints by current status", labels=["status"]
         )
@@ -427,30 +372,10 @@ class LedgerCollector:
             "that applies after a holding reply); reopened complaints are not counted",
             labels=["jurisdiction", "period"],
         )
-        waiting = [str(s) for s in AWAITING_FINAL_RESPONSE]
-        with ledger.engine.connect() as conn:
-            for status, count in conn.execute(
-                select(ComplaintRecord.status, func.count()).group_by(ComplaintRecord.status)
-            ).all():
-                by_status.add_metric([status], count)
-            jurisdictions = conn.execute(
-                select(ComplaintRecord.jurisdiction)
-                .where(ComplaintRecord.status.in_(waiting))
-                .distinct()
-            ).scalars()
-            for jurisdiction in list(jurisdictions):
-                cut = _overdue_cutoff(jurisdiction, now)
-                if cut is None:
-                    continue
-                for period, cutoff in zip(("standard", "extended"), cut, strict=True):
-                    count = conn.execute(
-                        select(func.count()).where(
-                            ComplaintRecord.jurisdiction == jurisdiction,
-                            ComplaintRecord.status.in_(waiting),
-                            ComplaintRecord.received_at <= cutoff,
-                        )
-                    ).scalar_one()
-                    overdue.add_metric([jurisdiction, period], count)
+        for status, count in counts.by_status.items():
+            by_status.add_metric([status], count)
+        for (jurisdiction, period), count in counts.overdue.items():
+            overdue.add_metric([jurisdiction, period], count)
         return [by_status, overdue]
 
 
@@ -479,10 +404,11 @@ def _require_metrics_token() -> None:
 def metrics() -> Response:
     _require_metrics_token()
     registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    folder = get_ledger().settings.prometheus_multiproc_dir
+    if folder:
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry, path=str(folder))
     else:
         registry.register(_DefaultRegistry())
     collector = current_app.extensions.get("ledger_metrics")

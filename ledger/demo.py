@@ -56,7 +56,7 @@ class DemoInfo:
 def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
     """Create the demo once; later calls only say where its credentials are."""
     cred_file = data_dir / CREDENTIALS
-    total, _ = ledger.complaints.list(limit=1)
+    total, _ = ledger.complaints.reads.list(limit=1)
     if cred_file.exists() or total > 0:
         return DemoInfo(False, cred_file)
     engine = ledger.engine
@@ -68,7 +68,7 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
     pem = officer.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     write_secret_file(data_dir / OFFICER_KEY, pem, replace=True)
     admin_id = tokens["admin"].split("_")[1]
-    env, _ = ledger.complaints.register_officer_key(
+    env, _ = ledger.officer_keys.register(
         admin_id=admin_id,
         public_key=officer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
         roles=["officer"],
@@ -105,19 +105,19 @@ class _Seeder:
 
     def step(self, ref: str, type_: str, public: dict | None = None, body: dict | None = None):
         public, body = public or {}, body or {}
-        body = self.service.with_letter(ref, type_, public, body)
+        body = self.service.writes.with_letter(ref, type_, public, body)
         actor = (
             self.customer
             if type_ in ("info_received", "compensation_accepted", "compensation_declined", "rated")
             else self.agent
         )
-        self.service.record(ref, type=type_, public=public, body=body, actor=actor)  # fmt: skip
+        self.service.writes.record(ref, type=type_, public=public, body=body, actor=actor)
 
     def signed(self, ref: str, type_: str, content: dict, public: dict) -> None:
-        content = self.service.with_letter(ref, type_, public, content)
-        body = signing_body(self.service.state(ref), type_, content)
+        content = self.service.writes.with_letter(ref, type_, public, content)
+        body = signing_body(self.service.reads.state(ref), type_, content)
         public = {**public, "signature": signature_field(self.officer, body)}
-        self.service.record(
+        self.service.writes.record(
             ref, type=type_, public=public, body=body, actor=Actor(Role.OFFICER, self.key_id)
         )
 
@@ -131,7 +131,7 @@ class _Seeder:
             "deadlines": initial_deadlines(now, category, get_jurisdiction(jurisdiction)),
         }
         body = {"description": DESCRIPTIONS[category], "contact": {"name": "Demo Customer"}}
-        recorded, secret = self.service.file(public, body, self.customer)
+        recorded, secret = self.service.writes.file(public, body, self.customer)
         ref = recorded.state.reference
         if path == "received":
             return ref, secret
@@ -143,7 +143,7 @@ class _Seeder:
         if path == "info":
             return ref, secret
         self.step(ref, "info_received", body={"text": "Screenshot attached."})
-        evidence = self.service.state(ref).head
+        evidence = self.service.reads.state(ref).head
         self.step(ref, "escalated", {"level": "specialist", "specialism": "technical"})
         outcome = "rejected" if path == "rejected" else "upheld"
         decision = {
@@ -160,13 +160,13 @@ class _Seeder:
         self.signed(ref, "decision", decision, pub)
         if path == "rejected":
             self.step(ref, "closed")
-            self.step(ref, "rated", {"csat": 2, "rates": self.service.state(ref).seq})
+            self.step(ref, "rated", {"csat": 2, "rates": self.service.reads.state(ref).seq})
             return ref, secret
         offer = {"amount": "50.00", "currency": "EUR", "method": "bank_transfer"}
         self.signed(ref, "compensation_offered", offer, offer)
         if path == "declined_referred":
             self.step(ref, "compensation_declined")
-            self.service.record(
+            self.service.writes.record(
                 ref, type="referred", public={"to": "ombudsman"}, body={}, actor=self.customer
             )
             return ref, secret
@@ -174,5 +174,5 @@ class _Seeder:
         paid = {**offer, "payment_reference": "SEPA-DEMO-0001"}
         self.signed(ref, "compensation_paid", paid, offer)
         self.step(ref, "closed")
-        self.step(ref, "rated", {"csat": 5, "rates": self.service.state(ref).seq})
+        self.step(ref, "rated", {"csat": 5, "rates": self.service.reads.state(ref).seq})
         return ref, secret

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +12,8 @@ from ledger.access import models as _access_models  # noqa: F401  (registers tab
 from ledger.anchoring.status import anchor_coverage
 from ledger.backup import ensure_servable
 from ledger.casework import records as _complaint_records  # noqa: F401
+from ledger.casework.access_log import AccessLog
+from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.service import ComplaintService
 from ledger.config import Settings
 from ledger.db import make_engine
@@ -30,27 +30,6 @@ class SchemaNotCurrent(LedgerError, RuntimeError):
     """The database is not at the migrations' head and LEDGER_AUTO_MIGRATE is off."""
 
 
-class ObservedSequencer(Sequencer):
-    """A Sequencer that reports each committed batch's size to ``batch_observers`` (metrics)."""
-
-    def __init__(self, store: LogStore, max_batch: int = 4096) -> None:
-        self.batch_observers: list[Callable[[int], None]] = []
-        super().__init__(store, max_batch)
-
-    @property
-    def batch_sizes(self) -> list[int]:
-        return self._batch_sizes
-
-    @batch_sizes.setter
-    def batch_sizes(self, value: list[int]) -> None:
-        # The sequencer appends each committed batch's size by assigning a new list.
-        self._batch_sizes = value
-        if value:
-            for observe in self.batch_observers:
-                with contextlib.suppress(Exception):  # metrics never break the write path
-                    observe(value[-1])
-
-
 @dataclass
 class Ledger:
     settings: Settings
@@ -58,7 +37,14 @@ class Ledger:
     store: LogStore
     sequencer: Sequencer
     complaints: ComplaintService
+    officer_keys: OfficerKeys
+    access_log: AccessLog
     idempotency: IdempotencyRecords
+
+    @property
+    def reader(self) -> Engine:
+        """The engine for single-statement reads (autocommit on PostgreSQL)."""
+        return self.complaints.reads.reader
 
     def anchor_for(self, tree_size: int) -> dict[str, Any] | None:
         """The anchor covering ``tree_size`` on any chain this database has anchored on."""
@@ -105,6 +91,10 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     store = LogStore(engine, settings.log_origin, signer)
     store.initialise()
     idempotency.start_purging()  # expired records: deleted now, then every hour
-    sequencer = ObservedSequencer(store, settings.sequencer_max_batch)
-    complaints = ComplaintService(engine, store, sequencer)
-    return Ledger(settings, engine, store, sequencer, complaints, idempotency)
+    sequencer = Sequencer(store, settings.sequencer_max_batch)
+    officer_keys = OfficerKeys(engine, store, sequencer)
+    complaints = ComplaintService(engine, store, sequencer, officer_keys)
+    access_log = AccessLog(engine)
+    return Ledger(
+        settings, engine, store, sequencer, complaints, officer_keys, access_log, idempotency
+    )

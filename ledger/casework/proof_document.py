@@ -3,8 +3,9 @@ checkpoint: every event's leaf and inclusion proof, optionally bodies and salts,
 signing officers' key entries, and the anchor covering the checkpoint.
 
 The database edge of the pure verifiers (``ledger.verify``) and the bundle builder
-(``ledger.evidence``). Collaborators are passed in: the log store, the complaint service and
-``anchor_for`` (the anchor covering a tree size, from ``ledger.anchoring`` or the API).
+(``ledger.evidence``). Collaborators are passed in: the log store, the complaint reads, the
+officer keys and ``anchor_for`` (the anchor covering a tree size, from ``ledger.anchoring`` or
+the API).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from ledger.casework.service import ComplaintService, StoredEvent
+from ledger.casework.officer_keys import OfficerKeys
+from ledger.casework.reads import ComplaintReads, StoredEvent
 from ledger.complaints.vocab import EventType
 from ledger.errors import LedgerError
 from ledger.log.encoding import hashes_hex
@@ -37,7 +39,8 @@ def bundle_checkpoint(store: LogStore, events: Sequence[StoredEvent]) -> int:
 
 def collect_proof(
     store: LogStore,
-    complaints: ComplaintService,
+    complaints: ComplaintReads,
+    officer_keys: OfficerKeys,
     reference: str,
     *,
     anchor_for: AnchorFor,
@@ -80,7 +83,7 @@ def collect_proof(
         items.append(item)
     keys = []
     for key_id in sorted(signers):
-        entries = complaints.officer_key_entries(key_id)
+        entries = officer_keys.entries(key_id)
         keys.append(
             {
                 "key_id": key_id,

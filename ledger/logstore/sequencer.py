@@ -8,9 +8,10 @@ nothing of the batch is in the log. Across processes, the store's lock (SQLite
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
 from ledger.errors import LedgerError
@@ -22,9 +23,18 @@ class SequencerClosed(LedgerError, RuntimeError):
 
 
 class Sequencer:
-    def __init__(self, store: LogStore, max_batch: int = 4096) -> None:
+    """``on_batch`` is called with the size of each committed batch (for metrics; what it
+    raises is ignored, and it may be set later, e.g. by whoever serves the metrics)."""
+
+    def __init__(
+        self,
+        store: LogStore,
+        max_batch: int = 4096,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.on_batch = on_batch
         self._cond = threading.Condition()
         self._pending: deque[tuple[list, Future[list]]] = deque()
         self._pending_count = 0
@@ -92,6 +102,9 @@ class Sequencer:
                     fut.set_exception(exc)
                 continue
             self.batch_sizes = [*self.batch_sizes[-999:], len(flat)]
+            if self.on_batch is not None:
+                with contextlib.suppress(Exception):  # metrics never break the write path
+                    self.on_batch(len(flat))
             pos = 0
             for items, fut in batch:
                 fut.set_result(receipts[pos : pos + len(items)])

@@ -1,0 +1,199 @@
+"""The complaint reads: records, capability checks, the chain of events and the current state.
+
+States, capability hashes and parsed envelopes are cached in process. A cached state is
+served only while it matches the stored chain head; the write path (``writes``) keeps it
+current, together with the audit fact of the step it just committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, bindparam, func, select
+from sqlalchemy.orm import Session
+
+from ledger.access.secrets import hash_secret, secret_matches
+from ledger.casework.cache import BoundedCache
+from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
+from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.figures import Fact
+from ledger.complaints.states import ComplaintState, replay
+from ledger.errors import LedgerError
+from ledger.logstore.models import LogEntry
+from ledger.logstore.store import LogError, LogStore
+
+# Read statements built once (building one costs more than running it from the cache).
+_SEQ = select(ComplaintRecord.seq).where(ComplaintRecord.reference == bindparam("reference"))
+_CAPABILITY = select(ComplaintRecord.capability_hash).where(
+    ComplaintRecord.reference == bindparam("reference")
+)
+_EVENTS = (
+    select(
+        ComplaintEvent.seq,
+        ComplaintEvent.log_index,
+        LogEntry.data,
+        EventBody.salt,
+        EventBody.body_jcs,
+        EventBody.erased_by,
+    )
+    .join(EventBody, EventBody.leaf_hash == ComplaintEvent.leaf_hash)
+    .outerjoin(
+        LogEntry,
+        (LogEntry.log_id == bindparam("log_id")) & (LogEntry.idx == ComplaintEvent.log_index),
+    )
+    .where(ComplaintEvent.reference == bindparam("reference"))
+    .order_by(ComplaintEvent.seq)
+)
+
+
+class ComplaintNotFound(LedgerError, LookupError):
+    """No complaint with this reference."""
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    seq: int
+    log_index: int
+    envelope: Envelope
+    salt: bytes | None
+    body_jcs: bytes | None
+    erased_by: str | None
+
+
+@dataclass(frozen=True)
+class CachedState:
+    """A complaint's state and, if this process committed its last step, that step's fact
+    (the next step's audit fact derives from it without a read)."""
+
+    state: ComplaintState
+    fact: Fact | None = None
+
+
+def _keep_newer(current: CachedState, new: CachedState) -> CachedState:
+    if current.state.seq > new.state.seq:
+        return current  # a slower reader replayed an older chain: keep the newer state
+    if new.fact is None:  # a replayed state: keep the fact held (write_fact checks its seq)
+        return CachedState(new.state, current.fact)
+    return new
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The engine for single-statement reads, which need no transaction: on PostgreSQL,
+    autocommit saves the BEGIN and the ROLLBACK round trips of each (SQLite keeps its own
+    BEGIN handling)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
+class ComplaintReads:
+    def __init__(self, engine: Engine, store: LogStore, cache_size: int = 4096) -> None:
+        self.engine = engine
+        self.reader = read_engine(engine)
+        self.store = store
+        self.states: BoundedCache[str, CachedState] = BoundedCache(cache_size)
+        # Capability hashes never change once filed: customers' requests need no read for them.
+        self.capabilities: BoundedCache[str, bytes] = BoundedCache(16 * cache_size)
+        # A leaf always parses the same.
+        self._envelopes: BoundedCache[bytes, Envelope] = BoundedCache(16 * cache_size)
+
+    def complaint(self, reference: str) -> ComplaintRecord:
+        with Session(self.engine, expire_on_commit=False) as session:
+            record = session.get(ComplaintRecord, reference)
+        if record is None:
+            raise ComplaintNotFound(reference)
+        return record
+
+    def check_secret(self, reference: str, secret: str) -> bool:
+        """Constant-time check of a customer's capability secret for this complaint."""
+        stored = self.capabilities.get(reference)
+        if stored is None:
+            with self.reader.connect() as conn:
+                row = conn.execute(_CAPABILITY, {"reference": reference}).first()
+            if row is None:
+                secret_matches(secret, hash_secret("no such complaint"))
+                return False
+            stored = row[0]
+            self.capabilities.put(reference, stored)
+        return secret_matches(secret, stored)
+
+    def events(self, reference: str) -> list[StoredEvent]:
+        """The complaint's chain from the log, with bodies and salts where not erased."""
+        params = {"log_id": self.store.log_id, "reference": reference}
+        with self.reader.connect() as conn:
+            rows = conn.execute(_EVENTS, params).all()
+        if not rows:
+            raise ComplaintNotFound(reference)
+        out = []
+        for r in rows:
+            if r.data is None:
+                raise LogError(f"log entry {r.log_index} of {reference} is missing")
+            out.append(StoredEvent(r.seq, r.log_index, self._envelope(r.data), *r[3:]))
+        return out
+
+    def _envelope(self, leaf: bytes) -> Envelope:
+        leaf = bytes(leaf)
+        env = self._envelopes.get(leaf)
+        if env is None:
+            env = parse_envelope(leaf)
+            self._envelopes.put(leaf, env)
+        return env
+
+    def state(self, reference: str) -> ComplaintState:
+        """The complaint's current state (cached; checked against the stored chain head)."""
+        with self.reader.connect() as conn:
+            row = conn.execute(_SEQ, {"reference": reference}).first()
+        if row is None:
+            raise ComplaintNotFound(reference)
+        cached = self.states.get(reference)
+        if cached is not None and cached.state.seq == row[0]:
+            return cached.state
+        state = replay([e.envelope for e in self.events(reference)])
+        self.remember(state)
+        return state
+
+    def state_of(self, reference: str, events: list[StoredEvent]) -> ComplaintState:
+        """The state after ``events`` (just read by ``events``): cached, or replayed from them."""
+        cached = self.states.get(reference)
+        if cached is not None and cached.state.seq == events[-1].seq:
+            return cached.state
+        state = replay([e.envelope for e in events])
+        self.remember(state)
+        return state
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        category: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[int, list[ComplaintRecord]]:
+        query = select(ComplaintRecord)
+        if status:
+            query = query.where(ComplaintRecord.status == status)
+        if category:
+            query = query.where(ComplaintRecord.category == category)
+        if received_from:
+            query = query.where(ComplaintRecord.received_at >= received_from)
+        if received_to:
+            query = query.where(ComplaintRecord.received_at < received_to)
+        with Session(self.engine, expire_on_commit=False) as session:
+            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = session.scalars(
+                query.order_by(ComplaintRecord.received_at.desc(), ComplaintRecord.reference)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return total, list(rows)
+
+    def remember(self, state: ComplaintState, fact: Fact | None = None) -> None:
+        """Cache ``state`` (and, for a step this process just committed, its audit fact)."""
+        if state.reference is not None:
+            self.states.put(state.reference, CachedState(state, fact), _keep_newer)
+
+    def forget(self, reference: str) -> None:
+        self.states.pop(reference)

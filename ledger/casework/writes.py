@@ -1,0 +1,304 @@
+"""The complaint write path: filing a complaint and recording its later steps.
+
+Every step is checked by the pure domain (``workflow``) before anything is written; the
+leaf, its index rows, its body and salt, and the idempotency record commit in the same
+transaction as the log append (``PendingEntry``), so a crash leaves all or nothing.
+Appends to one complaint are serialised: in-process by a lock per complaint, across
+processes by checking the chain head inside the log's write transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from ledger.access.secrets import hash_secret, new_secret
+from ledger.casework.appends import ChainConflict, Hooks, run_check, run_write
+from ledger.casework.clock import Clock, utc_now
+from ledger.casework.facts import write_fact
+from ledger.casework.letters import needs_letter, render_letter
+from ledger.casework.officer_keys import OfficerKeys
+from ledger.casework.reads import ComplaintReads
+from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
+from ledger.complaints.errors import ComplaintError
+from ledger.complaints.events import Actor, BuiltEvent, Envelope
+from ledger.complaints.figures import Fact
+from ledger.complaints.states import ComplaintState
+from ledger.complaints.vocab import SIGNED_EVENTS, EventType
+from ledger.complaints.workflow import append_event, start_complaint
+from ledger.logstore.sequencer import Sequencer
+from ledger.logstore.store import PendingEntry, Receipt, defer_insert
+
+CAPABILITY_PREFIX = "cs_"
+MAX_RETRIES = 5
+
+# The chain-head check of a step: moves the head only if it is still where the step began.
+_MOVE_HEAD = (
+    update(ComplaintRecord.__table__)
+    .where(ComplaintRecord.reference == bindparam("b_reference"))
+    .where(ComplaintRecord.seq == bindparam("b_expected_seq"))
+    .values(
+        seq=bindparam("b_seq"),
+        head=bindparam("b_head"),
+        status=bindparam("b_status"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A step written to the log: its envelope, the complaint state after it, its receipt."""
+
+    envelope: Envelope
+    state: ComplaintState
+    receipt: Receipt
+
+
+def new_capability_secret() -> str:
+    return CAPABILITY_PREFIX + new_secret()
+
+
+class ComplaintWrites:
+    def __init__(
+        self,
+        reads: ComplaintReads,
+        officer_keys: OfficerKeys,
+        sequencer: Sequencer,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.reads = reads
+        self.officer_keys = officer_keys
+        self.sequencer = sequencer
+        self.origin = reads.store.origin
+        self.clock = clock
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # --- filing ------------------------------------------------------------------------
+
+    def file(
+        self,
+        public: Mapping[str, Any],
+        body: Mapping[str, Any],
+        actor: Actor,
+        hooks: Hooks | None = None,
+        secret: str | None = None,
+    ) -> tuple[Recorded, str]:
+        """Record a new complaint; returns the step and the capability secret (shown once)."""
+        built, state = start_complaint(
+            log=self.origin, at=self.clock(), actor=actor, public=public, body=body
+        )
+        secret = secret or new_capability_secret()
+        reference = state.reference
+        assert reference is not None
+        capability_hash = hash_secret(secret)
+        fact: list[Fact | None] = [None]
+
+        def check(conn: Connection) -> None:
+            run_check(hooks, conn)
+            exists = conn.execute(
+                select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
+            ).first()
+            if exists is not None:  # only if the same leaf were filed twice
+                raise ChainConflict("this complaint was already filed")
+
+        def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
+            at = built.envelope.at_datetime
+            conn.execute(
+                insert(ComplaintRecord).values(
+                    reference=reference,
+                    log_origin=self.origin,
+                    capability_hash=capability_hash,
+                    seq=0,
+                    head=leaf_hash.hex(),
+                    status=str(state.status),
+                    category=str(state.category),
+                    channel=str(state.channel),
+                    language=str(state.language),
+                    jurisdiction=state.jurisdiction,
+                    received_at=at,
+                    updated_at=at,
+                )
+            )
+            fact[0] = self._write_event(conn, reference, built, index, None)
+            run_write(hooks, conn, index, leaf_hash)
+
+        receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
+        self.reads.remember(state, fact[0])
+        self.reads.capabilities.put(reference, capability_hash)
+        return Recorded(built.envelope, state, receipt), secret
+
+    # --- later steps ---------------------------------------------------------------------
+
+    def record(
+        self,
+        reference: str,
+        *,
+        type: EventType | str,
+        public: Mapping[str, Any],
+        body: Mapping[str, Any],
+        actor: Actor,
+        hooks: Hooks | None = None,
+    ) -> Recorded:
+        """Check and append the next step of a complaint.
+
+        Unsigned steps are rebuilt on the new head if another writer got in first; a signed
+        step is bound to the head it was signed on, so it fails with ChainConflict instead.
+        """
+        event_type = EventType(type)
+        with self._lock(reference):
+            for attempt in range(MAX_RETRIES):
+                # An unsigned step may start from the cached state (no read): if another
+                # process moved the chain on, the head check in the write transaction raises
+                # ChainConflict and the step is rebuilt on the stored state.
+                optimistic = attempt == 0 and event_type not in SIGNED_EVENTS
+                cached = self.reads.states.get(reference) if optimistic else None
+                if cached is None:
+                    optimistic = False
+                    state = self.reads.state(reference)
+                else:
+                    state = cached.state
+                registry = self.officer_keys.registry() if event_type in SIGNED_EVENTS else None
+                try:
+                    built, new_state = append_event(
+                        state,
+                        type=event_type,
+                        at=self.clock(),
+                        actor=actor,
+                        public=public,
+                        body=body,
+                        registry=registry,
+                    )
+                except ComplaintError:
+                    if optimistic:  # the cache may be behind: decide on the stored state
+                        self.reads.forget(reference)
+                        continue
+                    self._raise_if_done(hooks)
+                    raise
+                try:
+                    receipt, fact = self._append_step(reference, state, built, new_state, hooks)
+                except ChainConflict:
+                    self.reads.forget(reference)
+                    if event_type in SIGNED_EVENTS or attempt == MAX_RETRIES - 1:
+                        self._raise_if_done(hooks)
+                        raise
+                    continue
+                self.reads.remember(new_state, fact)
+                return Recorded(built.envelope, new_state, receipt)
+        raise AssertionError("unreachable")
+
+    def _raise_if_done(self, hooks: Hooks | None) -> None:
+        """Before refusing a step: if a twin of this request (same Idempotency-Key, e.g. a
+        client's retry racing its first attempt) already recorded it, the hooks' check
+        raises its ``Rejected`` (``AlreadyDone``) so the caller answers with that outcome
+        instead of refusing the step the twin just recorded."""
+        if hooks is not None and hooks.check is not None:
+            with self.reads.engine.connect() as conn:
+                hooks.check(conn)
+
+    def _append_step(
+        self,
+        reference: str,
+        state: ComplaintState,
+        built: BuiltEvent,
+        new_state: ComplaintState,
+        hooks: Hooks | None,
+    ) -> tuple[Receipt, Fact | None]:
+        """Append the step; returns its receipt and its audit fact."""
+        expected_seq = state.seq
+        cached = self.reads.states.get(reference)
+        prev_fact = cached.fact if cached is not None else None
+        fact: list[Fact | None] = [None]
+
+        def check(conn: Connection) -> None:
+            run_check(hooks, conn)
+            # Check the chain head and move it in one statement: nothing after this check
+            # can refuse the entry, and a refusal rolls nothing back (no row matched).
+            moved = conn.execute(
+                _MOVE_HEAD,
+                {
+                    "b_reference": reference,
+                    "b_expected_seq": expected_seq,
+                    "b_seq": new_state.seq,
+                    "b_head": built.envelope.leaf_hash_hex,
+                    "b_status": str(new_state.status),
+                    "b_updated_at": built.envelope.at_datetime,
+                },
+            )
+            if moved.rowcount != 1:
+                raise ChainConflict("the complaint changed while this step was prepared")
+
+        def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
+            fact[0] = self._write_event(conn, reference, built, index, prev_fact)
+            if built.envelope.type == EventType.ERASED:
+                target = built.envelope.public["erases"]
+                conn.execute(
+                    update(EventBody)
+                    .where(EventBody.leaf_hash == target)
+                    .values(salt=None, body_jcs=None, erased_by=leaf_hash.hex())
+                )
+            run_write(hooks, conn, index, leaf_hash)
+
+        receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
+        return receipt, fact[0]
+
+    def _write_event(
+        self,
+        conn: Connection,
+        reference: str,
+        built: BuiltEvent,
+        index: int,
+        prev_fact: Fact | None,
+    ) -> Fact | None:
+        """Queue the event's index, body and audit-fact rows; returns the fact."""
+        env = built.envelope
+        # No check of an append batch reads these two tables: one INSERT each per batch.
+        defer_insert(
+            conn,
+            ComplaintEvent,
+            {"reference": reference, "seq": env.seq, "log_index": index,
+             "leaf_hash": env.leaf_hash_hex, "type": str(env.type), "at": env.at},
+        )  # fmt: skip
+        defer_insert(
+            conn,
+            EventBody,
+            {"leaf_hash": env.leaf_hash_hex, "salt": built.salt, "body_jcs": built.body_jcs},
+        )
+        # Regulator audit facts, same transaction as the leaf; derived from the previous fact
+        # this process committed (no read) when it has it.
+        return write_fact(conn, env, index, prev_fact)
+
+    # --- letters ------------------------------------------------------------------------
+
+    def with_letter(
+        self, reference: str, event_type: str, public: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The body plus the customer letter rendered from the step's template, if it has one.
+
+        The letter is in the complaint's language and becomes part of the committed body, so
+        what the customer was told is on the record.
+        """
+        if not needs_letter(event_type, body):
+            return dict(body)
+        state = self.reads.state(reference)
+        received_at = self.reads.complaint(reference).received_at
+        letter = render_letter(
+            reference, state, received_at, event_type, public, body, self.clock()
+        )
+        return {**body, "message": letter}
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _lock(self, reference: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(reference)
+            if lock is None:
+                if len(self._locks) > 10 * self.reads.states.size:
+                    self._locks = {k: v for k, v in self._locks.items() if v.locked()}
+                lock = self._locks[reference] = threading.Lock()
+            return lock
