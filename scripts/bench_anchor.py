@@ -19,8 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from eth_account import Account
 from hexbytes import HexBytes
 from web3 import Web3

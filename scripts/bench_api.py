@@ -40,8 +40,6 @@ import os
 import platform
 import random
 import resource
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +47,8 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from ledger.processes import free_port, start_process, stop_process, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "bench.ledger.example/complaints"
@@ -324,12 +324,6 @@ class ServerConfig:
         return f"gthread {self.workers}w x {self.threads}t"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Database:
     """A fresh PostgreSQL database on the server of ``admin_url``, dropped on exit."""
 
@@ -429,35 +423,18 @@ class Gunicorn:
             )
             cmd[1:1] = ["--config", str(conf)]
         self.url = f"http://127.0.0.1:{port}"
-        self._log = log.open("wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = start_process(cmd, log=log, env=env)
 
     def wait_ready(self) -> None:
-        import urllib.error
-        import urllib.request
-
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        def running() -> None:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}{self.ready_path}", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer in time")
+
+        url = f"{self.url}{self.ready_path}"
+        wait_for_http(url, START_TIMEOUT, check=running, what=f"gunicorn on {url}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT)
-        self._log.close()
+        stop_process(self.proc, STOP_TIMEOUT)
 
 
 def count_entries(db_url: str) -> int:

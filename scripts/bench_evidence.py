@@ -33,13 +33,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("LEDGER_LOG_LEVEL", "WARNING")
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 
-from ledger.evidence.layout import FORMAT_VERSION  # noqa: E402
+from ledger.verify.layout import FORMAT_VERSION  # noqa: E402
 
 TARGET_VERIFY_MS = 200
 KEY = "evidence_bundle"
@@ -230,7 +229,11 @@ def main() -> int:
             location = again.headers["Location"]
             fetch_ms, _ = timed(lambda: client.get(location, headers=headers), args.runs)
             proof = collect_proof(
-                ledger.store, ledger.complaints, ref, anchor_for=ledger.anchor_for
+                ledger.store,
+                ledger.complaints.reads,
+                ledger.officer_keys,
+                ref,
+                anchor_for=ledger.anchor_for,
             )
             n_events = len(proof["events"])
             assert n_events == max(args.events, 11), n_events

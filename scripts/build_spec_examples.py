@@ -15,28 +15,26 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sys
 import tempfile
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from api import create_app
+from ledger.access.apikeys import create_api_key
+from ledger.casework.proof_document import collect_proof
+from ledger.complaints.officers import officer_key_id, sign_body
+from ledger.config import Settings
+from ledger.evidence.bundle import build_bundle
+from ledger.log.keys import create_key_file
+from ledger.runtime import open_ledger
+from ledger.verify import layout
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
-
-from api import create_app  # noqa: E402
-from ledger.access.apikeys import create_api_key  # noqa: E402
-from ledger.casework.proof_document import collect_proof  # noqa: E402
-from ledger.complaints.officers import officer_key_id, sign_body  # noqa: E402
-from ledger.config import Settings  # noqa: E402
-from ledger.evidence import layout  # noqa: E402
-from ledger.evidence.bundle import build_bundle  # noqa: E402
-from ledger.log.keys import create_key_file  # noqa: E402
-from ledger.runtime import open_ledger  # noqa: E402
 
 ORIGIN = "spec.ledger.example/log"
 DEFAULT_OUT = ROOT / "docs" / "spec" / "examples"
@@ -164,7 +162,13 @@ def _scenario(ledger, app, out: Path) -> list[str]:
 
     # The evidence bundle of the same checkpoint, built by the same code the API uses.
     bundle = build_bundle(
-        collect_proof(ledger.store, ledger.complaints, ref, anchor_for=ledger.anchor_for),
+        collect_proof(
+            ledger.store,
+            ledger.complaints.reads,
+            ledger.officer_keys,
+            ref,
+            anchor_for=ledger.anchor_for,
+        ),
         ledger.store.signer,
     )
     files = _unzip(bundle.data)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate api/static/verify/rules.json, the browser verifier's rulebook, from the domain.
 
-The /verify page (api/static/verify/verify-core.js) checks complaint chains with the same
+The /verify page (api/static/verify/*.js) checks complaint chains with the same
 rules as ledger/complaints: event types, roles, the transition table, signed and officer-key
 events, payload specs (fields, enums, patterns, limits, money units) and which steps may be
 rated. Everything here is read from the Python domain's own data, never listed by hand, so
@@ -25,13 +25,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
 
 from ledger.complaints import events, payloads, states, vocab  # noqa: E402
 
 RULES_PATH = ROOT / "api" / "static" / "verify" / "rules.json"
-FORMAT = 1  # bump when the shape of rules.json changes (verify-core.js checks it)
+FORMAT = 1  # bump when the shape of rules.json changes (api/static/verify/rules.js checks it)
 
 
 class RulesError(Exception):

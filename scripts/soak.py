@@ -51,30 +51,36 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from web3 import Web3
+
+from ledger.access.apikeys import create_api_key
+from ledger.anchoring.config import write_new_key
+from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin
+from ledger.anchoring.deploy import ensure_contract
+from ledger.anchoring.devchain import DevChain
+from ledger.casework.records import ComplaintEvent, EventBody
+from ledger.config import Settings
+from ledger.db import make_engine
+from ledger.log import merkle
+from ledger.log.client import TileClient
+from ledger.log.encoding import parse_hash, parse_hashes
+from ledger.log.keys import create_key_file
+from ledger.logstore.integrity import check_integrity
+from ledger.logstore.store import LogStore
+from ledger.processes import (
+    WaitTimeout,
+    free_port,
+    signal_process,
+    start_process,
+    stop_process,
+    wait_for,
+)
+from ledger.runtime import open_ledger
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import requests  # noqa: E402
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from web3 import Web3  # noqa: E402
-
-from ledger.access.apikeys import create_api_key  # noqa: E402
-from ledger.anchoring.config import write_new_key  # noqa: E402
-from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin  # noqa: E402
-from ledger.anchoring.deploy import ensure_contract  # noqa: E402
-from ledger.anchoring.devchain import DevChain, free_port  # noqa: E402
-from ledger.casework.records import ComplaintEvent, EventBody  # noqa: E402
-from ledger.config import Settings  # noqa: E402
-from ledger.db import make_engine  # noqa: E402
-from ledger.log import merkle  # noqa: E402
-from ledger.log.client import TileClient  # noqa: E402
-from ledger.log.encoding import parse_hash, parse_hashes  # noqa: E402
-from ledger.log.keys import create_key_file  # noqa: E402
-from ledger.logstore.integrity import check_integrity  # noqa: E402
-from ledger.logstore.store import LogStore  # noqa: E402
-from ledger.runtime import open_ledger  # noqa: E402
-
 ORIGIN = "soak.ledger.example/log"
 CHAIN_ID = 31337
 ALL_FAULTS = ("worker", "server", "postgres", "chain")
@@ -113,16 +119,14 @@ def pg_ensure_running() -> None:
             )
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except Exception:
-            pass
-        time.sleep(interval)
-    return False
+def eventually(predicate, timeout: float, interval: float = 0.2) -> bool:
+    """Whether ``predicate`` held within ``timeout`` (the soak records a miss, it does not
+    stop); an exception from it counts as "not yet"."""
+    try:
+        wait_for(predicate, timeout, interval=interval, ignore=(Exception,))
+    except WaitTimeout:
+        return False
+    return True
 
 
 class Server:
@@ -136,8 +140,7 @@ class Server:
         self.starts = 0
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(
+        self.proc = start_process(
             [
                 sys.executable,
                 "-m",
@@ -146,17 +149,15 @@ class Server:
                 str(ROOT / "scripts" / "gunicorn.conf.py"),
                 "wsgi:app",
             ],
+            log=self.log_path,
             cwd=ROOT,
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        log.close()
         self.starts += 1
 
     def wait_healthy(self, timeout: float = 60) -> bool:
-        return wait_for(
+        return eventually(
             lambda: requests.get(f"{self.url}/healthz", timeout=2).status_code == 200, timeout
         )
 
@@ -172,20 +173,13 @@ class Server:
     def kill_all(self) -> None:
         if self.proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        signal_process(self.proc, signal.SIGKILL, group=True)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.kill_all()
+        if self.proc is not None:
+            stop_process(self.proc, 20, group=True)
 
 
 # --- the load ------------------------------------------------------------------------------
@@ -456,16 +450,13 @@ class Soak:
         say(f"API on {self.url} ({self.args.workers} workers), database {self.db_name}")
 
     def start_worker(self) -> None:
-        log = open(self.tmp / "anchor_worker.log", "ab")  # noqa: SIM115
-        self.worker = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "anchor_worker.py")],
+        self.worker = start_process(
+            [sys.executable, "-m", "ledger.cli.anchor_worker"],
+            log=self.tmp / "anchor_worker.log",
             cwd=ROOT,
             env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        log.close()
 
     # --- observation -------------------------------------------------------------------
 
@@ -586,7 +577,7 @@ class Soak:
         back = time.monotonic()
         result.detail = f"anvil stopped for {down:.0f}s, restarted with its state; "
         target = self.log_size()
-        if wait_for(lambda: self.chain_size() >= target, RECOVERY_TIMEOUT, 0.25):
+        if eventually(lambda: self.chain_size() >= target, RECOVERY_TIMEOUT, 0.25):
             anchored = time.monotonic()
             result.anchored_again_s = round(anchored - back, 3)
         else:
@@ -617,10 +608,10 @@ class Soak:
         assert self.load is not None
         tally = self.load.tally
         out: dict[str, Any] = {}
-        final_ready = wait_for(self.ready, 60, 0.5)
+        final_ready = eventually(self.ready, 60, 0.5)
         out["ready_at_end"] = final_ready
         size = self.log_size()
-        anchored = wait_for(lambda: self.chain_size() >= size, 90, 0.5)
+        anchored = eventually(lambda: self.chain_size() >= size, 90, 0.5)
         out["log_size"] = size
         out["anchored_size"] = self.chain_size()
         out["anchored_final_size"] = anchored
@@ -790,13 +781,8 @@ class Soak:
             self.load.hard_stop.set()
         if self.server is not None:
             self.server.stop()
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
-            try:
-                self.worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait(timeout=10)
+        if self.worker is not None:
+            stop_process(self.worker, 15)
         if self.chain is not None:
             self.chain.stop()
         pg_ensure_running()

@@ -13,15 +13,14 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
 
 from ledger.errors import LedgerError
+from ledger.processes import WaitTimeout, free_port, start_process, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "node_modules"
@@ -47,12 +46,6 @@ def anvil_binary(node_modules: Path = NODE_MODULES) -> Path:
     if not os.access(path, os.X_OK):
         raise DevChainError(f"{path} is missing: run `npm ci` at the repository root")
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 5) -> object:
@@ -94,10 +87,9 @@ class DevChain:
         self.block_time = block_time
         self.log_file = log_file
         self.startup_timeout = startup_timeout
-        # Extra subprocess.Popen arguments (scripts/run.py: own session, die with the parent).
+        # Extra subprocess.Popen arguments (the run command: own session, die with the parent).
         self.popen_kwargs = dict(popen_kwargs or {})
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
 
     @property
     def url(self) -> str:
@@ -124,28 +116,28 @@ class DevChain:
     def start(self) -> DevChain:
         if self.running:
             return self
-        out = subprocess.DEVNULL
-        if self.log_file is not None:
-            self._log = open(self.log_file, "ab")  # noqa: SIM115 - lives as long as the process
-            out = self._log
-        self._proc = subprocess.Popen(
-            self.command(), stdout=out, stderr=subprocess.STDOUT, **self.popen_kwargs
+        proc = start_process(
+            self.command(), log=self.log_file or Path(os.devnull), **self.popen_kwargs
         )
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            if self._proc.poll() is not None:
-                code = self._proc.returncode
+        self._proc = proc
+
+        def answering() -> bool:
+            if proc.poll() is not None:
                 self._proc = None
-                raise DevChainError(f"anvil exited with {code} on startup: {self.log_file}")
+                raise DevChainError(
+                    f"anvil exited with {proc.returncode} on startup: {self.log_file}"
+                )
             try:
-                if int(str(rpc_call(self.url, "eth_chainId", timeout=1)), 16) == self.chain_id:
-                    return self
+                return int(str(rpc_call(self.url, "eth_chainId", timeout=1)), 16) == self.chain_id
             except (OSError, urllib.error.URLError, DevChainError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise DevChainError(f"anvil did not answer on {self.url}")
-            time.sleep(0.05)
+                return False
+
+        try:
+            wait_for(answering, self.startup_timeout, interval=0.05, what=f"anvil on {self.url}")
+        except WaitTimeout as exc:
+            self.stop()
+            raise DevChainError(f"anvil did not answer on {self.url}") from exc
+        return self
 
     @property
     def pid(self) -> int | None:
@@ -158,16 +150,8 @@ class DevChain:
     def stop(self, timeout: float = 15) -> None:
         """Stop cleanly (SIGINT: anvil dumps ``--state`` then exits); kill if it hangs."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if proc is not None:
+            stop_process(proc, timeout, sig=signal.SIGINT)
 
     # --- anvil-specific controls (dev and tests) ---------------------------------------
 

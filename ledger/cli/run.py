@@ -1,0 +1,492 @@
+"""Run the whole ledger: database and log, chain and contract, anchor worker, API server.
+
+Usage: python scripts/run.py [--host 127.0.0.1] [--port 8000] [--workers 2]
+                             [--chain-port 8545] [--block-time SECONDS]
+
+Development (LEDGER_CHAIN_RPC_URL not set): everything lives in the data folder. A local anvil
+(from node_modules) keeps its chain in ``chain-state.json``; LogAnchor is deployed once and its
+address recorded in ``anchor_contract.json`` (redeployed only if the chain was reset); the
+submitter key ``anchor.key`` (mode 0600, never printed) is created, funded and authorised.
+
+Production (LEDGER_CHAIN_RPC_URL set): no anvil and no deployment; the worker uses the
+configured contract (LEDGER_ANCHOR_CONTRACT, or the data folder's record for LEDGER_CHAIN_ID)
+and key (LEDGER_ANCHOR_KEY_FILE), checked before anything starts.
+
+Then it starts the anchor worker (ledger.cli.anchor_worker) and the API (gunicorn) as child
+processes, prints where everything is, and runs until SIGINT or SIGTERM, or until a child
+dies; either way it stops every child (API, worker, then anvil, which writes its state).
+Every step is idempotent: a second run reuses the data folder, the chain and the contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from web3 import Web3
+
+from ledger.anchoring import models as _anchor_models  # noqa: F401  (anchor_records table)
+from ledger.anchoring.config import (
+    AnchorSettings,
+    ConfigError,
+    load_account,
+    redact_url,
+    write_new_key,
+)
+from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin
+from ledger.anchoring.deploy import DeployError, ensure_contract, retire_records
+from ledger.anchoring.deployments import read_deployment
+from ledger.anchoring.devchain import DevChain, DevChainError
+from ledger.anchoring.logsource import open_store_readonly
+from ledger.config import RunSettings, Settings
+from ledger.db import make_engine
+from ledger.demo import DemoInfo, seed_demo
+from ledger.errors import LedgerError
+from ledger.log.keys import KeyFileError
+from ledger.logstore.store import LogError
+from ledger.processes import WaitTimeout, port_free, start_process, stop_process, wait_for_http
+from ledger.runtime import open_ledger
+from ledger.secretfiles import SecretFileError, ensure_private_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DEV_CHAIN_ID = 31337
+DEV_FUNDING = 10**21  # wei: thousands of anchors at dev-chain fees
+# Anchor worker settings for the development chain, unless set in the environment: anchor
+# each new checkpoint as soon as the previous anchor is final, final after one block.
+DEV_ANCHOR_DEFAULTS = {
+    "LEDGER_ANCHOR_INTERVAL_SECONDS": "10",
+    "LEDGER_ANCHOR_EVERY_ENTRIES": "1",
+    "LEDGER_ANCHOR_CONFIRMATIONS": "1",
+    "LEDGER_ANCHOR_POLL_SECONDS": "1",
+}
+DEV_BLOCK_TIME = 2.0  # interval mining when more than one confirmation is asked for
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+
+
+class Shutdown(Exception):  # a signal to stop, not an error
+    """SIGINT or SIGTERM arrived."""
+
+
+class ChildDied(LedgerError, RuntimeError):
+    """A child process exited while it should be running."""
+
+
+def _on_signal(signum: int, _frame) -> None:
+    raise Shutdown(signal.Signals(signum).name)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in each child before exec: SIGTERM it when the run command dies, even by
+    SIGKILL."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+# Children get their own session, so a terminal's Ctrl-C reaches only the run command, which
+# then stops them in order; and they die with it whatever happens to it.
+CHILD_POPEN = {"start_new_session": True, "preexec_fn": _die_with_parent}
+
+
+# --- children ------------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen | None = None
+    chain: DevChain | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.chain.pid if self.chain is not None else self.proc.pid  # type: ignore[union-attr]
+
+    def exit_code(self) -> int | None:
+        """None while running."""
+        if self.chain is not None:
+            return None if self.chain.running else -1
+        return self.proc.poll()  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self.chain is not None:
+            self.chain.stop(timeout=STOP_TIMEOUT)  # SIGINT: anvil writes --state, then exits
+            return
+        assert self.proc is not None
+        stop_process(
+            self.proc,
+            STOP_TIMEOUT,
+            on_kill=lambda: print(
+                f"{self.name} did not stop in {STOP_TIMEOUT:.0f}s: killing it", flush=True
+            ),
+        )
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> Child:
+        child = Child(name, proc=start_process(cmd, env=env, cwd=ROOT, **CHILD_POPEN))
+        self.children.append(child)
+        return child
+
+    def adopt_chain(self, chain: DevChain) -> Child:
+        child = Child("anvil", chain=chain)
+        self.children.append(child)
+        return child
+
+    def check(self) -> None:
+        for child in self.children:
+            code = child.exit_code()
+            if code is not None:
+                raise ChildDied(f"{child.name} exited (code {code})")
+
+    def stop_all(self) -> None:
+        """Stop in reverse start order: API, worker, chain."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+def prepare_database(settings: Settings) -> str:
+    """Data folder, log signing key, schema (with anchor_records) and log; the verifier key."""
+    ensure_private_dir(settings.data_dir)  # 0700: database, keys and credentials live here
+    ledger = open_ledger(settings, create_key=True)
+    try:
+        return str(ledger.store.verifier)
+    finally:
+        ledger.close()
+
+
+# Public files the run command keeps up to date in the data folder, for clients and the
+# README's examples: the log's verifier key, and the chain the log is anchored on.
+VERIFIER_FILE = "log.vkey"
+CHAIN_FILE = "chain.json"
+
+
+def write_public_file(path: Path, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, mode 0644 (nothing secret in it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o644)
+    os.replace(tmp, path)
+
+
+def record_chain(settings: Settings, chain: ChainInfo) -> Path:
+    """Write ``chain.json``: chain id, contract and, for the development chain, its RPC URL
+    (a production RPC URL may carry credentials: it is not written)."""
+    path = settings.data_dir / CHAIN_FILE
+    record = {
+        "rpc_url": chain.rpc_url if chain.dev else None,
+        "chain_id": chain.chain_id,
+        "contract": chain.contract,
+    }
+    write_public_file(path, json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """The environment of the worker and the API: the same, absolute, resolved settings."""
+    assert settings.log_key_file is not None
+    return dict(os.environ) | {
+        "LEDGER_DATA_DIR": str(settings.data_dir),
+        "LEDGER_DATABASE_URL": settings.database_url,
+        "LEDGER_LOG_ORIGIN": settings.log_origin,
+        "LEDGER_LOG_KEY_FILE": str(settings.log_key_file.resolve()),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+@dataclass(frozen=True)
+class ChainInfo:
+    rpc_url: str  # redacted for printing
+    chain_id: int | None
+    contract: str
+    submitter: str
+    key_file: Path
+    dev: bool
+    state_file: Path | None = None
+
+
+def _chain_holds_other_history(w3: Web3, settings: Settings, contract: str) -> bool:
+    """True when the recorded contract anchors this log at a size or root our log does not
+    have (the database was reset, the chain kept): the worker could never anchor again."""
+    client = LogAnchorClient(w3, contract)
+    if not client.has_code():
+        return False
+    head = client.latest(log_id_for_origin(settings.log_origin))
+    if head.size == 0:
+        return False
+    engine = make_engine(settings.database_url)
+    try:
+        store = open_store_readonly(engine, settings.log_origin)
+        return head.size > store.size() or store.root_at(head.size) != head.root
+    finally:
+        engine.dispose()
+
+
+def start_dev_chain(
+    settings: Settings, args: argparse.Namespace, env: dict[str, str], sup: Supervisor
+) -> ChainInfo:
+    """anvil with its state in the data folder; key, funds, contract; sets the worker env."""
+    data = settings.data_dir
+    key_file = data / "anchor.key"
+    for name, value in DEV_ANCHOR_DEFAULTS.items():
+        if not env.get(name, "").strip():
+            env[name] = value
+    env.pop("LEDGER_ANCHOR_CONTRACT", None)
+    env |= {"LEDGER_CHAIN_ID": str(DEV_CHAIN_ID), "LEDGER_ANCHOR_KEY_FILE": str(key_file)}
+    # Check the worker settings now, before anything starts (the RPC URL comes later).
+    worker = AnchorSettings.from_env(env | {"LEDGER_CHAIN_RPC_URL": "http://127.0.0.1:1"})
+    block_time = args.block_time
+    if block_time is None and worker.confirmations > 1:
+        block_time = DEV_BLOCK_TIME  # confirmations need blocks; automine makes one per tx
+    if block_time is not None and block_time <= 0:
+        block_time = None
+    if not port_free("127.0.0.1", args.chain_port):
+        raise ConfigError(
+            f"port {args.chain_port} is in use (another anvil?): set LEDGER_DEV_CHAIN_PORT "
+            "or --chain-port"
+        )
+    state_file = data / "chain-state.json"
+    chain = DevChain(
+        port=args.chain_port,
+        chain_id=DEV_CHAIN_ID,
+        state_file=state_file,
+        block_time=block_time,
+        log_file=data / "anvil.log",
+        popen_kwargs=CHILD_POPEN,
+    )
+    sup.adopt_chain(chain)
+    fresh_chain = not state_file.exists()
+    chain.start()
+    print(f"anvil on {chain.url} ({'new chain' if fresh_chain else 'state ' + str(state_file)})")
+
+    if not key_file.exists():
+        write_new_key(key_file)
+        print(f"created submitter key file {key_file}")
+    account = load_account(key_file)
+    w3 = Web3(Web3.HTTPProvider(chain.url, request_kwargs={"timeout": 30}))
+    if w3.eth.get_balance(account.address) < DEV_FUNDING // 10:
+        chain.set_balance(account.address, DEV_FUNDING)
+
+    record = read_deployment(data, DEV_CHAIN_ID)
+    force_new = record is not None and _chain_holds_other_history(w3, settings, record["address"])
+    if force_new:
+        print("the dev chain anchors another history of this log (database reset?)")
+    outcome = ensure_contract(w3, account, account.address, data, force_new=force_new, say=print)
+    if outcome.replaced is not None:
+        engine = make_engine(settings.database_url)
+        try:
+            n = retire_records(
+                engine,
+                DEV_CHAIN_ID,
+                outcome.replaced,
+                "development chain reset or contract replaced; anchored again on the new one",
+            )
+        finally:
+            engine.dispose()
+        if n:
+            print(f"{n} anchor record(s) of the previous contract marked dropped")
+    env |= {
+        "LEDGER_CHAIN_RPC_URL": chain.url,
+        "LEDGER_ANCHOR_CONTRACT": outcome.client.address,
+    }
+    return ChainInfo(
+        chain.url, DEV_CHAIN_ID, outcome.client.address, account.address, key_file, True, state_file
+    )
+
+
+def production_chain(env: dict[str, str]) -> ChainInfo:
+    """Check the configured chain, contract and key (no RPC call: the worker retries)."""
+    settings = AnchorSettings.from_env(env)
+    account = load_account(settings.key_file)
+    contract = settings.contract_address()
+    env["LEDGER_ANCHOR_CONTRACT"] = contract  # the API counts this contract's anchors only
+    return ChainInfo(
+        redact_url(settings.rpc_url),
+        settings.chain_id,
+        contract,
+        account.address,
+        settings.key_file,
+        False,
+    )
+
+
+def gunicorn_command(args: argparse.Namespace) -> list[str]:
+    """gunicorn with the production settings module (JSON, redacted error and access logs:
+    an access line has the route template, never the path with a complaint reference or the
+    query string), on this host, port and worker count, with the access log on."""
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--config", str(ROOT / "scripts" / "gunicorn.conf.py"),
+        "--chdir", str(ROOT),
+        "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers),
+        "--access-logfile", "-",
+        "wsgi:app",
+    ]  # fmt: skip
+
+
+def print_summary(
+    args: argparse.Namespace, settings: Settings, verifier: str, chain: ChainInfo, sup: Supervisor
+) -> None:
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    where = (
+        f"local anvil, chain {chain.chain_id}, state {chain.state_file}"
+        if chain.dev
+        else f"chain {chain.chain_id if chain.chain_id is not None else '(any)'}"
+    )
+    lines = [
+        "",
+        "ledger is running",
+        f"  API          : http://{host}:{args.port}/  (OpenAPI at /openapi.json)",
+        f"  anchors      : http://{host}:{args.port}/v1/anchors",
+        f"  chain RPC    : {chain.rpc_url}  ({where})",
+        f"  contract     : LogAnchor at {chain.contract}",
+        f"  submitter    : {chain.submitter}  (key file {chain.key_file})",
+        f"  data folder  : {settings.data_dir}",
+        f"  database     : {settings.database_url}",
+        f"  log          : {settings.log_origin}",
+        f"  verifier key : {verifier}",
+        f"                 (also in {settings.data_dir / VERIFIER_FILE}: keep a copy you trust)",
+        f"  chain record : {settings.data_dir / CHAIN_FILE}",
+    ]
+    lines += [f"  {c.name:<13}: pid {c.pid}" for c in sup.children]
+    lines.append("Ctrl-C (SIGINT) or SIGTERM stops everything.")
+    print("\n".join(lines), flush=True)
+
+
+def seed_demo_once(settings: Settings) -> DemoInfo:
+    """Seed the demo complaints the first time the data folder is used."""
+    ledger = open_ledger(settings)
+    try:
+        return seed_demo(ledger, settings.data_dir)
+    finally:
+        ledger.close()
+
+
+def print_demo(args: argparse.Namespace, demo: DemoInfo) -> None:
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+    base = f"http://{host}:{args.port}"
+    lines = ["", "try it"]
+    if demo.created:
+        lines += [
+            f"  demo customer reference: {demo.customer_reference}",
+            f"  demo customer secret   : {demo.customer_secret}  (shown once)",
+            f"  curl -s -H 'Authorization: Bearer {demo.customer_secret}' "
+            f"{base}/v1/complaints/{demo.customer_reference}?lang=en",
+        ]
+    lines += [
+        f"  demo API keys and customers: {demo.credentials_file} (mode 0600)",
+        f"  verify a complaint in the browser: {base}/verify",
+        f"  curl -s {base}/log/checkpoint",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    defaults = RunSettings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=defaults.host)
+    parser.add_argument("--port", type=int, default=defaults.port)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument(
+        "--chain-port",
+        type=int,
+        default=defaults.dev_chain_port,
+        help="port of the development anvil (ignored with LEDGER_CHAIN_RPC_URL)",
+    )
+    parser.add_argument(
+        "--block-time",
+        type=float,
+        default=defaults.dev_chain_block_time,
+        help="anvil interval mining in seconds (default: a block per transaction, or "
+        f"{DEV_BLOCK_TIME:g}s when LEDGER_ANCHOR_CONFIRMATIONS > 1; 0: per transaction)",
+    )
+    parser.add_argument(
+        "--no-demo",
+        dest="demo",
+        action="store_false",
+        default=defaults.demo,
+        help="do not seed demo complaints on first run (or LEDGER_DEMO=0)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    settings = Settings()
+    production = settings.chain_rpc_url is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+    sup = Supervisor()
+    code = 0
+    try:
+        # 1. Database: data folder, log key, schema, empty signed log (idempotent).
+        verifier = prepare_database(settings)
+        write_public_file(settings.data_dir / VERIFIER_FILE, verifier + "\n")
+        # 2. The schema is ready and nothing runs or serves yet: one-time setup steps on the
+        #    database belong here (before the chain, the worker and the API start).
+        demo = seed_demo_once(settings) if args.demo else None
+
+        # 3. Chain and contract, then the anchor worker.
+        if not port_free(args.host, args.port):
+            raise ConfigError(f"port {args.port} is in use: set LEDGER_PORT or --port")
+        env = child_environment(settings)
+        chain = production_chain(env) if production else start_dev_chain(settings, args, env, sup)
+        record_chain(settings, chain)
+        sup.spawn("anchor worker", [sys.executable, "-m", "ledger.cli.anchor_worker"], env)
+        # 4. Serve.
+        sup.spawn("API", gunicorn_command(args), env)
+        probe = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
+        url = f"http://{probe}:{args.port}/v1/log/keys"
+        wait_for_http(url, READY_TIMEOUT, check=sup.check, what=f"the API on {url}")
+        print_summary(args, settings, verifier, chain, sup)
+        if demo is not None:
+            print_demo(args, demo)
+        while True:
+            time.sleep(0.5)
+            sup.check()
+    except Shutdown as stop:
+        print(f"\n{stop}: stopping", flush=True)
+    except (ChildDied, WaitTimeout) as exc:
+        print(f"error: {exc}; stopping", file=sys.stderr, flush=True)
+        code = 1
+    except (
+        ConfigError,
+        KeyFileError,
+        SecretFileError,
+        LogError,
+        DeployError,
+        DevChainError,
+    ) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        code = 2
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # stopping is bounded; let it finish
+        sup.stop_all()
+    print("stopped", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
