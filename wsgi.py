@@ -8,7 +8,6 @@ does; ``LEDGER_STARTUP_DB_WAIT`` seconds (0: no limit) bounds that wait.
 """
 
 import logging
-import os
 import time
 
 from sqlalchemy.exc import OperationalError
@@ -22,7 +21,7 @@ configure_logging(settings.log_level, settings.log_format)
 
 
 def _create_app():
-    limit = float(os.environ.get("LEDGER_STARTUP_DB_WAIT", "0"))
+    limit = settings.startup_db_wait
     started = time.monotonic()
     while True:
         try:

@@ -43,9 +43,7 @@ def _setup(state) -> None:
     ledger = state.app.extensions.get("ledger")
     if ledger is not None:
         ensure_anchor_table(ledger.engine)
-        state.app.extensions["anchor_scope"] = AnchorScope.from_env(
-            data_dir=ledger.settings.data_dir
-        )
+        state.app.extensions["anchor_scope"] = AnchorScope.from_settings(ledger.settings)
 
 
 def anchor_scope() -> AnchorScope | None:

@@ -10,7 +10,7 @@ from flask import g, request
 from api.problems import Problem
 from ledger.access.apikeys import PREFIX as API_KEY_PREFIX
 from ledger.access.apikeys import Principal, authenticate
-from ledger.casework.service import CAPABILITY_PREFIX
+from ledger.casework.writes import CAPABILITY_PREFIX
 
 STAFF = ("agent", "officer", "supervisor", "legal", "admin")
 # Roles whose reads of personal data are recorded (DESIGN: staff, legal, regulator).
@@ -52,7 +52,7 @@ def current_caller(reference: str | None = None) -> Caller:
         if token.startswith(API_KEY_PREFIX):
             from api.context import get_ledger
 
-            principal: Principal | None = authenticate(get_ledger().complaints.reader, token)
+            principal: Principal | None = authenticate(get_ledger().reader, token)
             if principal is None:
                 raise Problem("unauthorized", "unknown or revoked API key",
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
@@ -60,7 +60,7 @@ def current_caller(reference: str | None = None) -> Caller:
         elif token.startswith(CAPABILITY_PREFIX) and reference is not None:
             from api.context import get_ledger
 
-            if not get_ledger().complaints.check_secret(reference, token):
+            if not get_ledger().complaints.reads.check_secret(reference, token):
                 raise Problem("unauthorized", "this secret does not open this complaint",
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
             caller = Caller("customer", "customer", reference)

@@ -32,14 +32,10 @@ from api.schemas import (
     SigningBodyResponse,
     Timeline,
 )
+from ledger.casework.appends import ChainConflict, Hooks
+from ledger.casework.letters import LETTERS
 from ledger.casework.proof_document import collect_proof
-from ledger.casework.service import (
-    LETTERS,
-    ChainConflict,
-    Hooks,
-    Recorded,
-    new_capability_secret,
-)
+from ledger.casework.writes import Recorded, new_capability_secret
 from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor, body_bytes
@@ -128,7 +124,7 @@ def _recorded_response(
         from ledger.complaints.events import parse_envelope
 
         env = parse_envelope(ledger.store.entry(log_index))
-        state, receipt = ledger.complaints.state(reference), None
+        state, receipt = ledger.complaints.reads.state(reference), None
     out = {
         "reference": reference,
         "status": str(state.status),
@@ -201,7 +197,7 @@ class ComplaintsResource(MethodView):
 
             hooks = Hooks(check=plan.check, write=write)
         try:
-            recorded, _ = get_ledger().complaints.file(
+            recorded, _ = get_ledger().complaints.writes.file(
                 public, body, actor, secret=secret, hooks=hooks
             )
         except AlreadyDone:
@@ -216,7 +212,7 @@ class ComplaintsResource(MethodView):
         """List complaints (staff, legal, regulator), newest first, with filters."""
         require(*STAFF, "regulator")
         page, size = args["page"], args["page_size"]
-        total, rows = get_ledger().complaints.list(
+        total, rows = get_ledger().complaints.reads.list(
             status=args.get("status"),
             category=args.get("category"),
             received_from=args.get("received_from"),
@@ -260,9 +256,7 @@ def _reader(reference: str) -> Caller:
 
 def _record_read(caller: Caller, reference: str, action: str) -> None:
     if caller.role in RECORDED_READERS:
-        get_ledger().complaints.record_access(
-            caller.role, caller.id, reference, action, request_id()
-        )
+        get_ledger().access_log.record(caller.role, caller.id, reference, action, request_id())
 
 
 @blp.route("/<reference>")
@@ -274,8 +268,8 @@ class ComplaintResource(MethodView):
         ref = _ref(reference)
         caller = _reader(ref)
         ledger = get_ledger()
-        events = ledger.complaints.events(ref)
-        state = ledger.complaints.state_of(ref, events)
+        events = ledger.complaints.reads.events(ref)
+        state = ledger.complaints.reads.state_of(ref, events)
         lang = _lang()
         report = due_report([e.envelope for e in events], datetime.now(UTC))
         return {
@@ -324,7 +318,7 @@ class TimelineResource(MethodView):
         if with_bodies:
             _record_read(caller, ref, "timeline")
         items = []
-        for e in get_ledger().complaints.events(ref):
+        for e in get_ledger().complaints.reads.events(ref):
             item = _event_json(e.envelope, e.log_index)
             # Investigation notes are internal: staff see them, customers do not.
             if caller.is_staff or (with_bodies and e.envelope.type != "note_added"):
@@ -347,7 +341,7 @@ def _check_step_role(caller: Caller, reference: str) -> None:
 def _record_step(ref: str, plan: Plan | None, lang: str, **step: Any):
     """Record a step (idempotently when ``plan``) and answer with it, or with the first answer."""
     try:
-        recorded: Recorded = get_ledger().complaints.record(
+        recorded: Recorded = get_ledger().complaints.writes.record(
             ref, hooks=_idempotent(plan, {"reference": ref}), **step
         )
     except AlreadyDone:
@@ -380,7 +374,7 @@ class EventsResource(MethodView):
         if event_type in LETTERS:
             validate_letter_facts(public, body)
         if event_type not in SIGNED_EVENTS:
-            body = get_ledger().complaints.with_letter(ref, event_type, public, body)
+            body = get_ledger().complaints.writes.with_letter(ref, event_type, public, body)
         actor = _actor(caller)
         if event_type in SIGNED_EVENTS:
             sig = public.get("signature") or {}
@@ -404,10 +398,10 @@ class SigningBodyResource(MethodView):
         require("officer", reference=ref)
         event_type = args["type"]
         validate_letter_facts({}, args["content"], "content")
-        content = get_ledger().complaints.with_letter(
+        content = get_ledger().complaints.writes.with_letter(
             ref, event_type, args["content"], args["content"]
         )
-        state = get_ledger().complaints.state(ref)
+        state = get_ledger().complaints.reads.state(ref)
         body = signing_body(state, event_type, content)
         validate_body(event_type, body)  # never hand out a body /events would refuse
         return {"body": body, "body_jcs": body_bytes(body).decode("utf-8"), "prev": state.head}
@@ -430,7 +424,8 @@ class ProofResource(MethodView):
         ledger = get_ledger()
         return collect_proof(
             ledger.store,
-            ledger.complaints,
+            ledger.complaints.reads,
+            ledger.officer_keys,
             ref,
             tree_size=ledger.store.latest_checkpoint().size,
             disclose=disclose,
@@ -465,7 +460,7 @@ class AccessLogResource(MethodView):
         """Who read this complaint's personal data, when (admin, legal, regulator)."""
         ref = _ref(reference)
         require("admin", "legal", "regulator")
-        records = get_ledger().complaints.access_records(ref)
+        records = get_ledger().access_log.records(ref)
         return {
             "reference": ref,
             "reads": [

@@ -21,7 +21,8 @@ from api.problems import (
     ProblemSchema,
     problem_response,
 )
-from ledger.casework.service import ComplaintNotFound, OfficerKeyNotFound
+from ledger.casework.officer_keys import OfficerKeyNotFound
+from ledger.casework.reads import ComplaintNotFound
 from ledger.complaints.errors import (
     AuthorityError,
     ComplaintError,

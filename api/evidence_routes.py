@@ -34,16 +34,17 @@ from api.problems import Problem
 from api.request_ids import request_id
 from api.schemas import Strict
 from ledger.casework import exports
+from ledger.casework.appends import ChainConflict, Hooks
 from ledger.casework.proof_document import AnchorFor, ProofUnavailable, collect_proof
-from ledger.casework.service import ChainConflict, Hooks
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor
 from ledger.complaints.reference import parse_reference
 from ledger.complaints.vocab import Category, EventType, Role
 from ledger.evidence.bundle import Bundle, BundleError, ExportEntry, build_bundle, build_export
-from ledger.evidence.layout import FORMAT_VERSION, jcs, sha256_hex
+from ledger.evidence.report import pdf_fonts
 from ledger.logstore.store import NotFound
 from ledger.runtime import Ledger
+from ledger.verify.layout import FORMAT_VERSION, jcs, sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ def prepare_bundle(
     try:
         proof = collect_proof(
             ledger.store,
-            ledger.complaints,
+            ledger.complaints.reads,
+            ledger.officer_keys,
             reference,
             tree_size=tree_size,
             disclose=disclose,
@@ -131,7 +133,8 @@ def prepare_bundle(
         except BundleError:
             log.warning("stored export of %s unreadable; building it again", reference)
     try:
-        bundle = build_bundle(proof, signer)
+        fonts = pdf_fonts(ledger.settings.pdf_font, ledger.settings.pdf_font_bold)
+        bundle = build_bundle(proof, signer, fonts=fonts)
     except BundleError as exc:  # the ledger's own data does not verify: never sign it
         raise Problem("internal-error", f"the evidence does not verify: {exc}") from exc
     return Prepared(bundle, proof_sha256, safe, False)
@@ -171,7 +174,7 @@ def record_export(
             "tree_size": bundle.tree_size,
         }
         try:
-            done = ledger.complaints.record(
+            done = ledger.complaints.writes.record(
                 ref,
                 type=EventType.BUNDLE_EXPORTED,
                 public=public,
@@ -187,7 +190,7 @@ def record_export(
     if known is None:  # unreachable: the twin's row commits with its record
         raise Problem("conflict", "the export could not be recorded; try again")
     if access is not None:
-        ledger.complaints.record_access(
+        ledger.access_log.record(
             access["role"], access["principal"], ref, access["action"], access["request_id"]
         )
     return Recorded(known.log_index, False)
@@ -334,7 +337,7 @@ class BundleResource(MethodView):
         ref = _ref(reference)
         caller = _bundle_caller(ref)
         ledger = get_ledger()
-        ledger.complaints.complaint(ref)  # 404 before any work
+        ledger.complaints.reads.complaint(ref)  # 404 before any work
         principal_limit("evidence exports").hit(_principal(caller))
         exports.forget_expired(ledger.engine, _now())
         exports.forget_erased(ledger.engine, ref)
@@ -369,7 +372,7 @@ class StoredBundleResource(MethodView):
         ref = _ref(reference)
         caller = _bundle_caller(ref)
         ledger = get_ledger()
-        ledger.complaints.complaint(ref)
+        ledger.complaints.reads.complaint(ref)
         if len(bundle_sha256) != 64 or bundle_sha256.strip("0123456789abcdef"):
             raise Problem("not-found", "no such export of this complaint")
         exports.forget_erased(ledger.engine, ref)  # a body erased since: never serve it
@@ -385,9 +388,7 @@ class StoredBundleResource(MethodView):
                 exported_at=stored.exported_at.isoformat(),
             )
         if caller.role != "customer":
-            ledger.complaints.record_access(
-                caller.role, caller.id, ref, "bundle-download", request_id()
-            )
+            ledger.access_log.record(caller.role, caller.id, ref, "bundle-download", request_id())
         return _bundle_response(Bundle.from_bytes(stored.data), stored.log_index)
 
 
@@ -452,7 +453,7 @@ class ExportsResource(MethodView):
             )
         disclose = caller.role == "legal" and args.get("include_bodies", True)
         ledger = get_ledger()
-        total, rows = ledger.complaints.list(
+        total, rows = ledger.complaints.reads.list(
             category=args.get("category"),
             received_from=args.get("received_from"),
             received_to=args.get("received_to"),

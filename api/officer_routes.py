@@ -13,7 +13,8 @@ from api.context import get_ledger
 from api.idempotency import AlreadyDone, plan_for, previous_outcome
 from api.problems import Problem
 from api.schemas import OfficerKeyList, OfficerKeyRecorded, OfficerKeyRequest, RevocationRequest
-from ledger.casework.service import ChainConflict, Hooks, OfficerKeyNotFound
+from ledger.casework.appends import ChainConflict, Hooks
+from ledger.casework.officer_keys import OfficerKeyNotFound
 from ledger.complaints.errors import AuthorityError
 from ledger.complaints.officers import OfficerKey, officer_key_id
 from ledger.logstore.store import Receipt
@@ -34,7 +35,7 @@ def _iso(value) -> str | None:
 
 
 def _key_json(key: OfficerKey) -> dict:
-    entries = get_ledger().complaints.officer_key_entries(key.key_id)
+    entries = get_ledger().officer_keys.entries(key.key_id)
     return {
         "key_id": key.key_id,
         "public_key": key.public_key.hex(),
@@ -47,7 +48,7 @@ def _key_json(key: OfficerKey) -> dict:
 
 
 def _answer(key_id: str, log_index: int) -> dict:
-    key = get_ledger().complaints.registry()[key_id]
+    key = get_ledger().officer_keys.registry()[key_id]
     return {"key": _key_json(key), "receipt": receipt_json(log_index)}
 
 
@@ -76,7 +77,7 @@ class OfficerKeysResource(MethodView):
     @blp.response(200, OfficerKeyList)
     def get(self):
         """Every registered officer key, its roles, validity and log entries (public)."""
-        registry = get_ledger().complaints.registry()
+        registry = get_ledger().officer_keys.registry()
         return {"keys": [_key_json(registry[k]) for k in sorted(registry)]}
 
     @blp.arguments(OfficerKeyRequest)
@@ -87,7 +88,7 @@ class OfficerKeysResource(MethodView):
         public_key = bytes.fromhex(args["public_key"])
         return _recorded(
             officer_key_id(public_key),
-            lambda hooks: get_ledger().complaints.register_officer_key(
+            lambda hooks: get_ledger().officer_keys.register(
                 admin_id=caller.id,
                 public_key=public_key,
                 roles=args["roles"],
@@ -108,7 +109,7 @@ class RevocationResource(MethodView):
         caller = require("admin")
         return _recorded(
             key_id,
-            lambda hooks: get_ledger().complaints.revoke_officer_key(
+            lambda hooks: get_ledger().officer_keys.revoke(
                 admin_id=caller.id, key_id=key_id, reason=args["reason"], hooks=hooks
             ),
         )

@@ -388,21 +388,18 @@ def _trusted_verifier(settings, verifier_key: str | None):
         ) from exc
 
 
-def _chain_head(origin: str, env=None) -> tuple[int, bytes, str]:
+def _chain_head(settings) -> tuple[int, bytes, str]:
     """(size, root, description) the chain's LogAnchor holds for this log."""
-    import os
-
     from web3 import Web3
 
     from ledger.anchoring.config import AnchorSettings, redact_url
     from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin
 
-    env = dict(os.environ if env is None else env)
-    env.setdefault("LEDGER_ANCHOR_KEY_FILE", "-")  # not needed for reading
-    anchor = AnchorSettings.from_env(env)
+    # The submitter key is not needed for reading.
+    anchor = AnchorSettings.from_settings(settings, {"LEDGER_ANCHOR_KEY_FILE": "-"})
     w3 = Web3(Web3.HTTPProvider(anchor.rpc_url, request_kwargs={"timeout": 10}))
     client = LogAnchorClient(w3, anchor.contract_address())
-    head = client.latest(log_id_for_origin(origin))
+    head = client.latest(log_id_for_origin(settings.log_origin))
     return head.size, head.root, f"chain via {redact_url(anchor.rpc_url)}"
 
 
@@ -462,7 +459,7 @@ def verify_database(
             )
             if use_chain:
                 try:
-                    size, root, where = _chain_head(origin)
+                    size, root, where = _chain_head(settings)
                     report.anchor_source = where
                     if size > 0:
                         heads.append((size, root))

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# The anchor worker's variables (docs/anchoring.md). Settings keeps them as set: the worker
+# parses and checks them (ledger.anchoring.config), and its errors name the variable.
+ANCHOR_VARIABLES = (
+    "LEDGER_CHAIN_RPC_URL",
+    "LEDGER_CHAIN_ID",
+    "LEDGER_ANCHOR_CONTRACT",
+    "LEDGER_ANCHOR_KEY_FILE",
+    "LEDGER_ANCHOR_INTERVAL_SECONDS",
+    "LEDGER_ANCHOR_EVERY_ENTRIES",
+    "LEDGER_ANCHOR_CONFIRMATIONS",
+    "LEDGER_ANCHOR_POLL_SECONDS",
+    "LEDGER_ANCHOR_SOURCE",
+)
 
 
 def _env(name: str, default: str) -> str:
@@ -15,8 +30,21 @@ def _flag(name: str, default: str) -> bool:
     return _env(name, default).strip().lower() not in ("0", "false", "no", "off", "")
 
 
+def _path(name: str) -> Path | None:
+    """The path in variable ``name``; None when it is unset or empty."""
+    value = os.environ.get(name)
+    return Path(value) if value else None
+
+
+def _present(names: tuple[str, ...]) -> dict[str, str]:
+    """The variables among ``names`` that are set (empty ones included), as set."""
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
 @dataclass(frozen=True)
 class Settings:
+    """Every setting the ledger reads from the environment; the README's table lists them."""
+
     data_dir: Path = field(default_factory=lambda: Path(_env("LEDGER_DATA_DIR", "data")).resolve())
     database_url: str = ""
     log_origin: str = field(
@@ -66,6 +94,10 @@ class Settings:
     db_connect_timeout: int = field(
         default_factory=lambda: int(_env("LEDGER_DB_CONNECT_TIMEOUT", "5"))
     )
+    # Seconds a starting API worker waits for an unreachable database (wsgi.py); 0: no limit.
+    startup_db_wait: float = field(
+        default_factory=lambda: float(_env("LEDGER_STARTUP_DB_WAIT", "0"))
+    )
     log_level: str = field(default_factory=lambda: _env("LEDGER_LOG_LEVEL", "INFO").upper())
     log_format: str = field(default_factory=lambda: _env("LEDGER_LOG_FORMAT", "json").lower())
     chain_rpc_url: str | None = field(
@@ -79,6 +111,19 @@ class Settings:
     metrics_token: str | None = field(
         default_factory=lambda: os.environ.get("LEDGER_METRICS_TOKEN", "").strip() or None,
         repr=False,
+    )
+    # prometheus_client's folder where every gunicorn worker's metrics are summed (serve.sh).
+    prometheus_multiproc_dir: Path | None = field(
+        default_factory=lambda: _path("PROMETHEUS_MULTIPROC_DIR")
+    )
+    # TrueType font of the evidence report's PDF; unset: DejaVu Sans, else reportlab's Vera.
+    pdf_font: Path | None = field(default_factory=lambda: _path("LEDGER_PDF_FONT"))
+    # Its bold face; unset: pdf_font itself (ignored without pdf_font).
+    pdf_font_bold: Path | None = field(default_factory=lambda: _path("LEDGER_PDF_FONT_BOLD"))
+    # The anchor worker's variables (ANCHOR_VARIABLES) as set, for AnchorSettings and
+    # AnchorScope (ledger.anchoring); not shown: the RPC URL may carry an API key.
+    anchor_env: Mapping[str, str] = field(
+        default_factory=lambda: _present(ANCHOR_VARIABLES), repr=False, hash=False
     )
 
     def engine_options(self) -> dict:
@@ -106,3 +151,38 @@ class Settings:
             object.__setattr__(self, "server_key_file", Path(key))
         if self.idempotency_ttl <= 0:
             raise ValueError("LEDGER_IDEMPOTENCY_TTL must be a positive number of seconds")
+
+
+def _optional_float(name: str) -> float | None:
+    value = _env(name, "").strip()
+    return float(value) if value else None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The run command's own switches (``scripts/run.sh``): the defaults of its flags."""
+
+    # Where the API listens, and its gunicorn worker processes.
+    host: str = field(default_factory=lambda: _env("LEDGER_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("LEDGER_PORT", "8000")))
+    workers: int = field(default_factory=lambda: int(_env("LEDGER_WORKERS", "2")))
+    # Port of the development anvil (unused with LEDGER_CHAIN_RPC_URL).
+    dev_chain_port: int = field(default_factory=lambda: int(_env("LEDGER_DEV_CHAIN_PORT", "8545")))
+    # The development anvil's block interval in seconds; None: the run command chooses.
+    dev_chain_block_time: float | None = field(
+        default_factory=lambda: _optional_float("LEDGER_DEV_CHAIN_BLOCK_TIME")
+    )
+    # Seed the demo complaints the first time the data folder is used (LEDGER_DEMO=0: no).
+    demo: bool = field(default_factory=lambda: _env("LEDGER_DEMO", "1") != "0")
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """The outside monitor's defaults for ``--log-key`` and ``--api-key``."""
+
+    # The log's verifier key, obtained out of band.
+    log_key: str | None = field(default_factory=lambda: os.environ.get("LEDGER_MONITOR_LOG_KEY"))
+    # A regulator API key for /v1/audit/figures.
+    api_key: str | None = field(
+        default_factory=lambda: os.environ.get("LEDGER_MONITOR_API_KEY"), repr=False
+    )

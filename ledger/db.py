@@ -29,27 +29,25 @@ from sqlalchemy.orm import DeclarativeBase
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = Path(os.environ.get("LEDGER_DATA_DIR", "data"))
+# Seconds to connect to PostgreSQL when the caller gives none: the default of
+# LEDGER_DB_CONNECT_TIMEOUT (Settings.db_connect_timeout).
+CONNECT_TIMEOUT = 5
 
 
 class Base(DeclarativeBase):
     """Declarative base: every table of the ledger hangs off this metadata."""
 
 
-def default_database_url() -> str:
-    url = os.environ.get("LEDGER_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{(DEFAULT_DATA_DIR / 'ledger.sqlite3').resolve()}"
-
-
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str | None = None, **kwargs) -> Engine:
-    """Create an engine; SQLite gets WAL, full fsync and manual transaction control."""
-    url = url or default_database_url()
+def make_engine(url: str, *, connect_timeout: int = CONNECT_TIMEOUT, **kwargs) -> Engine:
+    """Create an engine; SQLite gets WAL, full fsync and manual transaction control.
+
+    ``connect_timeout``: seconds to connect to PostgreSQL (``Settings.engine_options`` gives
+    the configured one); SQLite ignores it.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
@@ -60,11 +58,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     # PostgreSQL: check pooled connections before use (a restarted server leaves dead ones
     # behind), and fail fast when the server is down instead of hanging a worker.
     connect_args = dict(kwargs.pop("connect_args", {}))
-    connect_args.setdefault(
-        "connect_timeout",
-        kwargs.pop("connect_timeout", None)
-        or int(os.environ.get("LEDGER_DB_CONNECT_TIMEOUT", "5")),
-    )
+    connect_args.setdefault("connect_timeout", connect_timeout)
     kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):

@@ -1,21 +1,23 @@
-"""Anchor worker settings from the environment, and the submitter key file."""
+"""Anchor worker settings from its environment variables, and the submitter key file."""
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.anchoring.deployments import read_deployment
-from ledger.db import DEFAULT_DATA_DIR
 from ledger.errors import LedgerError
 from ledger.secretfiles import write_secret_file
+
+if TYPE_CHECKING:
+    from ledger.config import Settings
 
 
 class ConfigError(LedgerError, ValueError):
@@ -53,8 +55,16 @@ class AnchorSettings:
     data_dir: Path
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> AnchorSettings:
-        env = os.environ if env is None else env
+    def from_settings(
+        cls, settings: Settings, defaults: Mapping[str, str] | None = None
+    ) -> AnchorSettings:
+        """From the variables ``settings`` read; ``defaults``: values of unset ones."""
+        env = {**(defaults or {}), **settings.anchor_env, "LEDGER_DATA_DIR": str(settings.data_dir)}
+        return cls.from_env(env)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AnchorSettings:
+        """From the variables in ``env`` (an environment, e.g. one made for the worker)."""
         chain_id = env.get("LEDGER_CHAIN_ID", "").strip()
         return cls(
             rpc_url=_get(env, "LEDGER_CHAIN_RPC_URL"),
@@ -65,7 +75,7 @@ class AnchorSettings:
             every_entries=_number(env, "LEDGER_ANCHOR_EVERY_ENTRIES", "1000", int, 1),
             confirmations=_number(env, "LEDGER_ANCHOR_CONFIRMATIONS", "6", int, 1),
             poll_seconds=_number(env, "LEDGER_ANCHOR_POLL_SECONDS", "2", float, 0.01),
-            data_dir=Path(_get(env, "LEDGER_DATA_DIR", str(DEFAULT_DATA_DIR))),
+            data_dir=Path(_get(env, "LEDGER_DATA_DIR", "data")),
         )
 
     def contract_address(self) -> str:

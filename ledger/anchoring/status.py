@@ -13,11 +13,8 @@ development chain or a retired contract do not count; without one, every record 
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Select, case, func, select
 from sqlalchemy.orm import Session
@@ -27,6 +24,9 @@ from ledger.anchoring.models import AnchorRecord, AnchorState, as_utc, log_id_fo
 from ledger.db import Base
 from ledger.log.encoding import hashes_hex
 from ledger.logstore.store import LogStore, NotFound
+
+if TYPE_CHECKING:
+    from ledger.config import Settings
 
 # States in which an anchor counts: on chain or on its way there.
 LIVE_STATES = (AnchorState.PENDING, AnchorState.CONFIRMED)
@@ -41,18 +41,18 @@ class AnchorScope:
     contract: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, data_dir: Path | None = None):
+    def from_settings(cls, settings: Settings) -> AnchorScope:
         """``LEDGER_CHAIN_ID`` and ``LEDGER_ANCHOR_CONTRACT``; without the contract, the one
-        recorded for the chain id in ``data_dir`` (by scripts/deploy_contract.py or run.py).
+        recorded for the chain id in the data folder (by scripts/deploy_contract.py or run.py).
         Raises ValueError for a malformed value."""
-        env = os.environ if env is None else env
+        env, data_dir = settings.anchor_env, settings.data_dir
         raw_chain = env.get("LEDGER_CHAIN_ID", "").strip()
         try:
             chain_id = int(raw_chain) if raw_chain else None
         except ValueError as exc:
             raise ValueError(f"LEDGER_CHAIN_ID={raw_chain!r} is not a valid int") from exc
         contract = env.get("LEDGER_ANCHOR_CONTRACT", "").strip() or None
-        if contract is None and chain_id is not None and data_dir is not None:
+        if contract is None and chain_id is not None:
             record = read_deployment(data_dir, chain_id)
             contract = record["address"] if record else None
         if contract is not None:

@@ -56,10 +56,12 @@ def run_online() -> None:
     if connection is not None:
         run(connection)
         return
-    from ledger.db import default_database_url, make_engine
+    from ledger.config import Settings
+    from ledger.db import make_engine
 
-    url = config.get_main_option("sqlalchemy.url") or default_database_url()
-    engine = make_engine(url)
+    settings = Settings()
+    url = config.get_main_option("sqlalchemy.url") or settings.database_url
+    engine = make_engine(url, connect_timeout=settings.db_connect_timeout)
     try:
         with engine.connect() as conn:
             if conn.dialect.name == "sqlite":
