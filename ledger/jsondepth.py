@@ -8,6 +8,7 @@ and kills the process. These functions measure the depth first, with no recursio
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 # A JSON string (skipped: brackets inside it do not nest) or one bracket.
@@ -42,6 +43,7 @@ def value_depth(value: Any, stop_above: int | None = None) -> int:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list | tuple):

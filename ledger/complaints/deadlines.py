@@ -97,6 +97,7 @@ class Jurisdiction:
         if self.weeks is not None:
             return received + timedelta(weeks=self.weeks)
         days = self.extended_business_days if extended else self.business_days
+        assert days is not None  # __post_init__: business_days is set when weeks is not
         return add_business_days(received, days, self.calendar)
 
 
@@ -211,8 +212,13 @@ class DueReport:
 
     @property
     def next_due(self) -> Clock | None:
-        running = [c for c in self.clocks if c.status == ClockStatus.RUNNING]
-        return min(running, key=lambda c: c.due_at, default=None)
+        # A running clock always has a due time (only a paused one has none).
+        running = {
+            c: c.due_at
+            for c in self.clocks
+            if c.status == ClockStatus.RUNNING and c.due_at is not None
+        }
+        return min(running, key=running.__getitem__, default=None)
 
 
 def final_response_due(
@@ -220,6 +226,32 @@ def final_response_due(
 ) -> datetime:
     """Exclusive UTC instant by which the final response must be sent."""
     return jurisdiction.end_of_day(jurisdiction.final_response_date(received_at, extended=extended))
+
+
+def overdue_cutoff(
+    jurisdiction: Jurisdiction, now: datetime, *, extended: bool = False
+) -> datetime:
+    """The latest receipt instant whose (standard or ``extended``) final response is overdue at
+    ``now``: a complaint received at or before it and still without a final response is late.
+
+    The due instant only grows with the receipt instant, so a bisection over the receipt
+    instants of the last 400 days finds where it crosses ``now``, to within a minute and never
+    after it (a complaint received in that minute is not yet counted).
+    """
+
+    def due(received: datetime) -> datetime:
+        return final_response_due(received, jurisdiction, extended=extended)
+
+    lo, hi = now - timedelta(days=400), now
+    if due(lo) > now:
+        return lo - timedelta(microseconds=1)
+    while hi - lo > timedelta(minutes=1):
+        mid = lo + (hi - lo) / 2
+        if due(mid) <= now:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def initial_deadlines(
@@ -258,14 +290,14 @@ def due_report(
     parsed = [e if isinstance(e, Envelope) else parse_envelope(e) for e in events]
     if not parsed or parsed[0].type != E.RECEIVED:
         raise CalendarError("a complaint's events start with its received event", "NO_RECEIVED")
-    events = [e for e in parsed if e.at_datetime <= now_utc]
-    if not events:
+    until_now = [e for e in parsed if e.at_datetime <= now_utc]
+    if not until_now:
         raise CalendarError("the complaint was received after 'now'", "NOT_YET_RECEIVED")
-    received = events[0]
+    received = until_now[0]
     jurisdiction = get_jurisdiction(received.public["jurisdiction"], jurisdictions)
     category = Category(received.public["category"])
     clocks: list[Clock] = []
-    cycles = _cycles(events)
+    cycles = _cycles(until_now)
     for cycle, chunk in enumerate(cycles):
         ended_at = cycles[cycle + 1][0].at_datetime if cycle + 1 < len(cycles) else None
         clocks += _cycle_clocks(
@@ -284,7 +316,9 @@ def _cycles(events: Sequence[Envelope]) -> list[list[Envelope]]:
     return cycles
 
 
-def _first(events: Sequence[Envelope], types: frozenset[EventType] | set) -> datetime | None:
+def _first(
+    events: Sequence[Envelope], types: frozenset[EventType] | set[EventType]
+) -> datetime | None:
     return next((e.at_datetime for e in events if e.type in types), None)
 
 
@@ -322,7 +356,7 @@ def _cycle_clocks(
     clocks: list[Clock] = []
 
     if cycle == 0:
-        due = add_service_time(start, FIRST_RESPONSE_TARGET, hours)
+        first_due = add_service_time(start, FIRST_RESPONSE_TARGET, hours)
         responded = _first(events, FIRST_RESPONSE_EVENTS)
         clocks.append(
             Clock(
@@ -330,8 +364,8 @@ def _cycle_clocks(
                 cycle,
                 f"Service target: first response within {_hours(FIRST_RESPONSE_TARGET)} h",
                 start,
-                due,
-                _status(due, responded, None if responded else stopped, now),
+                first_due,
+                _status(first_due, responded, None if responded else stopped, now),
                 responded,
                 rule="first_response",
                 rule_args=(("hours", _hours(FIRST_RESPONSE_TARGET)),),

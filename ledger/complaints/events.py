@@ -92,7 +92,8 @@ class Envelope:
 
     def to_json(self) -> dict[str, Any]:
         """A fresh JSON-ready copy of the envelope (what the leaf encodes)."""
-        return parse_canonical(self.leaf)
+        envelope: dict[str, Any] = parse_canonical(self.leaf)  # an object: checked when parsed
+        return envelope
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,7 @@ def build_event(
     body_jcs = body_bytes(body)
     body = dict(body)
     payloads.validate_event(event_type, public, body)
+    actor_json: Mapping[str, str | None]
     if isinstance(actor, Mapping):
         actor_json = {"role": actor.get("role"), "id": actor.get("id")}
     else:

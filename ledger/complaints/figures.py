@@ -450,7 +450,12 @@ def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None
             c[_DUE_ADD] += 1
         if f.due_sub_ms is not None and due_in_period(f.due_sub_ms):
             c[_DUE_SUB] += 1
-        if f.ends_cycle and due_in_period(f.ended_due_ms) and at < f.ended_due_ms:
+        if (
+            f.ends_cycle
+            and f.ended_due_ms is not None
+            and due_in_period(f.ended_due_ms)
+            and at < f.ended_due_ms
+        ):
             c[_MET] += 1
         if at < start:
             continue
@@ -459,16 +464,19 @@ def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None
         if i is not None:
             c[i] += 1
         if t == "decision":
+            assert f.outcome is not None  # derive_fact sets it from the decision
             c[_DECISION_IX[f.outcome]] += 1
             cell.final_response_ms.append(at - f.cycle_start_ms)
         elif t == "rated":
+            assert f.csat is not None  # derive_fact sets it from the rating
             c[_CSAT_IX[f.csat]] += 1
         elif t == "compensation_paid":
-            if f.amount is None:
+            # derive_fact sets amount, unit_kind and unit together, or none of them
+            if f.amount is None or f.unit_kind is None or f.unit is None:
                 c[_UNDISCLOSED] += 1
             else:
-                key = (f.unit_kind, f.unit, f.amount)
-                cell.payments[key] = cell.payments.get(key, 0) + 1
+                paid = (f.unit_kind, f.unit, f.amount)
+                cell.payments[paid] = cell.payments.get(paid, 0) + 1
         if f.first_response:
             cell.first_response_ms.append(at - f.received_ms)
     return cells

@@ -174,7 +174,7 @@ def list_of(
     return check
 
 
-def _distinct(values: list) -> set:
+def _distinct(values: list[Any]) -> set[str]:
     """The distinct values of a JSON list (1, 1.0 and True apart; objects by content)."""
     if all(type(v) is str for v in values):
         return set(values)
@@ -558,7 +558,9 @@ MIRRORED = {
 }
 
 
-def check_consistency(event_type: EventType | str, public: Mapping, body: Mapping) -> None:
+def check_consistency(
+    event_type: EventType | str, public: Mapping[str, Any], body: Mapping[str, Any]
+) -> None:
     """Raise PayloadError when a public field contradicts the body it summarises."""
     et = _event_type(event_type)
     for name in MIRRORED.get(et, ()):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ledger.complaints import payloads
 from ledger.complaints.errors import ChainError, ComplaintError, TransitionError
@@ -44,6 +45,7 @@ from ledger.complaints.vocab import (
 S = Status
 E = EventType
 R = Role
+_Vocab = TypeVar("_Vocab", bound=StrEnum)
 
 
 @dataclass(frozen=True)
@@ -213,21 +215,48 @@ CHAIN_FIELDS = frozenset({"log", "reference", "seq", "head", "last_at", "events"
 
 class StepState(Protocol):
     """What ``GUARDS`` and ``EFFECTS`` read: a ``ComplaintState``, or the monitor's mutable
-    state made of the same fields (ledger.monitor.chains)."""
+    state made of the same fields (ledger.monitor.chains). Properties: read, never set."""
 
-    status: Status
-    level: EscalationLevel
-    specialism: Specialism | None
-    info_pending: bool
-    holding_reply_sent: bool
-    outcome: Outcome | None
-    offer: Money | None
-    payments: tuple[Money, ...]
-    reopen_count: int
-    ratings: tuple[int, ...]
-    rated: frozenset[int]
-    erased: frozenset[str]
-    events: Collection[Any]  # empty when the chain is not known (a state built by apply alone)
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def level(self) -> EscalationLevel: ...
+
+    @property
+    def specialism(self) -> Specialism | None: ...
+
+    @property
+    def info_pending(self) -> bool: ...
+
+    @property
+    def holding_reply_sent(self) -> bool: ...
+
+    @property
+    def outcome(self) -> Outcome | None: ...
+
+    @property
+    def offer(self) -> Money | None: ...
+
+    @property
+    def payments(self) -> tuple[Money, ...]: ...
+
+    @property
+    def reopen_count(self) -> int: ...
+
+    @property
+    def ratings(self) -> tuple[int, ...]: ...
+
+    @property
+    def rated(self) -> frozenset[int]: ...
+
+    @property
+    def erased(self) -> frozenset[str]: ...
+
+    @property
+    def events(self) -> Collection[object]:
+        """Only its size is read: empty when the chain is not known (a state built by apply)."""
+        ...
 
     def event_type_of(self, leaf_hash_hex: str) -> EventType | None: ...
 
@@ -533,6 +562,40 @@ def link(state: ComplaintState, envelope: Envelope) -> ComplaintState:
     )
 
 
+class Link(Protocol):
+    """What the link checks read of an event (an ``Envelope``, or the monitor's leaf view)."""
+
+    @property
+    def log(self) -> str: ...
+    @property
+    def complaint(self) -> str | None: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def prev(self) -> str | None: ...
+
+
+def check_position(
+    log: str | None, reference: str | None, next_seq: int, head: str | None, event: Link
+) -> None:
+    """Raise ChainError unless ``event`` names this log, this complaint, the next seq and the
+    previous leaf hash (shared with the monitor's replay, which keeps its state mutable)."""
+    if event.log != log:
+        raise ChainError(f"event is from log {event.log!r}, not {log!r}", "LOG_MISMATCH")
+    if event.complaint != reference:
+        raise ChainError(
+            f"event names complaint {event.complaint}, the chain is {reference}",
+            "REFERENCE_MISMATCH",
+        )
+    if event.seq != next_seq:
+        raise ChainError(f"seq is {event.seq}, expected {next_seq}", "BAD_SEQ")
+    if event.prev != head:
+        raise ChainError(
+            f"prev is {event.prev}, but the previous event's leaf hash is {head}",
+            "BROKEN_PREV",
+        )
+
+
 def check_link(state: ComplaintState | None, envelope: Envelope) -> None:
     """Raise ChainError unless ``envelope`` is the correct next link after ``state``."""
     if state is None:
@@ -541,20 +604,7 @@ def check_link(state: ComplaintState | None, envelope: Envelope) -> None:
                 f"a complaint chain starts with received, not {envelope.type}", "CHAIN_START"
             )
         return
-    if envelope.log != state.log:
-        raise ChainError(f"event is from log {envelope.log!r}, not {state.log!r}", "LOG_MISMATCH")
-    if envelope.complaint != state.reference:
-        raise ChainError(
-            f"event names complaint {envelope.complaint}, the chain is {state.reference}",
-            "REFERENCE_MISMATCH",
-        )
-    if envelope.seq != state.next_seq:
-        raise ChainError(f"seq is {envelope.seq}, expected {state.next_seq}", "BAD_SEQ")
-    if envelope.prev != state.head:
-        raise ChainError(
-            f"prev is {envelope.prev}, but the previous event's leaf hash is {state.head}",
-            "BROKEN_PREV",
-        )
+    check_position(state.log, state.reference, state.next_seq, state.head, envelope)
     if state.last_at is not None and envelope.at_datetime < parse_timestamp(state.last_at):
         raise ChainError(
             f"event time {envelope.at} is before the previous event's {state.last_at}",
@@ -643,7 +693,7 @@ def _always(state: ComplaintState) -> bool:
     return True
 
 
-def _enum(kind, value, code: str, what: str):
+def _enum(kind: type[_Vocab], value: str, code: str, what: str) -> _Vocab:
     try:
         return kind(value)
     except ValueError:

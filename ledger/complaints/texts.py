@@ -19,7 +19,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TypedDict, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
 from ledger.complaints.deadlines import JURISDICTIONS, Clock
@@ -30,6 +30,7 @@ from ledger.complaints.vocab import Category, Language, Outcome, PaymentMethod, 
 
 DEFAULT_LANGUAGE = Language.EN
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_Fact = TypeVar("_Fact")
 
 
 class MessageKind(StrEnum):
@@ -74,12 +75,47 @@ class Message:
     body: str
 
 
+class DateFormat(TypedDict):
+    format: str  # placeholders {day}, {month} (a name from months), {month_number}, {year}
+    months: Sequence[str]
+
+
+class NumberFormat(TypedDict):
+    decimal: str
+    group: str
+
+
+class ClockBases(TypedDict):
+    first_response: str
+    service_target: str
+    statutory: Mapping[str, str]  # by jurisdiction code
+    statutory_extended: str
+
+
+class Locale(TypedDict):
+    """A ``locales/<lang>.json`` file (every language has the same keys; the tests check)."""
+
+    language: str
+    date: DateFormat
+    number: NumberFormat
+    list_separator: str
+    statuses: Mapping[str, str]
+    categories: Mapping[str, Mapping[str, str]]  # name, note, info_hint
+    outcomes: Mapping[str, str]
+    methods: Mapping[str, str]
+    referral_rights: Mapping[str, str]  # by region (UK, EU)
+    no_remedy: str
+    templates: Mapping[str, Mapping[str, str]]  # subject, body
+    clock_bases: ClockBases
+
+
 @cache
-def locale(language: Language | str) -> Mapping[str, Any]:
+def locale(language: Language | str) -> Locale:
     """The parsed locale file for a supported language."""
     lang = _language(language)
     path = resources.files("ledger.complaints") / "locales" / f"{lang}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    parsed: Locale = json.loads(path.read_text(encoding="utf-8"))
+    return parsed
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
@@ -156,7 +192,7 @@ def format_amount(amount: str, unit: str, language: Language | str) -> str:
         raise TemplateError(f"not a decimal amount: {amount!r}", "BAD_FACT")
     spec = locale(language)["number"]
     whole, _, fraction = amount.partition(".")
-    groups = []
+    groups: list[str] = []
     while len(whole) > 3:
         whole, groups = whole[:-3], [whole[-3:], *groups]
     text = spec["group"].join([whole, *groups])
@@ -255,7 +291,10 @@ def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[
     out: dict[str, str] = {}
     missing: list[str] = []
 
-    def need(fact: str, value: Any) -> bool:
+    def need(value: _Fact | None, fact: str) -> TypeGuard[_Fact]:
+        """Whether a fact is given; notes it missing when not. The guard narrows ``value``
+        to its type without None, but not a union of unrelated types (mypy infers ``object``
+        there), so such facts are also compared with None."""
         if value is None or value == "" or value == ():
             missing.append(fact)
             return False
@@ -267,27 +306,27 @@ def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[
     for name in names:
         match name:
             case "reference":
-                if need("reference", facts.reference):
+                if need(facts.reference, "reference"):
                     out[name] = facts.reference
             case "category_name" | "category_note" | "category_info_hint":
                 out[name] = category[name.removeprefix("category_")]
             case "received_date":
-                if need("received_at", facts.received_at):
+                if need(facts.received_at, "received_at") and facts.received_at is not None:
                     out[name] = format_date(_as_date(facts.received_at, facts), lang)
             case "final_response_date":
-                if need("final_response_date", facts.final_response_date):
+                if need(facts.final_response_date, "final_response_date"):
                     out[name] = format_date(facts.final_response_date, lang)
             case "respond_by_date":
-                if need("respond_by", facts.respond_by):
+                if need(facts.respond_by, "respond_by") and facts.respond_by is not None:
                     out[name] = format_date(_as_date(facts.respond_by, facts), lang)
             case "requested_info" | "delay_reason" | "finding":
-                if need(name, getattr(facts, name)):
+                if need(getattr(facts, name), name):
                     out[name] = getattr(facts, name)
             case "outcome_sentence":
-                if need("outcome", facts.outcome):
+                if need(facts.outcome, "outcome"):
                     out[name] = loc["outcomes"][str(Outcome(facts.outcome))]
             case "rules":
-                if need("rules", tuple(facts.rules)):
+                if need(tuple(facts.rules), "rules"):
                     out[name] = loc["list_separator"].join(facts.rules)
             case "remedy":
                 out[name] = facts.remedy or loc["no_remedy"]
@@ -296,10 +335,10 @@ def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[
                 out[name] = loc["referral_rights"].get(region, loc["referral_rights"]["EU"])
             case "amount":
                 unit = facts.asset or facts.currency
-                if need("amount", facts.amount) and need("currency or asset", unit):
+                if need(facts.amount, "amount") and need(unit, "currency or asset"):
                     out[name] = format_amount(facts.amount, unit, lang)
             case "method":
-                if need("method", facts.method):
+                if need(facts.method, "method"):
                     out[name] = loc["methods"][str(PaymentMethod(facts.method))]
             case _:
                 raise TemplateError(f"template uses unknown placeholder {name!r}", "BAD_TEMPLATE")

@@ -52,12 +52,12 @@ def signing_body(
     nonce: bytes | None = None,
 ) -> dict[str, Any]:
     """The body an officer signs for the next event of this complaint (content + context)."""
-    _require_started(state)
+    log, reference, head = _chain_position(state)
     return bind_body(
         content,
-        log=state.log,
-        complaint=state.reference,
-        prev=state.head,
+        log=log,
+        complaint=reference,
+        prev=head,
         event_type=event_type,
         nonce=nonce,
     )
@@ -79,15 +79,15 @@ def append_event(
     Signed events (decision, compensation offer, payment) need ``registry``: the signature,
     its context and the key's authority at ``at`` are verified before the leaf is returned.
     """
-    _require_started(state)
+    log, reference, head = _chain_position(state)
     event_type = EventType(type)
     validate_new_step(event_type, public)
     new = apply(state, event_type, actor.role, public)
     built = build_event(
-        log=state.log,
-        complaint=state.reference,
+        log=log,
+        complaint=reference,
         seq=state.next_seq,
-        prev=state.head,
+        prev=head,
         type=event_type,
         at=at,
         actor=actor,
@@ -105,9 +105,11 @@ def append_event(
     return built, step(state, built.envelope, registry)
 
 
-def _require_started(state: ComplaintState) -> None:
+def _chain_position(state: ComplaintState) -> tuple[str, str, str]:
+    """The log, reference and head of a started complaint; TransitionError before it starts."""
     if state is None or state.reference is None or state.head is None or state.log is None:
         raise TransitionError(
             "state has no chain position; obtain it from start_complaint or replay",
             "NOT_STARTED",
         )
+    return state.log, state.reference, state.head

@@ -39,7 +39,7 @@ def _is_valid_name(name: str) -> bool:
 def key_id(name: str, public_key: bytes) -> int:
     """First 4 bytes (big-endian) of SHA-256(name || 0x0A || 0x01 || public key)."""
     digest = hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public_key).digest()
-    return struct.unpack(">I", digest[:4])[0]
+    return int.from_bytes(digest[:4], "big")
 
 
 def _b64decode(text: str) -> bytes:

@@ -44,6 +44,7 @@ _CATEGORIES, _CHANNELS, _LANGUAGES, _LEVELS = (
     {m.value: m for m in kind} for kind in (Category, Channel, Language, EscalationLevel)
 )
 _GUARDS = _states.GUARDS
+_check_position = _states.check_position
 _EFFECTS = _states.EFFECTS
 
 # --- the state: the domain's fields, mutable, plus where the monitor is in the chain ---------
@@ -213,20 +214,7 @@ def start_chain(env: Event, reference: str) -> ChainState:
 def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None) -> ChainState:
     """``states.step(state, env, registry)`` on a mutable state (the same checks, same order);
     returns ``state``, updated in place."""
-    if env.log != state.log:
-        raise ChainError(f"event is from log {env.log!r}, not {state.log!r}", "LOG_MISMATCH")
-    if env.complaint != state.reference:
-        raise ChainError(
-            f"event names complaint {env.complaint}, the chain is {state.reference}",
-            "REFERENCE_MISMATCH",
-        )
-    if env.seq != state.seq + 1:
-        raise ChainError(f"seq is {env.seq}, expected {state.seq + 1}", "BAD_SEQ")
-    if env.prev != state.head:
-        raise ChainError(
-            f"prev is {env.prev}, but the previous event's leaf hash is {state.head}",
-            "BROKEN_PREV",
-        )
+    _check_position(state.log, state.reference, state.seq + 1, state.head, env)
     at = env.at
     key = at if len(at) == 24 else at[:19] + ".000Z"  # time_key, inline: this runs per event
     if key < state.last_at:
