@@ -1,30 +1,49 @@
-"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when
-LEDGER_DATABASE_URL is set), a log key, and an initialised log store."""
+"""Shared fixtures: a migrated database per test (a copy of one template per session: SQLite
+file, or PostgreSQL when LEDGER_DATABASE_URL is set), a log key, an initialised log store, a
+ledger, its app and a live server. Also: markers by fixture, and the PostgreSQL-only subset."""
 
 from __future__ import annotations
 
 import os
-import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from ledger.config import Settings
 from ledger.db import make_engine
 from ledger.log.keys import create_key_file
 from ledger.log.note import Signer
 from ledger.logstore.store import LogStore
-from ledger.runtime import Ledger, create_schema, open_ledger
+from ledger.runtime import Ledger, open_ledger
+from tests.support.complaint_api import make_actors
+from tests.support.database import PG_URL, TemplateDatabases
+from tests.support.server import LiveServer
 
-PG_URL = os.environ.get("LEDGER_DATABASE_URL")
 ORIGIN = "test.ledger.example/log"
 
+# A test that uses one of these fixtures gets these markers: pytest -m "not slow" (the fast
+# loop) leaves out every browser and EVM test; "not postgres" those needing a server.
+MARKERS_BY_FIXTURE = {
+    "browser": ("browser", "slow"),
+    "anvil": ("evm", "slow"),
+    "chain": ("evm", "slow"),  # py-evm in process, or anvil (tests/anchoring/conftest.py)
+    "pg_scratch": ("postgres",),
+}
 
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        for fixture, markers in MARKERS_BY_FIXTURE.items():
+            if fixture in fixtures:
+                for marker in markers:
+                    item.add_marker(marker)
+    _only_database_tests(config, items)
+
+
+def _only_database_tests(config, items) -> None:
     """With LEDGER_TEST_ONLY_DATABASE=1 on PostgreSQL, run only tests that use the database.
 
     Tests that never touch the ``database_url`` fixture (pure functions, the EVM, tests with
@@ -39,27 +58,22 @@ def pytest_collection_modifyitems(config, items) -> None:
         items[:] = keep
 
 
-def _admin_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+@pytest.fixture(scope="session")
+def template_databases(tmp_path_factory) -> Iterator[TemplateDatabases]:
+    """This session's (this xdist worker's) migrated template, and the copies made of it."""
+    databases = TemplateDatabases(tmp_path_factory.mktemp("template"), PG_URL)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database for one test."""
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-        return
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(_admin_url(PG_URL)).set(database=name).render_as_string(hide_password=False)
+def database_url(template_databases: TemplateDatabases, tmp_path: Path) -> Iterator[str]:
+    """A fresh database for one test, migrated to the latest schema revision."""
+    url = template_databases.create(tmp_path)
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        template_databases.drop(url)
 
 
 @pytest.fixture
@@ -75,7 +89,6 @@ def signer() -> Signer:
 @pytest.fixture
 def engine(database_url: str):
     eng = make_engine(database_url)
-    create_schema(eng)
     yield eng
     eng.dispose()
 
@@ -103,22 +116,6 @@ def ledger(settings: Settings) -> Iterator[Ledger]:
     led.close()
 
 
-class LiveServer:
-    """The Flask app served over real HTTP on a free local port, in a thread."""
-
-    def __init__(self, app) -> None:
-        from werkzeug.serving import make_server
-
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join()
-
-
 @pytest.fixture
 def app(ledger: Ledger):
     from api import create_app
@@ -136,3 +133,9 @@ def live_server(app) -> Iterator[LiveServer]:
     server = LiveServer(app)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def actors(live_server: LiveServer, ledger: Ledger) -> dict:
+    """API keys and HTTP clients for every staff role, and a registered officer key."""
+    return make_actors(live_server.url, ledger)

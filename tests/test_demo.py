@@ -14,7 +14,7 @@ def test_demo_seed_is_complete_verifiable_and_once(ledger, tmp_path) -> None:
     assert info.created and info.customer_secret
     assert (info.credentials_file.stat().st_mode & 0o777) == 0o600
     assert not seed_demo(ledger, tmp_path).created
-    total, rows = ledger.complaints.list(limit=100)
+    total, rows = ledger.complaints.reads.list(limit=100)
     assert total == 12
     assert {r.category for r in rows} >= {"lost_recovery_phrase", "stuck_transaction",
             "hacked_account", "interface_fault", "sync_fault", "refund_or_claim"}  # fmt: skip
@@ -22,7 +22,7 @@ def test_demo_seed_is_complete_verifiable_and_once(ledger, tmp_path) -> None:
     assert {r.language for r in rows} == {"en", "ca", "pt", "zh", "lt", "ru"}
     assert {r.status for r in rows} >= {"received", "investigating", "closed", "referred",
                                        "withdrawn"}  # fmt: skip
-    outcomes = {ledger.complaints.state(r.reference).outcome for r in rows}
+    outcomes = {ledger.complaints.reads.state(r.reference).outcome for r in rows}
     assert {"upheld", "rejected"} <= {str(o) for o in outcomes if o}
 
     client = create_app(ledger.settings, ledger).test_client()

@@ -2,147 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import requests
+import pytest
 from web3 import Web3
 
 from ledger.anchoring.config import write_new_key
 from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin
-from ledger.anchoring.devchain import DevChain, free_port
+from ledger.anchoring.devchain import DevChain
 from ledger.db import make_engine
 from ledger.log.keys import load_key_file
 from ledger.logstore.store import LogStore
+from ledger.processes import free_port
+from tests.support.paths import ROOT
+from tests.support.run_command import START_TIMEOUT, Run, alive, confirmed_at, get, serving
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.evm, pytest.mark.slow]  # run.py starts anvil, gunicorn and the worker
+
 ORIGIN = "run-test.ledger.example/log"
-START_TIMEOUT = 90  # bootstrapping gunicorn and the worker on a busy 2-core machine
 ANCHOR_TIMEOUT = 60
-STOP_TIMEOUT = 60
-
-
-def descendants(root: int) -> set[int]:
-    """Every live process below ``root`` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for a reaper counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(what: str, condition: Callable[[], object], proc, log: Path, timeout: float):
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise AssertionError(f"run.py exited ({proc.returncode}):\n{log.read_text()}")
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}:\n{log.read_text()[-4000:]}")
-        time.sleep(0.2)
-
-
-def get(url: str):
-    try:
-        return requests.get(url, timeout=5)
-    except requests.RequestException:
-        return None
-
-
-def serving(api: str) -> Callable[[], bool]:
-    def check() -> bool:
-        r = get(f"{api}/v1/log/keys")
-        return r is not None and r.status_code == 200
-
-    return check
-
-
-def confirmed_at(api: str, size: int) -> Callable[[], dict | None]:
-    """The latest anchor once it is confirmed and covers ``size`` entries."""
-
-    def check() -> dict | None:
-        r = get(f"{api}/v1/anchors/latest")
-        if r is None or r.status_code != 200:
-            return None
-        body = r.json()
-        return body if body["state"] == "confirmed" and body["tree_size"] >= size else None
-
-    return check
-
-
-class Run:
-    """One run.py process; remembers every process it started, to be sure they end."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.out = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "run.py")],
-            env=env,
-            cwd=ROOT,
-            stdout=self.out,
-            stderr=subprocess.STDOUT,
-        )
-        self.seen: set[int] = set()
-
-    def wait(self, what: str, condition: Callable[[], object], timeout: float):
-        def check():
-            self.seen |= descendants(self.proc.pid)
-            return condition()
-
-        return wait_for(what, check, self.proc, self.log, timeout)
-
-    def stop(self) -> int:
-        self.seen |= descendants(self.proc.pid)
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=STOP_TIMEOUT)
-        finally:
-            self.out.close()
-
-    def kill_leftovers(self) -> None:
-        """Never leave a process behind, whatever failed."""
-        if self.proc.poll() is None:
-            self.seen |= descendants(self.proc.pid)
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        for pid in self.seen:
-            if alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        if not self.out.closed:
-            self.out.close()
 
 
 def test_run_command_serves_anchors_stops_cleanly_restarts_and_survives_a_chain_reset(tmp_path):

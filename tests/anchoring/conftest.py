@@ -20,8 +20,7 @@ from ledger.anchoring import models  # noqa: F401  (registers the tables on Base
 from ledger.anchoring.contract import LogAnchorClient
 from ledger.anchoring.devchain import DevChain
 from ledger.db import Base, make_engine
-
-FUNDING = 10**21  # wei; plenty for thousands of anchors at dev-chain fees
+from tests.support.anchoring import FUNDING, anvil_chain
 
 
 @dataclass
@@ -42,10 +41,6 @@ class Chain:
             self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_transaction(tx))
         self.accounts.append(account)
         return account
-
-
-def anvil_chain(tmp: Path, **kwargs) -> DevChain:
-    return DevChain(log_file=tmp / "anvil.log", **kwargs).start()
 
 
 @pytest.fixture(scope="module", params=["py-evm", "anvil"])

@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "contracts" / "build"
 
 
+@pytest.mark.slow
 def test_rebuild_is_byte_identical_to_committed_artifacts(tmp_path: Path):
     subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "build_contracts.py"), "--out", str(tmp_path)],

@@ -9,9 +9,8 @@ from hexbytes import HexBytes
 
 from ledger.anchoring import txn
 from ledger.anchoring.contract import log_id_for_origin
-
-from .helpers import attempt_anchor, fresh_log_id, head, send_raw_call, simulate
-from .memsource import MemoryLog
+from tests.support.anchoring import attempt_anchor, fresh_log_id, head, send_raw_call, simulate
+from tests.support.memsource import MemoryLog
 
 
 def _proof(log: MemoryLog, size1: int, size2: int) -> list[bytes]:

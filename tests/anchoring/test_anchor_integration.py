@@ -21,8 +21,7 @@ from ledger.log.checkpoint import open_checkpoint
 from ledger.log.encoding import parse_hashes
 from ledger.log.note import Signer, Verifier
 from ledger.logstore.store import LogStore
-
-from .conftest import FUNDING
+from tests.support.anchoring import FUNDING
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.log.merkle import ProofError, verify_consistency
-
-from .helpers import attempt_anchor, fresh_log_id, simulate
-from .memsource import MemoryLog
+from tests.support.anchoring import attempt_anchor, fresh_log_id, simulate
+from tests.support.memsource import MemoryLog
 
 MAX_SIZE = 300
 LOG = MemoryLog(origin="property")
@@ -33,6 +33,7 @@ def _reference_accepts(size1, size2, root1, root2, proof) -> bool:
     return True
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,

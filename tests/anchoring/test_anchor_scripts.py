@@ -21,6 +21,8 @@ from ledger.anchoring.config import (
 from ledger.anchoring.contract import LogAnchorClient
 from ledger.anchoring.deployments import read_deployment
 from ledger.anchoring.devchain import DevChain
+from ledger.anchoring.status import AnchorScope
+from ledger.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,6 +90,29 @@ def test_settings_come_from_the_environment(tmp_path):
         AnchorSettings.from_env(env | {"LEDGER_ANCHOR_CONFIRMATIONS": "0"})
     with pytest.raises(ConfigError, match="LEDGER_ANCHOR_EVERY_ENTRIES"):
         AnchorSettings.from_env(env | {"LEDGER_ANCHOR_EVERY_ENTRIES": "many"})
+
+
+def test_worker_and_api_read_the_anchor_variables_through_settings(tmp_path, monkeypatch):
+    for name, value in {
+        "LEDGER_DATA_DIR": str(tmp_path),
+        "LEDGER_CHAIN_RPC_URL": "http://127.0.0.1:8545",
+        "LEDGER_CHAIN_ID": "31337",
+        "LEDGER_ANCHOR_CONFIRMATIONS": "3",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("LEDGER_ANCHOR_KEY_FILE", raising=False)
+    monkeypatch.delenv("LEDGER_ANCHOR_CONTRACT", raising=False)
+    settings = Settings()
+    with pytest.raises(ConfigError, match="LEDGER_ANCHOR_KEY_FILE is not set"):
+        AnchorSettings.from_settings(settings)
+    # Reading the chain (backup verification) needs no submitter key.
+    s = AnchorSettings.from_settings(settings, {"LEDGER_ANCHOR_KEY_FILE": "-"})
+    assert (s.rpc_url, s.chain_id, s.confirmations) == ("http://127.0.0.1:8545", 31337, 3)
+    assert s.data_dir == tmp_path.resolve()
+    assert AnchorScope.from_settings(settings) == AnchorScope(31337, None)
+    monkeypatch.setenv("LEDGER_CHAIN_ID", "main")
+    with pytest.raises(ValueError, match="LEDGER_CHAIN_ID='main' is not a valid int"):
+        AnchorScope.from_settings(Settings())
 
 
 def test_key_file_must_be_private_and_valid_and_is_never_echoed(tmp_path):

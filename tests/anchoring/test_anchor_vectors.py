@@ -31,7 +31,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from .helpers import attempt_anchor, fresh_log_id, head, send_raw_call, simulate
+from tests.support.anchoring import attempt_anchor, fresh_log_id, head, send_raw_call, simulate
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc6962" / "consistency"
 FILES = sorted(VECTORS.glob("**/*.json"))

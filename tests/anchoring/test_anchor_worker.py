@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,9 +24,9 @@ from ledger.anchoring.contract import LogAnchorClient
 from ledger.anchoring.devchain import DevChain
 from ledger.anchoring.models import AnchorRecord, AnchorState, utcnow
 from ledger.anchoring.worker import AnchorWorker, LogForkError, WorkerConfig
-
-from .conftest import FUNDING
-from .memsource import MemoryLog
+from ledger.processes import start_process, wait_for
+from tests.support.anchoring import FUNDING
+from tests.support.memsource import MemoryLog
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,12 +101,8 @@ def step_until(worker: AnchorWorker, want: str, node: DevChain | None = None, li
     raise AssertionError(f"never saw {want!r}; saw {seen}")
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
+# Short polls: the workers under test step every 0.05 to 0.1 seconds.
+wait = functools.partial(wait_for, timeout=30, interval=0.05)
 
 
 def log_id_of(log: MemoryLog) -> bytes:
@@ -237,7 +232,7 @@ def _worker_env(anvil: DevChain, tmp_path: Path, key: LocalAccount, client, size
         "LEDGER_ANCHOR_CONFIRMATIONS": "2",
         "LEDGER_ANCHOR_EVERY_ENTRIES": "1",
         "LEDGER_ANCHOR_POLL_SECONDS": "0.1",
-        "LEDGER_ANCHOR_SOURCE": "tests.anchoring.memsource:env_log",
+        "LEDGER_ANCHOR_SOURCE": "tests.support.memsource:env_log",
         "TEST_ANCHOR_LOG_ORIGIN": "example.org/complaints/restart",
         "TEST_ANCHOR_LOG_SIZE": str(size),
     }
@@ -249,25 +244,26 @@ def test_worker_killed_between_send_and_confirmation_resumes_without_double_anch
     w3, client, submitter = deploy(anvil)
     anvil.set_automine(False)  # transactions now wait in the pool until we mine
     env = _worker_env(anvil, tmp_path, submitter, client, size=9)
-    proc = subprocess.Popen(
+    log_file = tmp_path / "worker.log"
+    proc = start_process(
         [sys.executable, str(ROOT / "scripts" / "anchor_worker.py")],
+        log=log_file,
         env=env,
         cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     try:
 
         def sent() -> bool:
             if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read().decode())
+                raise AssertionError(log_file.read_text())
             recs = records(db_engine)
             return bool(recs) and w3.eth.get_transaction_count(submitter.address, "pending") > 0
 
-        wait_for(sent, "the worker process to sign and broadcast")
+        wait(sent, what="the worker process to sign and broadcast")
     finally:
         proc.send_signal(signal.SIGKILL)  # no clean shutdown: a crash
-        output = proc.communicate(timeout=10)[0].decode()
+        proc.wait(timeout=10)
+    output = log_file.read_text()
     assert submitter.key.hex() not in output and submitter.key.hex()[2:] not in output
     (rec,) = records(db_engine)
     assert rec.state == AnchorState.PENDING and rec.block_hash is None
@@ -310,6 +306,8 @@ def test_crash_after_storing_before_broadcast_sends_the_stored_tx(anvil, db_engi
     assert w3.eth.get_transaction_count(submitter.address) == 2
 
 
+@pytest.mark.evm
+@pytest.mark.slow
 def test_rpc_down_worker_backs_off_then_catches_up(tmp_path, db_engine):
     state = tmp_path / "chain-state.json"
     node = DevChain(state_file=state, log_file=tmp_path / "anvil.log").start()
@@ -322,31 +320,31 @@ def test_rpc_down_worker_backs_off_then_catches_up(tmp_path, db_engine):
         worker = make_worker(w3, client, submitter, log, db_engine, confirmations=1)
         thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
         thread.start()
-        wait_for(lambda: client.latest(log_id_of(log)).size == 5, "the first anchor")
+        wait(lambda: client.latest(log_id_of(log)).size == 5, what="the first anchor")
 
         # The node goes away (its state is written to the file), the log keeps growing.
         node.stop()
         log.grow_to(11)
-        wait_for(lambda: worker.consecutive_failures >= 3, "failed steps while down")
+        wait(lambda: worker.consecutive_failures >= 3, what="failed steps while down")
         assert thread.is_alive()
 
         node.start()  # same port, same state file
-        wait_for(lambda: client.latest(log_id_of(log)).size == 11, "the catch-up anchor")
-        wait_for(
+        wait(lambda: client.latest(log_id_of(log)).size == 11, what="the catch-up anchor")
+        wait(
             lambda: [r.state for r in records(db_engine)] == [AnchorState.CONFIRMED] * 2,
-            "both anchors confirmed",
+            what="both anchors confirmed",
         )
 
         # Down again, this time with an anchor waiting in the pool: a restarted node has
         # forgotten it, and the worker must send the very same signed transaction again.
         node.set_automine(False)
         log.grow_to(12)
-        wait_for(lambda: len(records(db_engine)) == 3, "the third anchor to be signed")
-        wait_for(lambda: records(db_engine)[2].broadcasts >= 1, "its broadcast")
+        wait(lambda: len(records(db_engine)) == 3, what="the third anchor to be signed")
+        wait(lambda: records(db_engine)[2].broadcasts >= 1, what="its broadcast")
         node.stop()
         node.start()  # automine is back on; the pool is empty
-        wait_for(lambda: client.latest(log_id_of(log)).size == 12, "the re-sent anchor")
-        wait_for(lambda: records(db_engine)[2].state == AnchorState.CONFIRMED, "confirmation")
+        wait(lambda: client.latest(log_id_of(log)).size == 12, what="the re-sent anchor")
+        wait(lambda: records(db_engine)[2].state == AnchorState.CONFIRMED, what="confirmation")
         assert records(db_engine)[2].broadcasts >= 2
         assert thread.is_alive() and worker.total_failures >= 3
     finally:

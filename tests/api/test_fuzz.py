@@ -32,6 +32,8 @@ from schemathesis.specs.openapi.checks import (
 from ledger.access.apikeys import create_api_key
 from ledger.config import Settings
 
+pytestmark = pytest.mark.slow  # every operation, hundreds of calls
+
 MAX_EXAMPLES = int(os.environ.get("LEDGER_FUZZ_EXAMPLES", "25"))  # raise for a deeper run
 ROLES = ("agent", "officer", "supervisor", "legal", "regulator", "admin")
 CHECKS = [

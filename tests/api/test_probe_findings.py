@@ -454,7 +454,9 @@ class _ChainRpc:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # Poll often: shutdown() waits for the next poll (0.5 s by default).
+        serve = {"poll_interval": 0.02}
+        threading.Thread(target=self.server.serve_forever, kwargs=serve, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -486,6 +488,21 @@ def test_readyz_caches_the_chain_check(settings, rpc, cache_seconds) -> None:
     assert rpc.calls == (1 if cache_seconds else 3)
 
 
+def test_readyz_compares_the_chain_id_of_the_settings(settings, rpc) -> None:
+    from api import create_app
+    from ledger.runtime import open_ledger
+
+    s = dataclasses.replace(settings, chain_rpc_url=rpc.url, anchor_env={"LEDGER_CHAIN_ID": "1"})
+    led = open_ledger(s)
+    try:
+        r = create_app(s, led).test_client().get("/readyz")
+    finally:
+        led.close()
+    assert r.status_code == 503
+    detail = "chain RPC is chain 31337, not 1"
+    assert r.json["checks"]["chain_rpc"] == {"ok": False, "detail": detail}
+
+
 @pytest.mark.parametrize("settings", [{"metrics_token": "m-token-3f9a"}], indirect=True)
 def test_metrics_needs_its_token_when_configured(client, app) -> None:
     assert_problem(client.get("/metrics"), 401, "unauthorized")
@@ -501,3 +518,19 @@ def test_metrics_needs_its_token_when_configured(client, app) -> None:
 
 def test_metrics_is_open_without_a_token(client) -> None:
     assert client.get("/metrics").status_code == 200
+
+
+def test_metrics_sums_the_workers_files_in_the_settings_folder(settings, tmp_path) -> None:
+    from api import create_app
+    from ledger.runtime import open_ledger
+
+    # An empty folder: no worker wrote metrics there, so this process's own are not shown.
+    s = dataclasses.replace(settings, prometheus_multiproc_dir=tmp_path)
+    led = open_ledger(s)
+    try:
+        c = create_app(s, led).test_client()
+        c.get("/healthz")
+        r = c.get("/metrics")
+    finally:
+        led.close()
+    assert r.status_code == 200 and b"ledger_http_requests" not in r.data

@@ -1,19 +1,21 @@
-"""Fixtures: the March dataset (tests/audit/dataset.py) in a ledger, and API keys."""
+"""Fixtures: the March dataset (tests/support/audit_dataset.py) in a ledger, and API keys."""
 
 from __future__ import annotations
 
 import pytest
 
 from ledger.access.apikeys import create_api_key
-from tests.audit.dataset import FakeClock, build_march
+from tests.support.audit_dataset import FakeClock, build_march
 
 
 @pytest.fixture
 def march(ledger):
     """The ledger with complaints A-G written at known instants; returns their references."""
     clock = FakeClock()
-    ledger.complaints.clock = clock
-    refs = build_march(ledger.complaints, clock)
+    ledger.complaints.writes.clock = clock
+    ledger.officer_keys.clock = clock
+    ledger.access_log.clock = clock
+    refs = build_march(ledger, clock)
     return refs
 
 

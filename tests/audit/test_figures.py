@@ -16,7 +16,7 @@ from ledger.complaints.figures import (
     percentile,
     statutory_due_ms,
 )
-from tests.audit.dataset import AGENT, MARCH, at
+from tests.support.audit_dataset import AGENT, MARCH, at
 
 APRIL_1 = MARCH[1]
 
@@ -136,8 +136,8 @@ def test_as_of_an_earlier_instant(ledger, march) -> None:
 
 
 def test_a_late_answer_is_still_a_breach(ledger, march) -> None:
-    ledger.complaints.clock.now = at("2026-04-02T09:00:00Z")
-    ledger.complaints.record(
+    ledger.complaints.writes.clock.now = at("2026-04-02T09:00:00Z")
+    ledger.complaints.writes.record(
         march["D"], type="holding_reply", public={}, body={"reason": "late"}, actor=AGENT
     )
     f = figures(ledger, *MARCH, at("2026-04-03T00:00:00Z"))
@@ -207,6 +207,7 @@ def test_statutory_due_matches_the_deadlines_module() -> None:
     assert statutory_due_ms("EU-PSD2", epoch_ms("2035-01-01T00:00:00Z")) is None  # no calendar
 
 
+@pytest.mark.slow
 def test_known_zones_change_offset_at_most_once_a_day() -> None:
     """What lets ``statutory_due_ms`` convert once per UTC day from 1980 to 2060: no zone of a
     known jurisdiction changes its offset twice within a day (sampled every three hours, each

@@ -12,7 +12,8 @@ from sqlalchemy import text
 from ledger.log.note import Signer
 from ledger.logstore.store import LogStore
 from ledger.monitor import Monitor, StateFile, http_fetch, http_figures
-from tests.audit.dataset import at
+from tests.support.audit_dataset import at
+from tests.support.leaves import received_leaf
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,10 +53,10 @@ def test_monitor_replays_everything_and_agrees(live_server, ledger, march, token
     again = run(live_server.url, state, ledger, tokens["regulator"])
     assert again.ok and again.new_entries == 0
 
-    ledger.complaints.clock.now = at("2026-04-02T10:00:00Z")
-    decision = ledger.complaints.state(march["E"]).events[3]
+    ledger.complaints.writes.clock.now = at("2026-04-02T10:00:00Z")
+    decision = ledger.complaints.reads.state(march["E"]).events[3]
     assert decision.type == "decision"
-    ledger.complaints.record(
+    ledger.complaints.writes.record(
         march["E"], type="rated", public={"csat": 1, "rates": 3}, body={}, actor=_customer()
     )
     third = run(live_server.url, state, ledger, tokens["regulator"])
@@ -183,8 +184,6 @@ def two_logs(tmp_path, database_url):
 
 
 def _leaves(n: int, tag: str) -> list[bytes]:
-    from tests.audit.test_monitor_fast import received_leaf
-
     return [received_leaf("fork.example/log", i, tag) for i in range(n)]
 
 

@@ -18,25 +18,6 @@ from ledger.complaints.vocab import EventType, Role
 from ledger.log.merkle import leaf_hash
 from ledger.monitor import ChainState, parse_leaf, start_chain, step_chain
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-def received_leaf(origin: str, i: int, tag: str = "") -> bytes:
-    """A valid received event (for logs built in tests)."""
-    return build_event(
-        log=origin,
-        complaint=None,
-        seq=0,
-        prev=None,
-        type="received",
-        at=T0 + timedelta(minutes=i),
-        actor=Actor(Role.CUSTOMER, "customer"),
-        public={"state": "received", "category": "sync_fault", "channel": "email",
-                "language": "en", "jurisdiction": "EU-PSD2"},
-        body={"description": f"complaint {i} {tag}"},
-        salt=bytes([i % 256]) * 31 + tag.encode()[:1].ljust(1, b"-"),
-    ).leaf  # fmt: skip
-
 
 def _outcome(fn):
     try:

@@ -1,6 +1,6 @@
 """An evidence bundle of format 1 (base64 tree hashes, tests/vectors/bundles-v1/) dropped on
 the /verify page in Debian's Chromium: verified, its anchor proven consistent; a bundle of an
-unknown format version is refused. Browser, page and fixtures: tests/browser/test_verify_page.py.
+unknown format version is refused. Browser and page fixtures: tests/browser/conftest.py.
 """
 
 from __future__ import annotations
@@ -13,13 +13,7 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from ledger.evidence.bundle import deterministic_zip
-from tests.browser import test_verify_page as verify_page
-from tests.browser.test_verify_page import _drop
-
-# The page tests' fixtures (Chromium, the browser, a page on the live server), used by name.
-chromium_path = verify_page.chromium_path
-browser = verify_page.browser
-visit = verify_page.visit
+from tests.support.browser import drop_bundle
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "bundles-v1"
 VKEY = (VECTORS / "verifier-key.txt").read_text().strip()
@@ -40,7 +34,7 @@ def test_v1_bundles_dropped_on_the_page_verify(visit) -> None:
     _use_vector_key(page)
     # rated.zip: a rating recorded before ratings named the rated step.
     for name in ("unanchored.zip", "rated.zip", "anchored.zip"):  # anchored last: read below
-        _drop(page, name, (VECTORS / name).read_bytes())
+        drop_bundle(page, name, (VECTORS / name).read_bytes())
         assert v.verdict() == "ok", name
         for check in ("checkpoint", "inclusion", "signatures", "commitments"):
             assert v.check_status(check) == "ok", (name, check)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.test_verify_page import ROOT, WAIT_MS, browser, chromium_path  # noqa: F401
+from tests.support.browser import WAIT_MS
+from tests.support.paths import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "docs-page"
 
 
-def test_docs_render_same_origin_without_csp_violations(browser, live_server) -> None:  # noqa: F811
+def test_docs_render_same_origin_without_csp_violations(browser, live_server) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()

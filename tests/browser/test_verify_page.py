@@ -15,138 +15,21 @@ import base64
 import hashlib
 import io
 import json
-import os
 import re
-import subprocess
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
-import playwright.sync_api as playwright_api
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
-from tests.api import test_complaint_e2e as e2e
-from tests.browser.proof_scenarios import SCENARIOS, VALID
+from tests.support.browser import DESKTOP, PHONE, Visit, drop_bundle
+from tests.support.complaint_api import TX_HASH, Client, run_lifecycle, signed_step
+from tests.support.paths import ROOT
+from tests.support.proof_scenarios import SCENARIOS, VALID
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "verify-page"
 VECTORS = ROOT / "tests" / "vectors"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-WAIT_MS = 15_000  # upper bound for any single wait; nothing asserts on timing
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 812}
-
-actors = e2e.actors  # API keys, a registered officer key, HTTP clients (shared fixture)
-expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    """Debian's Chromium, installed if missing; a missing browser fails the tests."""
-    script = ROOT / "scripts" / "install_browser.sh"
-    try:
-        proc = subprocess.run(
-            ["bash", str(script)], capture_output=True, text=True, timeout=900, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("scripts/install_browser.sh did not finish within 15 minutes")
-    if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is required at {CHROMIUM} for the browser tests and could not be "
-            f"installed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        )
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator:
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True, timeout=60_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class Visit:
-    """One browser context: a page with the language, viewport and time zone given."""
-
-    def __init__(self, browser, base_url: str, locale: str = "en-GB", viewport=DESKTOP):
-        self.context = browser.new_context(
-            locale=locale,
-            timezone_id="UTC",
-            viewport=viewport,
-            is_mobile=viewport is PHONE,
-            has_touch=viewport is PHONE,
-            service_workers="block",
-        )
-        self.context.set_default_timeout(WAIT_MS)
-        self.page = self.context.new_page()
-        self.base_url = base_url
-        self.errors: list[str] = []
-        self.requests: list = []
-        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.on("request", lambda request: self.requests.append(request))
-
-    def open(self, query: str = "") -> None:
-        self.page.goto(f"{self.base_url}/verify{query}")
-        expect(self.page.locator("body[data-ready=true]")).to_have_count(1)
-
-    def check(self, reference: str, secret: str | None) -> None:
-        page = self.page
-        page.fill("#ref", reference)
-        page.fill("#secret", secret or "")
-        page.click("#submit")
-        expect(page.locator("#results[data-ready=true]")).to_be_visible()
-
-    def verdict(self) -> str:
-        return self.page.locator("#verdict").get_attribute("data-verdict")
-
-    def check_status(self, name: str) -> str:
-        return self.page.locator(f"li.check[data-check={name}]").get_attribute("data-status")
-
-    def item_status(self, check: str, event: int) -> str:
-        item = self.page.locator(f"li.check[data-check={check}] li[data-event='{event}']")
-        return item.get_attribute("data-status")
-
-    def screenshot(self, name: str) -> None:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-    def no_horizontal_scroll(self) -> bool:
-        return self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-    def close(self) -> None:
-        self.context.close()
-
-
-@pytest.fixture
-def visit(browser, live_server) -> Iterator[Callable[..., Visit]]:
-    opened: list[Visit] = []
-
-    def make(**kwargs) -> Visit:
-        v = Visit(browser, live_server.url, **kwargs)
-        opened.append(v)
-        return v
-
-    yield make
-    for v in opened:
-        v.close()
 
 
 def anchor_latest_checkpoint(ledger, state: str = "confirmed") -> dict:
@@ -191,7 +74,7 @@ def anchor_latest_checkpoint(ledger, state: str = "confirmed") -> dict:
 @pytest.fixture
 def complaint(actors, ledger) -> dict:
     """A closed complaint with a signed decision, offer and payment, anchored on chain."""
-    ref, secret = e2e.run_lifecycle(actors)
+    ref, secret = run_lifecycle(actors)
     anchor = anchor_latest_checkpoint(ledger)
     return {"ref": ref, "secret": secret, "anchor": anchor, "url": actors["url"]}
 
@@ -235,7 +118,7 @@ def test_good_complaint_verifies_in_english_on_desktop(visit, complaint) -> None
     money = page.locator("#compensation")
     expect(money).to_contain_text("25.00\u00a0USDC")
     expect(money).to_contain_text("On-chain transfer")
-    expect(money).to_contain_text(e2e.TX_HASH)
+    expect(money).to_contain_text(TX_HASH)
     assert money.locator(".block").count() == 3  # offered, accepted, paid
 
     anchor = page.locator("#anchor")
@@ -424,15 +307,9 @@ def _bundle(proof: dict | None, compression: int, name: str = "proof.json") -> b
     return buf.getvalue()
 
 
-def _drop(page, name: str, data: bytes) -> None:
-    files = [{"name": name, "mimeType": "application/zip", "buffer": data}]
-    page.set_input_files("#bundle", files=files)
-    expect(page.locator("#summary")).to_contain_text(name)
-
-
 def test_evidence_bundle_is_read_and_verified_in_the_browser(visit, complaint) -> None:
     """proof.json is read out of the ZIP in the browser: deflated and stored entries."""
-    proof = e2e.Client(complaint["url"], complaint["secret"]).get(
+    proof = Client(complaint["url"], complaint["secret"]).get(
         f"/v1/complaints/{complaint['ref']}/proof"
     )
     v = visit(locale="en-US")
@@ -440,14 +317,14 @@ def test_evidence_bundle_is_read_and_verified_in_the_browser(visit, complaint) -
     page = v.page
     for name, compression in (("deflated.zip", zipfile.ZIP_DEFLATED),
                               ("stored.zip", zipfile.ZIP_STORED)):  # fmt: skip
-        _drop(page, name, _bundle(proof, compression))
+        drop_bundle(page, name, _bundle(proof, compression))
         assert v.verdict() == "ok", name
         assert v.check_status("signatures") == "ok", name
         expect(page.locator("#summary")).to_contain_text(f"evidence bundle {name}")
     assert not [r for r in v.requests if "/v1/complaints/" in r.url]  # read locally only
 
     TAMPERS["salt"](proof)
-    _drop(page, "bad.zip", _bundle(proof, zipfile.ZIP_DEFLATED))
+    drop_bundle(page, "bad.zip", _bundle(proof, zipfile.ZIP_DEFLATED))
     assert v.verdict() == "fail"
     assert v.item_status("commitments", 6) == "fail"
     v.screenshot("bundle-tampered-en")
@@ -462,8 +339,8 @@ def test_anchor_of_a_later_tree_is_proven_consistent(visit, actors, ledger) -> N
     consistency proof between them and the anchored checkpoint's signature and hash."""
     from ledger.anchoring.status import anchor_coverage
 
-    ref, secret = e2e.run_lifecycle(actors)
-    proof = e2e.Client(actors["url"], secret).get(f"/v1/complaints/{ref}/proof")
+    ref, secret = run_lifecycle(actors)
+    proof = Client(actors["url"], secret).get(f"/v1/complaints/{ref}/proof")
     size = proof["checkpoint"]["size"]
     actors["anon"].post("/v1/complaints", {"category": "sync_fault", "channel": "email",
                         "description": "Balance not updated."})  # fmt: skip
@@ -596,7 +473,7 @@ async ({vkey, scenarios}) => {
     const failed = r.categories.filter((c) => c.status === "fail").map((c) => c.id);
     const rules = r.categories.find((c) => c.id === "rules")?.items || [];
     const broken = rules.filter((i) => i.status === "fail").map((i) => [i.event, i.detail.key]);
-    out[name] = {ok: r.ok, failed, broken};
+    out[name] = {ok: r.ok, failed, broken, report: JSON.parse(JSON.stringify(r.report))};
   }
   return out;
 }
@@ -623,6 +500,10 @@ FAILS_AT = {
 }
 
 
+def _failed_categories(report: dict) -> set[str]:
+    return {c["category"] for c in report["checks"] if c["status"] == "fail"}
+
+
 def test_browser_and_python_verifiers_agree(visit) -> None:
     from ledger.log.note import Signer
     from ledger.verify.complaint import verify_complaint_proof
@@ -630,15 +511,34 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     signer = Signer.generate("scenarios.ledger.example/log")
     vkey = str(signer.verifier())
     proofs = {name: build(signer) for name, build in SCENARIOS.items()}
-    python = {name: verify_complaint_proof(p, vkey).ok for name, p in proofs.items()}
-    assert {name for name, ok in python.items() if ok} == VALID
+    python = {name: verify_complaint_proof(p, vkey).to_json() for name, p in proofs.items()}
+    assert {name for name, r in python.items() if r["ok"]} == VALID
 
     v = visit()
     v.open()
     browser = v.page.evaluate(SCENARIO_CHECK, {"vkey": vkey, "scenarios": proofs})
-    assert {name: r["ok"] for name, r in browser.items()} == python
+    assert {name: r["ok"] for name, r in browser.items()} == {
+        name: r["ok"] for name, r in python.items()
+    }
     for name, category in FAILS_AT.items():
         assert category in browser[name]["failed"], (name, browser[name])
+    # The browser's report in the shared shape (Report.toJSON, ledger/verify/report.py): the
+    # page's verdict and failed checks, and the same failed categories as the Python report.
+    for name, r in browser.items():
+        report = r["report"]
+        assert set(report) == {"ok", "checks"}, name
+        assert report["ok"] == r["ok"], name
+        assert _failed_categories(report) == set(r["failed"]), name
+        assert _failed_categories(report) == _failed_categories(python[name]), name
+        for check in report["checks"]:
+            assert set(check) == {"category", "name", "status", "detail"}, (name, check)
+            assert check["status"] in ("ok", "fail", "skip"), (name, check)
+            # English texts, not message keys.
+            assert not re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", check["name"]), (name, check)
+    revoked = [c for c in browser["key_revoked"]["report"]["checks"] if c["status"] == "fail"]
+    assert revoked and all(c["category"] == "authority" for c in revoked)
+    assert revoked[0]["name"] == "Step 2: Decision"
+    assert revoked[0]["detail"].startswith("The officer key was revoked at 2026-")
     # The rating rule, step by step: seqs 7-9 are ratings after the close (seq 6).
     assert browser["rating_duplicate"]["broken"] == [[9, "err.rule_rating_duplicate"]]
     assert browser["rating_of_an_unrateable_step"]["broken"] == [[7, "err.rule_rating_target"]]
@@ -672,7 +572,7 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
 def _export_bundle(actors: dict, ref: str) -> bytes:
     """Export the complaint's evidence bundle as legal (POST); a new export is logged as a
     bundle_exported step (201)."""
-    legal = e2e.Client(actors["url"], actors["tokens"]["legal"])
+    legal = Client(actors["url"], actors["tokens"]["legal"])
     r = legal.session.post(f"{actors['url']}/v1/complaints/{ref}/bundle", json={}, timeout=60)
     assert r.status_code == 201, r.text
     return r.content
@@ -685,7 +585,7 @@ def test_complaint_with_an_export_and_later_steps_verifies(visit, actors, ledger
     filed = anon.post("/v1/complaints", {"category": "refund_or_claim", "channel": "email",
                       "description": "I was charged twice for one card payment."})  # fmt: skip
     ref, secret = filed["reference"], filed["secret"]
-    customer = e2e.Client(actors["url"], secret)
+    customer = Client(actors["url"], secret)
     agent.post(f"/v1/complaints/{ref}/events", {"type": "acknowledged"})  # seq 1
     _export_bundle(actors, ref)  # seq 2: bundle_exported
     agent.post(f"/v1/complaints/{ref}/events", {"type": "info_requested",
@@ -700,7 +600,7 @@ def test_complaint_with_an_export_and_later_steps_verifies(visit, actors, ledger
         "root_cause": "process_failure",
         "remedy": "We refund the second charge.",
     }
-    e2e.signed_step(actors, ref, "decision", decision, {k: decision[k] for k in
+    signed_step(actors, ref, "decision", decision, {k: decision[k] for k in
                     ("outcome", "root_cause", "rules", "evidence")})  # fmt: skip  # seq 5
     agent.post(f"/v1/complaints/{ref}/events", {"type": "closed"})  # seq 6
     customer.post(f"/v1/complaints/{ref}/events", {"type": "rated",
@@ -730,7 +630,7 @@ def test_complaint_with_an_export_and_later_steps_verifies(visit, actors, ledger
 
     # The bundle of a later export holds the first export and the steps after it.
     data = _export_bundle(actors, ref)
-    _drop(page, "evidence-bundle.zip", data)
+    drop_bundle(page, "evidence-bundle.zip", data)
     assert v.verdict() == "ok"
     expect(page.locator("#summary")).to_contain_text("evidence bundle evidence-bundle.zip")
     expect(page.locator("#timeline li.event")).to_have_count(8)
@@ -756,7 +656,7 @@ def test_rules_are_loaded_once_from_the_page_origin(visit, client) -> None:
     v.page.click("#key-paste-box summary")
     v.page.fill("#key-paste", proof["verifier_key"])
     v.page.click("#key-use")
-    _drop(v.page, "offline.zip", _bundle(proof, zipfile.ZIP_DEFLATED))
+    drop_bundle(v.page, "offline.zip", _bundle(proof, zipfile.ZIP_DEFLATED))
     assert v.verdict() == "ok"
     assert v.check_status("rules") == "ok"
     assert len([r for r in v.requests if r.url.endswith("/rules.json")]) == 1

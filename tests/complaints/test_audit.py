@@ -12,8 +12,7 @@ from ledger.complaints.states import replay
 from ledger.complaints.vocab import Role, Status
 from ledger.complaints.workflow import append_event
 from ledger.verify.trail import Disclosure, verify_complaint
-
-from .conftest import LOG, REGISTRATION, Chain
+from tests.support.complaint_chain import LOG, REGISTRATION, Chain
 
 PATH = ("acknowledged", "evidence_added", "decision", "compensation_offered")
 PATH += ("compensation_accepted", "compensation_paid", "closed", "rated")

@@ -10,8 +10,7 @@ import pytest
 from ledger.complaints.deadlines import JURISDICTIONS, ClockName, due_report
 from ledger.complaints.texts import clock_basis, locale
 from ledger.complaints.vocab import Category, Language
-
-from .conftest import Chain
+from tests.support.complaint_chain import Chain
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 OTHER_LANGUAGES = [lang for lang in Language if lang != Language.EN]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -15,11 +16,11 @@ from ledger.complaints.deadlines import (
     final_response_due,
     get_jurisdiction,
     initial_deadlines,
+    overdue_cutoff,
 )
 from ledger.complaints.errors import CalendarError
 from ledger.complaints.payloads import validate_public
-
-from .conftest import Chain
+from tests.support.complaint_chain import Chain
 
 PSD2 = JURISDICTIONS["EU-PSD2"]
 PSD2_LT = JURISDICTIONS["EU-PSD2-LT"]
@@ -88,6 +89,40 @@ def test_unknown_jurisdiction():
     with pytest.raises(CalendarError) as exc:
         get_jurisdiction("US-CFPB")
     assert exc.value.code == "UNKNOWN_JURISDICTION"
+
+
+def _latest_overdue_day(j, now: datetime, extended: bool) -> date:
+    """Brute force: the last local receipt day whose final response is overdue at ``now``
+    (the due instant depends only on the local day of receipt)."""
+    days = [j.local_date(now) - timedelta(days=n) for n in range(120)]
+    noon = [datetime.combine(d, time(12), ZoneInfo(j.timezone)) for d in days]
+    overdue = [
+        d
+        for d, r in zip(days, noon, strict=True)
+        if final_response_due(r, j, extended=extended) <= now
+    ]
+    assert days[-1] in overdue  # the scan reaches back far enough
+    return max(overdue)
+
+
+@pytest.mark.parametrize("j", [PSD2, PSD2_LT, DISP, PSR], ids=lambda j: j.code)
+@pytest.mark.parametrize(
+    "now",
+    [
+        # The bisection starts 400 days back: every instant here is within the calendars.
+        utc(2027, 1, 4, 8, 30),  # after Christmas and New Year's Day
+        utc(2026, 3, 29, 0, 30),  # the night clocks go forward
+        utc(2026, 4, 7, 23, 59),  # after Easter Monday, a minute before midnight UTC
+        utc(2026, 10, 25, 23, 0),  # the day clocks go back: local midnight in Brussels
+    ],
+)
+def test_overdue_cutoff_agrees_with_a_scan_of_receipt_days(j, now) -> None:
+    for extended in (False, True) if j.extended_business_days else (False,):
+        cutoff = overdue_cutoff(j, now, extended=extended)
+        # The first receipt instant not yet overdue: the start of the next local day.
+        boundary = j.end_of_day(_latest_overdue_day(j, now, extended))
+        assert boundary - timedelta(minutes=1) <= cutoff < boundary
+        assert final_response_due(cutoff, j, extended=extended) <= now
 
 
 # --- due reports over real chains -----------------------------------------------------------

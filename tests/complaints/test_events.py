@@ -22,8 +22,7 @@ from ledger.complaints.reference import format_reference
 from ledger.complaints.vocab import Role
 from ledger.log.canonical import canonical_json
 from ledger.log.merkle import leaf_hash
-
-from .conftest import LOG
+from tests.support.complaint_chain import LOG
 
 SALT = bytes(range(32))
 RECEIVED_PUBLIC = {

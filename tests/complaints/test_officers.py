@@ -21,8 +21,7 @@ from ledger.complaints.officers import (
 from ledger.complaints.states import replay
 from ledger.complaints.vocab import Role
 from ledger.log.canonical import canonical_json
-
-from .conftest import LOG, OFFICER_KEY, REGISTRATION, Chain, make_key
+from tests.support.complaint_chain import LOG, OFFICER_KEY, REGISTRATION, Chain, make_key
 
 KEY = make_key("officer-2")
 KEY_ID = officer_key_id(KEY)

@@ -37,8 +37,7 @@ from ledger.complaints.vocab import (
     Status,
 )
 from ledger.log.canonical import canonical_json
-
-from .conftest import REGISTRATION, Chain
+from tests.support.complaint_chain import REGISTRATION, Chain
 
 E, S = EventType, Status
 A_HASH, B_HASH, C_HASH = "aa" * 32, "bb" * 32, "cc" * 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.test_run_command import ROOT
+from tests.support.paths import ROOT
 
 VARIABLE = re.compile(r"\bLEDGER_[A-Z0-9_]*[A-Z0-9]\b")
 # Where the product reads its settings: the server, the log, the scripts and their shell

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger.anchoring.devchain import free_port
-from tests.test_run_command import ROOT, START_TIMEOUT, Run, serving
+from ledger.processes import free_port
+from tests.support.paths import ROOT
+from tests.support.run_command import START_TIMEOUT, Run, serving
 
 README = ROOT / "README.md"
 SKIP_MARK = re.compile(r"^<!--\s*readme-test:\s*skip\b.*-->$")
@@ -88,6 +89,8 @@ def test_parser_honours_the_marker_only_right_before_a_block():
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.evm
 def test_readme_shell_blocks_run_in_order_against_the_running_system(tmp_path: Path):
     if shutil.which("jq") is None or shutil.which("curl") is None:
         pytest.fail("the README's examples need curl and jq: apt-get install -y curl jq")

@@ -11,12 +11,14 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from ledger.evidence.bundle import build_bundle, deterministic_zip
 from ledger.log.note import Signer, sign_note, split_note
 from ledger.verify.bundle import verify_bundle, verify_export, verify_path
 from ledger.verify.complaint import verify_complaint_proof
-
-from .conftest import Client, get_bundle, run_lifecycle, unzip
+from tests.support.bundles import get_bundle, unzip
+from tests.support.complaint_api import Client, run_lifecycle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +39,7 @@ def test_bundle_of_a_real_lifecycle_verifies_offline(actors, vkey, ledger) -> No
 
     report = verify_bundle(r.content, log_key=vkey)
     assert report.ok, report.lines()
-    names = {c.name for c in report.results}
+    names = {c.name for c in report.checks}
     assert "manifest.sig is the log key's signature over this manifest" in names
     assert "every file matches its SHA-256 in the manifest" in names
     assert "officer signatures verify, by keys authorised at the time" in names
@@ -110,6 +112,7 @@ def _named(report, path: str) -> bool:
     return any(path in r.name or path in r.detail for r in report.failures)
 
 
+@pytest.mark.slow
 def test_any_flipped_byte_in_any_file_fails_and_names_it(actors, vkey) -> None:
     ref, _ = run_lifecycle(actors)
     files = unzip(get_bundle(actors, ref).content)
@@ -170,7 +173,7 @@ def test_erased_body_still_verifies_as_erased(actors, vkey, ledger) -> None:
     files = unzip(get_bundle(actors, ref).content)
     report = verify_bundle(deterministic_zip(files), log_key=vkey)
     assert report.ok, report.lines()
-    erased = next(r for r in report.results if r.name.startswith("erased bodies"))
+    erased = next(r for r in report.checks if r.name.startswith("erased bodies"))
     assert erased.ok and "event(s) 0 erased" in erased.detail
     assert "events/000-received.body.json" not in files
     assert "events/000-received.salt.hex" not in files
@@ -279,6 +282,7 @@ def test_bulk_export_for_a_regulator(actors, vkey) -> None:
     assert r.status_code == 403
 
 
+@pytest.mark.slow
 def test_command_line_verifier_works_offline(actors, vkey, tmp_path, live_server) -> None:
     ref, _ = run_lifecycle(actors)
     bundle = tmp_path / "bundle.zip"

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ledger.evidence import layout
 from ledger.evidence.bundle import deterministic_zip
-from ledger.verify.bundle import VerifyReport, verify_bundle, verify_path
+from ledger.verify import layout
+from ledger.verify.bundle import verify_bundle, verify_path
+from ledger.verify.report import Report
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors" / "bundles-v1"
@@ -33,11 +34,11 @@ def _flip(data: bytes, pos: int) -> bytes:
     return data[:pos] + bytes([data[pos] ^ 0x01]) + data[pos + 1 :]
 
 
-def _passed(report: VerifyReport, old_line: str) -> bool:
+def _passed(report: Report, old_line: str) -> bool:
     """The old report's ``passed: <name> (<detail>)`` line names a check that passes now."""
     return any(
         r.ok and (old_line == f"passed: {r.name}" or old_line.startswith(f"passed: {r.name} ("))
-        for r in report.results
+        for r in report.checks
     )
 
 
@@ -51,14 +52,14 @@ def test_v1_vector_verifies_with_the_same_verdicts(name: str) -> None:
     assert len(checked) > 25
     assert [line for line in checked if not _passed(report, line)] == []
     # The report says which format it verified, and how it read it.
-    supported = [r for r in report.results if r.name.endswith(SUPPORTED)]
+    supported = [r for r in report.checks if r.name.endswith(SUPPORTED)]
     assert supported and all(r.ok and r.detail.endswith("version 1") for r in supported)
-    assert len([r for r in report.results if r.name.endswith(UPGRADED) and r.ok]) == len(supported)
+    assert len([r for r in report.checks if r.name.endswith(UPGRADED) and r.ok]) == len(supported)
 
 
 def test_anchored_v1_vector_checks_its_anchor_and_erasure() -> None:
     report = verify_bundle((VECTORS / "anchored.zip").read_bytes(), log_key=VKEY)
-    details = {r.name: r.detail for r in report.results if r.ok}
+    details = {r.name: r.detail for r in report.checks if r.ok}
     consistency = "this checkpoint is a prefix of the anchored tree (consistency proof)"
     assert details[consistency].endswith("6 nodes")
     assert details["checkpoint fields match the signed note"] == ""
@@ -98,8 +99,8 @@ def test_v1_bundle_claiming_another_version_is_refused(version) -> None:
     changed = deterministic_zip({**files, layout.MANIFEST: layout.jcs(manifest)})
     report = verify_bundle(changed, log_key=VKEY)
     # Refused at the version, before anything of the bundle is read as if it were understood.
-    assert [(r.name, r.ok) for r in report.results[1:]] == [(SUPPORTED, False)]
-    assert report.results[1].detail.endswith(f"version {version!r}")
+    assert [(r.name, r.ok) for r in report.checks[1:]] == [(SUPPORTED, False)]
+    assert report.checks[1].detail.endswith(f"version {version!r}")
 
 
 def test_proof_v1_to_v2_converts_exactly_the_base64_hashes() -> None:

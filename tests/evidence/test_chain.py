@@ -21,11 +21,13 @@ from ledger.evidence.bundle import build_bundle
 from ledger.runtime import open_ledger
 from ledger.verify.bundle import verify_bundle
 from ledger.verify.rpc import JsonRpcChain
-from tests.anchoring.conftest import FUNDING, anvil_chain
-from tests.anchoring.helpers import attempt_anchor
-from tests.conftest import LiveServer
+from tests.support.anchoring import FUNDING, anvil_chain, attempt_anchor
+from tests.support.bundles import get_bundle, unzip
+from tests.support.complaint_api import Client, make_actors, run_lifecycle, signed_step
+from tests.support.server import LiveServer
 
-from .conftest import Client, get_bundle, make_actors, run_lifecycle, signed_step, unzip
+pytestmark = [pytest.mark.evm, pytest.mark.slow]  # a real anvil
+
 
 CHAIN_ID = 31337
 CONFIRMATIONS = 3
@@ -185,7 +187,7 @@ def test_anchor_and_real_payments_verify_against_the_chain(actors, ledger, vkey,
 
     report = verify_bundle(bundles[good], **options)
     assert report.ok, report.lines()
-    passed = {r.name: r.detail for r in report.results}
+    passed = {r.name: r.detail for r in report.checks}
     anchor = json.loads(unzip(bundles[good])["anchor/anchor.json"])
     assert anchor["state"] == "confirmed" and anchor["chain_id"] == CHAIN_ID
     assert anchor["contract"] == contract and anchor["tx_hash"].startswith("0x")

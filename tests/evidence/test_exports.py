@@ -18,9 +18,9 @@ from ledger.casework.records import AccessRecord, ComplaintEvent, EventBody
 from ledger.complaints.payloads import MAX_TEXT
 from ledger.runtime import open_ledger
 from ledger.verify.bundle import verify_bundle, verify_export
-
-from .conftest import Client, export, get_bundle, run_lifecycle, unzip
-from .pdftext import pdf_pages, report_text, squeeze
+from tests.support.bundles import export, get_bundle, unzip
+from tests.support.complaint_api import Client, run_lifecycle
+from tests.support.pdftext import pdf_pages, report_text, squeeze
 
 # One sentence per language of the service; repeated to the longest text the API accepts.
 SCRIPTS = {

@@ -12,14 +12,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils import keccak
 
-from ledger.evidence import layout
 from ledger.evidence.bundle import BundleError, build_bundle, deterministic_zip
+from ledger.evidence.report import PdfFonts, pdf_fonts
 from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint, parse_checkpoint
 from ledger.log.note import Signer, split_note
+from ledger.verify import layout
 from ledger.verify.bundle import verify_bundle
 from ledger.verify.rpc import (
     ANCHORED_TOPIC,
@@ -27,7 +27,7 @@ from ledger.verify.rpc import (
     LOG_ANCHOR_CODE_SHA256,
     TRANSFER_TOPIC,
 )
-from tests.complaints.conftest import LOG, OFFICER_ID, REGISTRATION, Chain
+from tests.support.complaint_chain import LOG, OFFICER_ID, REGISTRATION, Chain, log_signer
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = (
@@ -41,10 +41,6 @@ STEPS = (
     "rated",
     "erased",
 )
-
-
-def log_signer() -> Signer:
-    return Signer(LOG, Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"log").digest()))
 
 
 def pure_proof(signer: Signer, steps=STEPS) -> dict:
@@ -112,6 +108,7 @@ def test_pure_builder_is_deterministic_and_verifies() -> None:
         assert info.external_attr >> 16 == 0o100644 and info.create_system == 3
 
 
+@pytest.mark.slow
 def test_pdf_and_bundle_bytes_are_the_same_in_another_process(tmp_path) -> None:
     signer = log_signer()
     proof = pure_proof(signer)  # random salts and nonces: hand the same proof over
@@ -119,7 +116,7 @@ def test_pdf_and_bundle_bytes_are_the_same_in_another_process(tmp_path) -> None:
     here = build_bundle(proof, signer)
     code = (
         f"import json, sys; sys.path.insert(0, {str(ROOT)!r})\n"
-        "from tests.evidence.test_format import log_signer\n"
+        "from tests.support.complaint_chain import log_signer\n"
         "from ledger.evidence.bundle import build_bundle\n"
         "proof = json.load(open(sys.argv[1]))\n"
         "print(build_bundle(proof, log_signer()).sha256)\n"
@@ -190,3 +187,12 @@ def test_the_verifier_needs_no_database_web_framework_or_web3() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_report_fonts_are_the_configured_ones_else_the_default(tmp_path: Path) -> None:
+    regular, bold = tmp_path / "regular.ttf", tmp_path / "bold.ttf"
+    assert pdf_fonts(regular, bold) == PdfFonts(regular, bold)
+    assert pdf_fonts(regular) == PdfFonts(regular, regular)
+    assert pdf_fonts(None, bold) == pdf_fonts()  # a bold face alone is not used
+    default = pdf_fonts()
+    assert default.regular.is_file() and default.bold.is_file()

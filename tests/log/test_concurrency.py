@@ -7,10 +7,14 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from ledger.log import merkle
 from ledger.logstore.integrity import check_integrity
 from ledger.logstore.sequencer import Sequencer
 from ledger.runtime import Ledger
+
+pytestmark = pytest.mark.slow  # 10,000 entries from threads and processes
 
 WORKER = Path(__file__).with_name("append_worker.py")
 

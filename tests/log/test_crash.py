@@ -8,10 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ledger.log import merkle
 from ledger.log.checkpoint import open_checkpoint
 from ledger.logstore.integrity import check_integrity
 from ledger.runtime import Ledger, open_ledger
+
+pytestmark = pytest.mark.slow  # kills appending processes
 
 WORKER = Path(__file__).with_name("append_worker.py")
 

@@ -125,6 +125,7 @@ def test_database_refuses_rewrites(store: LogStore, table: str, statement: str) 
     assert store.size() == 300
 
 
+@pytest.mark.postgres
 def test_postgres_refuses_truncate(store: LogStore, is_postgres: bool) -> None:
     if not is_postgres:
         pytest.skip("TRUNCATE exists only on PostgreSQL")

@@ -103,6 +103,7 @@ def _run_check(ledger: Ledger) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_integrity_cli_reports_the_index(filled, is_postgres) -> None:
     ledger, _ = filled
     ok = _run_check(ledger)

@@ -207,6 +207,7 @@ def test_readyz_refuses_an_unverified_or_inconsistent_database(source: Settings)
         led.close()
 
 
+@pytest.mark.slow
 def test_backup_command_round_trip(source: Settings, scratch, tmp_path) -> None:
     """scripts/backup.py dump | restore (which verifies) | verify, as an operator runs it."""
     backup = tmp_path / "cli.backup"

@@ -203,3 +203,15 @@ def test_open_ledger_migrates_or_refuses(scratch, tmp_path: Path) -> None:
     led.close()
     led = open_ledger(strict)  # now current: served without migrating
     led.close()
+
+
+def test_upgrade_of_a_current_database_runs_no_revision(engine, monkeypatch) -> None:
+    """Every start upgrades (and so does every test's ledger): on a current database that is
+    one read of alembic_version, not a run of Alembic."""
+
+    def refuse(*args, **kwargs) -> None:
+        raise AssertionError("alembic ran on a database already at the head revisions")
+
+    monkeypatch.setattr(migrations.command, "upgrade", refuse)
+    migrations.upgrade(engine)
+    assert migrations.is_current(engine)

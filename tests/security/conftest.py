@@ -7,13 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from ledger.access.apikeys import ROLES, create_api_key, revoke_api_key
-
-COMPLAINT = {
-    "category": "hacked_account",
-    "channel": "email",
-    "description": "my seed phrase leaked, Jane Roe",
-    "contact": {"email": "jane.roe@example.org"},
-}
+from tests.support.callers import COMPLAINT
 
 
 @dataclass
@@ -39,7 +33,3 @@ def world(ledger, client) -> World:
         w.refs.append(resp.json["reference"])
         w.secrets.append(resp.json["secret"])
     return w
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

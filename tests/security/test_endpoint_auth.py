@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.security.conftest import COMPLAINT, bearer
+from tests.support.callers import COMPLAINT, bearer
 
 # Endpoints anyone may call (public by design: the log's face, docs, health, the verify page).
 PUBLIC = {

@@ -3,23 +3,21 @@ umask, for new and for existing files."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from ledger.cli.run import prepare_database
 from ledger.config import Settings
 from ledger.db import make_engine
 from ledger.log.keys import create_key_file
 from ledger.runtime import open_ledger
 from ledger.secretfiles import write_secret_file
 
-ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "modes.test/log"
 
 
@@ -119,16 +117,11 @@ def test_journal_files_created_later_are_private(tmp_path: Path, open_umask) -> 
 
 
 def test_the_run_command_makes_the_data_folder_private(tmp_path: Path, open_umask) -> None:
-    spec = importlib.util.spec_from_file_location("run_script", ROOT / "scripts" / "run.py")
-    assert spec is not None and spec.loader is not None
-    run = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("run_script", run)
-    spec.loader.exec_module(run)
     data = tmp_path / "data"
     data.mkdir(mode=0o755)
     data.chmod(0o755)
     settings = settings_in(data)
-    verifier = run.prepare_database(settings)
+    verifier = prepare_database(settings)
     assert verifier.startswith(ORIGIN)
     assert mode(data) == 0o700
     for name in ("ledger.sqlite3", "log.key", "server.key"):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import stat
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +18,10 @@ from ledger.access.apikeys import create_api_key
 from ledger.casework.records import IdempotencyRecord
 from ledger.config import Settings
 from ledger.idempotency import CannotOpen, IdempotencyRecords
+from ledger.processes import wait_for
 from ledger.runtime import open_ledger
 from ledger.secretfiles import SecretFileError, load_secret_key
-from tests.security.conftest import COMPLAINT, bearer
+from tests.support.callers import COMPLAINT, bearer
 
 KEY = "probe-key-3f9c1e7a"
 OTHER_BODY = {**COMPLAINT, "description": "someone else's complaint, John Doe"}
@@ -213,10 +213,7 @@ def test_the_purge_runs_periodically(ledger, client) -> None:
     ledger.idempotency.start_purging(interval=0.05)  # purges once now: nothing expired yet
     file(client, COMPLAINT)
     _age_records(ledger, timedelta(hours=25))
-    deadline = time.monotonic() + 10
-    while _count(ledger) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _count(ledger) == 0
+    wait_for(lambda: _count(ledger) == 0, 10, interval=0.05, what="the periodic purge")
 
 
 def test_a_short_ttl_from_settings_applies(settings, tmp_path) -> None:

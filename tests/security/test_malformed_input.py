@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.conftest import bearer
+from tests.support.callers import bearer
 
 
 def assert_clean(resp, statuses) -> None:

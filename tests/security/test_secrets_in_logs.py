@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from ledger.logging_setup import JsonFormatter, RedactingFilter, configure_logging, redact
-from tests.security.conftest import COMPLAINT, bearer
+from tests.support.callers import COMPLAINT, bearer
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_database_faults_answer_503(app, client, monkeypatch, error) -> None:
     def fail(*_a, **_k):
         raise error
 
-    monkeypatch.setattr(ledger.complaints, "file", fail)
+    monkeypatch.setattr(ledger.complaints.writes, "file", fail)
     resp = client.post("/v1/complaints", json=COMPLAINT, headers={"Idempotency-Key": "k1"})
     assert resp.status_code == 503
     assert resp.mimetype == "application/problem+json"
@@ -61,12 +61,13 @@ def test_statement_errors_are_not_masked_as_503(app, client, monkeypatch) -> Non
     def fail(*_a, **_k):
         raise IntegrityError("INSERT", {}, _SqlState("23505"))
 
-    monkeypatch.setattr(ledger.complaints, "file", fail)
+    monkeypatch.setattr(ledger.complaints.writes, "file", fail)
     resp = client.post("/v1/complaints", json=COMPLAINT)
     assert resp.status_code == 500
     assert resp.mimetype == "application/problem+json"
 
 
+@pytest.mark.postgres
 def test_dead_pooled_connections_are_replaced(app, client, is_postgres) -> None:
     """What a PostgreSQL restart leaves behind: every pooled connection is dead."""
     if not is_postgres:

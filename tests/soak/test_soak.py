@@ -57,6 +57,8 @@ def _missing() -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.evm
+@pytest.mark.postgres
 def test_soak(tmp_path: Path) -> None:
     if (
         os.environ.get("CI") == "true"

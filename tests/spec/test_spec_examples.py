@@ -22,12 +22,12 @@ from api.problems import PROBLEM_TYPES
 from ledger.complaints.events import parse_envelope
 from ledger.complaints.officers import officer_key_id, verify_officer_signature
 from ledger.complaints.reference import reference_bytes, reference_matches
-from ledger.evidence import layout
 from ledger.log import merkle
 from ledger.log.canonical import canonical_json
 from ledger.log.checkpoint import open_checkpoint
 from ledger.log.encoding import parse_hash, parse_hashes, parse_hex
 from ledger.log.note import Verifier, open_note
+from ledger.verify import layout
 from ledger.verify.complaint import verify_complaint_proof
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,6 +276,7 @@ def test_payload_tables_are_current() -> None:
     assert payload_tables() in text, "run python scripts/build_spec_examples.py"
 
 
+@pytest.mark.slow
 def test_the_builder_writes_examples_that_verify(tmp_path: Path) -> None:
     out = tmp_path / "examples"
     subprocess.run(

@@ -1,9 +1,10 @@
-"""Small helpers shared by the anchoring tests."""
+"""Anchoring on a chain under test: funded accounts, a fresh anvil, raw anchor attempts."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -16,8 +17,15 @@ from ledger.anchoring.contract import (
     decode_revert,
     revert_data_of,
 )
+from ledger.anchoring.devchain import DevChain
 
+FUNDING = 10**21  # wei; plenty for thousands of anchors at dev-chain fees
 FORCED_GAS = 400_000  # sent without estimation, so a reverting anchor really lands on chain
+
+
+def anvil_chain(tmp: Path, **kwargs) -> DevChain:
+    """A started anvil (from node_modules) logging to ``tmp``/anvil.log."""
+    return DevChain(log_file=tmp / "anvil.log", **kwargs).start()
 
 
 def fresh_log_id(label: str) -> bytes:

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from ledger.casework.service import ComplaintService
 from ledger.complaints.events import Actor
 from ledger.complaints.officers import signature_field
 from ledger.complaints.vocab import Role
 from ledger.complaints.workflow import signing_body
+from ledger.runtime import Ledger
 
 AGENT = Actor(Role.AGENT, "agent-7")
 CUSTOMER = Actor(Role.CUSTOMER, "customer")
@@ -38,12 +38,12 @@ class FakeClock:
 class Writer:
     """Records steps at given instants, signing decisions, offers and payments."""
 
-    def __init__(self, service: ComplaintService, clock: FakeClock) -> None:
-        self.service = service
+    def __init__(self, ledger: Ledger, clock: FakeClock) -> None:
+        self.service = ledger.complaints
         self.clock = clock
         self.officer = Ed25519PrivateKey.generate()
         clock.now = at("2026-02-01T00:00:00Z")
-        env, _ = service.register_officer_key(
+        env, _ = ledger.officer_keys.register(
             admin_id="admin-1",
             public_key=self.officer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw),
             roles=["officer"],
@@ -61,18 +61,20 @@ class Writer:
             "language": language,
             "jurisdiction": jurisdiction,
         }
-        recorded, _ = self.service.file(public, {"description": "test complaint"}, CUSTOMER)
+        recorded, _ = self.service.writes.file(public, {"description": "test complaint"}, CUSTOMER)
         return recorded.state.reference
 
     def step(self, ref: str, when: str, type_: str, public=None, body=None, actor=AGENT):
         self.clock.now = at(when)
-        self.service.record(ref, type=type_, public=public or {}, body=body or {}, actor=actor)
+        self.service.writes.record(
+            ref, type=type_, public=public or {}, body=body or {}, actor=actor
+        )
 
     def signed(self, ref: str, when: str, type_: str, content: dict, public: dict) -> None:
         self.clock.now = at(when)
-        body = signing_body(self.service.state(ref), type_, content)
+        body = signing_body(self.service.reads.state(ref), type_, content)
         public = {**public, "signature": signature_field(self.officer, body)}
-        self.service.record(
+        self.service.writes.record(
             ref, type=type_, public=public, body=body, actor=Actor(Role.OFFICER, self.key_id)
         )
 
@@ -91,7 +93,7 @@ class Writer:
 
     def rate(self, ref: str, when: str, csat: int, rates: str = "decision") -> None:
         """The customer rates the complaint's last ``rates`` step."""
-        state = self.service.state(ref)
+        state = self.service.reads.state(ref)
         seq = max(i for i, e in enumerate(state.events) if e.type == rates)
         self.step(ref, when, "rated", {"csat": csat, "rates": seq}, actor=CUSTOMER)
 
@@ -108,9 +110,10 @@ class Writer:
                     money if public else {"method": money["method"]})  # fmt: skip
 
 
-def build_march(service: ComplaintService, clock: FakeClock) -> dict[str, str]:
-    """Seven complaints A-G around March 2026 (see the expected figures in the tests)."""
-    w = Writer(service, clock)
+def build_march(ledger: Ledger, clock: FakeClock) -> dict[str, str]:
+    """Seven complaints A-G around March 2026 (see the expected figures in the tests), written
+    while ``clock`` is the ledger's clock."""
+    w = Writer(ledger, clock)
     refs = {}
     # G: Lithuania, received in February, decided late (breach), paid, reopened, decided again.
     g = refs["G"] = w.file("2026-02-20T09:00:00Z", "stuck_transaction", "email", "ru", "EU-PSD2-LT")
