@@ -107,7 +107,7 @@ def set_mark(engine: Engine, mark_id: str, state: str, detail: str | None) -> No
 
 
 @dataclass
-class VerifyReport:
+class RestoreReport:
     """What the check after a restore found; ``ok`` only when nothing is wrong."""
 
     log_size: int = 0
@@ -409,7 +409,7 @@ def verify_database(
     verifier_key: str | None = None,
     anchor_source: str = "auto",
     mark: bool = True,
-) -> VerifyReport:
+) -> RestoreReport:
     """Check the database's log: integrity, and consistency with the anchored checkpoint.
 
     ``anchor_source``: ``chain`` (LEDGER_CHAIN_RPC_URL and the contract), ``records`` (the
@@ -424,7 +424,7 @@ def verify_database(
     from ledger.logstore.models import Log
     from ledger.logstore.store import LogStore
 
-    report = VerifyReport()
+    report = RestoreReport()
     engine = make_engine(settings.database_url)
     try:
         status = latest_mark(engine)

@@ -30,7 +30,7 @@ class Disclosure:
 
 
 @dataclass(frozen=True)
-class AuditReport:
+class TrailReport:
     state: ComplaintState
     envelopes: tuple[Envelope, ...]
     opened: frozenset[str]  # leaf hashes (hex) whose disclosed body matches its commitment
@@ -44,7 +44,7 @@ def verify_complaint(
     *,
     disclosures: Mapping[str, Disclosure] | None = None,
     registry: Mapping[str, OfficerKey] | None = None,
-) -> AuditReport:
+) -> TrailReport:
     """Verify a complaint chain; ``disclosures`` is keyed by hex leaf hash."""
     envelopes = tuple(e if isinstance(e, Envelope) else parse_envelope(e) for e in leaves)
     state = replay(envelopes, registry=registry)
@@ -73,7 +73,7 @@ def verify_complaint(
             raise exc.at_index(index) from None
         opened.add(leaf_hash)
     signed = {e.leaf_hash_hex for e in envelopes if e.type in SIGNED_EVENTS}
-    return AuditReport(
+    return TrailReport(
         state=state,
         envelopes=envelopes,
         opened=frozenset(opened),
