@@ -425,7 +425,7 @@ def verify_database(
     from ledger.logstore.store import LogStore
 
     report = RestoreReport()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout)
     try:
         status = latest_mark(engine)
         try:
@@ -495,7 +495,7 @@ def verify_database(
         engine.dispose()
     if mark and status.mark_id is not None:
         state = VERIFIED if report.ok else REFUSED
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout)
         try:
             set_mark(engine, status.mark_id, state, report.summary())
         finally:

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             restore_database(settings.database_url, args.file, force=args.force)
             print(f"restored {args.file}; marked unverified; checking it now")
             return _verify(settings, args)
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout)
         engine.dispose()
         return _verify(settings, args)
     except BackupError as exc:

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=settings.database_url)
     parser.add_argument("--origin", default=settings.log_origin)
     args = parser.parse_args(argv)
-    engine = make_engine(args.database_url)
+    engine = make_engine(args.database_url, connect_timeout=settings.db_connect_timeout)
     with engine.connect() as conn:
         vkey = conn.execute(
             Log.__table__.select()

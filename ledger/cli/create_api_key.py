@@ -16,13 +16,14 @@ from ledger.runtime import create_schema
 
 
 def main(argv: list[str] | None = None) -> int:
+    settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=ROLES)
     parser.add_argument("--name", default="")
     parser.add_argument("--revoke", metavar="KEY_ID")
-    parser.add_argument("--database-url", default=Settings().database_url)
+    parser.add_argument("--database-url", default=settings.database_url)
     args = parser.parse_args(argv)
-    engine = make_engine(args.database_url)
+    engine = make_engine(args.database_url, connect_timeout=settings.db_connect_timeout)
     create_schema(engine)
     if args.revoke:
         if revoke_api_key(engine, args.revoke):

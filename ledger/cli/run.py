@@ -233,7 +233,7 @@ def _chain_holds_other_history(w3: Web3, settings: Settings, contract: str) -> b
     head = client.latest(log_id_for_origin(settings.log_origin))
     if head.size == 0:
         return False
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout)
     try:
         store = open_store_readonly(engine, settings.log_origin)
         return head.size > store.size() or store.root_at(head.size) != head.root
@@ -292,7 +292,7 @@ def start_dev_chain(
         print("the dev chain anchors another history of this log (database reset?)")
     outcome = ensure_contract(w3, account, account.address, data, force_new=force_new, say=print)
     if outcome.replaced is not None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout)
         try:
             n = retire_records(
                 engine,
