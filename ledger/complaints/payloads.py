@@ -518,7 +518,7 @@ def check_depth(value: Any, path: str) -> None:
         _fail(path, f"is nested deeper than {MAX_DEPTH} levels", "TOO_DEEP")
 
 
-# The fields a customer letter is rendered from (``ComplaintService.with_letter``), in the
+# The fields a customer letter is rendered from (``ComplaintWrites.with_letter``), in the
 # body or the public fields, whatever the step: each must be well-formed before a letter is.
 LETTER_FACTS: dict[str, Validator] = {
     "request": text(),
