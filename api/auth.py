@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from flask import g, request
 
+from api.context import get_ledger
 from api.problems import Problem
 from ledger.access.apikeys import PREFIX as API_KEY_PREFIX
 from ledger.access.apikeys import Principal, authenticate
@@ -50,16 +51,12 @@ def current_caller(reference: str | None = None) -> Caller:
     caller = ANONYMOUS
     if token is not None:
         if token.startswith(API_KEY_PREFIX):
-            from api.context import get_ledger
-
             principal: Principal | None = authenticate(get_ledger().reader, token)
             if principal is None:
                 raise Problem("unauthorized", "unknown or revoked API key",
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
             caller = Caller(principal.role, principal.id)
         elif token.startswith(CAPABILITY_PREFIX) and reference is not None:
-            from api.context import get_ledger
-
             if not get_ledger().complaints.reads.check_secret(reference, token):
                 raise Problem("unauthorized", "this secret does not open this complaint",
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 
 from api.client_address import client_address, parse_trusted_proxies
+from api.context import get_ledger
 from api.problems import Problem
 from api.request_ids import request_id
 from ledger.complaints.payloads import MAX_DEPTH
@@ -151,10 +152,6 @@ class PrincipalLimit:
 
 def principal_limit(scope: str) -> PrincipalLimit:
     """The app's per-principal limit of ``scope`` (created on first use from the settings)."""
-    from flask import current_app
-
-    from api.context import get_ledger
-
     limits = current_app.extensions.setdefault("principal_limits", {})
     if scope not in limits:
         settings = get_ledger().settings

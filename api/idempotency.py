@@ -27,6 +27,7 @@ from flask import g, request
 from sqlalchemy import Connection, Engine
 
 from api.auth import ANONYMOUS
+from api.context import get_ledger
 from api.problems import Problem
 from ledger.idempotency import CannotOpen, IdempotencyRecords, RecordKeys
 from ledger.logstore.store import Rejected
@@ -75,8 +76,6 @@ def plan_for(principal: str) -> Plan | None:
     request_hash = hashlib.sha256(
         request.method.encode() + b" " + request.path.encode() + b"\n" + request.get_data()
     ).digest()
-    from api.context import get_ledger
-
     records = get_ledger().idempotency
     keys = records.keys_for(principal, key, request_hash, bind_request=_anonymous(principal))
     return Plan(records, keys)
