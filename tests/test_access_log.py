@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from ledger.cli.run import gunicorn_command
-from ledger.processes import free_port
+from ledger.processes import free_port, start_process, stop_process
 from tests.support.paths import ROOT
 from tests.support.run_command import START_TIMEOUT, serving, wait_while_alive
 
@@ -32,29 +32,27 @@ def test_access_lines_carry_no_reference_secret_or_query_string(tmp_path: Path):
     )  # fmt: skip
     args = argparse.Namespace(host="127.0.0.1", port=port, workers=1)
     log = tmp_path / "gunicorn.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(gunicorn_command(args), env=env, cwd=ROOT, stdout=out, stderr=out)
-        try:
-            api = f"http://127.0.0.1:{port}"
-            wait_while_alive("gunicorn", serving(api), server, log, START_TIMEOUT)
-            filed = requests.post(
-                f"{api}/v1/complaints",
-                json={"category": "sync_fault", "channel": "in_app", "description": EMAIL},
-                timeout=10,
-            ).json()
-            ref, secret = filed["reference"], filed["secret"]
-            status = requests.get(
-                f"{api}/v1/complaints/{ref}",
-                params={"lang": "pt", "email": EMAIL},
-                headers={"Authorization": f"Bearer {secret}"},
-                timeout=10,
-            )
-            assert status.status_code == 200
-            missing = requests.get(f"{api}/nowhere/{ref}?secret={secret}", timeout=10)
-            assert missing.status_code == 404
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    server = start_process(gunicorn_command(args), log=log, env=env, cwd=ROOT)
+    try:
+        api = f"http://127.0.0.1:{port}"
+        wait_while_alive("gunicorn", serving(api), server, log, START_TIMEOUT)
+        filed = requests.post(
+            f"{api}/v1/complaints",
+            json={"category": "sync_fault", "channel": "in_app", "description": EMAIL},
+            timeout=10,
+        ).json()
+        ref, secret = filed["reference"], filed["secret"]
+        status = requests.get(
+            f"{api}/v1/complaints/{ref}",
+            params={"lang": "pt", "email": EMAIL},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=10,
+        )
+        assert status.status_code == 200
+        missing = requests.get(f"{api}/nowhere/{ref}?secret={secret}", timeout=10)
+        assert missing.status_code == 404
+    finally:
+        stop_process(server, 30)
 
     text = log.read_text()
     for leaked in (ref, secret, secret.removeprefix("cs_"), EMAIL, "lang=pt", "/nowhere/"):
