@@ -1,12 +1,18 @@
 """Complaint clocks: service targets and statutory final-response deadlines.
 
-Service targets (from the service's playbooks) run on elapsed time by default, because the
-wallet is supported around the clock; pass ``ServiceHours`` to count opening hours only:
+Service targets (the deployment's ``service_rules.ServiceRules``; the playbook's own by
+default) run on elapsed time by default, because the wallet is supported around the clock;
+pass ``ServiceHours`` to count opening hours only:
 
-* first response within 2 h of receipt (acknowledgement, information request, holding reply
-  or decision);
+* first response within the limit (2 h) of receipt (acknowledgement, information request,
+  holding reply or decision);
+* a playbook step with its own target (hacked account: access blocked within 15 min);
 * resolution per category: a target (lower bound) and a limit (upper bound), e.g. hacked
-  account 1–3 h. Time waiting for information the customer was asked for does not count.
+  account 1–3 h; an untimed category (security question) gets them from the handler's
+  ``target_set`` step. Resolution is the solution *carried out* (``playbooks.resolves``: the
+  playbook's last step, a payment, a closure as resolved, or a rejected decision), not the
+  decision. Time waiting for the customer (information they were asked for, or their
+  confirmation of a fix) does not count.
 
 Statutory clocks run on the jurisdiction's calendar and never pause:
 
@@ -46,20 +52,12 @@ from ledger.complaints.calendars import (
 )
 from ledger.complaints.errors import CalendarError
 from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.playbooks import resolves, waits_for_customer
+from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.complaints.timestamps import as_utc, format_timestamp
-from ledger.complaints.vocab import Category, EventType
+from ledger.complaints.vocab import Category, EventType, PlaybookStep
 
 E = EventType
-
-FIRST_RESPONSE_TARGET = timedelta(hours=2)
-CATEGORY_TARGETS: dict[Category, tuple[timedelta, timedelta]] = {
-    Category.LOST_RECOVERY_PHRASE: (timedelta(hours=24), timedelta(hours=48)),
-    Category.STUCK_TRANSACTION: (timedelta(hours=4), timedelta(hours=12)),
-    Category.HACKED_ACCOUNT: (timedelta(hours=1), timedelta(hours=3)),
-    Category.INTERFACE_FAULT: (timedelta(hours=2), timedelta(hours=6)),
-    Category.SYNC_FAULT: (timedelta(hours=1), timedelta(hours=4)),
-    Category.REFUND_OR_CLAIM: (timedelta(hours=24), timedelta(hours=72)),
-}
 # Staff events that count as the first response to the customer.
 FIRST_RESPONSE_EVENTS = frozenset({E.ACKNOWLEDGED, E.INFO_REQUESTED, E.HOLDING_REPLY, E.DECISION})
 
@@ -156,6 +154,7 @@ def get_jurisdiction(
 
 class ClockName(StrEnum):
     FIRST_RESPONSE = "first_response"
+    ACCESS_BLOCK = "access_block"  # hacked account: access blocked (a playbook step target)
     TARGET_RESOLUTION = "target_resolution"
     RESOLUTION_LIMIT = "resolution_limit"
     FINAL_RESPONSE = "final_response"
@@ -259,18 +258,39 @@ def initial_deadlines(
     category: Category | str,
     jurisdiction: Jurisdiction,
     service_hours: ServiceHours | None = None,
+    rules: ServiceRules = DEFAULT_RULES,
 ) -> dict[str, str]:
-    """The ``public.deadlines`` object for a received event (the promise made at intake)."""
+    """The ``public.deadlines`` object for a received event (the promise made at intake).
+
+    An untimed category has no resolution instants until its handler sets a target.
+    """
     start = as_utc(received_at)
-    target, limit = CATEGORY_TARGETS[Category(category)]
-    return {
+    times = rules.times(category)
+    out = {
         "first_response": format_timestamp(
-            add_service_time(start, FIRST_RESPONSE_TARGET, service_hours)
+            add_service_time(start, rules.first_response_limit, service_hours)
         ),
-        "target_resolution": format_timestamp(add_service_time(start, target, service_hours)),
-        "resolution_limit": format_timestamp(add_service_time(start, limit, service_hours)),
-        "final_response": format_timestamp(final_response_due(start, jurisdiction)),
+        "first_response_goal": format_timestamp(
+            add_service_time(start, rules.first_response_goal, service_hours)
+        ),
     }
+    for step, span in times.step_targets.items():
+        out[str(STEP_CLOCKS[step])] = format_timestamp(add_service_time(start, span, service_hours))
+    if times.target is not None and times.limit is not None:
+        out["target_resolution"] = format_timestamp(
+            add_service_time(start, times.target, service_hours)
+        )
+        out["resolution_limit"] = format_timestamp(
+            add_service_time(start, times.limit, service_hours)
+        )
+    out["final_response"] = format_timestamp(final_response_due(start, jurisdiction))
+    return out
+
+
+# Playbook steps with their own clock (service_rules.CategoryTimes.step_targets).
+STEP_CLOCKS: Mapping[PlaybookStep, ClockName] = {
+    PlaybookStep.ACCESS_BLOCKED: ClockName.ACCESS_BLOCK
+}
 
 
 def due_report(
@@ -279,6 +299,7 @@ def due_report(
     *,
     jurisdictions: Mapping[str, Jurisdiction] | None = None,
     service_hours: ServiceHours | None = None,
+    rules: ServiceRules = DEFAULT_RULES,
 ) -> DueReport:
     """Every clock of a complaint as of ``now``: what is due when, what is overdue.
 
@@ -300,8 +321,9 @@ def due_report(
     cycles = _cycles(until_now)
     for cycle, chunk in enumerate(cycles):
         ended_at = cycles[cycle + 1][0].at_datetime if cycle + 1 < len(cycles) else None
+        history = [e for c in cycles[: cycle + 1] for e in c]
         clocks += _cycle_clocks(
-            cycle, chunk, now_utc, ended_at, jurisdiction, category, service_hours
+            cycle, chunk, history, now_utc, ended_at, jurisdiction, category, service_hours, rules
         )
     return DueReport(now=now_utc, clocks=tuple(clocks))
 
@@ -341,58 +363,90 @@ def _status(
 def _cycle_clocks(
     cycle: int,
     events: Sequence[Envelope],
+    history: Sequence[Envelope],
     now: datetime,
     ended_at: datetime | None,
     jurisdiction: Jurisdiction,
     category: Category,
     hours: ServiceHours | None,
+    rules: ServiceRules,
 ) -> list[Clock]:
     start = events[0].at_datetime
     decided = _first(events, {E.DECISION})
-    # Without a decision, withdrawal, closure or a later reopening ends the cycle's clocks.
-    stopped = _first(events, {E.WITHDRAWN, E.CLOSED}) or ended_at
-    if decided is not None and stopped is not None and stopped >= decided:
-        stopped = None
+    resolved = next((e.at_datetime for e in events if resolves(category, e.type, e.public)), None)
+    # Without a decision (or, for the resolution clocks, a resolution), withdrawal, closure or
+    # a later reopening ends the cycle's clocks.
+    ended = _first(events, {E.WITHDRAWN, E.CLOSED}) or ended_at
+    stopped = None if decided is not None and ended is not None and ended >= decided else ended
+    unresolved_end = (
+        None if resolved is not None and ended is not None and ended >= resolved else ended
+    )
     clocks: list[Clock] = []
 
     if cycle == 0:
-        first_due = add_service_time(start, FIRST_RESPONSE_TARGET, hours)
+        limit = rules.first_response_limit
+        first_due = add_service_time(start, limit, hours)
         responded = _first(events, FIRST_RESPONSE_EVENTS)
         clocks.append(
             Clock(
                 ClockName.FIRST_RESPONSE,
                 cycle,
-                f"Service target: first response within {_hours(FIRST_RESPONSE_TARGET)} h",
+                f"Service target: first response within {_hours(limit)} h",
                 start,
                 first_due,
                 _status(first_due, responded, None if responded else stopped, now),
                 responded,
                 rule="first_response",
-                rule_args=(("hours", _hours(FIRST_RESPONSE_TARGET)),),
+                rule_args=(("hours", _hours(limit)),),
             )
         )
-
-    target, limit = CATEGORY_TARGETS[category]
-    pauses = _pauses(events, decided or stopped)
-    for name, span in ((ClockName.TARGET_RESOLUTION, target), (ClockName.RESOLUTION_LIMIT, limit)):
-        due = _due_with_pauses(start, span, pauses, hours)
-        clocks.append(
-            Clock(
-                name,
-                cycle,
-                f"Service target for {category}: {_hours(target)}–{_hours(limit)} h",
-                start,
-                due,
-                _status(due, decided, stopped, now, paused=due is None),
-                decided,
-                rule="service_target",
-                rule_args=(
-                    ("category", str(category)),
-                    ("target", _hours(target)),
-                    ("limit", _hours(limit)),
+        times = rules.times(category)
+        for step, span in times.step_targets.items():
+            due = add_service_time(start, span, hours)
+            done = next(
+                (
+                    e.at_datetime
+                    for e in events
+                    if e.type == E.PLAYBOOK_STEP and e.public.get("step") == step
                 ),
+                None,
             )
-        )
+            clocks.append(
+                Clock(
+                    STEP_CLOCKS[step],
+                    cycle,
+                    f"Service target: {step} within {_minutes(span)} min",
+                    start,
+                    due,
+                    _status(due, done, None if done else ended, now),
+                    done,
+                    rule="step_target",
+                    rule_args=(("step", str(step)), ("minutes", _minutes(span))),
+                )
+            )
+
+    spans = _resolution_spans(category, history, rules)
+    if spans is not None:
+        target, limit, rule, args = spans
+        pauses = _pauses(category, events, resolved or unresolved_end)
+        for name, span in (
+            (ClockName.TARGET_RESOLUTION, target),
+            (ClockName.RESOLUTION_LIMIT, limit),
+        ):
+            span_due = _due_with_pauses(start, span, pauses, hours)
+            clocks.append(
+                Clock(
+                    name,
+                    cycle,
+                    f"Service target for {category}: {_hours(target)}–{_hours(limit)} h",
+                    start,
+                    span_due,
+                    _status(span_due, resolved, unresolved_end, now, paused=span_due is None),
+                    resolved,
+                    rule=rule,
+                    rule_args=args,
+                )
+            )
 
     due_date = jurisdiction.final_response_date(start)
     basis = jurisdiction.basis
@@ -422,18 +476,41 @@ def _cycle_clocks(
     return clocks
 
 
+def _resolution_spans(
+    category: Category, history: Sequence[Envelope], rules: ServiceRules
+) -> tuple[timedelta, timedelta, str, tuple[tuple[str, str], ...]] | None:
+    """The resolution target and limit of a cycle, with the rule that sets them: the
+    category's service times, or for an untimed category the last target its handler set
+    (None until one is)."""
+    times = rules.times(category)
+    if times.target is not None and times.limit is not None:
+        args = (("category", str(category)), ("target", _hours(times.target)),
+                ("limit", _hours(times.limit)))  # fmt: skip
+        return times.target, times.limit, "service_target", args
+    chosen = next((e for e in reversed(history) if e.type == E.TARGET_SET), None)
+    if chosen is None:
+        return None
+    target = timedelta(minutes=chosen.public["target_minutes"])
+    limit = timedelta(minutes=chosen.public["limit_minutes"])
+    return target, limit, "handler_target", (("target", _hours(target)), ("limit", _hours(limit)))
+
+
 def _pauses(
-    events: Sequence[Envelope], end: datetime | None
+    category: Category, events: Sequence[Envelope], end: datetime | None
 ) -> list[tuple[datetime, datetime | None]]:
-    """Intervals spent waiting for requested information (open-ended if still waiting)."""
+    """Intervals spent waiting for the customer (open-ended if still waiting): for information
+    they were asked for, and for their confirmation of a fix (until they confirm or it lapses)."""
     pauses: list[tuple[datetime, datetime | None]] = []
     waiting_since: datetime | None = None
     for e in events:
         if end is not None and e.at_datetime >= end:
             break
-        if e.type == E.INFO_REQUESTED and waiting_since is None:
+        starts = e.type == E.INFO_REQUESTED or waits_for_customer(category, e.type, e.public)
+        if starts and waiting_since is None:
             waiting_since = e.at_datetime
-        elif e.type == E.INFO_RECEIVED and waiting_since is not None:
+        elif (
+            e.type == E.INFO_RECEIVED or (e.type == E.PLAYBOOK_STEP and "confirmation" in e.public)
+        ) and waiting_since is not None:
             pauses.append((waiting_since, e.at_datetime))
             waiting_since = None
     if waiting_since is not None:
@@ -465,3 +542,7 @@ def _due_with_pauses(
 
 def _hours(span: timedelta) -> str:
     return f"{span.total_seconds() / 3600:g}"
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:g}"

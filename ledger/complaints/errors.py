@@ -83,3 +83,9 @@ class TemplateError(ComplaintError):
     """A customer-facing text cannot be rendered (missing fact, unknown template or language)."""
 
     default_code = "TEMPLATE_ERROR"
+
+
+class RulesError(ComplaintError):
+    """A deployment's service rules (ledger.complaints.service_rules) are malformed."""
+
+    default_code = "BAD_RULES"

@@ -24,15 +24,19 @@ from ledger.complaints.vocab import (
     Category,
     Channel,
     CloseReason,
+    CompensationKind,
+    Confirmation,
     DeclineReason,
     ErasureBasis,
     EscalationLevel,
     EscalationReason,
     EventType,
     EvidenceKind,
+    IdentityMethod,
     Language,
     Outcome,
     PaymentMethod,
+    PlaybookStep,
     ReferralTarget,
     ReopenReason,
     RevocationReason,
@@ -59,6 +63,8 @@ JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]+){1,3}$")
 RULE_REF = re.compile(r"^[A-Za-z0-9§][A-Za-z0-9 ._:/()&§#-]{0,79}$")
 SCHEME = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 PAYMENT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]{0,63}$")
+INCIDENT = re.compile(r"^INC-[0-9]{4}-[0-9]{4,6}$")  # a mass incident, e.g. INC-2026-0042
+MAX_TARGET_MINUTES = 525_600  # a year
 # ISO 4217 minor units where they differ from 2; fiat amounts may not be more precise.
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
 DEFAULT_MINOR_UNITS = 2
@@ -68,6 +74,8 @@ MAX_TEXT = 20_000
 MAX_DEPTH = 32
 # Events that carry an amount (public optionally, body always): checked by _check_money.
 MONEY_EVENTS = frozenset({EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID})
+# Compensation given in kind (method in_kind); its amount is the value, for the figures.
+IN_KIND = frozenset({CompensationKind.DISCOUNT, CompensationKind.FREE_SERVICE})
 
 
 def _fail(path: str, message: str, code: str = "INVALID_FIELD", field: str | None = None) -> None:
@@ -146,6 +154,12 @@ def csat(value: Any, path: str) -> None:
 def byte_size(value: Any, path: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
         _fail(path, f"must be a non-negative integer; got {value!r}")
+
+
+@describe(kind="bool")
+def boolean(value: Any, path: str) -> None:
+    if not isinstance(value, bool):
+        _fail(path, f"must be true or false; got {value!r}")
 
 
 def int_range(low: int, high: int) -> Validator:
@@ -244,10 +258,18 @@ _signature = obj(
 _deadlines = obj(
     {
         name: Field(timestamp, required=False)
-        for name in ("first_response", "target_resolution", "resolution_limit", "final_response")
+        for name in (
+            "first_response",
+            "first_response_goal",
+            "target_resolution",
+            "resolution_limit",
+            "final_response",
+            "access_block",
+        )
     }
 )
 _money_public = {
+    "kind": Field(enum_of(CompensationKind), required=False),
     "amount": Field(amount, required=False),
     "currency": Field(pattern(CURRENCY, "an ISO 4217 code such as 'EUR'"), required=False),
     "asset": Field(pattern(ASSET, "an asset symbol such as 'BTC' or 'USDC'"), required=False),
@@ -283,7 +305,14 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         "evidence": Field(_evidence),
         "signature": Field(_signature),
     },
-    EventType.COMPENSATION_OFFERED: {**_money_public, "signature": Field(_signature)},
+    EventType.COMPENSATION_OFFERED: {
+        **_money_public,
+        # Set by the service when its rules need the customer's identity verified before
+        # this offer may be paid (service_rules.payout_identity_threshold); the state machine
+        # then refuses the payment until identity_verified.
+        "identity_required": Field(boolean, required=False),
+        "signature": Field(_signature),
+    },
     EventType.COMPENSATION_ACCEPTED: {},
     EventType.COMPENSATION_DECLINED: {"reason": Field(enum_of(DeclineReason), required=False)},
     EventType.COMPENSATION_PAID: {**_money_public, "signature": Field(_signature)},
@@ -305,6 +334,21 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         "rates": Field(int_range(0, 2**53 - 1), required=False),
     },
     EventType.ERASED: {"erases": Field(_hash), "basis": Field(enum_of(ErasureBasis))},
+    # The service playbook (playbooks.py): the identity check (method only; the reference to
+    # the check is in the body), one playbook step, an untimed category's target, an incident.
+    EventType.IDENTITY_VERIFIED: {"method": Field(enum_of(IdentityMethod))},
+    EventType.PLAYBOOK_STEP: {
+        "step": Field(enum_of(PlaybookStep)),
+        "confirmation": Field(enum_of(Confirmation), required=False),
+        "confirm_by": Field(timestamp, required=False),
+    },
+    EventType.TARGET_SET: {
+        "target_minutes": Field(int_range(1, MAX_TARGET_MINUTES)),
+        "limit_minutes": Field(int_range(1, MAX_TARGET_MINUTES)),
+    },
+    EventType.INCIDENT_LINKED: {
+        "incident": Field(pattern(INCIDENT, "an incident id such as 'INC-2026-0042'"))
+    },
     # An evidence bundle (ledger/evidence) was exported: its SHA-256, its format version and
     # the tree size of the checkpoint it was built on. Recorded after the bundle was built.
     EventType.BUNDLE_EXPORTED: {
@@ -346,6 +390,7 @@ _attachment = obj(
     closed=False,
 )
 _money_body = {
+    "kind": Field(enum_of(CompensationKind), required=False),
     "amount": Field(amount),
     "currency": Field(pattern(CURRENCY, "an ISO 4217 code such as 'EUR'"), required=False),
     "asset": Field(pattern(ASSET, "an asset symbol such as 'BTC'"), required=False),
@@ -401,6 +446,9 @@ BODY_SPECS: dict[EventType, dict[str, Field]] = {
         **{name: Field(check, required=False) for name, check in ON_CHAIN_BODY.items()},
     },
     EventType.OFFICER_KEY_REGISTERED: {"name": Field(text(200))},
+    # Where the check can be found (a case id at the verification provider), never documents.
+    EventType.IDENTITY_VERIFIED: {"check_reference": Field(text(200))},
+    EventType.INCIDENT_LINKED: {"title": Field(text(200), required=False)},
 }
 for _t in EventType:
     BODY_SPECS.setdefault(_t, {})
@@ -422,6 +470,13 @@ def _check_money(obj_: Mapping[str, Any], path: str, *, amount_required: bool) -
         _fail(path, "on-chain payments are made in a crypto asset, not a currency", "BAD_MONEY")
     if method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CARD_REFUND) and "asset" in obj_:
         _fail(path, f"{method} payments are made in a fiat currency", "BAD_MONEY")
+    kind = obj_.get("kind", CompensationKind.MONEY)
+    if (method == PaymentMethod.IN_KIND) != (kind in IN_KIND):
+        _fail(
+            path,
+            "discounts and free services are given in kind (method in_kind), and only they are",
+            "BAD_MONEY",
+        )
     if "currency" in obj_:
         decimals = len(obj_["amount"].partition(".")[2])
         allowed = MINOR_UNITS.get(obj_["currency"], DEFAULT_MINOR_UNITS)
@@ -471,6 +526,10 @@ def validate_public(
             _fail("public.level", "a complaint cannot be escalated down to the bot")
     if et in MONEY_EVENTS:
         _check_money(public, "public", amount_required=False)
+    if et == EventType.TARGET_SET and public["target_minutes"] > public["limit_minutes"]:
+        _fail("public.target_minutes", "must not be after the limit", "TARGET_ABOVE_LIMIT")
+    if et == EventType.PLAYBOOK_STEP and "confirmation" in public and "confirm_by" in public:
+        _fail("public.confirm_by", "a confirming step does not state another wait")
 
 
 def validate_body(event_type: EventType | str, body: Any) -> None:
@@ -553,8 +612,8 @@ def validate_letter_facts(public: Any, body: Any, body_path: str = "body") -> No
 # mirrored public value must equal the signed one or the leaf would misstate what was signed.
 MIRRORED = {
     EventType.DECISION: ("outcome", "root_cause", "rules", "evidence"),
-    EventType.COMPENSATION_OFFERED: ("amount", "currency", "asset", "method"),
-    EventType.COMPENSATION_PAID: ("amount", "currency", "asset", "method"),
+    EventType.COMPENSATION_OFFERED: ("kind", "amount", "currency", "asset", "method"),
+    EventType.COMPENSATION_PAID: ("kind", "amount", "currency", "asset", "method"),
 }
 
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
-from ledger.complaints import payloads
+from ledger.complaints import payloads, playbooks
 from ledger.complaints.errors import ChainError, ComplaintError, TransitionError
 from ledger.complaints.events import Envelope, parse_envelope
 from ledger.complaints.officers import OfficerKey, check_authority
@@ -33,10 +33,13 @@ from ledger.complaints.vocab import (
     Category,
     Channel,
     CloseReason,
+    CompensationKind,
+    Confirmation,
     EscalationLevel,
     EventType,
     Language,
     Outcome,
+    PlaybookStep,
     Role,
     Specialism,
     Status,
@@ -81,6 +84,8 @@ _WORK = {
     ),
 }
 _STAFF = frozenset({R.AGENT, R.OFFICER, R.SUPERVISOR})
+# Records about the case that do not move it: allowed while it is open (referred included).
+_OPEN_SAME = _same(*(s for s in Status if s not in (S.CLOSED, S.WITHDRAWN)))
 
 TRANSITIONS: dict[EventType, Rule] = {
     E.ACKNOWLEDGED: Rule(_STAFF | {R.SYSTEM}, {S.RECEIVED: S.ACKNOWLEDGED}),
@@ -146,6 +151,12 @@ TRANSITIONS: dict[EventType, Rule] = {
         frozenset({R.CUSTOMER, R.OFFICER, R.SUPERVISOR, R.LEGAL, R.REGULATOR}),
         {s: S.REFERRED for s in Status if s not in (S.WITHDRAWN, S.REFERRED)},
     ),
+    # The service playbook (playbooks.py). Playbook steps are investigation work; the customer
+    # records a confirming step (they confirm the fix), see _playbook_guard.
+    E.IDENTITY_VERIFIED: Rule(_STAFF | {R.SYSTEM}, _OPEN_SAME),
+    E.PLAYBOOK_STEP: Rule(_STAFF | {R.SYSTEM, R.CUSTOMER}, _WORK),
+    E.TARGET_SET: Rule(_STAFF, _OPEN_SAME),
+    E.INCIDENT_LINKED: Rule(_STAFF, _OPEN_SAME),
     # Ratings, erasures and exports never change the status and are allowed at any time.
     E.RATED: Rule(frozenset({R.CUSTOMER}), _same(*Status)),
     E.ERASED: Rule(frozenset({R.ADMIN, R.LEGAL}), _same(*Status)),
@@ -185,6 +196,13 @@ class ComplaintState:
     reopen_count: int = 0
     ratings: tuple[int, ...] = ()  # the csat of each rating, in chain order
     rated: frozenset[int] = frozenset()  # the seqs of the steps rated
+    identity_verified: bool = False
+    playbook: tuple[PlaybookStep, ...] = ()  # the playbook's steps done in this cycle, in order
+    confirm_by: str | None = None  # the wait for the customer's confirmation, when stated
+    target_set: bool = False  # an untimed category's target was set in this cycle
+    incident: str | None = None  # the mass incident this complaint is linked to
+    offer_kind: CompensationKind | None = None  # the open or accepted offer's kind
+    offer_needs_identity: bool = False  # that offer may be paid only after identity_verified
     log: str | None = None
     reference: str | None = None
     seq: int = -1
@@ -221,6 +239,9 @@ class StepState(Protocol):
     def status(self) -> Status: ...
 
     @property
+    def category(self) -> Category: ...
+
+    @property
     def level(self) -> EscalationLevel: ...
 
     @property
@@ -252,6 +273,27 @@ class StepState(Protocol):
 
     @property
     def erased(self) -> frozenset[str]: ...
+
+    @property
+    def identity_verified(self) -> bool: ...
+
+    @property
+    def playbook(self) -> tuple[PlaybookStep, ...]: ...
+
+    @property
+    def confirm_by(self) -> str | None: ...
+
+    @property
+    def target_set(self) -> bool: ...
+
+    @property
+    def incident(self) -> str | None: ...
+
+    @property
+    def offer_kind(self) -> CompensationKind | None: ...
+
+    @property
+    def offer_needs_identity(self) -> bool: ...
 
     @property
     def events(self) -> Collection[object]:
@@ -397,6 +439,89 @@ def _paid_guard(state: StepState, public: Mapping[str, Any]) -> None:
             f"payment of {paid} differs from the accepted offer of {state.offer}",
             "PAYMENT_MISMATCH",
         )
+    kind = public.get("kind", CompensationKind.MONEY)
+    if state.offer_kind is not None and kind != state.offer_kind:
+        raise TransitionError(
+            f"a {kind} payment differs from the accepted offer of a {state.offer_kind}",
+            "PAYMENT_MISMATCH",
+        )
+    needs = state.category in playbooks.IDENTITY_FIRST or state.offer_needs_identity
+    if needs and not state.identity_verified:
+        why = (
+            f"a {state.category} complaint" if state.offer_needs_identity is False else "this offer"
+        )
+        raise TransitionError(
+            f"{why} is paid only after the customer's identity is verified (identity_verified)",
+            "IDENTITY_NOT_VERIFIED",
+        )
+
+
+def _identity_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.identity_verified:
+        raise TransitionError("the customer's identity is already verified", "IDENTITY_VERIFIED")
+
+
+def _playbook_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    step = PlaybookStep(public["step"])
+    steps = playbooks.playbook(state.category)
+    if step not in steps:
+        raise TransitionError(
+            f"{step} is not a step of the {state.category} playbook ({' → '.join(steps)})",
+            "PLAYBOOK_STEP_UNKNOWN",
+        )
+    if step == playbooks.IDENTITY_STEP:
+        raise TransitionError(
+            "the identity check is recorded as identity_verified, with its method",
+            "PLAYBOOK_USE_IDENTITY",
+        )
+    expected = playbooks.next_step(state.category, state.playbook)
+    if step != expected:
+        if step in state.playbook:
+            raise TransitionError(f"{step} was already done in this cycle", "PLAYBOOK_REPEATED")
+        raise TransitionError(
+            f"{step} comes after {expected} in the {state.category} playbook",
+            "PLAYBOOK_ORDER",
+        )
+    confirming = step in playbooks.CONFIRMING_STEPS
+    confirmation = public.get("confirmation")
+    if confirming != (confirmation is not None):
+        raise TransitionError(
+            f"{step} " + ("is confirmed by the customer or lapses: give 'confirmation'"
+                          if confirming else "is not a confirming step: no 'confirmation'"),
+            "PLAYBOOK_CONFIRMATION",
+        )  # fmt: skip
+    if confirmation == Confirmation.LAPSED and state.confirm_by is None:
+        raise TransitionError(
+            "a confirmation lapses only after a wait the previous step stated (confirm_by)",
+            "CONFIRMATION_NOT_LAPSED",
+        )
+    if "confirm_by" in public and not playbooks.states_wait(state.category, step):
+        raise TransitionError(
+            f"{step} is not followed by a confirming step: no 'confirm_by'",
+            "PLAYBOOK_CONFIRMATION",
+        )
+    if step in playbooks.AFTER_DECISION_STEPS and state.outcome is None:
+        raise TransitionError(f"{step} reports a decision: record the decision first",
+                              "PLAYBOOK_NEEDS_DECISION")  # fmt: skip
+
+
+def _target_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.category not in playbooks.UNTIMED_CATEGORIES:
+        raise TransitionError(
+            f"{state.category} has fixed service times; a target is set only for "
+            + ", ".join(sorted(playbooks.UNTIMED_CATEGORIES)),
+            "TARGET_FIXED",
+        )
+    if state.target_set:
+        raise TransitionError("the target was already set in this cycle", "TARGET_ALREADY_SET")
+
+
+def _incident_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.incident is not None:
+        raise TransitionError(
+            f"the complaint is already linked to incident {state.incident}",
+            "INCIDENT_ALREADY_LINKED",
+        )
 
 
 def _closed_guard(state: StepState, public: Mapping[str, Any]) -> None:
@@ -449,6 +574,10 @@ GUARDS: Mapping[EventType, Guard] = MappingProxyType(
         E.CLOSED: _closed_guard,
         E.RATED: _rated_guard,
         E.ERASED: _erased_guard,
+        E.IDENTITY_VERIFIED: _identity_guard,
+        E.PLAYBOOK_STEP: _playbook_guard,
+        E.TARGET_SET: _target_guard,
+        E.INCIDENT_LINKED: _incident_guard,
     }
 )
 
@@ -458,6 +587,37 @@ def guard(state: StepState, et: EventType, public: Mapping[str, Any]) -> None:
     check = GUARDS.get(et)
     if check is not None:
         check(state, public)
+
+
+def check_context(
+    state: StepState, et: EventType, role: Role | str, public: Mapping[str, Any], at: str
+) -> None:
+    """The rules that need the step's actor or time (``step`` and the monitor pass the leaf's):
+    the customer records only their own confirmation of a fix, the system never does, and a
+    confirmation lapses only once the wait the previous step stated has passed."""
+    if et != E.PLAYBOOK_STEP:
+        return
+    confirmation = public.get("confirmation")
+    if role == R.CUSTOMER and confirmation != Confirmation.CUSTOMER:
+        raise TransitionError(
+            "a customer records only their own confirmation of a fix "
+            "(a confirming step with confirmation 'customer')",
+            "ROLE_NOT_ALLOWED",
+        )
+    if role == R.SYSTEM and confirmation == Confirmation.CUSTOMER:
+        raise TransitionError(
+            "the system cannot confirm for the customer; it may record a lapse",
+            "ROLE_NOT_ALLOWED",
+        )
+    if (
+        confirmation == Confirmation.LAPSED
+        and state.confirm_by is not None
+        and parse_timestamp(at) < parse_timestamp(state.confirm_by)
+    ):
+        raise TransitionError(
+            f"the customer has until {state.confirm_by} to confirm; it has not lapsed at {at}",
+            "CONFIRMATION_NOT_LAPSED",
+        )
 
 
 # --- effects: the fields a step changes besides the status ----------------------------------
@@ -490,28 +650,68 @@ def _decision(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _offered(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
-    return {"offer": Money.from_fields(public)}
+    return {
+        "offer": Money.from_fields(public),
+        "offer_kind": CompensationKind(public.get("kind", CompensationKind.MONEY)),
+        "offer_needs_identity": public.get("identity_required", False),
+    }
+
+
+_NO_OFFER = {"offer": None, "offer_kind": None, "offer_needs_identity": False}
 
 
 def _declined(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
-    return {"offer": None}
+    return dict(_NO_OFFER)
 
 
 def _paid(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
     paid = Money.from_fields(public)
     if paid is None:
-        return {"offer": None}
-    return {"offer": None, "payments": (*state.payments, paid)}
+        return dict(_NO_OFFER)
+    return {**_NO_OFFER, "payments": (*state.payments, paid)}
+
+
+def _restarted_playbook(state: StepState) -> tuple[PlaybookStep, ...]:
+    """The playbook's steps done at the start of a cycle: the identity check, once done."""
+    if state.identity_verified and state.category in playbooks.IDENTITY_FIRST:
+        return (playbooks.IDENTITY_STEP,)
+    return ()
+
+
+def _identity_verified(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    done = state.playbook
+    if state.category in playbooks.IDENTITY_FIRST and playbooks.IDENTITY_STEP not in done:
+        done = (*done, playbooks.IDENTITY_STEP)
+    return {"identity_verified": True, "playbook": done}
+
+
+def _playbook_step(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "playbook": (*state.playbook, PlaybookStep(public["step"])),
+        "confirm_by": public.get("confirm_by"),
+    }
+
+
+def _target_set(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"target_set": True}
+
+
+def _incident_linked(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"incident": public["incident"]}
 
 
 def _reopened(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
     # A new cycle: a new decision and new clocks; payments already made stay recorded.
+    # The playbook starts again (a verified identity stays verified).
     return {
         "outcome": None,
-        "offer": None,
+        **_NO_OFFER,
         "info_pending": False,
         "holding_reply_sent": False,
         "reopen_count": state.reopen_count + 1,
+        "playbook": _restarted_playbook(state),
+        "confirm_by": None,
+        "target_set": False,
     }
 
 
@@ -542,6 +742,10 @@ EFFECTS: Mapping[EventType, Effect] = MappingProxyType(
         E.REOPENED: _reopened,
         E.RATED: _rated,
         E.ERASED: _erased,
+        E.IDENTITY_VERIFIED: _identity_verified,
+        E.PLAYBOOK_STEP: _playbook_step,
+        E.TARGET_SET: _target_set,
+        E.INCIDENT_LINKED: _incident_linked,
     }
 )
 
@@ -624,6 +828,8 @@ def step(
             registry, envelope.public["signature"]["key_id"], envelope.actor.role, envelope.at
         )
     new = apply(state, envelope.type, envelope.actor.role, envelope.public)
+    if state is not None:  # after apply, as the monitor checks: table, guards, then these
+        check_context(state, envelope.type, envelope.actor.role, envelope.public, envelope.at)
     return link(new, envelope)
 
 
@@ -668,6 +874,10 @@ _POSSIBLE: Mapping[EventType, Callable[[ComplaintState], bool]] = MappingProxyTy
         E.ERASED: lambda s: any(
             e.type != E.ERASED and e.leaf_hash not in s.erased for e in s.events
         ),
+        E.IDENTITY_VERIFIED: lambda s: not s.identity_verified,
+        E.PLAYBOOK_STEP: lambda s: playbooks.next_step(s.category, s.playbook) is not None,
+        E.TARGET_SET: lambda s: s.category in playbooks.UNTIMED_CATEGORIES and not s.target_set,
+        E.INCIDENT_LINKED: lambda s: s.incident is None,
     }
 )
 

@@ -26,6 +26,11 @@ class EventType(StrEnum):
     RATED = "rated"
     ERASED = "erased"
     BUNDLE_EXPORTED = "bundle_exported"  # an evidence bundle was exported (ledger/evidence)
+    # The service playbook (ledger/complaints/playbooks.py).
+    IDENTITY_VERIFIED = "identity_verified"  # method + a reference to the check, no documents
+    PLAYBOOK_STEP = "playbook_step"  # one step of the category's playbook, in its order
+    TARGET_SET = "target_set"  # the handler's resolution target for an untimed category
+    INCIDENT_LINKED = "incident_linked"  # the complaint is part of a mass incident
     # Log entries that are not complaint steps: the officer key registry.
     OFFICER_KEY_REGISTERED = "officer_key_registered"
     OFFICER_KEY_REVOKED = "officer_key_revoked"
@@ -48,6 +53,7 @@ RATEABLE_EVENTS = frozenset(
         EventType.COMPENSATION_OFFERED,
         EventType.COMPENSATION_PAID,
         EventType.CLOSED,
+        EventType.PLAYBOOK_STEP,
     }
 )
 
@@ -88,6 +94,10 @@ class Category(StrEnum):
     INTERFACE_FAULT = "interface_fault"
     SYNC_FAULT = "sync_fault"
     REFUND_OR_CLAIM = "refund_or_claim"
+    GENERAL_QUESTION = "general_question"  # general question / FAQ
+    INTEGRATION_PROBLEM = "integration_problem"
+    BANK_INTEGRATION = "bank_integration"  # an integration problem with a bank
+    SECURITY_QUESTION = "security_question"  # no fixed time: the handler sets one (target_set)
 
 
 class Channel(StrEnum):
@@ -134,6 +144,66 @@ class PaymentMethod(StrEnum):
     CARD_REFUND = "card_refund"
     ON_CHAIN = "on_chain"
     ACCOUNT_CREDIT = "account_credit"
+    IN_KIND = "in_kind"  # a discount or a free service: given, not paid
+
+
+class CompensationKind(StrEnum):
+    """What redress consists of; every kind carries its value (amount) for the figures."""
+
+    MONEY = "money"
+    FEE_REFUND = "fee_refund"
+    DISCOUNT = "discount"
+    BONUS_CREDIT = "bonus_credit"
+    FREE_SERVICE = "free_service"
+
+
+class PlaybookStep(StrEnum):
+    """Steps of the service playbooks, three per category (playbooks.PLAYBOOKS orders them)."""
+
+    IDENTITY_VERIFICATION = "identity_verification"  # recorded as identity_verified
+    RECOVERY_ALTERNATIVES_PROPOSED = "recovery_alternatives_proposed"
+    SECURE_RESET = "secure_reset"
+    CHAIN_ERROR_FOUND = "chain_error_found"
+    CUSTOMER_UPDATED = "customer_updated"
+    RESOLUTION_CONFIRMED = "resolution_confirmed"
+    ACCESS_BLOCKED = "access_blocked"
+    KEYS_CHANGED = "keys_changed"
+    SECURITY_VALIDATED = "security_validated"
+    FAULT_REPRODUCED = "fault_reproduced"
+    FIX_DEPLOYED = "fix_deployed"
+    FIX_CONFIRMED = "fix_confirmed"
+    SYNC_DIAGNOSED = "sync_diagnosed"
+    RESYNC_PERFORMED = "resync_performed"
+    BALANCE_CONFIRMED = "balance_confirmed"
+    DETAILED_REVIEW = "detailed_review"
+    DECISION_COMMUNICATED = "decision_communicated"
+    SOLUTION_CARRIED_OUT = "solution_carried_out"
+    QUESTION_UNDERSTOOD = "question_understood"
+    ANSWER_GIVEN = "answer_given"
+    ANSWER_CONFIRMED = "answer_confirmed"
+    INTEGRATION_DIAGNOSED = "integration_diagnosed"
+    PARTNER_CONTACTED = "partner_contacted"
+    INTEGRATION_RESTORED = "integration_restored"
+    RISK_ASSESSED = "risk_assessed"
+    GUIDANCE_GIVEN = "guidance_given"
+    PROTECTION_CONFIRMED = "protection_confirmed"
+
+
+class Confirmation(StrEnum):
+    """How a confirming playbook step (the customer confirms the fix) was reached."""
+
+    CUSTOMER = "customer"  # the customer confirmed
+    LAPSED = "lapsed"  # the stated wait for the customer's confirmation passed
+
+
+class IdentityMethod(StrEnum):
+    """How the customer's identity was checked (the documents themselves never reach the log)."""
+
+    DOCUMENT_CHECK = "document_check"
+    VIDEO_CALL = "video_call"
+    KNOWLEDGE_CHECK = "knowledge_check"
+    DEVICE_BINDING = "device_binding"
+    BANK_VERIFICATION = "bank_verification"
 
 
 class EscalationLevel(StrEnum):

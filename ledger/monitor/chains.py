@@ -46,6 +46,8 @@ _CATEGORIES, _CHANNELS, _LANGUAGES, _LEVELS = (
 _GUARDS = _states.GUARDS
 _check_position = _states.check_position
 _EFFECTS = _states.EFFECTS
+_check_context = _states.check_context
+_PLAYBOOK_STEP = E.PLAYBOOK_STEP  # the only step check_context looks at
 
 # --- the state: the domain's fields, mutable, plus where the monitor is in the chain ---------
 
@@ -238,6 +240,8 @@ def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None
     check = _GUARDS.get(et)
     if check is not None:
         check(state, public)
+    if et == _PLAYBOOK_STEP:
+        _check_context(state, et, role, public, at)
     state.status = target
     effect = _EFFECTS.get(et)
     if effect is not None:
