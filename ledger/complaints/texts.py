@@ -22,15 +22,26 @@ from importlib import resources
 from typing import TypedDict, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
-from ledger.complaints.deadlines import JURISDICTIONS, Clock
+from ledger.complaints.deadlines import JURISDICTIONS, Clock, ClockName
 from ledger.complaints.errors import TemplateError
 from ledger.complaints.payloads import AMOUNT
+from ledger.complaints.playbooks import playbook
 from ledger.complaints.timestamps import as_utc
-from ledger.complaints.vocab import Category, Language, Outcome, PaymentMethod, Status
+from ledger.complaints.vocab import (
+    Category,
+    CompensationKind,
+    IdentityMethod,
+    Language,
+    Outcome,
+    PaymentMethod,
+    PlaybookStep,
+    Status,
+)
 
 DEFAULT_LANGUAGE = Language.EN
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _Fact = TypeVar("_Fact")
+_Code = TypeVar("_Code", bound=StrEnum)
 
 
 class MessageKind(StrEnum):
@@ -39,6 +50,8 @@ class MessageKind(StrEnum):
     HOLDING_REPLY = "holding_reply"
     DECISION = "decision"
     COMPENSATION_OFFER = "compensation_offer"
+    PLAYBOOK_STEP = "playbook_step"  # a progress update: one playbook step done
+    INCIDENT_HOLDING_REPLY = "incident_holding_reply"  # the holding reply of a mass incident
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,9 @@ class MessageFacts:
     asset: str | None = None
     method: PaymentMethod | str | None = None
     timezone: str | None = None
+    step: PlaybookStep | str | None = None  # a step of the category's playbook
+    incident: str | None = None  # the mass incident's id, e.g. INC-2026-0042
+    kind: CompensationKind | str | None = None  # None: money
 
 
 @dataclass(frozen=True)
@@ -90,6 +106,8 @@ class ClockBases(TypedDict):
     service_target: str
     statutory: Mapping[str, str]  # by jurisdiction code
     statutory_extended: str
+    step_target: str  # {step_name}, {minutes}
+    handler_target: str  # {target}, {limit} (hours)
 
 
 class Locale(TypedDict):
@@ -103,10 +121,17 @@ class Locale(TypedDict):
     categories: Mapping[str, Mapping[str, str]]  # name, note, info_hint
     outcomes: Mapping[str, str]
     methods: Mapping[str, str]
+    compensation_kinds: Mapping[str, str]
+    identity_methods: Mapping[str, str]
+    playbook_steps: Mapping[str, Mapping[str, str]]  # name, note
+    playbook_progress: str  # {number}, {total}, {step_name}
+    playbook_not_started: str  # {total}
+    playbook_complete: str  # {total}
     referral_rights: Mapping[str, str]  # by region (UK, EU)
     no_remedy: str
     templates: Mapping[str, Mapping[str, str]]  # subject, body
     clock_bases: ClockBases
+    clock_names: Mapping[str, str]  # by ClockName
 
 
 @cache
@@ -163,6 +188,22 @@ def clock_basis(clock: Clock, language: Language | str) -> str:
                     "limit": _number(args["limit"], language),
                 },
             )
+        case "step_target":
+            return render(
+                bases["step_target"],
+                {
+                    "step_name": _step_text(args["step"], language)["name"],
+                    "minutes": _number(args["minutes"], language),
+                },
+            )
+        case "handler_target":
+            return render(
+                bases["handler_target"],
+                {
+                    "target": _number(args["target"], language),
+                    "limit": _number(args["limit"], language),
+                },
+            )
         case "statutory" | "statutory_extended":
             basis = bases["statutory"].get(args["jurisdiction"])
             if basis is None:
@@ -171,6 +212,103 @@ def clock_basis(clock: Clock, language: Language | str) -> str:
                 basis = render(bases["statutory_extended"], {"basis": basis})
             return basis
     return clock.basis
+
+
+def clock_name(name: ClockName | str, language: Language | str) -> str:
+    """The short human name of a clock (``first_response`` → "First response")."""
+    return _vocab_text(locale(language)["clock_names"], ClockName, name, "clock")
+
+
+def compensation_kind_name(kind: CompensationKind | str, language: Language | str) -> str:
+    """What a redress consists of, as the customer reads it (``fee_refund`` → "Fee refund")."""
+    return _vocab_text(
+        locale(language)["compensation_kinds"], CompensationKind, kind, "compensation kind"
+    )
+
+
+def identity_method_name(method: IdentityMethod | str, language: Language | str) -> str:
+    """How the customer's identity was checked, as the customer reads it."""
+    return _vocab_text(
+        locale(language)["identity_methods"], IdentityMethod, method, "identity method"
+    )
+
+
+class StepProgress(TypedDict):
+    step: str
+    name: str
+    note: str
+    done: bool
+
+
+class PlaybookProgress(TypedDict):
+    number: int  # steps done
+    total: int
+    next: str | None  # the step the playbook expects next; None once complete
+    text: str  # e.g. "Step 2 of 3: Update sent"
+    steps: list[StepProgress]
+
+
+def playbook_progress(
+    category: Category | str, done: Sequence[str], language: Language | str
+) -> PlaybookProgress:
+    """Where a complaint stands in its category's playbook, worded in ``language``.
+
+    ``done`` is the steps done in this cycle, in order (``ComplaintState.playbook``); it must
+    be the start of the playbook, as the state machine records it.
+    """
+    try:
+        steps = playbook(category)
+    except ValueError:
+        raise TemplateError(f"unknown category {category!r}", "BAD_FACT") from None
+    number = len(done)
+    if tuple(map(str, done)) != tuple(map(str, steps[:number])):
+        raise TemplateError(f"{list(done)} is not the start of the {category} playbook", "BAD_FACT")
+    loc = locale(language)
+    total = len(steps)
+    if number == 0:
+        text = render(loc["playbook_not_started"], {"total": str(total)})
+    elif number == total:
+        text = render(loc["playbook_complete"], {"total": str(total)})
+    else:
+        text = render(
+            loc["playbook_progress"],
+            {
+                "number": str(number),
+                "total": str(total),
+                "step_name": _step_text(steps[number - 1], language)["name"],
+            },
+        )
+    return {
+        "number": number,
+        "total": total,
+        "next": str(steps[number]) if number < total else None,
+        "text": text,
+        "steps": [_step_progress(s, i < number, language) for i, s in enumerate(steps)],
+    }
+
+
+def _step_progress(step: PlaybookStep, done: bool, language: Language | str) -> StepProgress:
+    text = _step_text(step, language)
+    return {"step": str(step), "name": text["name"], "note": text["note"], "done": done}
+
+
+def _step_text(step: PlaybookStep | str, language: Language | str) -> Mapping[str, str]:
+    """A playbook step's name and note in ``language``."""
+    texts = locale(language)["playbook_steps"]
+    code = _code(PlaybookStep, step, "playbook step")
+    return texts[code]
+
+
+def _vocab_text(table: Mapping[str, str], enum: type[_Code], value: _Code | str, what: str) -> str:
+    return table[_code(enum, value, what)]
+
+
+def _code(enum: type[_Code], value: _Code | str, what: str) -> str:
+    """``value`` as a code of ``enum``; TemplateError (BAD_FACT) when it is none."""
+    try:
+        return str(enum(value))
+    except ValueError:
+        raise TemplateError(f"unknown {what} {value!r}", "BAD_FACT") from None
 
 
 def _number(text: str, language: Language | str) -> str:
@@ -272,6 +410,23 @@ def _template(kind: MessageKind | str, language: Language | str) -> Mapping[str,
         raise TemplateError(f"unknown message kind {kind!r}", "UNKNOWN_TEMPLATE") from None
 
 
+def _step_values(
+    category: Category | str, step: PlaybookStep | str, lang: Language
+) -> dict[str, str]:
+    """A step's placeholders: its name and note, and where it stands in the playbook."""
+    steps = playbook(category)
+    code = _code(PlaybookStep, step, "playbook step")
+    if code not in steps:
+        raise TemplateError(f"{code} is not a step of the {category} playbook", "BAD_FACT")
+    text = _step_text(code, lang)
+    return {
+        "step_name": text["name"],
+        "step_note": text["note"],
+        "step_number": str(steps.index(PlaybookStep(code)) + 1),
+        "step_total": str(len(steps)),
+    }
+
+
 def _timezone(facts: MessageFacts) -> ZoneInfo:
     if facts.timezone:
         return ZoneInfo(facts.timezone)
@@ -340,6 +495,15 @@ def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[
             case "method":
                 if need(facts.method, "method"):
                     out[name] = loc["methods"][str(PaymentMethod(facts.method))]
+            case "compensation_kind":
+                kind = facts.kind or CompensationKind.MONEY
+                out[name] = compensation_kind_name(kind, lang)
+            case "step_name" | "step_note" | "step_number" | "step_total":
+                if need(facts.step, "step") and facts.step is not None:
+                    out[name] = _step_values(facts.category, facts.step, lang)[name]
+            case "incident":
+                if need(facts.incident, "incident"):
+                    out[name] = facts.incident
             case _:
                 raise TemplateError(f"template uses unknown placeholder {name!r}", "BAD_TEMPLATE")
     if missing:

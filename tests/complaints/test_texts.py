@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from ledger.complaints.errors import TemplateError
+from ledger.complaints.playbooks import playbook
 from ledger.complaints.texts import (
     MessageFacts,
     MessageKind,
@@ -20,7 +21,14 @@ from ledger.complaints.texts import (
     render_message,
     status_text,
 )
-from ledger.complaints.vocab import Category, Language, Outcome, PaymentMethod, Status
+from ledger.complaints.vocab import (
+    Category,
+    CompensationKind,
+    Language,
+    Outcome,
+    PaymentMethod,
+    Status,
+)
 
 REF = "CMP-5NRHC-GNQ4T-R480B-2FJMZ-QB1JG"
 
@@ -42,6 +50,8 @@ def facts(category=Category.HACKED_ACCOUNT, **kw) -> MessageFacts:
         amount="1234.50",
         currency="EUR",
         method=PaymentMethod.BANK_TRANSFER,
+        step=playbook(category)[1] if category in list(Category) else None,
+        incident="INC-2026-0042",
     )
     base.update(kw)
     return MessageFacts(**base)
@@ -104,6 +114,21 @@ def test_facts_appear_localised():
     assert "el dia 1 d'abril de 2026" in ca.body
 
 
+@pytest.mark.parametrize("lang", list(Language))
+def test_compensation_offer_names_the_kind_of_redress(lang):
+    kinds = locale(lang)["compensation_kinds"]
+    money = render_message("compensation_offer", lang, facts())
+    assert kinds["money"] in money.body  # no kind given: money
+    for kind in CompensationKind:
+        method = "in_kind" if kind in ("discount", "free_service") else "bank_transfer"
+        msg = render_message("compensation_offer", lang, facts(kind=kind, method=method))
+        assert kinds[kind] in msg.body and locale(lang)["methods"][method] in msg.body
+        assert format_amount("1234.50", "EUR", lang) in msg.body
+    with pytest.raises(TemplateError) as exc:
+        render_message("compensation_offer", lang, facts(kind="voucher"))
+    assert exc.value.code == "BAD_FACT"
+
+
 def test_decision_without_remedy_and_referral_rights_per_jurisdiction():
     msg = render_message("decision", "pt", facts(outcome="rejected", remedy=None))
     assert "improcedente" in msg.body and locale("pt")["no_remedy"] in msg.body
@@ -130,6 +155,12 @@ def test_missing_facts_are_named():
         render_message("decision", "en", facts(rules=()))
     with pytest.raises(TemplateError):
         render_message("acknowledgement", "en", facts(final_response_date=None))
+    with pytest.raises(TemplateError) as exc:
+        render_message("playbook_step", "en", facts(step=None))
+    assert exc.value.code == "MISSING_FACT" and "step" in exc.value.message
+    with pytest.raises(TemplateError) as exc:
+        render_message("incident_holding_reply", "en", facts(incident=None, delay_reason=""))
+    assert "incident" in exc.value.message and "delay_reason" in exc.value.message
 
 
 def test_user_text_is_inserted_verbatim_never_expanded():
