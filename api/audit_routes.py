@@ -67,8 +67,43 @@ class FiguresQuery(Strict):
 
 class Durations(ma.Schema):
     count = ma.fields.Integer()
+    mean_seconds = ma.fields.Float(allow_none=True)
     median_seconds = ma.fields.Float(allow_none=True)
     p90_seconds = ma.fields.Float(allow_none=True)
+
+
+class FirstResponses(Durations):
+    within_goal = ma.fields.Integer(metadata={"description": "before the goal promised at intake"})
+    within_limit = ma.fields.Integer(metadata={"description": "before the limit (2 h)"})
+    within_goal_rate = ma.fields.Float(allow_none=True)
+    within_limit_rate = ma.fields.Float(allow_none=True)
+
+
+class Resolutions(Durations):
+    with_target = ma.fields.Integer(
+        metadata={"description": "resolutions with a target (an untimed category gets one "
+                  "from its handler)"}
+    )  # fmt: skip
+    within_target = ma.fields.Integer()
+    within_limit = ma.fields.Integer()
+    within_target_rate = ma.fields.Float(allow_none=True)
+    within_limit_rate = ma.fields.Float(allow_none=True)
+
+
+class HourTargetBreaches(ma.Schema):
+    first_response = ma.fields.Integer(metadata={"description": "first responses after 2 h"})
+    target_resolution = ma.fields.Integer()
+    resolution_limit = ma.fields.Integer()
+
+
+class ShareOfResolutions(ma.Schema):
+    resolved = ma.fields.Integer()
+    rate = ma.fields.Float(allow_none=True)
+
+
+class Automation(ma.Schema):
+    resolved_by_bot = ma.fields.Integer()
+    rate = ma.fields.Float(allow_none=True)
 
 
 class Decisions(ma.Schema):
@@ -79,6 +114,7 @@ class Decisions(ma.Schema):
     upheld_rate = ma.fields.Float(allow_none=True)
     partially_upheld_rate = ma.fields.Float(allow_none=True)
     rejected_rate = ma.fields.Float(allow_none=True)
+    root_causes = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
 class JurisdictionBreaches(ma.Schema):
@@ -91,6 +127,12 @@ class Breaches(JurisdictionBreaches):
     by_jurisdiction = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.Nested(JurisdictionBreaches)
     )
+
+
+class KindRedress(ma.Schema):
+    payments = ma.fields.Integer()
+    by_currency = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    by_asset = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
 
 
 class Redress(ma.Schema):
@@ -108,6 +150,11 @@ class Redress(ma.Schema):
         values=ma.fields.String(),
         metadata={"description": "exact decimal sums per crypto asset"},
     )
+    by_kind = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(KindRedress),
+        metadata={"description": "per compensation kind, its value (disclosed amounts)"},
+    )
 
 
 class Csat(ma.Schema):
@@ -123,9 +170,14 @@ class SliceFigures(ma.Schema):
     withdrawn = ma.fields.Integer()
     referred = ma.fields.Integer()
     reopened = ma.fields.Integer()
+    linked_to_incidents = ma.fields.Integer()
     decisions = ma.fields.Nested(Decisions)
-    time_to_first_response = ma.fields.Nested(Durations)
+    time_to_first_response = ma.fields.Nested(FirstResponses)
     time_to_final_response = ma.fields.Nested(Durations)
+    time_to_resolution = ma.fields.Nested(Resolutions)
+    hour_target_breaches = ma.fields.Nested(HourTargetBreaches)
+    first_contact_resolution = ma.fields.Nested(ShareOfResolutions)
+    automation = ma.fields.Nested(Automation)
     deadline_breaches = ma.fields.Nested(Breaches)
     redress_paid = ma.fields.Nested(Redress)
     csat = ma.fields.Nested(Csat)
@@ -153,6 +205,11 @@ class Figures(ma.Schema):
     by_category = _breakdown("category")
     by_channel = _breakdown("channel")
     by_language = _breakdown("language")
+    by_incident = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(SliceFigures),
+        metadata={"description": "the same figures per incident, from each link on"},
+    )
 
 
 class CheckpointRef(ma.Schema):

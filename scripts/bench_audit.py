@@ -65,8 +65,18 @@ from ledger.complaints.figures import (
     to_ms,
 )
 from ledger.complaints.officers import OfficerRegistry, build_key_registration
+from ledger.complaints.playbooks import (
+    AFTER_DECISION_STEPS,
+    CONFIRMING_STEPS,
+    IDENTITY_FIRST,
+    IDENTITY_STEP,
+    PLAYBOOKS,
+    UNTIMED_CATEGORIES,
+    states_wait,
+)
 from ledger.complaints.reference import format_reference
 from ledger.complaints.states import step
+from ledger.complaints.vocab import Category
 from ledger.log import merkle
 from ledger.log.canonical import canonical_json
 from ledger.log.checkpoint import Checkpoint
@@ -88,36 +98,88 @@ YEAR_MS = 360 * 86_400_000
 MIN = 60_000
 HOUR = 60 * MIN
 
-CATEGORIES = ["lost_recovery_phrase", "stuck_transaction", "hacked_account", "interface_fault",
-              "sync_fault", "refund_or_claim"]  # fmt: skip
+CATEGORIES = [c.value for c in Category]
 CHANNELS = ["email", "chat", "phone", "social", "in_app", "web_form"]
 LANGUAGES = ["en", "ca", "pt", "zh", "lt", "ru"]
 JURISDICTIONS = ["EU-PSD2", "EU-PSD2-LT", "UK-FCA-DISP", "UK-FCA-PSR"]
 
 # (event type, role, public fields besides "state", resulting state)
 SIGNED = {"decision", "compensation_offered", "compensation_paid"}
+RATES_DECISION = -1  # a rating's "rates": replaced by the seq of the path's decision
+CONFIRM_BY = "confirm_by"  # replaced by the instant three days after the step stating it
 
 
-def _paths(rng: random.Random, key_id: str) -> dict[str, list[tuple]]:
+def _redress(rng: random.Random) -> dict:
+    """Compensation of a random kind, with its value (in kind for discounts, free services)."""
+    value = f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}"
+    kind = rng.choices(["money", "fee_refund", "discount", "bonus_credit", "free_service"],
+                       [60, 15, 10, 10, 5])[0]  # fmt: skip
+    if kind == "money":
+        if rng.random() < 0.3:
+            return {"amount": f"{rng.randint(1, 900)}.5", "asset": "USDC", "method": "on_chain"}
+        return {"amount": value, "currency": "EUR", "method": "bank_transfer"}
+    method = "in_kind" if kind in ("discount", "free_service") else "account_credit"
+    return {"kind": kind, "amount": value, "currency": "EUR", "method": method}
+
+
+def _playbook(category: str, rng: random.Random, decision: tuple) -> list[tuple]:
+    """The category's playbook steps (the identity check first where it comes first), with
+    the decision where a step reports it, then the closure."""
+    out: list[tuple] = []
+    status = "acknowledged"
+    if category in UNTIMED_CATEGORIES:
+        out.append(("target_set", "agent", {"target_minutes": 120, "limit_minutes": 480}, status))
+    for step_ in PLAYBOOKS[Category(category)]:
+        if step_ in AFTER_DECISION_STEPS:
+            out.append(decision)
+            status = "decided"
+        if step_ == IDENTITY_STEP:
+            out.append(("identity_verified", "agent", {"method": "document_check"}, status))
+            continue
+        status = "investigating" if status != "decided" else status
+        if step_ in CONFIRMING_STEPS:
+            lapsed = rng.random() < 0.2
+            out.append(("playbook_step", "system" if lapsed else "customer",
+                        {"step": step_, "confirmation": "lapsed" if lapsed else "customer"},
+                        status))  # fmt: skip
+        else:
+            # The step before a confirmation states the wait (synthetic_events dates it).
+            extra = {"confirm_by": CONFIRM_BY} if states_wait(category, step_) else {}
+            out.append(("playbook_step", "agent", {"step": step_, **extra}, status))
+    if status != "decided":
+        out.append(decision)
+    return [*out, ("closed", "agent", {"reason": "resolved"}, "closed")]
+
+
+def _paths(rng: random.Random, key_id: str, category: str) -> dict[str, list[tuple]]:
     def decision(outcome):
-        return ("decision", "officer", {"outcome": outcome, "root_cause": "product_defect",
+        return ("decision", "officer", {"outcome": outcome, "root_cause": rng.choice(
+                ["product_defect", "network_conditions", "third_party", "human_error"]
+                if outcome != "rejected" else ["no_fault_found", "customer_action"]),
                 "rules": ["PSD2 Art. 101"], "evidence": []}, "decided")  # fmt: skip
 
-    eur = {"amount": f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}", "currency": "EUR",
-           "method": "bank_transfer"}  # fmt: skip
-    usdc = {"amount": f"{rng.randint(1, 900)}.5", "asset": "USDC", "method": "on_chain"}
-    money = eur if rng.random() < 0.7 else usdc
+    money = _redress(rng)
+    identity = (
+        [("identity_verified", "agent", {"method": "video_call"}, "acknowledged")]
+        if category in IDENTITY_FIRST
+        else []
+    )
     # Each path follows the received event (seq 0); a rating rates the path's decision.
     return {
         "paid": [
             ("acknowledged", "agent", {}, "acknowledged"),
+            *identity,
             ("evidence_added", "customer", {"kind": "screenshot"}, "investigating"),
             decision("upheld"),
             ("compensation_offered", "officer", money, "compensation_offered"),
             ("compensation_accepted", "customer", {}, "compensation_accepted"),
             ("compensation_paid", "officer", money, "compensation_paid"),
             ("closed", "agent", {}, "closed"),
-            ("rated", "customer", {"csat": rng.randint(3, 5), "rates": 3}, "closed"),
+            ("rated", "customer", {"csat": rng.randint(3, 5), "rates": RATES_DECISION}, "closed"),
+        ],
+        "playbook": [
+            ("acknowledged", "system" if rng.random() < 0.5 else "agent", {}, "acknowledged"),
+            *_playbook(category, rng, decision("upheld")),
         ],
         "rejected": [
             ("acknowledged", "agent", {}, "acknowledged"),
@@ -125,7 +187,7 @@ def _paths(rng: random.Random, key_id: str) -> dict[str, list[tuple]]:
             ("info_received", "customer", {}, "investigating"),
             decision("rejected"),
             ("closed", "agent", {}, "closed"),
-            ("rated", "customer", {"csat": rng.randint(1, 3), "rates": 4}, "closed"),
+            ("rated", "customer", {"csat": rng.randint(1, 3), "rates": RATES_DECISION}, "closed"),
         ],
         "withdrawn": [
             ("acknowledged", "agent", {}, "acknowledged"),
@@ -133,6 +195,12 @@ def _paths(rng: random.Random, key_id: str) -> dict[str, list[tuple]]:
         ],
         "holding": [
             ("acknowledged", "agent", {}, "acknowledged"),
+            (
+                "incident_linked",
+                "agent",
+                {"incident": f"INC-2026-{rng.randint(1, 40):04d}"},
+                "acknowledged",
+            ),
             ("holding_reply", "agent", {}, "investigating"),
             decision("partially_upheld"),
             ("closed", "agent", {}, "closed"),
@@ -162,8 +230,8 @@ def _paths(rng: random.Random, key_id: str) -> dict[str, list[tuple]]:
     }
 
 
-PATH_WEIGHTS = {"paid": 25, "rejected": 25, "withdrawn": 8, "holding": 10, "referred": 8,
-                "reopened": 6, "open": 18}  # fmt: skip
+PATH_WEIGHTS = {"paid": 20, "playbook": 15, "rejected": 20, "withdrawn": 7, "holding": 10,
+                "referred": 7, "reopened": 6, "open": 15}  # fmt: skip
 
 
 def synthetic_events(n_events: int, seed: int, key_id: str) -> Iterator[tuple]:
@@ -171,18 +239,29 @@ def synthetic_events(n_events: int, seed: int, key_id: str) -> Iterator[tuple]:
     rng = random.Random(seed)
     names, weights = zip(*PATH_WEIGHTS.items(), strict=True)
     out = []
-    count = complaint = 0
+    count = complaint = confirm_by = 0
     while count < n_events:
         at = YEAR_START + rng.randrange(YEAR_MS)
-        public = {"category": rng.choice(CATEGORIES), "channel": rng.choice(CHANNELS),
+        category = rng.choice(CATEGORIES)
+        public = {"category": category, "channel": rng.choice(CHANNELS),
                   "language": rng.choice(LANGUAGES), "jurisdiction": rng.choice(JURISDICTIONS),
                   "state": "received"}  # fmt: skip
+        if rng.random() < 0.15:
+            public["level"] = "bot"
         out.append((at, complaint, 0, "received", "customer", public))
-        steps = _paths(rng, key_id)[rng.choices(names, weights)[0]]
+        steps = _paths(rng, key_id, category)[rng.choices(names, weights)[0]]
+        decided = next((i for i, s in enumerate(steps, 1) if s[0] == "decision"), None)
         for seq, (type_, role, extra, state) in enumerate(steps, 1):
             # Mostly minutes to hours; sometimes weeks (late answers: deadline breaches).
             at += rng.choice((10 * MIN, HOUR, 4 * HOUR, 26 * HOUR, 3 * 24 * HOUR, 30 * 24 * HOUR))
             pub = {**extra, "state": state}
+            if pub.get("rates") == RATES_DECISION:
+                pub["rates"] = decided
+            if pub.get("confirm_by") == CONFIRM_BY:
+                confirm_by = at + 3 * 24 * HOUR
+                pub["confirm_by"] = _iso(confirm_by)
+            if pub.get("confirmation") == "lapsed":
+                at = max(at, confirm_by)  # a lapse is recorded once the wait is over
             if type_ in SIGNED:
                 pub["signature"] = {"key_id": key_id, "sig": rng.randbytes(64).hex()}
             out.append((at, complaint, seq, type_, role, pub))

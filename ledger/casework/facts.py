@@ -27,6 +27,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     and_,
+    case,
     func,
     insert,
     not_,
@@ -51,13 +52,13 @@ from ledger.complaints.figures import (
     finalise,
     to_ms,
 )
-from ledger.complaints.vocab import OFFICER_KEY_EVENTS
+from ledger.complaints.vocab import OFFICER_KEY_EVENTS, EscalationLevel
 from ledger.db import Base
 from ledger.logstore.models import Log, LogEntry, install_append_only_triggers
 from ledger.logstore.store import defer_insert
 
-_CELL = ("category", "channel", "language", "jurisdiction")
-_BOOLEAN_PREDICATES = {"ends_cycle", "first_response"}
+_CELL = ("category", "channel", "language", "jurisdiction", "incident")
+_BOOLEAN_PREDICATES = {"ends_cycle", "first_response", "resolution"}
 
 
 def _partial(name: str, where: str, *columns: str) -> Index:
@@ -99,12 +100,27 @@ class AuditFact(Base):
     cycle_ended: Mapped[bool] = mapped_column(Boolean)
     ends_cycle: Mapped[bool] = mapped_column(Boolean)
     ended_due_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    incident: Mapped[str] = mapped_column(String(24))
+    level: Mapped[str] = mapped_column(String(16))
+    contacted: Mapped[bool] = mapped_column(Boolean)
+    root_cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    fr_goal_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    fr_limit_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    target_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    limit_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    wait_since_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    paused_ms: Mapped[int] = mapped_column(BigInteger)
+    resolved: Mapped[bool] = mapped_column(Boolean)
+    resolution: Mapped[bool] = mapped_column(Boolean)
+    resolution_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (
         Index("ux_audit_facts_reference_seq", "reference", "seq", unique=True),
         # Covering indexes, cell columns first: each figure query reads only the rows it counts
         # and reads them already in GROUP BY order (no sort, no hash table; see sql_cells).
-        Index("ix_audit_facts_counts", "type", *_CELL, "outcome", "csat", "at_ms", "log_index"),
+        Index("ix_audit_facts_counts", "type", *_CELL, "outcome", "root_cause", "csat", "at_ms",
+              "log_index"),
         _partial("ix_audit_facts_open", "open_delta <> 0", *_CELL, "at_ms", "open_delta",
                  "log_index"),
         _partial("ix_audit_facts_due_add", "due_add_ms IS NOT NULL", *_CELL, "due_add_ms",
@@ -116,11 +132,14 @@ class AuditFact(Base):
         _partial("ix_audit_facts_met", "ends_cycle", *_CELL, "ended_due_ms", "at_ms",
                  "log_index", "ends_cycle"),
         _partial("ix_audit_facts_first", "first_response", *_CELL, "at_ms", "received_ms",
-                 "log_index", "first_response"),
+                 "fr_goal_ms", "fr_limit_ms", "log_index", "first_response"),
+        _partial("ix_audit_facts_resolution", "resolution", *_CELL, "at_ms", "resolution_ms",
+                 "target_ms", "limit_ms", "cycle", "contacted", "level", "log_index",
+                 "resolution"),
         _partial("ix_audit_facts_decision", "type = 'decision'", *_CELL, "at_ms",
                  "cycle_start_ms", "log_index", "type"),
-        _partial("ix_audit_facts_paid", "type = 'compensation_paid'", *_CELL, "unit_kind",
-                 "unit", "amount", "at_ms", "log_index", "type"),
+        _partial("ix_audit_facts_paid", "type = 'compensation_paid'", *_CELL, "kind",
+                 "unit_kind", "unit", "amount", "at_ms", "log_index", "type"),
     )  # fmt: skip
 
 
@@ -238,22 +257,32 @@ def _between(col, w: Window):
     return and_(col >= w.start_ms, col < w.end_ms, col <= w.as_of_ms)
 
 
-CELL_COLUMNS = (T.category, T.channel, T.language, T.jurisdiction)
+CELL_COLUMNS = (T.category, T.channel, T.language, T.jurisdiction, T.incident)
+_N = len(CELL_COLUMNS)
 _COUNTED_TYPES = (*COUNTED_EVENTS, "decision", "rated")
+_BOT = EscalationLevel.BOT.value
 
 
-def _int_lists(conn: Connection, value, *where) -> Iterator[tuple[Any, list[int]]]:
-    """``(row, [value, ...])`` per cell: one aggregated list per cell instead of a row per fact."""
+def _int_lists(
+    conn: Connection, value, *where, sums: Sequence[Any] = ()
+) -> Iterator[tuple[Any, list[int]]]:
+    """``(row, [value, ...])`` per cell: one aggregated list per cell instead of a row per fact.
+    ``sums`` are more aggregates, at ``row[_N + 1:]``."""
     if conn.dialect.name == "postgresql":
-        for row in conn.execute(_per_cell(func.array_agg(value), where)):
-            yield row, row[4]
+        for row in conn.execute(_per_cell(func.array_agg(value), where, sums=sums)):
+            yield row, row[_N]
     else:  # SQLite has no arrays; a joined string is still far cheaper than one row per value
-        for row in conn.execute(_per_cell(func.group_concat(value), where)):
-            yield row, [int(v) for v in row[4].split(",")]
+        for row in conn.execute(_per_cell(func.group_concat(value), where, sums=sums)):
+            yield row, [int(v) for v in row[_N].split(",")]
 
 
-def _per_cell(value, where, *extra):
-    return select(*CELL_COLUMNS, *extra, value).where(*where).group_by(*CELL_COLUMNS, *extra)
+def _per_cell(value, where, *extra, sums: Sequence[Any] = ()):
+    return select(*CELL_COLUMNS, *extra, value, *sums).where(*where).group_by(*CELL_COLUMNS, *extra)
+
+
+def _count_if(*conditions) -> Any:
+    """How many rows of the group meet ``conditions`` (SUM of a CASE: both databases)."""
+    return func.sum(case((and_(*conditions), 1), else_=0))
 
 
 def sql_cells(conn: Connection, w: Window) -> Cells:
@@ -271,7 +300,7 @@ def sql_cells(conn: Connection, w: Window) -> Cells:
     cells: Cells = {}
 
     def cell(row) -> Cell:
-        key = (row[0], row[1], row[2], row[3])
+        key = (row[0], row[1], row[2], row[3], row[4])
         c = cells.get(key)
         if c is None:
             c = cells[key] = Cell()
@@ -279,14 +308,15 @@ def sql_cells(conn: Connection, w: Window) -> Cells:
 
     count = func.count()
     for row in conn.execute(
-        select(T.type, *CELL_COLUMNS, T.outcome, T.csat, count)
+        select(T.type, *CELL_COLUMNS, T.outcome, T.root_cause, T.csat, count)
         .where(T.type.in_(_COUNTED_TYPES), in_period)
-        .group_by(T.type, *CELL_COLUMNS, T.outcome, T.csat)
+        .group_by(T.type, *CELL_COLUMNS, T.outcome, T.root_cause, T.csat)
     ):
-        type_, outcome, csat, n = row[0], row[5], row[6], int(row[7])
-        counts = cell(row[1:5]).counts
+        type_, outcome, root, csat, n = row[0], row[6], row[7], row[8], int(row[9])
+        counts = cell(row[1 : _N + 1]).counts
         if type_ == "decision":
             counts[IX[f"decision_{outcome}"]] += n
+            counts[IX[f"root_{root}"]] += n
         elif type_ == "rated":
             counts[IX[f"csat_{csat}"]] += n
         else:
@@ -303,24 +333,49 @@ def sql_cells(conn: Connection, w: Window) -> Cells:
     ):  # fmt: skip
         value = func.sum(T.open_delta) if name == "open" else count
         for row in conn.execute(_per_cell(value, where)):
-            cell(row).counts[IX[name]] += int(row[4])
+            cell(row).counts[IX[name]] += int(row[_N])
     # T.first_response renders the partial index's predicate on both databases.
-    for row, values in _int_lists(conn, T.at_ms - T.received_ms, T.first_response, in_period):
-        cell(row).first_response_ms.extend(values)
+    waited = T.at_ms - T.received_ms
+    for row, values in _int_lists(
+        conn, waited, T.first_response, in_period,
+        sums=(_count_if(waited < T.fr_goal_ms), _count_if(waited < T.fr_limit_ms)),
+    ):  # fmt: skip
+        c = cell(row)
+        c.first_response_ms.extend(values)
+        c.counts[IX["fr_goal"]] += int(row[_N + 1])
+        c.counts[IX["fr_limit"]] += int(row[_N + 2])
+    res = T.resolution_ms
+    for row, values in _int_lists(
+        conn, res, T.resolution, in_period,
+        sums=(
+            func.count(T.target_ms),
+            _count_if(res < T.target_ms),
+            _count_if(res < T.limit_ms),
+            _count_if(T.cycle == 0, T.contacted.is_(False)),
+            _count_if(T.level == _BOT),
+        ),
+    ):  # fmt: skip
+        c = cell(row)
+        c.resolution_ms.extend(values)
+        for i, name in enumerate(("res_timed", "res_target", "res_limit", "res_fcr", "res_bot")):
+            c.counts[IX[name]] += int(row[_N + 1 + i])
     for row, values in _int_lists(
         conn, T.at_ms - T.cycle_start_ms, T.type == "decision", in_period
     ):
         cell(row).final_response_ms.extend(values)
     for row in conn.execute(
-        _per_cell(count, (T.type == "compensation_paid", in_period), T.unit_kind, T.unit, T.amount)
-    ):
-        n = int(row[7])
-        if row[6] is None:
-            cell(row).counts[IX["paid_undisclosed"]] += n
+        _per_cell(
+            count, (T.type == "compensation_paid", in_period), T.kind, T.unit_kind, T.unit,
+            T.amount,
+        )
+    ):  # fmt: skip
+        kind, unit_kind, unit, amount, n = row[_N : _N + 5]
+        if amount is None:
+            cell(row).counts[IX["paid_undisclosed"]] += int(n)
         else:
             payments = cell(row).payments
-            key = (row[4], row[5], row[6])
-            payments[key] = payments.get(key, 0) + n
+            key = (kind or "money", unit_kind, unit, amount)
+            payments[key] = payments.get(key, 0) + int(n)
     return cells
 
 

@@ -40,9 +40,26 @@ instant the figures speak for. An event is *in the period* when ``from <= at < t
 * CSAT: rated events in the period: count, distribution 1-5, mean (4 decimals). Each rating
   names the step it rates (``public.rates``) and the state machine refuses a second rating of
   the same step, so every rated interaction counts once.
+* first response within goal / limit: first responses in the period sent before the goal and
+  the limit the complaint was promised at intake (``public.deadlines.first_response_goal`` and
+  ``first_response`` of its received event; the default service rules when the leaf has none).
+* time to resolution: for each resolution in the period (``playbooks.resolves``: the solution
+  carried out — the playbook's last step, a payment, a closure as resolved, a rejected
+  decision), time from the start of its cycle minus the time spent waiting for the customer
+  (information requested, or their confirmation of a fix), as the resolution clocks count it.
+  Within target / limit: below the cycle's promised spans (``public.deadlines`` of the received
+  or reopened event; the handler's ``target_set`` for an untimed category). Hour-target
+  breaches: first responses after their limit, resolutions after their target or limit.
+* first-contact resolution: resolutions in the first cycle without an information request,
+  escalation or holding reply before them; automation: resolutions at the bot level (never
+  escalated), i.e. answered by the bot without escalation. Rates are per resolution.
+* root causes: decisions in the period by root cause; redress by kind: payments by
+  compensation kind (money, fee refund, discount, bonus credit, free service) with their value.
 
 Every figure is given in total and broken down by category, channel and language (every
-vocabulary value, zeros included); deadline breaches also by jurisdiction.
+vocabulary value, zeros included) and by incident (the incidents complaints were linked to;
+a complaint's events count under its incident from the link on); deadline breaches also by
+jurisdiction.
 """
 
 from __future__ import annotations
@@ -58,23 +75,34 @@ from zoneinfo import ZoneInfo
 from ledger.complaints.deadlines import FIRST_RESPONSE_EVENTS, get_jurisdiction
 from ledger.complaints.errors import CalendarError
 from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.playbooks import resolves, waits_for_customer
 from ledger.complaints.reference import format_reference
+from ledger.complaints.service_rules import DEFAULT_RULES
 from ledger.complaints.timestamps import format_timestamp
 from ledger.complaints.vocab import (
     OFFICER_KEY_EVENTS,
     Category,
     Channel,
+    CompensationKind,
+    EscalationLevel,
     EventType,
     Language,
     Outcome,
+    RootCause,
 )
 
-FIGURES_VERSION = "audit-figures/1"
+FIGURES_VERSION = "audit-figures/2"
 E = EventType
 TERMINAL = frozenset({"closed", "withdrawn"})
-COUNTED_EVENTS = ("received", "closed", "withdrawn", "referred", "reopened")
+COUNTED_EVENTS = ("received", "closed", "withdrawn", "referred", "reopened", "incident_linked")
 OUTCOMES = tuple(o.value for o in Outcome)
+ROOT_CAUSES = tuple(r.value for r in RootCause)
+KINDS = tuple(k.value for k in CompensationKind)
 CSAT_VALUES = (1, 2, 3, 4, 5)
+# Steps after which the complaint needed more than its first contact (first-contact resolution).
+_MORE_CONTACT = frozenset({"info_requested", "escalated", "holding_reply", "reopened"})
+# Waits for the customer: they pause the resolution time (as deadlines._pauses pauses clocks).
+_WAIT_ENDS = frozenset({"info_received"})
 _FIRST_RESPONSE = frozenset(str(t) for t in FIRST_RESPONSE_EVENTS)
 _CYCLE_ENDS = frozenset({"decision", "withdrawn", "closed"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -225,6 +253,20 @@ class Fact:
     cycle_ended: bool  # the cycle's clock has ended (decision, closure, withdrawal, reopening)
     ends_cycle: bool  # this event ended a cycle's clock (the current one, or before reopening)
     ended_due_ms: int | None  # the due instant of the cycle this event ended
+    incident: str  # the incident the complaint is linked to ("" when none)
+    level: str  # the escalation level after this event
+    contacted: bool  # more than the first contact was needed (info request, escalation, ...)
+    root_cause: str | None  # decision events
+    kind: str | None  # compensation_paid: the compensation kind
+    fr_goal_ms: int | None  # the first-response goal promised at intake (a span)
+    fr_limit_ms: int | None  # the first-response limit promised at intake (a span)
+    target_ms: int | None  # the cycle's resolution target (a span); None: not set (untimed)
+    limit_ms: int | None  # the cycle's resolution limit (a span)
+    wait_since_ms: int | None  # waiting for the customer since (None: not waiting)
+    paused_ms: int  # time spent waiting for the customer in this cycle, before its resolution
+    resolved: bool  # the cycle's solution has been carried out
+    resolution: bool  # this event carried it out
+    resolution_ms: int | None  # resolution events: time to resolution, waits excluded
 
 
 FACT_FIELDS = tuple(f.name for f in fields(Fact))
@@ -253,6 +295,7 @@ def derive_fact(
             raise ValueError("a received event starts a complaint")
         code = public["jurisdiction"]
         due = statutory_due_ms(code, at_ms)
+        promised = _promised_spans(public["category"], public.get("deadlines"), at_ms)
         return Fact(
             log_index=index,
             reference=reference or format_reference(envelope.leaf_hash),
@@ -282,6 +325,20 @@ def derive_fact(
             cycle_ended=False,
             ends_cycle=False,
             ended_due_ms=None,
+            incident="",
+            level=public.get("level", "agent"),
+            contacted=False,
+            root_cause=None,
+            kind=None,
+            fr_goal_ms=promised[0],
+            fr_limit_ms=promised[1],
+            target_ms=promised[2],
+            limit_ms=promised[3],
+            wait_since_ms=None,
+            paused_ms=0,
+            resolved=False,
+            resolution=False,
+            resolution_ms=None,
         )
     if prev is None or prev.seq != envelope.seq - 1 or prev.reference != envelope.complaint:
         raise ValueError(f"no previous fact for {envelope.complaint} seq {envelope.seq}")
@@ -296,7 +353,14 @@ def derive_fact(
         None, None, None, None,  # unit_kind, unit, amount, csat
         prev.base_due_ms, prev.due_ms, None, None,  # base_due_ms, due_ms, due_add/sub_ms
         prev.cycle_ended, False, None,  # cycle_ended, ends_cycle, ended_due_ms
+        prev.incident, prev.level, prev.contacted, None, None,  # incident .. kind
+        prev.fr_goal_ms, prev.fr_limit_ms, prev.target_ms, prev.limit_ms,
+        prev.wait_since_ms, prev.paused_ms, prev.resolved, False, None,  # wait .. resolution_ms
     )  # fmt: skip
+    if et in _MORE_CONTACT:
+        f.contacted = True
+    if not f.resolved and et != "reopened":
+        _resolution_time(f, et, public)
     if et in _FIRST_RESPONSE and f.cycle == 0 and not f.responded:
         f.first_response = f.responded = True
     if et == "reopened":
@@ -308,6 +372,10 @@ def derive_fact(
         f.base_due_ms = f.due_ms = f.due_add_ms = due
         f.cycle_ended = False
         f.outcome = None
+        f.wait_since_ms, f.paused_ms, f.resolved = None, 0, False
+        spans = _spans_of(public.get("deadlines"), at_ms, "target_resolution", "resolution_limit")
+        if spans != (None, None):
+            f.target_ms, f.limit_ms = spans
     elif et == "holding_reply":
         # A holding reply sent before the original deadline extends it (PSD2 Art. 101(2)).
         if f.base_due_ms is not None and f.due_ms == f.base_due_ms and at_ms < f.base_due_ms:
@@ -319,7 +387,16 @@ def derive_fact(
             f.ends_cycle, f.ended_due_ms, f.cycle_ended = True, f.due_ms, True
         if et == "decision":
             f.outcome = public["outcome"]
+            f.root_cause = public["root_cause"]
+    elif et == "escalated":
+        f.level = public["level"]
+    elif et == "incident_linked":
+        f.incident = public["incident"]
+    elif et == "target_set":
+        f.target_ms = public["target_minutes"] * 60_000
+        f.limit_ms = public["limit_minutes"] * 60_000
     elif et == "compensation_paid":
+        f.kind = public.get("kind", "money")
         if "amount" in public:
             f.amount = public["amount"]
             if "asset" in public:
@@ -329,6 +406,73 @@ def derive_fact(
     elif et == "rated":
         f.csat = public["csat"]
     return f
+
+
+def _spans_of(
+    deadlines: Any, at_ms: int, *names: str
+) -> tuple[int | None, ...]:
+    """The spans (ms from ``at_ms``) of the named instants of a ``public.deadlines`` object."""
+    if not isinstance(deadlines, Mapping):
+        return tuple(None for _ in names)
+    return tuple(
+        None if deadlines.get(n) is None else epoch_ms(deadlines[n]) - at_ms for n in names
+    )
+
+
+def _default_spans(category: str) -> tuple[int | None, int | None, int | None, int | None]:
+    """The playbook's own spans, for a received leaf that states no deadlines."""
+    times = DEFAULT_RULES.times(category)
+
+    def ms(span: Any) -> int | None:
+        return None if span is None else int(span.total_seconds() * 1000)
+
+    return (
+        ms(DEFAULT_RULES.first_response_goal),
+        ms(DEFAULT_RULES.first_response_limit),
+        ms(times.target),
+        ms(times.limit),
+    )
+
+
+def _promised_spans(
+    category: str, deadlines: Any, at_ms: int
+) -> tuple[int | None, int | None, int | None, int | None]:
+    """First-response goal and limit, resolution target and limit promised at intake.
+
+    Each comes from the received leaf's ``public.deadlines`` when it states it; a leaf without
+    deadlines is measured against the playbook's own times (``service_rules.DEFAULT_RULES``).
+    """
+    stated = _spans_of(
+        deadlines, at_ms, "first_response_goal", "first_response", "target_resolution",
+        "resolution_limit",
+    )  # fmt: skip
+    if not isinstance(deadlines, Mapping):
+        return _default_spans(category)
+    defaults = _default_spans(category)
+    goal = stated[0] if stated[0] is not None else defaults[0]
+    return goal, stated[1] if stated[1] is not None else defaults[1], stated[2], stated[3]
+
+
+def _resolution_time(f: Fact, et: str, public: Mapping[str, Any]) -> None:
+    """Waits for the customer and the resolution, as ``deadlines`` counts its clocks: a wait
+    ends at the answer (or confirmation) and at the resolution; the resolution time is the
+    cycle's elapsed time without the waits."""
+    at = f.at_ms
+    if f.wait_since_ms is not None and (
+        et in _WAIT_ENDS or (et == "playbook_step" and "confirmation" in public)
+    ):
+        f.paused_ms += at - f.wait_since_ms
+        f.wait_since_ms = None
+    if resolves(f.category, et, public):
+        if f.wait_since_ms is not None:
+            f.paused_ms += at - f.wait_since_ms
+            f.wait_since_ms = None
+        f.resolved = f.resolution = True
+        f.resolution_ms = at - f.cycle_start_ms - f.paused_ms
+    elif f.wait_since_ms is None and (
+        et == "info_requested" or waits_for_customer(f.category, et, public)
+    ):
+        f.wait_since_ms = at
 
 
 class FactDeriver:
@@ -394,13 +538,21 @@ COUNTERS = (
     *COUNTED_EVENTS,
     "open",
     *(f"decision_{o}" for o in OUTCOMES),
+    *(f"root_{r}" for r in ROOT_CAUSES),
     *(f"csat_{v}" for v in CSAT_VALUES),
     "due_add",
     "due_sub",
     "met",
     "paid_undisclosed",
+    "fr_goal",  # first responses within the goal
+    "fr_limit",  # ... within the limit
+    "res_timed",  # resolutions with a target (not an untimed category without one)
+    "res_target",  # ... within the target
+    "res_limit",  # ... within the limit
+    "res_fcr",  # resolutions at first contact
+    "res_bot",  # resolutions at the bot level
 )
-CellKey = tuple[str, str, str, str]  # category, channel, language, jurisdiction
+CellKey = tuple[str, str, str, str, str]  # category, channel, language, jurisdiction, incident
 
 
 IX = {name: i for i, name in enumerate(COUNTERS)}  # position of each counter in Cell.counts
@@ -413,8 +565,9 @@ class Cell:
     counts: list[int] = field(default_factory=lambda: [0] * len(COUNTERS))  # see IX
     first_response_ms: list[int] = field(default_factory=list)
     final_response_ms: list[int] = field(default_factory=list)
-    # disclosed payments: (kind, unit, amount) -> how many
-    payments: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    resolution_ms: list[int] = field(default_factory=list)
+    # disclosed payments: (compensation kind, unit kind, unit, amount) -> how many
+    payments: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
 
 
 Cells = dict[CellKey, Cell]
@@ -424,7 +577,24 @@ _OPEN, _DUE_ADD, _DUE_SUB, _MET = IX["open"], IX["due_add"], IX["due_sub"], IX["
 _UNDISCLOSED = IX["paid_undisclosed"]
 _TYPE_IX = {t: IX[t] for t in COUNTED_EVENTS}
 _DECISION_IX = {o: IX[f"decision_{o}"] for o in OUTCOMES}
+_ROOT_IX = {r: IX[f"root_{r}"] for r in ROOT_CAUSES}
 _CSAT_IX = {v: IX[f"csat_{v}"] for v in CSAT_VALUES}
+_FR_GOAL, _FR_LIMIT = IX["fr_goal"], IX["fr_limit"]
+_RES = tuple(IX[n] for n in ("res_timed", "res_target", "res_limit", "res_fcr", "res_bot"))
+_BOT = EscalationLevel.BOT.value
+
+
+def _resolution_counts(f: Fact) -> tuple[bool, bool, bool, bool, bool]:
+    """(timed, within target, within limit, first contact, bot) of a resolution fact."""
+    ms = f.resolution_ms
+    assert ms is not None  # derive_fact sets it on every resolution
+    return (
+        f.target_ms is not None,
+        f.target_ms is not None and ms < f.target_ms,
+        f.limit_ms is not None and ms < f.limit_ms,
+        f.cycle == 0 and not f.contacted,
+        f.level == _BOT,
+    )
 
 
 def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None) -> Cells:
@@ -439,7 +609,7 @@ def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None
         at = f.at_ms
         if at > as_of or at >= end:
             continue  # nothing that happened after the window counts (see sql_cells)
-        key = (f.category, f.channel, f.language, f.jurisdiction)
+        key = (f.category, f.channel, f.language, f.jurisdiction, f.incident)
         cell = cells.get(key)
         if cell is None:
             cell = cells[key] = Cell()
@@ -464,8 +634,10 @@ def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None
         if i is not None:
             c[i] += 1
         if t == "decision":
-            assert f.outcome is not None  # derive_fact sets it from the decision
+            # derive_fact sets both from the decision
+            assert f.outcome is not None and f.root_cause is not None
             c[_DECISION_IX[f.outcome]] += 1
+            c[_ROOT_IX[f.root_cause]] += 1
             cell.final_response_ms.append(at - f.cycle_start_ms)
         elif t == "rated":
             assert f.csat is not None  # derive_fact sets it from the rating
@@ -475,10 +647,21 @@ def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None
             if f.amount is None or f.unit_kind is None or f.unit is None:
                 c[_UNDISCLOSED] += 1
             else:
-                paid = (f.unit_kind, f.unit, f.amount)
+                paid = (f.kind or "money", f.unit_kind, f.unit, f.amount)
                 cell.payments[paid] = cell.payments.get(paid, 0) + 1
         if f.first_response:
-            cell.first_response_ms.append(at - f.received_ms)
+            waited = at - f.received_ms
+            cell.first_response_ms.append(waited)
+            if f.fr_goal_ms is not None and waited < f.fr_goal_ms:
+                c[_FR_GOAL] += 1
+            if f.fr_limit_ms is not None and waited < f.fr_limit_ms:
+                c[_FR_LIMIT] += 1
+        if f.resolution:
+            assert f.resolution_ms is not None  # set with resolution
+            cell.resolution_ms.append(f.resolution_ms)
+            for i, hit in zip(_RES, _resolution_counts(f), strict=True):
+                if hit:
+                    c[i] += 1
     return cells
 
 
@@ -502,6 +685,7 @@ def _durations(values: list[int]) -> dict[str, Any]:
     values = sorted(values)
     return {
         "count": len(values),
+        "mean_seconds": round(sum(values) / len(values) / 1000, 3) if values else None,
         "median_seconds": _seconds(percentile(values, 50)),
         "p90_seconds": _seconds(percentile(values, 90)),
     }
@@ -515,47 +699,66 @@ def _amounts(sums: dict[str, Decimal]) -> dict[str, str]:
     return {unit: format(total, "f") for unit, total in sorted(sums.items())}
 
 
-_Paid = tuple[int, dict[tuple[str, str], Decimal]]  # payments, total by (kind, unit)
+_Totals = dict[tuple[str, str], Decimal]  # (unit kind, unit) -> sum
+_Paid = tuple[int, dict[str, tuple[int, _Totals]]]  # payments; by compensation kind
 
 
 def _paid(cell: Cell) -> _Paid:
     """A cell's disclosed payments summed once, however many slices the cell is part of."""
-    totals: dict[tuple[str, str], Decimal] = {}
+    by_kind: dict[str, tuple[int, _Totals]] = {}
     count = 0
-    for (kind, unit, amount), n in cell.payments.items():
+    for (kind, unit_kind, unit, amount), n in cell.payments.items():
         count += n
-        totals[kind, unit] = totals.get((kind, unit), Decimal(0)) + Decimal(amount) * n
-    return count, totals
+        k_count, totals = by_kind.get(kind, (0, {}))
+        totals[unit_kind, unit] = totals.get((unit_kind, unit), Decimal(0)) + Decimal(amount) * n
+        by_kind[kind] = (k_count + n, totals)
+    return count, by_kind
+
+
+class _Sums:
+    """Payments and their sums per currency and per asset."""
+
+    __slots__ = ("payments", "sums")
+
+    def __init__(self) -> None:
+        self.payments = 0
+        self.sums: dict[str, dict[str, Decimal]] = {"currency": {}, "asset": {}}
+
+    def add(self, count: int, totals: _Totals) -> None:
+        self.payments += count
+        for (kind, unit), total in totals.items():
+            sums = self.sums[kind]
+            sums[unit] = sums.get(unit, Decimal(0)) + total
 
 
 class _Slice:
     """Running sums of the cells that make up one slice (totals, one category, ...)."""
 
-    __slots__ = ("counts", "final", "first", "jurisdictions", "payments", "sums")
+    __slots__ = ("counts", "final", "first", "jurisdictions", "kinds", "paid", "resolution")
 
     def __init__(self) -> None:
         self.counts = [0] * len(COUNTERS)
         self.first: list[int] = []
         self.final: list[int] = []
+        self.resolution: list[int] = []
         self.jurisdictions: dict[str, list[int]] = {}
-        self.sums: dict[str, dict[str, Decimal]] = {"currency": {}, "asset": {}}
-        self.payments = 0
+        self.paid = _Sums()
+        self.kinds = {k: _Sums() for k in KINDS}
 
     def add(self, key: CellKey, cell: Cell, paid: _Paid) -> None:
         self.counts = [a + b for a, b in zip(self.counts, cell.counts, strict=True)]
         self.first += cell.first_response_ms
         self.final += cell.final_response_ms
+        self.resolution += cell.resolution_ms
         c = cell.counts
         due = c[_DUE_ADD] - c[_DUE_SUB]
         if due or c[_MET]:
             j = self.jurisdictions.setdefault(key[3], [0, 0])
             j[0] += due
             j[1] += c[_MET]
-        count, totals = paid
-        self.payments += count
-        for (kind, unit), total in totals.items():
-            sums = self.sums[kind]
-            sums[unit] = sums.get(unit, Decimal(0)) + total
+        for kind, (count, totals) in paid[1].items():
+            self.paid.add(count, totals)
+            self.kinds[kind].add(count, totals)
 
     def figures(self) -> dict[str, Any]:
         total = dict(zip(COUNTERS, self.counts, strict=True))
@@ -564,6 +767,8 @@ class _Slice:
         csat_sum = sum(v * total[f"csat_{v}"] for v in CSAT_VALUES)
         due = total["due_add"] - total["due_sub"]
         breached = due - total["met"]
+        responses, resolutions = len(self.first), len(self.resolution)
+        timed = total["res_timed"]
         return {
             "received": total["received"],
             "open_at_end": total["open"],
@@ -571,13 +776,42 @@ class _Slice:
             "withdrawn": total["withdrawn"],
             "referred": total["referred"],
             "reopened": total["reopened"],
+            "linked_to_incidents": total["incident_linked"],
             "decisions": {
                 "total": decisions,
                 **{o: total[f"decision_{o}"] for o in OUTCOMES},
                 **{f"{o}_rate": _rate(total[f"decision_{o}"], decisions) for o in OUTCOMES},
+                "root_causes": {r: total[f"root_{r}"] for r in ROOT_CAUSES},
             },
-            "time_to_first_response": _durations(self.first),
+            "time_to_first_response": {
+                **_durations(self.first),
+                "within_goal": total["fr_goal"],
+                "within_limit": total["fr_limit"],
+                "within_goal_rate": _rate(total["fr_goal"], responses),
+                "within_limit_rate": _rate(total["fr_limit"], responses),
+            },
             "time_to_final_response": _durations(self.final),
+            "time_to_resolution": {
+                **_durations(self.resolution),
+                "with_target": timed,
+                "within_target": total["res_target"],
+                "within_limit": total["res_limit"],
+                "within_target_rate": _rate(total["res_target"], timed),
+                "within_limit_rate": _rate(total["res_limit"], timed),
+            },
+            "hour_target_breaches": {
+                "first_response": responses - total["fr_limit"],
+                "target_resolution": timed - total["res_target"],
+                "resolution_limit": timed - total["res_limit"],
+            },
+            "first_contact_resolution": {
+                "resolved": total["res_fcr"],
+                "rate": _rate(total["res_fcr"], resolutions),
+            },
+            "automation": {
+                "resolved_by_bot": total["res_bot"],
+                "rate": _rate(total["res_bot"], resolutions),
+            },
             "deadline_breaches": {
                 "due": due,
                 "breached": breached,
@@ -588,10 +822,18 @@ class _Slice:
                 },
             },
             "redress_paid": {
-                "payments": self.payments + total["paid_undisclosed"],
+                "payments": self.paid.payments + total["paid_undisclosed"],
                 "amount_undisclosed": total["paid_undisclosed"],
-                "by_currency": _amounts(self.sums["currency"]),
-                "by_asset": _amounts(self.sums["asset"]),
+                "by_currency": _amounts(self.paid.sums["currency"]),
+                "by_asset": _amounts(self.paid.sums["asset"]),
+                "by_kind": {
+                    k: {
+                        "payments": part.payments,
+                        "by_currency": _amounts(part.sums["currency"]),
+                        "by_asset": _amounts(part.sums["asset"]),
+                    }
+                    for k, part in self.kinds.items()
+                },
             },
             "csat": {
                 "ratings": ratings,
@@ -612,18 +854,22 @@ def finalise(cells: Cells, window: Window) -> dict[str, Any]:
     """The figures document from aggregated cells (shared by the pure and the SQL path)."""
     totals = _Slice()
     slices = {name: {v.value: _Slice() for v in vocab} for name, _, vocab in BREAKDOWNS}
+    incidents: dict[str, _Slice] = {}
     with localcontext() as ctx:
         ctx.prec = 200  # amounts have at most 30 + 18 digits: sums stay exact
         for key, cell in sorted(cells.items()):
             # Sorted runs make each slice's later sort a cheap merge of runs.
             cell.first_response_ms.sort()
             cell.final_response_ms.sort()
+            cell.resolution_ms.sort()
             paid = _paid(cell)
             totals.add(key, cell, paid)
             for name, position, _ in BREAKDOWNS:
                 part = slices[name].get(key[position])
                 if part is not None:
                     part.add(key, cell, paid)
+            if key[4]:
+                incidents.setdefault(key[4], _Slice()).add(key, cell, paid)
     out: dict[str, Any] = {
         "version": FIGURES_VERSION,
         "period": {"from": format_ms(window.start_ms), "to": format_ms(window.end_ms)},
@@ -633,6 +879,7 @@ def finalise(cells: Cells, window: Window) -> dict[str, Any]:
     }
     for name, _, _ in BREAKDOWNS:
         out[name] = {value: part.figures() for value, part in slices[name].items()}
+    out["by_incident"] = {i: part.figures() for i, part in sorted(incidents.items())}
     return out
 
 

@@ -53,7 +53,15 @@ class Writer:
         )
         self.key_id = env.public["key_id"]
 
-    def file(self, when: str, category: str, channel: str, language: str, jurisdiction: str):
+    def file(
+        self,
+        when: str,
+        category: str,
+        channel: str,
+        language: str,
+        jurisdiction: str,
+        level: str | None = None,
+    ):
         self.clock.now = at(when)
         public = {
             "category": category,
@@ -61,6 +69,8 @@ class Writer:
             "language": language,
             "jurisdiction": jurisdiction,
         }
+        if level is not None:
+            public["level"] = level
         recorded, _ = self.service.writes.file(public, {"description": "test complaint"}, CUSTOMER)
         return recorded.state.reference
 
@@ -169,4 +179,128 @@ def build_march(ledger: Ledger, clock: FakeClock) -> dict[str, str]:
           public=False)  # fmt: skip
     w.step(e, "2026-03-26T09:00:00Z", "closed")
     # After the period: D is finally answered in April (a late answer: still one breach).
+    return refs
+
+
+MAY = (datetime(2026, 5, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC))
+SYSTEM = Actor(Role.SYSTEM, "intake-bot")
+
+
+def _compensate(w: Writer, ref: str, times: tuple[str, str, str], money: dict, paid: dict) -> None:
+    """Offer ``money``, accepted by the customer, paid with the ``paid`` details."""
+    offered, accepted, paid_at = times
+    w.signed(ref, offered, "compensation_offered", money, money)
+    w.step(ref, accepted, "compensation_accepted", actor=CUSTOMER)
+    w.signed(ref, paid_at, "compensation_paid", {**money, **paid}, money)
+
+
+def build_may(ledger: Ledger, clock: FakeClock) -> dict[str, str]:
+    """Eight complaints H-P in May 2026 that follow the service playbooks (docs/audit.md and
+    tests/audit/test_playbook_figures.py spell out the expected figures)."""
+    w = Writer(ledger, clock)
+    refs: dict[str, str] = {}
+    pb = "playbook_step"
+
+    def step(ref, when, name, actor=AGENT, **extra):
+        w.step(ref, when, pb, {"step": name, **extra}, actor=actor)
+
+    # H: lost recovery phrase; identity checked, secure reset after 23 h; fee refund paid.
+    h = refs["H"] = w.file("2026-05-04T09:00:00Z", "lost_recovery_phrase", "web_form", "en",
+                           "EU-PSD2")  # fmt: skip
+    w.step(h, "2026-05-04T09:20:00Z", "acknowledged")
+    w.step(h, "2026-05-04T10:00:00Z", "identity_verified", {"method": "video_call"},
+           {"check_reference": "IDV-7781"})  # fmt: skip
+    step(h, "2026-05-04T12:00:00Z", "recovery_alternatives_proposed")
+    step(h, "2026-05-05T08:00:00Z", "secure_reset")
+    w.rate(h, "2026-05-05T08:30:00Z", 5, rates=pb)
+    w.decide(h, "2026-05-05T09:00:00Z", "upheld")
+    _compensate(w, h, ("2026-05-05T09:10:00Z", "2026-05-05T09:20:00Z", "2026-05-05T10:00:00Z"),
+                {"kind": "fee_refund", "amount": "5.00", "currency": "EUR",
+                 "method": "account_credit"}, {"payment_reference": "CR-H"})  # fmt: skip
+    # I: pending transaction at the bot level, part of incident INC-2026-0001; the customer
+    # was told on the 4th and had until the 7th to confirm; it lapsed: 1 h of handling.
+    i = refs["I"] = w.file("2026-05-04T10:00:00Z", "stuck_transaction", "chat", "en", "EU-PSD2",
+                           level="bot")  # fmt: skip
+    w.step(i, "2026-05-04T10:01:00Z", "acknowledged", actor=SYSTEM)
+    w.step(i, "2026-05-04T10:05:00Z", "incident_linked", {"incident": "INC-2026-0001"})
+    step(i, "2026-05-04T10:30:00Z", "chain_error_found", actor=SYSTEM)
+    step(i, "2026-05-04T11:00:00Z", "customer_updated", actor=SYSTEM,
+         confirm_by="2026-05-07T11:00:00Z")  # fmt: skip
+    # J: pending transaction, same incident; a holding reply, 24 h waiting for information,
+    # 2 h waiting for the customer's confirmation: 3 h of handling.
+    j = refs["J"] = w.file("2026-05-04T11:00:00Z", "stuck_transaction", "email", "pt",
+                           "UK-FCA-DISP")  # fmt: skip
+    w.step(j, "2026-05-04T11:30:00Z", "acknowledged")
+    w.step(j, "2026-05-04T11:40:00Z", "incident_linked", {"incident": "INC-2026-0001"})
+    w.step(j, "2026-05-04T12:00:00Z", "holding_reply", body={"reason": "Network congestion."})
+    w.step(j, "2026-05-04T12:30:00Z", "info_requested", body={"request": "Your tx hash?"})
+    w.step(j, "2026-05-05T12:30:00Z", "info_received", body={"text": "0xabc"}, actor=CUSTOMER)
+    step(j, "2026-05-05T13:00:00Z", "chain_error_found")
+    step(j, "2026-05-05T14:00:00Z", "customer_updated")
+    step(j, "2026-05-05T16:00:00Z", "resolution_confirmed", actor=CUSTOMER,
+         confirmation="customer")  # fmt: skip
+    # K: hacked account; access blocked in 10 min, escalated, secured after 3.5 h (target and
+    # limit missed); a discount given in kind.
+    k = refs["K"] = w.file("2026-05-06T09:00:00Z", "hacked_account", "in_app", "zh", "EU-PSD2")
+    step(k, "2026-05-06T09:10:00Z", "access_blocked")
+    w.step(k, "2026-05-06T09:15:00Z", "acknowledged")
+    w.step(k, "2026-05-06T09:20:00Z", "escalated", {"level": "specialist",
+                                                    "specialism": "security"})  # fmt: skip
+    step(k, "2026-05-06T10:00:00Z", "keys_changed")
+    step(k, "2026-05-06T12:30:00Z", "security_validated")
+    w.decide(k, "2026-05-06T13:00:00Z", "upheld")
+    _compensate(w, k, ("2026-05-06T13:10:00Z", "2026-05-06T13:20:00Z", "2026-05-06T14:00:00Z"),
+                {"kind": "discount", "amount": "20.00", "currency": "EUR",
+                 "method": "in_kind"}, {"payment_reference": "VOUCHER-K"})  # fmt: skip
+    # L: security question; the handler set 1-4 h; guidance confirmed after 30 min: 1.5 h.
+    m_ = refs["L"] = w.file("2026-05-06T10:00:00Z", "security_question", "phone", "ru",
+                            "EU-PSD2-LT")  # fmt: skip
+    w.step(m_, "2026-05-06T10:30:00Z", "acknowledged")
+    w.step(m_, "2026-05-06T10:40:00Z", "target_set", {"target_minutes": 60, "limit_minutes": 240})
+    step(m_, "2026-05-06T11:00:00Z", "risk_assessed")
+    step(m_, "2026-05-06T11:30:00Z", "guidance_given", confirm_by="2026-05-09T11:30:00Z")
+    step(m_, "2026-05-06T12:00:00Z", "protection_confirmed", actor=CUSTOMER,
+         confirmation="customer")  # fmt: skip
+    # M: general question answered by the bot in 2 minutes (8 minutes waiting for the customer).
+    m = refs["M"] = w.file("2026-05-07T09:00:00Z", "general_question", "social", "ca", "EU-PSD2",
+                           level="bot")  # fmt: skip
+    w.step(m, "2026-05-07T09:00:30Z", "acknowledged", actor=SYSTEM)
+    step(m, "2026-05-07T09:01:00Z", "question_understood", actor=SYSTEM)
+    step(m, "2026-05-07T09:02:00Z", "answer_given", actor=SYSTEM,
+         confirm_by="2026-05-08T09:02:00Z")  # fmt: skip
+    step(m, "2026-05-07T09:10:00Z", "answer_confirmed", actor=CUSTOMER, confirmation="customer")
+    # N: bank integration, incident INC-2026-0002, restored after 23 h; a bonus credit.
+    n = refs["N"] = w.file("2026-05-07T10:00:00Z", "bank_integration", "web_form", "lt",
+                           "EU-PSD2")  # fmt: skip
+    w.step(n, "2026-05-07T11:00:00Z", "acknowledged")
+    w.step(n, "2026-05-07T11:05:00Z", "incident_linked", {"incident": "INC-2026-0002"})
+    step(n, "2026-05-07T12:00:00Z", "integration_diagnosed")
+    step(n, "2026-05-07T15:00:00Z", "partner_contacted")
+    step(n, "2026-05-08T09:00:00Z", "integration_restored")
+    w.decide(n, "2026-05-08T10:00:00Z", "upheld")
+    _compensate(w, n, ("2026-05-08T10:10:00Z", "2026-05-08T10:20:00Z", "2026-05-08T11:00:00Z"),
+                {"kind": "bonus_credit", "amount": "3.00", "currency": "EUR",
+                 "method": "account_credit"}, {"payment_reference": "CR-N"})  # fmt: skip
+    # O: refund claim in the UK; a free service paid after 27 h is the resolution (the later
+    # playbook step does not resolve it again).
+    o = refs["O"] = w.file("2026-05-08T09:00:00Z", "refund_or_claim", "email", "en",
+                           "UK-FCA-PSR")  # fmt: skip
+    w.step(o, "2026-05-08T10:00:00Z", "acknowledged")
+    step(o, "2026-05-08T11:00:00Z", "detailed_review")
+    w.decide(o, "2026-05-09T09:00:00Z", "upheld")
+    step(o, "2026-05-09T09:30:00Z", "decision_communicated")
+    _compensate(w, o, ("2026-05-09T10:00:00Z", "2026-05-09T11:00:00Z", "2026-05-09T12:00:00Z"),
+                {"kind": "free_service", "amount": "12.00", "currency": "GBP",
+                 "method": "in_kind"}, {"payment_reference": "FREE-O"})  # fmt: skip
+    step(o, "2026-05-10T09:00:00Z", "solution_carried_out")
+    # P: interface fault paid after exactly 2 h: the target is missed (a due instant is
+    # exclusive), the limit met.
+    p = refs["P"] = w.file("2026-05-08T10:00:00Z", "interface_fault", "chat", "en", "EU-PSD2")
+    w.step(p, "2026-05-08T10:30:00Z", "acknowledged")
+    w.decide(p, "2026-05-08T11:00:00Z", "upheld")
+    _compensate(w, p, ("2026-05-08T11:10:00Z", "2026-05-08T11:20:00Z", "2026-05-08T12:00:00Z"),
+                {"amount": "30.00", "currency": "EUR", "method": "bank_transfer"},
+                {"payment_reference": "PAY-P"})  # fmt: skip
+    # I's wait lapses on the 7th: the system records it an hour later.
+    step(i, "2026-05-07T12:00:00Z", "resolution_confirmed", actor=SYSTEM, confirmation="lapsed")
     return refs

@@ -4,8 +4,8 @@ Revision ID: 0003_audit_facts
 Revises: 0002_restore_marks
 Create Date: 2026-11-23
 
-Existing complaint events get their rows here, derived from the log's leaves
-(``ledger.casework.facts.backfill``).
+Existing complaint events get their rows from revision 0007, which rebuilds the table in
+its current form from the log's leaves (``ledger.casework.facts.backfill``).
 """
 
 from collections.abc import Sequence
@@ -88,10 +88,6 @@ def upgrade() -> None:
         )
     for stmt in append_only_ddl(op.get_bind().dialect.name, "audit_facts"):
         op.execute(sa.text(stmt))
-
-    from ledger.casework.facts import backfill
-
-    backfill(op.get_bind())
 
 
 def downgrade() -> None:
