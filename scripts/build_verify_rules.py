@@ -3,10 +3,11 @@
 
 The /verify page (api/static/verify/*.js) checks complaint chains with the same
 rules as ledger/complaints: event types, roles, the transition table, signed and officer-key
-events, payload specs (fields, enums, patterns, limits, money units) and which steps may be
-rated. Everything here is read from the Python domain's own data, never listed by hand, so
-the browser cannot drift from it; a test fails when the committed file differs from a fresh
-generation. Output is deterministic: sorted keys, enum members in definition order.
+events, payload specs (fields, enums, patterns, limits, money units and kinds), which steps may
+be rated, and the service playbooks (each category's steps in order, the identity check, the
+confirming steps). Everything here is read from the Python domain's own data, never listed by
+hand, so the browser cannot drift from it; a test fails when the committed file differs from a
+fresh generation. Output is deterministic: sorted keys, enum members in definition order.
 
     python scripts/build_verify_rules.py            # (re)write api/static/verify/rules.json
     python scripts/build_verify_rules.py --check    # exit 1 if the committed file differs
@@ -26,10 +27,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from ledger.complaints import events, payloads, states, vocab  # noqa: E402
+from ledger.complaints import events, payloads, playbooks, states, vocab  # noqa: E402
 
 RULES_PATH = ROOT / "api" / "static" / "verify" / "rules.json"
-FORMAT = 1  # bump when the shape of rules.json changes (api/static/verify/rules.js checks it)
+FORMAT = 2  # bump when the shape of rules.json changes (api/static/verify/rules.js checks it)
+# The validator kinds the browser compiles (rules.js compileCheck): a validator described with
+# another kind would be a check the browser cannot make, so the generator refuses it.
+CHECK_KINDS = frozenset(
+    {"enum", "pattern", "text", "timestamp", "amount", "int", "bool", "list", "nullable", "object"}
+)
 
 
 class RulesError(Exception):
@@ -59,6 +65,11 @@ def describe_check(check: Callable[..., None], where: str) -> dict[str, Any]:
             f"{where}: validator {getattr(check, '__qualname__', check)!r} has no data "
             "description; decorate it with payloads.describe(...)"
         )
+    if spec.get("kind") not in CHECK_KINDS:
+        raise RulesError(
+            f"{where}: validator kind {spec.get('kind')!r} is not one the browser checks "
+            f"({', '.join(sorted(CHECK_KINDS))}); add it to api/static/verify/rules.js first"
+        )
     out: dict[str, Any] = {}
     for key, value in spec.items():
         if key == "fields":
@@ -82,6 +93,25 @@ def describe_fields(spec: Mapping[str, payloads.Field], where: str) -> dict[str,
 
 def _rateable_events() -> list[str]:
     return _values(vocab.RATEABLE_EVENTS)
+
+
+def _playbooks() -> dict[str, Any]:
+    """The service playbooks (playbooks.py): each category's steps in order, and the sets the
+    state machine's playbook, identity, target and payment guards read."""
+    return {
+        "steps": {str(c): [str(s) for s in steps] for c, steps in playbooks.PLAYBOOKS.items()},
+        "identity_step": str(playbooks.IDENTITY_STEP),
+        "identity_first": _values(playbooks.IDENTITY_FIRST),
+        "confirming_steps": _values(playbooks.CONFIRMING_STEPS),
+        "after_decision_steps": _values(playbooks.AFTER_DECISION_STEPS),
+        "untimed_categories": _values(playbooks.UNTIMED_CATEGORIES),
+    }
+
+
+def _default_kind() -> str:
+    """The compensation kind of an offer or payment that names none (states._offered,
+    states._paid_guard and payloads._check_money read a missing kind as money)."""
+    return str(vocab.CompensationKind.MONEY)
 
 
 def build_rules() -> dict[str, Any]:
@@ -126,7 +156,11 @@ def build_rules() -> dict[str, Any]:
             "minor_units": dict(payloads.MINOR_UNITS),
             "default_minor_units": payloads.DEFAULT_MINOR_UNITS,
             "on_chain_body_fields": sorted(payloads.ON_CHAIN_BODY),
+            "in_kind_kinds": _values(payloads.IN_KIND),
+            "in_kind_method": str(vocab.PaymentMethod.IN_KIND),
+            "default_kind": _default_kind(),
         },
+        "playbooks": _playbooks(),
         "envelope": {
             "version": events.ENVELOPE_VERSION,
             "fields": sorted(events.ENVELOPE_FIELDS),
@@ -157,6 +191,16 @@ def _check_complete(rules: Mapping[str, Any]) -> None:
                 yield node["enum"]
             for value in node.values():
                 yield from enums_named(value)
+
+    book = rules["playbooks"]
+    if set(book["steps"]) != set(rules["enums"]["Category"]):
+        raise RulesError("playbooks.steps does not cover every category")
+    named = {book["identity_step"], *book["confirming_steps"], *book["after_decision_steps"]}
+    named.update(s for steps in book["steps"].values() for s in steps)
+    if not named <= set(rules["enums"]["PlaybookStep"]):
+        raise RulesError("playbooks name a step that is not a PlaybookStep")
+    if not set(book["identity_first"]) | set(book["untimed_categories"]) <= set(book["steps"]):
+        raise RulesError("playbooks name a category that is not a Category")
 
     missing = set(enums_named(rules)) - set(rules["enums"])
     if missing:

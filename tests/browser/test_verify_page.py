@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from tests.support.browser import DESKTOP, PHONE, Visit, drop_bundle
 from tests.support.complaint_api import TX_HASH, Client, run_lifecycle, signed_step
 from tests.support.paths import ROOT
-from tests.support.proof_scenarios import SCENARIOS, VALID
+from tests.support.proof_scenarios import PLAYBOOK_BREAKS, SCENARIOS, VALID
 
 VECTORS = ROOT / "tests" / "vectors"
 
@@ -497,6 +497,9 @@ FAILS_AT = {
     "rating_duplicate": "rules",
     "rating_of_an_unrateable_step": "rules",
     "rating_of_itself": "rules",
+    **{name: "rules" for name in PLAYBOOK_BREAKS},
+    "playbook_discount_by_transfer": "commitments",
+    "playbook_kind_differs_from_body": "commitments",
 }
 
 
@@ -543,6 +546,11 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     assert browser["rating_duplicate"]["broken"] == [[9, "err.rule_rating_duplicate"]]
     assert browser["rating_of_an_unrateable_step"]["broken"] == [[7, "err.rule_rating_target"]]
     assert browser["rating_of_itself"]["broken"] == [[7, "err.rule_rating_target"]]
+    # The playbook rules: each broken chain breaks at the same step, by the same rule, in both.
+    for name, (seq, code, key) in PLAYBOOK_BREAKS.items():
+        assert browser[name]["broken"] == [[seq, f"err.{key}"]], (name, browser[name]["broken"])
+        details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
+        assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
 
     # One of them through the page itself: a bundle checked against a key pasted by the user.
     page = v.page
@@ -564,6 +572,186 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     expect(decision.locator("[data-mark=fail]").first).to_be_visible()
     v.screenshot("bundle-key-revoked-en")
     assert v.errors == []
+
+
+# --- the service playbook: public fields, and the new steps on the page --------------------------
+
+PUBLIC_CHECK = """
+async ({leaves}) => {
+  const out = [];
+  for (const leaf of leaves) {
+    try {
+      window.VerifyCore.parseEnvelope(leaf);
+      out.push(null);
+    } catch (e) {
+      out.push(e.code || String(e));
+    }
+  }
+  return out;
+}
+"""
+_SIGNATURE = {"key_id": "ab" * 16, "sig": "cd" * 64}
+_OFFERED = {"state": "compensation_offered", "signature": _SIGNATURE}
+_EUR10 = {"amount": "10.00", "currency": "EUR"}
+# (event type, public, whether payloads.validate_public accepts it)
+PUBLIC_CASES: list[tuple[str, dict, bool]] = [
+    ("compensation_offered", {**_OFFERED, "kind": "discount", "method": "in_kind", **_EUR10}, True),
+    ("compensation_offered", {**_OFFERED, "kind": "free_service", "method": "in_kind"}, True),
+    ("compensation_offered", {**_OFFERED, "kind": "discount", "method": "bank_transfer",
+                              **_EUR10}, False),
+    ("compensation_offered", {**_OFFERED, "method": "in_kind", **_EUR10}, False),  # money
+    ("compensation_offered", {**_OFFERED, "kind": "fee_refund", "method": "in_kind",
+                              **_EUR10}, False),
+    ("compensation_offered", {**_OFFERED, "kind": "fee_refund", "method": "card_refund",
+                              **_EUR10}, True),
+    ("compensation_offered", {**_OFFERED, "method": "bank_transfer",
+                              "identity_required": True}, True),
+    ("compensation_offered", {**_OFFERED, "method": "bank_transfer",
+                              "identity_required": 1}, False),
+    ("compensation_offered", {**_OFFERED, "method": "bank_transfer",
+                              "identity_required": "true"}, False),
+    ("compensation_offered", {**_OFFERED, "kind": "gift", "method": "bank_transfer"}, False),
+    ("compensation_paid", {"state": "compensation_paid", "signature": _SIGNATURE,
+                           "kind": "discount", "method": "in_kind", **_EUR10}, True),
+    ("target_set", {"state": "acknowledged", "target_minutes": 60, "limit_minutes": 60}, True),
+    ("target_set", {"state": "acknowledged", "target_minutes": 61, "limit_minutes": 60}, False),
+    ("target_set", {"state": "acknowledged", "target_minutes": 0, "limit_minutes": 60}, False),
+    ("target_set", {"state": "acknowledged", "target_minutes": 60,
+                    "limit_minutes": 525_601}, False),
+    ("playbook_step", {"state": "investigating", "step": "fix_confirmed",
+                       "confirmation": "lapsed"}, True),
+    ("playbook_step", {"state": "investigating", "step": "fix_confirmed",
+                       "confirmation": "lapsed", "confirm_by": "2026-01-08T10:00:00Z"}, False),
+    ("playbook_step", {"state": "investigating", "step": "fix_deployed",
+                       "confirm_by": "2026-01-08T10:00:00Z"}, True),
+    ("playbook_step", {"state": "investigating", "step": "fix_deployed",
+                       "confirm_by": "2026-02-30T10:00:00Z"}, False),
+    ("playbook_step", {"state": "investigating", "step": "reboot"}, False),
+    ("playbook_step", {"state": "investigating", "step": "fix_confirmed",
+                       "confirmation": "maybe"}, False),
+    ("identity_verified", {"state": "acknowledged", "method": "video_call"}, True),
+    ("identity_verified", {"state": "acknowledged", "method": "passport"}, False),
+    ("identity_verified", {"state": "acknowledged", "method": "video_call",
+                           "check_reference": "IDV-1"}, False),  # the body's, never public
+    ("incident_linked", {"state": "acknowledged", "incident": "INC-2026-0042"}, True),
+    ("incident_linked", {"state": "acknowledged", "incident": "INC-26-1"}, False),
+]  # fmt: skip
+
+
+def _leaf(event_type: str, public: dict) -> str:
+    """A complaint step's envelope (seq 1) around ``public``; signed types by their signer."""
+    from ledger.complaints.reference import format_reference
+    from ledger.complaints.vocab import SIGNED_EVENTS
+    from ledger.log.canonical import canonical_json
+
+    signer = ("officer", public["signature"]["key_id"]) if event_type in SIGNED_EVENTS else None
+    role, actor_id = signer or ("agent", "agent-7")
+    envelope = {
+        "v": 1,
+        "log": "scenarios.ledger.example/log",
+        "complaint": format_reference(hashlib.sha256(b"complaint").digest()),
+        "seq": 1,
+        "prev": "0" * 64,
+        "type": event_type,
+        "at": "2026-01-05T10:00:00.000Z",
+        "actor": {"role": role, "id": actor_id},
+        "commitment": "1" * 64,
+        "public": public,
+    }
+    return canonical_json(envelope).decode()
+
+
+def test_browser_and_python_agree_on_the_playbook_public_fields(visit) -> None:
+    """The new public fields and their rules (compensation kinds given in kind, the identity
+    flag, a target within its limit, a confirming step states no wait, incidents): the
+    browser's envelope check accepts exactly what payloads.validate_public accepts."""
+    from ledger.complaints.errors import ComplaintError
+    from ledger.complaints.events import parse_envelope
+
+    leaves = [_leaf(et, public) for et, public, _ in PUBLIC_CASES]
+    python = []
+    for leaf in leaves:
+        try:
+            parse_envelope(leaf.encode())
+            python.append(True)
+        except ComplaintError:
+            python.append(False)
+    assert python == [ok for _, _, ok in PUBLIC_CASES]
+    v = visit()
+    v.open()
+    browser = v.page.evaluate(PUBLIC_CHECK, {"leaves": leaves})
+    pairs = zip(browser, PUBLIC_CASES, python, strict=True)
+    wrong = [(code, case) for code, case, ok in pairs if (code is None) != ok]
+    assert wrong == []
+    codes = {code for code in browser if code}
+    assert {"bad_money", "target_above_limit", "public_value"} <= codes, codes
+    assert v.errors == []
+
+
+def test_playbook_steps_are_shown_and_checked_on_the_page(visit) -> None:
+    """Bundles of playbook chains dropped on the page: the steps, their playbook step names,
+    the identity check, the incident and the compensation kind in words; a step out of the
+    playbook's order fails with the rule's text, in the reader's language."""
+    signer = _scenario_signer()
+    v = visit(locale="en-GB")
+    v.open()
+    page = v.page
+    fault = SCENARIOS["playbook_interface_fault_lapsed"](signer)
+    page.click("#key-paste-box summary")
+    page.fill("#key-paste", fault["verifier_key"])
+    page.click("#key-use")
+    drop_bundle(page, "interface-fault.zip", _bundle(fault, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "ok"
+    assert v.check_status("rules") == "ok"
+    timeline = page.locator("#timeline")
+    incident = timeline.locator("li.event[data-type=incident_linked]")
+    expect(incident).to_contain_text("Linked to an incident")
+    expect(incident).to_contain_text("INC-2026-0042")
+    expect(incident).to_contain_text("Send button frozen")
+    steps = timeline.locator("li.event[data-type=playbook_step]")
+    expect(steps).to_have_count(3)
+    expect(steps.nth(1)).to_contain_text("Fix deployed")
+    expect(steps.nth(1)).to_contain_text("Customer may confirm until")
+    expect(steps.nth(2)).to_contain_text("Fix confirmed")
+    expect(steps.nth(2)).to_contain_text("No answer within the stated wait")
+    paid = page.locator("#compensation [data-type=compensation_paid]")
+    expect(paid).to_contain_text("Discount")
+    expect(paid).to_contain_text("Given in kind")
+    summary = page.locator("#summary")
+    expect(summary).to_contain_text("Fault reproduced → Fix deployed → Fix confirmed")
+    expect(summary).to_contain_text("INC-2026-0042")
+    expect(summary).to_contain_text("10.00\u00a0EUR (Discount)")
+    expect(steps.nth(0).locator(".event-title")).to_have_text("3. Playbook step · Fault reproduced")
+    v.screenshot("playbook-interface-fault-en-desktop")
+
+    recovery = SCENARIOS["playbook_recovery_phrase"](signer)
+    drop_bundle(page, "recovery-phrase.zip", _bundle(recovery, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "ok"
+    identity = timeline.locator("li.event[data-type=identity_verified]")
+    expect(identity).to_contain_text("Identity verified")
+    expect(identity).to_contain_text("Video call")
+    expect(identity).to_contain_text("IDV-2026-0107")
+    expect(page.locator("#compensation [data-type=compensation_paid]")).to_contain_text("Money")
+    # Reopened: the playbook starts again after the identity check, which stays done.
+    expect(summary).to_contain_text("Identity verified → Recovery alternatives proposed")
+    assert v.errors == []
+
+    ru = visit(locale="ru-RU")
+    ru.open()
+    broken = SCENARIOS["playbook_reset_before_identity"](signer)
+    ru.page.click("#key-paste-box summary")
+    ru.page.fill("#key-paste", broken["verifier_key"])
+    ru.page.click("#key-use")
+    drop_bundle(ru.page, "reset.zip", _bundle(broken, zipfile.ZIP_DEFLATED))
+    assert ru.verdict() == "fail"
+    assert ru.check_status("rules") == "fail"
+    assert ru.item_status("rules", 2) == "fail"
+    expect(ru.page.locator("li.check[data-check=rules]")).to_contain_text(
+        "Шаг «Безопасный сброс» нарушает порядок: следующий шаг регламента — "
+        "«Личность подтверждена»."
+    )
+    ru.screenshot("playbook-reset-before-identity-ru-desktop")
+    assert ru.errors == []
 
 
 # --- one rulebook: an evidence export followed by more steps (issue 12) --------------------------

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ledger.complaints import payloads
+from ledger.complaints import payloads, playbooks
 from ledger.complaints.states import TRANSITIONS
-from ledger.complaints.vocab import RATEABLE_EVENTS, SIGNED_EVENTS, EventType, Status
+from ledger.complaints.vocab import (
+    RATEABLE_EVENTS,
+    SIGNED_EVENTS,
+    Category,
+    CompensationKind,
+    EventType,
+    PaymentMethod,
+    Status,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "build_verify_rules.py"
@@ -86,6 +95,38 @@ def test_rules_carry_the_domain_tables() -> None:
     assert rules["money"]["events"] == sorted(payloads.MONEY_EVENTS)
 
 
+def test_rules_carry_the_playbooks_and_compensation_kinds() -> None:
+    """What the browser's playbook, identity, target and payment guards read (issue 14)."""
+    rules = json.loads(RULES.read_text(encoding="utf-8"))
+    assert rules["format"] == _script().FORMAT == 2
+    book = rules["playbooks"]
+    assert book["steps"] == {
+        str(c): [str(s) for s in steps] for c, steps in playbooks.PLAYBOOKS.items()
+    }
+    assert set(book["steps"]) == set(Category)
+    assert book["identity_step"] == playbooks.IDENTITY_STEP == "identity_verification"
+    assert book["identity_first"] == sorted(playbooks.IDENTITY_FIRST) == ["lost_recovery_phrase"]
+    assert book["confirming_steps"] == sorted(playbooks.CONFIRMING_STEPS)
+    assert book["after_decision_steps"] == sorted(playbooks.AFTER_DECISION_STEPS)
+    assert book["untimed_categories"] == sorted(playbooks.UNTIMED_CATEGORIES)
+    assert "playbook_step" in rules["rateable_events"]
+    for et in ("identity_verified", "playbook_step", "target_set", "incident_linked"):
+        assert rules["transitions"][et]["roles"] == sorted(TRANSITIONS[EventType(et)].roles), et
+    money = rules["money"]
+    assert money["in_kind_kinds"] == sorted(payloads.IN_KIND) == ["discount", "free_service"]
+    assert money["in_kind_method"] == PaymentMethod.IN_KIND
+    assert money["default_kind"] == CompensationKind.MONEY
+    for et in payloads.MONEY_EVENTS:
+        assert rules["mirrored"][et] == list(payloads.MIRRORED[et])
+        assert "kind" in rules["mirrored"][et]
+    flag = rules["public_fields"]["compensation_offered"]["identity_required"]
+    assert flag == {"required": False, "check": {"kind": "bool"}}
+    target = rules["public_fields"]["target_set"]["target_minutes"]["check"]
+    assert target == {"kind": "int", "min": 1, "max": payloads.MAX_TARGET_MINUTES}
+    incident = rules["public_fields"]["incident_linked"]["incident"]["check"]
+    assert incident["pattern"] == payloads.INCIDENT.pattern
+
+
 def test_a_validator_without_a_description_is_refused() -> None:
     module = _script()
 
@@ -97,3 +138,15 @@ def test_a_validator_without_a_description_is_refused() -> None:
     unanchored = payloads.describe(kind="pattern", pattern="[a-z]+")(undescribed)
     with pytest.raises(module.RulesError, match="anchored"):
         module.describe_check(unanchored, "public[x].y")
+    # A kind of check the browser does not compile (api/static/verify/rules.js) is refused.
+    unknown = payloads.describe(kind="decimal")(undescribed)
+    with pytest.raises(module.RulesError, match="not one the browser checks"):
+        module.describe_check(unknown, "public[x].y")
+    assert module.describe_check(payloads.boolean, "public[x].y") == {"kind": "bool"}
+
+
+def test_the_generator_knows_the_kinds_the_browser_compiles() -> None:
+    """CHECK_KINDS is exactly the set of validator kinds rules.js compileCheck handles."""
+    source = (ROOT / "api" / "static" / "verify" / "rules.js").read_text(encoding="utf-8")
+    compiled = set(re.findall(r'^\s*case "([a-z]+)":', source, flags=re.MULTILINE))
+    assert compiled == set(_script().CHECK_KINDS)

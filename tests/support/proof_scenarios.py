@@ -342,6 +342,240 @@ def _other_reference(b: Builder, _):
     return change
 
 
+# --- the service playbook (ledger/complaints/playbooks.py) ---------------------------------------
+
+SYSTEM = ("system", "auto-confirm")
+IDENTITY = {"method": "video_call"}
+IDENTITY_BODY = {"check_reference": "IDV-2026-0107"}
+INCIDENT = "INC-2026-0042"
+# Three days after T0 on the minute, spelled without milliseconds: a confirmation that lapses at
+# exactly this instant (spelled with them, as every event time is) has lapsed; compared as
+# strings the two spellings would order the other way.
+WAIT_ENDS = "2026-01-08T10:00:00Z"
+AT_WAIT_END = T0 + timedelta(days=3)
+
+
+def _chain(steps: Callable[[Builder, Ed25519PrivateKey], None]) -> Callable[[Signer], dict]:
+    """A proof of the complaint ``steps`` records, its officer key registered beforehand."""
+
+    def build(signer: Signer) -> dict:
+        b = Builder(signer)
+        key = Ed25519PrivateKey.generate()
+        b.register_key(key, minutes(-60))
+        steps(b, key)
+        return b.proof()
+
+    return build
+
+
+def _open(b: Builder, category: str) -> None:
+    """received (seq 0) and acknowledged (seq 1)."""
+    received = {**RECEIVED, "category": category}
+    b.step("received", minutes(0), CUSTOMER, received, {"description": "It does not work."})
+    b.step("acknowledged", minutes(1), AGENT, {"state": "acknowledged"}, {})
+
+
+def _playbook(
+    b: Builder, at: datetime, state: str, step: str, actor: tuple[str, str] = AGENT, **public: Any
+) -> None:
+    b.step("playbook_step", at, actor, {"state": state, "step": step, **public}, {})
+
+
+def _decide(b: Builder, key: Ed25519PrivateKey, at: datetime) -> None:
+    b.signed(key, "decision", at, DECISION, _decision_public(DECISION))
+
+
+def _compensate(
+    b: Builder,
+    key: Ed25519PrivateKey,
+    at: datetime,
+    offer: dict = OFFER,
+    paid: dict | None = None,
+    offer_public: dict | None = None,
+) -> None:
+    """offered, accepted and paid, a minute apart from ``at``."""
+    public = {"state": "compensation_offered", **offer, **(offer_public or {})}
+    b.signed(key, "compensation_offered", at, offer, public)
+    accepted = {"state": "compensation_accepted"}
+    b.step("compensation_accepted", at + timedelta(minutes=1), CUSTOMER, accepted, {})
+    paid = offer if paid is None else paid
+    body = {**paid, "payment_reference": "SEPA-1"}
+    b.signed(
+        key,
+        "compensation_paid",
+        at + timedelta(minutes=2),
+        body,
+        {"state": "compensation_paid", **paid},
+    )
+
+
+def _recovery_phrase(b: Builder, key: Ed25519PrivateKey) -> None:
+    """The lost recovery phrase playbook: identity check, alternatives, secure reset; paid after
+    the identity check; closed, a playbook step rated, reopened: the playbook starts again
+    after the identity check, which stays done."""
+    _open(b, "lost_recovery_phrase")
+    b.step(
+        "identity_verified", minutes(2), AGENT, {"state": "acknowledged", **IDENTITY}, IDENTITY_BODY
+    )
+    _playbook(b, minutes(3), "investigating", "recovery_alternatives_proposed")
+    _playbook(b, minutes(4), "investigating", "secure_reset")
+    _decide(b, key, minutes(5))
+    _compensate(b, key, minutes(6))
+    b.step("closed", minutes(9), AGENT, {"state": "closed", "reason": "resolved"}, {})
+    b.step("rated", minutes(10), CUSTOMER, {"state": "closed", "csat": 5, "rates": 4}, {})
+    b.step("reopened", minutes(11), ("supervisor", "sup-1"), {"state": "reopened"}, {})
+    _playbook(b, minutes(12), "investigating", "recovery_alternatives_proposed")
+
+
+def _interface_fault(b: Builder, key: Ed25519PrivateKey) -> None:
+    """A fix deployed with a wait for the customer's confirmation, which lapses exactly when the
+    wait ends; part of a mass incident; a discount given in kind."""
+    _open(b, "interface_fault")
+    incident = {"state": "acknowledged", "incident": INCIDENT}
+    b.step("incident_linked", minutes(2), AGENT, incident, {"title": "Send button frozen"})
+    _playbook(b, minutes(3), "investigating", "fault_reproduced")
+    _playbook(b, minutes(4), "investigating", "fix_deployed", confirm_by=WAIT_ENDS)
+    _playbook(b, AT_WAIT_END, "investigating", "fix_confirmed", SYSTEM, confirmation="lapsed")
+    _decide(b, key, AT_WAIT_END + timedelta(minutes=1))
+    discount = {"kind": "discount", "amount": "10.00", "currency": "EUR", "method": "in_kind"}
+    _compensate(b, key, AT_WAIT_END + timedelta(minutes=2), discount)
+    closed = {"state": "closed", "reason": "resolved"}
+    b.step("closed", AT_WAIT_END + timedelta(minutes=5), AGENT, closed, {})
+
+
+def _security_question(b: Builder, key: Ed25519PrivateKey) -> None:
+    """An untimed category: the handler sets the target; the customer confirms in time."""
+    _open(b, "security_question")
+    target = {"state": "acknowledged", "target_minutes": 240, "limit_minutes": 480}
+    b.step("target_set", minutes(2), AGENT, target, {})
+    _playbook(b, minutes(3), "investigating", "risk_assessed")
+    wait = format_timestamp(minutes(60))
+    _playbook(b, minutes(4), "investigating", "guidance_given", confirm_by=wait)
+    _playbook(
+        b, minutes(5), "investigating", "protection_confirmed", CUSTOMER, confirmation="customer"
+    )
+
+
+def _reset_before_identity(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "lost_recovery_phrase")
+    _playbook(b, minutes(2), "investigating", "secure_reset")  # seq 2: identity comes first
+
+
+def _paid_without_identity(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "lost_recovery_phrase")
+    _decide(b, key, minutes(2))
+    _compensate(b, key, minutes(3))  # seq 5: the payment
+
+
+def _offer_needs_identity(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "refund_or_claim")
+    _decide(b, key, minutes(2))
+    _compensate(b, key, minutes(3), offer_public={"identity_required": True})  # paid: seq 5
+
+
+def _lapsed_too_early(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "interface_fault")
+    _playbook(b, minutes(2), "investigating", "fault_reproduced")
+    _playbook(b, minutes(3), "investigating", "fix_deployed", confirm_by=WAIT_ENDS)
+    # seq 4: one millisecond before the wait ends
+    early = AT_WAIT_END - timedelta(milliseconds=1)
+    _playbook(b, early, "investigating", "fix_confirmed", SYSTEM, confirmation="lapsed")
+
+
+def _lapsed_without_a_wait(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "interface_fault")
+    _playbook(b, minutes(2), "investigating", "fault_reproduced")
+    _playbook(b, minutes(3), "investigating", "fix_deployed")  # states no wait
+    _playbook(b, minutes(4), "investigating", "fix_confirmed", SYSTEM, confirmation="lapsed")
+
+
+def _customer_records_a_fix(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "interface_fault")
+    _playbook(b, minutes(2), "investigating", "fault_reproduced", CUSTOMER)  # seq 2
+
+
+def _system_confirms(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "interface_fault")
+    _playbook(b, minutes(2), "investigating", "fault_reproduced")
+    _playbook(b, minutes(3), "investigating", "fix_deployed")
+    _playbook(b, minutes(4), "investigating", "fix_confirmed", SYSTEM, confirmation="customer")
+
+
+def _confirmation_missing(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "interface_fault")
+    _playbook(b, minutes(2), "investigating", "fault_reproduced")
+    _playbook(b, minutes(3), "investigating", "fix_deployed")
+    _playbook(b, minutes(4), "investigating", "fix_confirmed")  # seq 4: confirmed how?
+
+
+def _step_repeated(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "sync_fault")
+    _playbook(b, minutes(2), "investigating", "sync_diagnosed")
+    _playbook(b, minutes(3), "investigating", "sync_diagnosed")  # seq 3
+
+
+def _step_of_another_playbook(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "sync_fault")
+    _playbook(b, minutes(2), "investigating", "fault_reproduced")  # seq 2: interface fault's
+
+
+def _communicated_before_decision(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "refund_or_claim")
+    _playbook(b, minutes(2), "investigating", "detailed_review")
+    _playbook(b, minutes(3), "investigating", "decision_communicated")  # seq 3
+
+
+def _identity_twice(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "lost_recovery_phrase")
+    for at in (2, 3):  # seq 3: already verified
+        b.step(
+            "identity_verified",
+            minutes(at),
+            AGENT,
+            {"state": "acknowledged", **IDENTITY},
+            IDENTITY_BODY,
+        )
+
+
+def _paid_in_another_kind(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "refund_or_claim")
+    _decide(b, key, minutes(2))
+    refund = {**OFFER, "kind": "fee_refund"}
+    _compensate(b, key, minutes(3), refund, paid=OFFER)  # seq 5: money, not a fee refund
+
+
+def _target_on_a_timed_category(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "refund_or_claim")
+    target = {"state": "acknowledged", "target_minutes": 60, "limit_minutes": 120}
+    b.step("target_set", minutes(2), AGENT, target, {})  # seq 2
+
+
+def _second_incident(b: Builder, key: Ed25519PrivateKey) -> None:
+    _open(b, "interface_fault")
+    b.step(
+        "incident_linked", minutes(2), AGENT, {"state": "acknowledged", "incident": INCIDENT}, {}
+    )
+    other = {"state": "acknowledged", "incident": "INC-2026-0043"}
+    b.step("incident_linked", minutes(3), AGENT, other, {})  # seq 3
+
+
+def _discount_by_transfer(b: Builder, key: Ed25519PrivateKey) -> None:
+    """The offer's body gives a discount by bank transfer; its public part shows neither."""
+    _open(b, "refund_or_claim")
+    _decide(b, key, minutes(2))
+    body = {"kind": "discount", "amount": "10.00", "currency": "EUR", "method": "bank_transfer"}
+    public = {"state": "compensation_offered", "method": "bank_transfer"}
+    b.signed(key, "compensation_offered", minutes(3), body, public, raw=True)
+
+
+def _kind_differs_from_body(b: Builder, key: Ed25519PrivateKey) -> None:
+    """The offer's public kind says fee refund; the signed body names no kind (money)."""
+    _open(b, "refund_or_claim")
+    _decide(b, key, minutes(2))
+    public = {"state": "compensation_offered", **OFFER, "kind": "fee_refund"}
+    b.signed(key, "compensation_offered", minutes(3), OFFER, public, raw=True)
+
+
 SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "valid": _scenario(),
     "valid_without_bodies": _scenario(disclose=False),
@@ -366,6 +600,26 @@ SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "rating_duplicate": _scenario(after=_rate(2, 6, 2)),
     "rating_of_an_unrateable_step": _scenario(after=_rate(4)),
     "rating_of_itself": _scenario(after=_rate(7)),
+    "playbook_recovery_phrase": _chain(_recovery_phrase),
+    "playbook_interface_fault_lapsed": _chain(_interface_fault),
+    "playbook_security_question": _chain(_security_question),
+    "playbook_reset_before_identity": _chain(_reset_before_identity),
+    "playbook_paid_without_identity": _chain(_paid_without_identity),
+    "playbook_offer_needs_identity": _chain(_offer_needs_identity),
+    "playbook_lapsed_too_early": _chain(_lapsed_too_early),
+    "playbook_lapsed_without_a_wait": _chain(_lapsed_without_a_wait),
+    "playbook_customer_records_a_fix": _chain(_customer_records_a_fix),
+    "playbook_system_confirms": _chain(_system_confirms),
+    "playbook_confirmation_missing": _chain(_confirmation_missing),
+    "playbook_step_repeated": _chain(_step_repeated),
+    "playbook_step_of_another_playbook": _chain(_step_of_another_playbook),
+    "playbook_communicated_before_decision": _chain(_communicated_before_decision),
+    "playbook_identity_twice": _chain(_identity_twice),
+    "playbook_paid_in_another_kind": _chain(_paid_in_another_kind),
+    "playbook_target_on_a_timed_category": _chain(_target_on_a_timed_category),
+    "playbook_second_incident": _chain(_second_incident),
+    "playbook_discount_by_transfer": _chain(_discount_by_transfer),
+    "playbook_kind_differs_from_body": _chain(_kind_differs_from_body),
 }
 VALID = {
     "valid",
@@ -373,4 +627,34 @@ VALID = {
     "erased_body_gone",
     "export_then_more_steps",
     "rated_once_each",
+    "playbook_recovery_phrase",
+    "playbook_interface_fault_lapsed",
+    "playbook_security_question",
+}
+# Where each broken playbook chain breaks: (seq, the Python error code, the browser's message
+# key); the chain ends there, so nothing else fails.
+PLAYBOOK_BREAKS: dict[str, tuple[int, str, str]] = {
+    "playbook_reset_before_identity": (2, "PLAYBOOK_ORDER", "rule_playbook_order"),
+    "playbook_paid_without_identity": (5, "IDENTITY_NOT_VERIFIED", "rule_identity_not_verified"),
+    "playbook_offer_needs_identity": (5, "IDENTITY_NOT_VERIFIED", "rule_identity_not_verified"),
+    "playbook_lapsed_too_early": (4, "CONFIRMATION_NOT_LAPSED", "rule_confirmation_not_lapsed"),
+    "playbook_lapsed_without_a_wait": (4, "CONFIRMATION_NOT_LAPSED", "rule_confirmation_no_wait"),
+    "playbook_customer_records_a_fix": (2, "ROLE_NOT_ALLOWED", "rule_customer_confirms_only"),
+    "playbook_system_confirms": (4, "ROLE_NOT_ALLOWED", "rule_system_confirms"),
+    "playbook_confirmation_missing": (
+        4,
+        "PLAYBOOK_CONFIRMATION",
+        "rule_playbook_needs_confirmation",
+    ),
+    "playbook_step_repeated": (3, "PLAYBOOK_REPEATED", "rule_playbook_repeated"),
+    "playbook_step_of_another_playbook": (2, "PLAYBOOK_STEP_UNKNOWN", "rule_playbook_step_unknown"),
+    "playbook_communicated_before_decision": (
+        3,
+        "PLAYBOOK_NEEDS_DECISION",
+        "rule_playbook_needs_decision",
+    ),
+    "playbook_identity_twice": (3, "IDENTITY_VERIFIED", "rule_identity_twice"),
+    "playbook_paid_in_another_kind": (5, "PAYMENT_MISMATCH", "rule_payment_kind"),
+    "playbook_target_on_a_timed_category": (2, "TARGET_FIXED", "rule_target_fixed"),
+    "playbook_second_incident": (3, "INCIDENT_ALREADY_LINKED", "rule_incident_twice"),
 }

@@ -15,6 +15,11 @@ const VOCAB_PARAMS = {
   role: "role",
   state: "anchor_state",
   reason: "revocation_reason",
+  category: "category",
+  step: "playbook_step",
+  next: "playbook_step",
+  kind: "compensation_kind",
+  offered: "compensation_kind",
 };
 
 const TIME_PARAMS = ["when", "at", "from", "until"];

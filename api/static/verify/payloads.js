@@ -23,7 +23,13 @@ function checkFields(obj, spec, closed, code) {
 }
 
 function checkMoney(o, required) {
-  const { minor_units: minorUnits, default_minor_units: defaultMinorUnits } = rulebook().money;
+  const {
+    minor_units: minorUnits,
+    default_minor_units: defaultMinorUnits,
+    in_kind_kinds: inKindKinds,
+    in_kind_method: inKindMethod,
+    default_kind: defaultKind,
+  } = rulebook().money;
   const units = ["currency", "asset"].filter((k) => k in o);
   if (!("amount" in o)) {
     if (required || units.length) fail("bad_money");
@@ -33,6 +39,9 @@ function checkMoney(o, required) {
   if (o.method === "on_chain" && !("asset" in o)) fail("bad_money");
   if ((o.method === "bank_transfer" || o.method === "card_refund") && "asset" in o)
     fail("bad_money");
+  // Discounts and free services are given in kind, and only they are (payloads.IN_KIND).
+  const kind = "kind" in o ? o.kind : defaultKind;
+  if ((o.method === inKindMethod) !== inKindKinds.includes(kind)) fail("bad_money");
   if ("currency" in o) {
     const decimals = (o.amount.split(".")[1] || "").length;
     const allowed = Object.hasOwn(minorUnits, o.currency)
@@ -68,6 +77,10 @@ export function checkPublic(type, pub) {
     if (pub.level === "bot") fail("public_value", { field: "level" });
   }
   if (rulebook().money.events.includes(type)) checkMoney(pub, false);
+  if (type === "target_set" && pub.target_minutes > pub.limit_minutes) fail("target_above_limit");
+  // A confirming step ends a wait; it does not state another one.
+  if (type === "playbook_step" && "confirmation" in pub && "confirm_by" in pub)
+    fail("public_value", { field: "confirm_by" });
 }
 
 /** payloads.validate_body: the fields a disclosed body of this type needs. */

@@ -1,16 +1,17 @@
 // The domain's rulebook (rules.json, generated from ledger/complaints) and its compiled checks.
 //
 // rules.json is built by scripts/build_verify_rules.py from the Python domain (vocab.py,
-// states.py, payloads.py, events.py): event types, statuses, roles, the transition table,
-// payload specs, money units, which steps may be rated. The modules that check events keep
-// only the checks that are code; every table comes from here, so the browser and Python
-// verifiers cannot drift. The rules are loaded once (loadRules) before any proof is checked;
-// verifying a dropped bundle then needs no further request.
+// states.py, payloads.py, playbooks.py, events.py): event types, statuses, roles, the
+// transition table, payload specs, money units and kinds, which steps may be rated, and the
+// service playbooks. The modules that check events keep only the checks that are code; every
+// table comes from here, so the browser and Python verifiers cannot drift. The rules are loaded
+// once (loadRules) before any proof is checked; verifying a dropped bundle then needs no further
+// request.
 
 import { canonicalJson, isObject } from "./json.js";
 import { parseTimestamp } from "./timestamps.js";
 
-const RULES_FORMAT = 1;
+const RULES_FORMAT = 2;
 let RULES = null;
 let COMPILED = null; // {publicFields, bodyFields, actorId, hash}
 export let STATUSES = [];
@@ -31,6 +32,21 @@ export async function loadRules(source = new URL("./rules.json", import.meta.url
   }
   if (!isObject(rules) || rules.format !== RULES_FORMAT)
     throw new Error(`rules.json: expected format ${RULES_FORMAT}`);
+  // Format 2 added the playbooks and the compensation kinds; without them the new steps'
+  // guards would pass unchecked, so a rulebook lacking them is refused, not half-used.
+  const book = rules.playbooks;
+  if (
+    !isObject(book) ||
+    !isObject(book.steps) ||
+    typeof book.identity_step !== "string" ||
+    !["identity_first", "confirming_steps", "after_decision_steps", "untimed_categories"].every(
+      (name) => Array.isArray(book[name]),
+    ) ||
+    !Array.isArray(rules.money?.in_kind_kinds) ||
+    typeof rules.money.in_kind_method !== "string" ||
+    typeof rules.money.default_kind !== "string"
+  )
+    throw new Error("rules.json: the playbooks or the compensation kinds are missing");
   const fields = (specs) =>
     Object.fromEntries(
       Object.entries(specs).map(([type, spec]) => [type, compileFields(rules, spec)]),
@@ -89,6 +105,8 @@ function compileCheck(rules, d) {
     }
     case "int":
       return (v) => Number.isSafeInteger(v) && v >= d.min && v <= d.max;
+    case "bool":
+      return (v) => v === true || v === false;
     case "list": {
       const item = compileCheck(rules, d.items);
       return (v) =>

@@ -1,11 +1,13 @@
 // The complaint state machine (ledger/complaints/states.py): the state after each event.
 //
 // The table (who may record what, from which status to which) is rules.transitions; the
-// guards below are the rules the table cannot express (states.GUARDS), driven by its data.
+// guards below are the rules the table cannot express (states.GUARDS), driven by its data,
+// and the playbooks' order, confirmations and identity check come from rules.playbooks.
 
 import { fail } from "./errors.js";
 import { isObject } from "./json.js";
 import { rulebook } from "./rules.js";
+import { parseTimestamp } from "./timestamps.js";
 
 /** An amount as compared between offer and payment: trailing zeros dropped, with its unit. */
 function money(fields) {
@@ -16,6 +18,55 @@ function money(fields) {
   return { value: f ? `${whole}.${f}` : whole, unit, asset: "asset" in fields };
 }
 const sameMoney = (a, b) => a.value === b.value && a.unit === b.unit && a.asset === b.asset;
+
+// The open or accepted offer, cleared once it is declined, paid or a new cycle starts.
+const NO_OFFER = { offer: null, offerKind: null, offerNeedsIdentity: false };
+
+/** playbooks.states_wait: whether ``step`` is followed by a confirming step. */
+function statesWait(book, category, step) {
+  const steps = book.steps[category] || [];
+  const i = steps.indexOf(step);
+  return i >= 0 && i < steps.length - 1 && book.confirming_steps.includes(steps[i + 1]);
+}
+
+/** states._playbook_guard: the category's steps in order, each once per cycle. */
+function checkPlaybookStep(book, state, pub) {
+  const { step } = pub;
+  const steps = book.steps[state.category] || [];
+  if (!steps.includes(step))
+    fail("rule_playbook_step_unknown", { step, category: state.category });
+  if (step === book.identity_step) fail("rule_playbook_use_identity");
+  const expected = state.playbook.length < steps.length ? steps[state.playbook.length] : null;
+  if (step !== expected) {
+    if (state.playbook.includes(step)) fail("rule_playbook_repeated", { step });
+    fail("rule_playbook_order", { step, next: expected });
+  }
+  const confirming = book.confirming_steps.includes(step);
+  const confirmation = pub.confirmation;
+  if (confirming && confirmation === undefined) fail("rule_playbook_needs_confirmation", { step });
+  if (!confirming && confirmation !== undefined) fail("rule_playbook_not_confirming", { step });
+  if (confirmation === "lapsed" && state.confirmBy === null) fail("rule_confirmation_no_wait");
+  if ("confirm_by" in pub && !statesWait(book, state.category, step))
+    fail("rule_playbook_no_wait", { step });
+  if (book.after_decision_steps.includes(step) && state.outcome === null)
+    fail("rule_playbook_needs_decision", { step });
+}
+
+/** states.check_context: the rules that need the step's actor and time. */
+function checkContext(state, env) {
+  if (env.type !== "playbook_step") return;
+  const confirmation = env.public.confirmation;
+  const role = env.actor.role;
+  if (role === "customer" && confirmation !== "customer") fail("rule_customer_confirms_only");
+  if (role === "system" && confirmation === "customer") fail("rule_system_confirms");
+  // Instants, not strings: a wait stated with milliseconds compares with one without.
+  if (
+    confirmation === "lapsed" &&
+    state.confirmBy !== null &&
+    env.atMs < parseTimestamp(state.confirmBy)
+  )
+    fail("rule_confirmation_not_lapsed", { until: state.confirmBy, at: env.at });
+}
 
 /** The state after one more event; throws VerifyError("rule_*"). Does not mutate ``state``. */
 export function applyStep(state, env, leafHashHex) {
@@ -31,6 +82,7 @@ export function applyStep(state, env, leafHashHex) {
       fail("rule_state_mismatch", { claimed: pub.state, target: "received" });
     return {
       status: "received",
+      category: pub.category,
       level: pub.level || R.initial_level,
       specialism: null,
       infoPending: false,
@@ -42,6 +94,12 @@ export function applyStep(state, env, leafHashHex) {
       events: [entry],
       erased: [],
       rated: [],
+      identityVerified: false,
+      playbook: [], // the playbook's steps done in this cycle, in order
+      confirmBy: null, // the wait for the customer's confirmation, when stated
+      targetSet: false,
+      incident: null,
+      ...NO_OFFER,
     };
   }
   if (type === "received") fail("rule_already_started");
@@ -74,6 +132,12 @@ export function applyStep(state, env, leafHashHex) {
   if (type === "compensation_paid") {
     const paid = money(pub);
     if (paid && state.offer && !sameMoney(paid, state.offer)) fail("rule_payment_mismatch");
+    const kind = "kind" in pub ? pub.kind : R.money.default_kind;
+    if (state.offerKind !== null && kind !== state.offerKind)
+      fail("rule_payment_kind", { kind, offered: state.offerKind });
+    const needsIdentity =
+      R.playbooks.identity_first.includes(state.category) || state.offerNeedsIdentity;
+    if (needsIdentity && !state.identityVerified) fail("rule_identity_not_verified");
   }
   if (type === "closed" && state.status === "compensation_offered" && pub.reason !== "offer_lapsed")
     fail("rule_offer_open");
@@ -91,6 +155,17 @@ export function applyStep(state, env, leafHashHex) {
     if (targetType === "erased") fail("rule_erase_unknown");
     if (state.erased.includes(pub.erases)) fail("rule_erase_twice");
   }
+  if (type === "identity_verified" && state.identityVerified) fail("rule_identity_twice");
+  if (type === "playbook_step") checkPlaybookStep(R.playbooks, state, pub);
+  if (type === "target_set") {
+    if (!R.playbooks.untimed_categories.includes(state.category))
+      fail("rule_target_fixed", { category: state.category });
+    if (state.targetSet) fail("rule_target_twice");
+  }
+  if (type === "incident_linked" && state.incident !== null)
+    fail("rule_incident_twice", { incident: state.incident });
+  // After the guards, as states.step calls it after apply.
+  checkContext(state, env);
   // Effects (states.EFFECTS).
   const next = { ...state, status: target, events: [...state.events, entry] };
   switch (type) {
@@ -113,24 +188,52 @@ export function applyStep(state, env, leafHashHex) {
       break;
     case "compensation_offered":
       next.offer = money(pub);
+      next.offerKind = "kind" in pub ? pub.kind : R.money.default_kind;
+      next.offerNeedsIdentity = pub.identity_required === true;
       break;
     case "compensation_declined":
-      next.offer = null;
+      Object.assign(next, NO_OFFER);
       break;
     case "compensation_paid": {
       const paid = money(pub);
-      next.offer = null;
+      Object.assign(next, NO_OFFER);
       if (paid) next.payments = [...state.payments, paid];
       break;
     }
-    case "reopened":
-      Object.assign(next, {
+    case "reopened": {
+      // A new cycle: the playbook starts again, a verified identity stays verified.
+      const book = R.playbooks;
+      const keepsIdentity = state.identityVerified && book.identity_first.includes(state.category);
+      Object.assign(next, NO_OFFER, {
         outcome: null,
-        offer: null,
         infoPending: false,
         holdingReplySent: false,
+        playbook: keepsIdentity ? [book.identity_step] : [],
+        confirmBy: null,
+        targetSet: false,
       });
       next.reopenCount = state.reopenCount + 1;
+      break;
+    }
+    case "identity_verified": {
+      const book = R.playbooks;
+      next.identityVerified = true;
+      if (
+        book.identity_first.includes(state.category) &&
+        !state.playbook.includes(book.identity_step)
+      )
+        next.playbook = [...state.playbook, book.identity_step];
+      break;
+    }
+    case "playbook_step":
+      next.playbook = [...state.playbook, pub.step];
+      next.confirmBy = pub.confirm_by ?? null;
+      break;
+    case "target_set":
+      next.targetSet = true;
+      break;
+    case "incident_linked":
+      next.incident = pub.incident;
       break;
     case "rated":
       if (pub.rates !== undefined) next.rated = [...state.rated, pub.rates];

@@ -3,6 +3,7 @@
 // The secret is sent only as an Authorization header to this service and never stored.
 
 import { formatMessage, loadMessages, lookupText } from "./messages.js";
+import { rulebook } from "./rules.js";
 import * as core from "./verify-core.js";
 
 const LANGS = ["en", "ca", "pt", "zh", "lt", "ru"];
@@ -420,6 +421,14 @@ function renderVerdict(r) {
   return box;
 }
 
+/** A payment as the summary shows it: its amount, and its kind unless it is money. */
+function paidText(fields) {
+  const amount = formatAmount(fields) || "—";
+  const kind = fields.kind ?? rulebook().money.default_kind;
+  if (kind === rulebook().money.default_kind) return amount;
+  return `${amount} (${vocab("compensation_kind", kind)})`;
+}
+
 function renderSummary(r) {
   const last = page.last;
   const state = r.state;
@@ -435,11 +444,16 @@ function renderSummary(r) {
   ];
   if (last.server?.status_text) rows.push([t("field.server_status_text"), last.server.status_text]);
   if (state?.outcome) rows.push([t("field.outcome"), vocab("outcome", state.outcome)]);
+  if (state?.playbook?.length) {
+    const done = state.playbook.map((step) => vocab("playbook_step", step));
+    rows.push([t("field.playbook"), done.join(" → ")]);
+  }
+  if (state?.incident) rows.push([t("field.incident"), code(state.incident)]);
   const paid = r.events.filter((ev) => ev.env?.type === "compensation_paid");
   if (paid.length) {
     rows.push([
       t("field.compensation_paid"),
-      paid.map((ev) => formatAmount(ev.body || ev.env.public) || "—").join(", "),
+      paid.map((ev) => paidText(ev.body || ev.env.public)).join(", "),
     ]);
   }
   const anchor = r.anchor
@@ -594,8 +608,12 @@ function eventFacts(ev, r) {
     case "compensation_offered":
     case "compensation_paid": {
       const src = ev.body || p;
+      // A step that names no kind is money (the rulebook's default kind).
+      const kind = src.kind ?? rulebook().money.default_kind;
+      add("compensation_kind", vocab("compensation_kind", kind));
       add("amount", formatAmount(src) || t("ui.not_public"));
       add("method", vocab("method", src.method));
+      if (p.identity_required === true) add("identity_required", t("ui.required"));
       if (b.respond_by) add("respond_by", timeEl(b.respond_by));
       if (b.payment_reference) add("payment_reference", code(b.payment_reference));
       if (b.tx_hash) add("tx_hash", code(b.tx_hash));
@@ -623,6 +641,23 @@ function eventFacts(ev, r) {
         add("rates", type ? t("ui.event_ref", { seq: p.rates, type }) : String(p.rates));
       break;
     }
+    case "identity_verified":
+      add("identity_method", vocab("identity_method", p.method));
+      if (b.check_reference) add("check_reference", code(b.check_reference));
+      break;
+    case "playbook_step":
+      add("step", vocab("playbook_step", p.step));
+      if (p.confirmation) add("confirmation", vocab("confirmation", p.confirmation));
+      if (p.confirm_by) add("confirm_by", timeEl(p.confirm_by));
+      break;
+    case "target_set":
+      add("target", t("ui.minutes", { n: p.target_minutes }));
+      add("limit", t("ui.minutes", { n: p.limit_minutes }));
+      break;
+    case "incident_linked":
+      add("incident", code(p.incident));
+      if (b.title) add("incident_title", b.title);
+      break;
     case "bundle_exported":
       add("bundle_sha256", code(p.bundle_sha256));
       add("tree_size", String(p.tree_size));
@@ -665,6 +700,10 @@ function renderTimeline(r) {
         el("span", { class: "seq", text: `${ev.seq}.` }),
         " ",
         vocab("type", type),
+        // Which playbook step, at a glance: every step of the playbook has the same type.
+        type === "playbook_step" && ev.env
+          ? ` · ${vocab("playbook_step", ev.env.public.step)}`
+          : null,
       ),
       mark(status),
     );
