@@ -178,6 +178,8 @@ def test_first_response_clock():
 def test_category_clock_pauses_while_waiting_for_the_customer():
     start = utc(2026, 3, 2, 10)  # hacked account: target 1 h, limit 3 h
     c = Chain(start=start, category="hacked_account").run("acknowledged")
+    # access blocked within its own 15 min target, so no clock here is breached
+    c.add("playbook_step", public={"step": "access_blocked"}, at=utc(2026, 3, 2, 10, 10))
     c.add("info_requested", at=utc(2026, 3, 2, 10, 30))
     paused = due_report(c.envelopes, utc(2026, 3, 2, 12))
     target = clock(paused, ClockName.TARGET_RESOLUTION)
@@ -188,8 +190,16 @@ def test_category_clock_pauses_while_waiting_for_the_customer():
     assert clock(resumed, ClockName.TARGET_RESOLUTION).due_at == utc(2026, 3, 2, 13)
     assert clock(resumed, ClockName.RESOLUTION_LIMIT).due_at == utc(2026, 3, 2, 15)
     c.add("evidence_added", at=utc(2026, 3, 2, 12, 40))
-    c.add("decision", at=utc(2026, 3, 2, 12, 45))
+    c.add("playbook_step", public={"step": "keys_changed"}, at=utc(2026, 3, 2, 12, 42))
+    # The resolution clocks stop when the solution is carried out (playbooks.resolves: here
+    # the playbook's last step), no longer at the decision: an upheld decision still runs.
+    c.add("decision", at=utc(2026, 3, 2, 12, 44))
+    decided = due_report(c.envelopes, utc(2026, 3, 2, 12, 44))
+    assert clock(decided, ClockName.TARGET_RESOLUTION).status == ClockStatus.RUNNING
+    assert clock(decided, ClockName.FINAL_RESPONSE).status == ClockStatus.MET
+    c.add("playbook_step", public={"step": "security_validated"}, at=utc(2026, 3, 2, 12, 45))
     done = due_report(c.envelopes, utc(2026, 3, 3))
+    assert clock(done, ClockName.TARGET_RESOLUTION).completed_at == utc(2026, 3, 2, 12, 45)
     assert clock(done, ClockName.TARGET_RESOLUTION).status == ClockStatus.MET
     assert clock(done, ClockName.RESOLUTION_LIMIT).status == ClockStatus.MET
     assert not done.breaches
@@ -240,6 +250,7 @@ def test_initial_deadlines_fit_the_received_event():
     deadlines = initial_deadlines(DEC_8, "stuck_transaction", PSD2)
     assert deadlines == {
         "first_response": "2025-12-08T12:00:00.000Z",
+        "first_response_goal": "2025-12-08T11:00:00.000Z",
         "target_resolution": "2025-12-08T14:00:00.000Z",
         "resolution_limit": "2025-12-08T22:00:00.000Z",
         "final_response": "2025-12-31T23:00:00.000Z",

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ledger.complaints.errors import ChainError, PayloadError, TransitionError
 from ledger.complaints.payloads import Money, validate_new_step
+from ledger.complaints.playbooks import CONFIRMING_STEPS, next_step, playbook
 from ledger.complaints.states import (
     START_ROLES,
     TRACE_EVENTS,
@@ -33,6 +34,7 @@ from ledger.complaints.vocab import (
     EventType,
     Language,
     Outcome,
+    PlaybookStep,
     Role,
     Status,
 )
@@ -45,10 +47,14 @@ SIG = {"key_id": "ab" * 16, "sig": "cd" * 64}
 
 # A state in which every guard is satisfiable: information pending, still at bot level,
 # an upheld outcome, a received event to erase, an evidence event to cite and an
-# acknowledgement (step 2) to rate.
+# acknowledgement (step 2) to rate; an untimed category (a handler may set its target) whose
+# playbook has not started (risk_assessed is next), no identity check and no incident yet.
+# ``apply`` checks the table and the guards only: who records a playbook step and when a
+# confirmation lapses are ``states.check_context``'s rules, checked by ``step`` (and covered
+# in test_playbooks.py), so here a customer may record the sample playbook step too.
 BASE = ComplaintState(
     status=S.RECEIVED,
-    category=Category.STUCK_TRANSACTION,
+    category=Category.SECURITY_QUESTION,
     channel=Channel.CHAT,
     language=Language.EN,
     jurisdiction="EU-PSD2",
@@ -87,6 +93,10 @@ SAMPLE_PUBLIC = {
     E.RATED: {"csat": 3, "rates": 2},
     E.ERASED: {"erases": A_HASH, "basis": "gdpr_art17"},
     E.BUNDLE_EXPORTED: {"bundle_sha256": B_HASH, "format_version": 1, "tree_size": 42},
+    E.IDENTITY_VERIFIED: {"method": "document_check"},
+    E.PLAYBOOK_STEP: {"step": "risk_assessed"},
+    E.TARGET_SET: {"target_minutes": 60, "limit_minutes": 240},
+    E.INCIDENT_LINKED: {"incident": "INC-2026-0001"},
 }
 CASES = [(et, status, role) for et in sorted(TRANSITIONS) for status in Status for role in Role]
 
@@ -368,7 +378,7 @@ def test_bundle_exports_are_recorded_in_any_state():
 
 def test_allowed_events_matches_table():
     s = guard(S.COMPENSATION_OFFERED)
-    assert set(allowed_events(s, Role.CUSTOMER)) == {
+    customer_steps = {
         E.EVIDENCE_ADDED,
         E.COMPENSATION_ACCEPTED,
         E.COMPENSATION_DECLINED,
@@ -376,6 +386,31 @@ def test_allowed_events_matches_table():
         E.REFERRED,
         E.RATED,
     }
+    # The customer's playbook step is the confirmation of a fix: offered when one is next.
+    confirming = guard(
+        S.COMPENSATION_OFFERED,
+        playbook=(PlaybookStep.RISK_ASSESSED, PlaybookStep.GUIDANCE_GIVEN),
+    )
+    assert set(allowed_events(confirming, Role.CUSTOMER)) == customer_steps | {E.PLAYBOOK_STEP}
+    # the identity check, a handler's target and an incident link are staff records
+    assert {E.IDENTITY_VERIFIED, E.TARGET_SET, E.INCIDENT_LINKED} <= set(
+        allowed_events(s, Role.AGENT)
+    )
+    assert not {E.IDENTITY_VERIFIED, E.TARGET_SET, E.INCIDENT_LINKED} & set(
+        allowed_events(s, Role.CUSTOMER)
+    )
+    done = guard(
+        S.INVESTIGATING,
+        identity_verified=True,
+        target_set=True,
+        incident="INC-2026-0001",
+        playbook=playbook(Category.SECURITY_QUESTION),
+    )
+    assert not {E.IDENTITY_VERIFIED, E.PLAYBOOK_STEP, E.TARGET_SET, E.INCIDENT_LINKED} & set(
+        allowed_events(done, Role.AGENT)
+    )
+    timed = guard(S.INVESTIGATING, category=Category.STUCK_TRANSACTION)
+    assert E.TARGET_SET not in allowed_events(timed, Role.AGENT)
     # an export's record is the trace of building a bundle, never a step to choose
     assert allowed_events(guard(S.WITHDRAWN), Role.REGULATOR) == []
     assert E.ERASED in allowed_events(guard(S.WITHDRAWN), Role.ADMIN)
@@ -391,6 +426,22 @@ def _states_in_every_status():
         yield guard(status, info_pending=False, rated=frozenset({2}))
         yield guard(status, holding_reply_sent=True, outcome=Outcome.REJECTED)
         yield guard(status, events=BASE.events[:1], erased=frozenset({A_HASH}))
+        # the playbook's records done: identity checked, target set, incident linked, all
+        # steps done
+        yield guard(
+            status,
+            identity_verified=True,
+            target_set=True,
+            incident="INC-2026-0001",
+            playbook=playbook(Category.SECURITY_QUESTION),
+        )
+        # a timed category (no handler's target) waiting for the customer's confirmation
+        yield guard(
+            status,
+            category=Category.STUCK_TRANSACTION,
+            playbook=(PlaybookStep.CHAIN_ERROR_FOUND, PlaybookStep.CUSTOMER_UPDATED),
+            confirm_by="2026-03-05T10:00:00.000Z",
+        )
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -413,6 +464,11 @@ def test_next_steps_are_steps_the_role_can_record(role):
             if et == E.ERASED:
                 erasable = [e.leaf_hash for e in state.events if e.leaf_hash not in state.erased]
                 public["erases"] = erasable[0] if erasable else A_HASH
+            if et == E.PLAYBOOK_STEP:
+                nxt = next_step(state.category, state.playbook) or playbook(state.category)[0]
+                public = {"step": str(nxt)}
+                if nxt in CONFIRMING_STEPS:
+                    public["confirmation"] = "customer"
             try:
                 apply(state, et, role, public)
                 ok = True
@@ -539,7 +595,8 @@ def test_replay_refuses_officer_key_entries():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 1000), min_size=1, max_size=14), st.data())
 def test_random_walks_replay_and_any_relinking_is_caught(choices, data):
-    c = Chain()
+    # every category: the playbook steps, the identity check and the targets differ
+    c = Chain(category=data.draw(st.sampled_from(sorted(Category))))
     for pick in choices:
         candidates = [et for et, rule in TRANSITIONS.items() if c.state.status in rule.moves]
         for offset in range(len(candidates)):

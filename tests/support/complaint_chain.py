@@ -9,6 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger.complaints import playbooks
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
 from ledger.complaints.officers import (
     OfficerRegistry,
@@ -124,6 +125,24 @@ def default_step(
         case E.BUNDLE_EXPORTED:
             public = {"bundle_sha256": "5e" * 32, "format_version": 1, "tree_size": 1 + state.seq}
             return LEGAL, public, {}
+        case E.IDENTITY_VERIFIED:
+            return AGENT, {"method": "document_check"}, {"check_reference": "IDV-2026-0001"}
+        case E.PLAYBOOK_STEP:
+            # The playbook's next step; a confirming step is the customer's own confirmation.
+            # With the playbook done, its last step again, which apply() refuses (repeated);
+            # with the identity check next, that step, which apply() refuses too (it is
+            # recorded as identity_verified).
+            step = playbooks.next_step(state.category, state.playbook)
+            if step is None:
+                step = playbooks.final_step(state.category)
+            if step in playbooks.CONFIRMING_STEPS:
+                return CUSTOMER, {"step": str(step), "confirmation": "customer"}, {}
+            return AGENT, {"step": str(step)}, {}
+        case E.TARGET_SET:
+            # Valid for an untimed category only; apply() refuses it on the others.
+            return AGENT, {"target_minutes": 120, "limit_minutes": 480}, {}
+        case E.INCIDENT_LINKED:
+            return AGENT, {"incident": "INC-2026-0001"}, {"title": "Node provider outage"}
     raise AssertionError(et)
 
 
