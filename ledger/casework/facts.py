@@ -110,6 +110,7 @@ class AuditFact(Base):
     target_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     limit_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     wait_since_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    waiting: Mapped[int] = mapped_column(SmallInteger)
     paused_ms: Mapped[int] = mapped_column(BigInteger)
     resolved: Mapped[bool] = mapped_column(Boolean)
     resolution: Mapped[bool] = mapped_column(Boolean)

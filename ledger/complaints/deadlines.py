@@ -52,7 +52,7 @@ from ledger.complaints.calendars import (
 )
 from ledger.complaints.errors import CalendarError
 from ledger.complaints.events import Envelope, parse_envelope
-from ledger.complaints.playbooks import resolves, waits_for_customer
+from ledger.complaints.playbooks import TIMED_STEPS, resolves, waits_for_customer
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.complaints.timestamps import as_utc, format_timestamp
 from ledger.complaints.vocab import Category, EventType, PlaybookStep
@@ -291,6 +291,7 @@ def initial_deadlines(
 STEP_CLOCKS: Mapping[PlaybookStep, ClockName] = {
     PlaybookStep.ACCESS_BLOCKED: ClockName.ACCESS_BLOCK
 }
+assert set(STEP_CLOCKS) == TIMED_STEPS, "every step that may have a target has its clock"
 
 
 def due_report(
@@ -498,23 +499,35 @@ def _resolution_spans(
 def _pauses(
     category: Category, events: Sequence[Envelope], end: datetime | None
 ) -> list[tuple[datetime, datetime | None]]:
-    """Intervals spent waiting for the customer (open-ended if still waiting): for information
-    they were asked for, and for their confirmation of a fix (until they confirm or it lapses)."""
+    """Intervals spent waiting for the customer (open-ended if still waiting).
+
+    Two waits, either of which pauses the clock: for information they were asked for (until
+    they send it, or a decision is made without it), and for their confirmation of a fix
+    (until they confirm or the confirmation lapses). ``figures`` counts the same intervals.
+    """
     pauses: list[tuple[datetime, datetime | None]] = []
-    waiting_since: datetime | None = None
+    waiting: set[str] = set()
+    since: datetime | None = None
     for e in events:
         if end is not None and e.at_datetime >= end:
             break
-        starts = e.type == E.INFO_REQUESTED or waits_for_customer(category, e.type, e.public)
-        if starts and waiting_since is None:
-            waiting_since = e.at_datetime
-        elif (
-            e.type == E.INFO_RECEIVED or (e.type == E.PLAYBOOK_STEP and "confirmation" in e.public)
-        ) and waiting_since is not None:
-            pauses.append((waiting_since, e.at_datetime))
-            waiting_since = None
-    if waiting_since is not None:
-        pauses.append((waiting_since, end))
+        before = bool(waiting)
+        if e.type in (E.INFO_RECEIVED, E.DECISION):
+            waiting.discard("info")
+        if e.type == E.PLAYBOOK_STEP and "confirmation" in e.public:
+            waiting.discard("confirmation")
+        if e.type == E.INFO_REQUESTED:
+            waiting.add("info")
+        if waits_for_customer(category, e.type, e.public):
+            waiting.add("confirmation")
+        if before and not waiting:
+            assert since is not None
+            pauses.append((since, e.at_datetime))
+        elif waiting and not before:
+            since = e.at_datetime
+    if waiting:
+        assert since is not None
+        pauses.append((since, end))
     return pauses
 
 

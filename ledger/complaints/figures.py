@@ -101,8 +101,7 @@ KINDS = tuple(k.value for k in CompensationKind)
 CSAT_VALUES = (1, 2, 3, 4, 5)
 # Steps after which the complaint needed more than its first contact (first-contact resolution).
 _MORE_CONTACT = frozenset({"info_requested", "escalated", "holding_reply", "reopened"})
-# Waits for the customer: they pause the resolution time (as deadlines._pauses pauses clocks).
-_WAIT_ENDS = frozenset({"info_received"})
+
 _FIRST_RESPONSE = frozenset(str(t) for t in FIRST_RESPONSE_EVENTS)
 _CYCLE_ENDS = frozenset({"decision", "withdrawn", "closed"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -263,6 +262,7 @@ class Fact:
     target_ms: int | None  # the cycle's resolution target (a span); None: not set (untimed)
     limit_ms: int | None  # the cycle's resolution limit (a span)
     wait_since_ms: int | None  # waiting for the customer since (None: not waiting)
+    waiting: int  # what for: 1 information, 2 a confirmation (bits)
     paused_ms: int  # time spent waiting for the customer in this cycle, before its resolution
     resolved: bool  # the cycle's solution has been carried out
     resolution: bool  # this event carried it out
@@ -335,6 +335,7 @@ def derive_fact(
             target_ms=promised[2],
             limit_ms=promised[3],
             wait_since_ms=None,
+            waiting=0,
             paused_ms=0,
             resolved=False,
             resolution=False,
@@ -355,7 +356,8 @@ def derive_fact(
         prev.cycle_ended, False, None,  # cycle_ended, ends_cycle, ended_due_ms
         prev.incident, prev.level, prev.contacted, None, None,  # incident .. kind
         prev.fr_goal_ms, prev.fr_limit_ms, prev.target_ms, prev.limit_ms,
-        prev.wait_since_ms, prev.paused_ms, prev.resolved, False, None,  # wait .. resolution_ms
+        prev.wait_since_ms, prev.waiting, prev.paused_ms,
+        prev.resolved, False, None,  # resolved, resolution, resolution_ms
     )  # fmt: skip
     if et in _MORE_CONTACT:
         f.contacted = True
@@ -372,7 +374,7 @@ def derive_fact(
         f.base_due_ms = f.due_ms = f.due_add_ms = due
         f.cycle_ended = False
         f.outcome = None
-        f.wait_since_ms, f.paused_ms, f.resolved = None, 0, False
+        f.wait_since_ms, f.waiting, f.paused_ms, f.resolved = None, 0, 0, False
         spans = _spans_of(public.get("deadlines"), at_ms, "target_resolution", "resolution_limit")
         if spans != (None, None):
             f.target_ms, f.limit_ms = spans
@@ -408,9 +410,7 @@ def derive_fact(
     return f
 
 
-def _spans_of(
-    deadlines: Any, at_ms: int, *names: str
-) -> tuple[int | None, ...]:
+def _spans_of(deadlines: Any, at_ms: int, *names: str) -> tuple[int | None, ...]:
     """The spans (ms from ``at_ms``) of the named instants of a ``public.deadlines`` object."""
     if not isinstance(deadlines, Mapping):
         return tuple(None for _ in names)
@@ -453,26 +453,40 @@ def _promised_spans(
     return goal, stated[1] if stated[1] is not None else defaults[1], stated[2], stated[3]
 
 
+_WAIT_INFO, _WAIT_CONFIRMATION = 1, 2  # Fact.waiting bits
+
+
 def _resolution_time(f: Fact, et: str, public: Mapping[str, Any]) -> None:
-    """Waits for the customer and the resolution, as ``deadlines`` counts its clocks: a wait
-    ends at the answer (or confirmation) and at the resolution; the resolution time is the
-    cycle's elapsed time without the waits."""
+    """Waits for the customer and the resolution, as ``deadlines._pauses`` counts them for
+    the clocks: waiting for information (until it comes or a decision is made) or for a
+    confirmation (until given or lapsed) pauses; the resolution time is the cycle's elapsed
+    time without the pauses."""
     at = f.at_ms
-    if f.wait_since_ms is not None and (
-        et in _WAIT_ENDS or (et == "playbook_step" and "confirmation" in public)
-    ):
-        f.paused_ms += at - f.wait_since_ms
-        f.wait_since_ms = None
+    before = f.waiting
+    waiting = before
+    if et == "info_received" or et == "decision":
+        waiting &= ~_WAIT_INFO
+    if et == "playbook_step" and "confirmation" in public:
+        waiting &= ~_WAIT_CONFIRMATION
     if resolves(f.category, et, public):
-        if f.wait_since_ms is not None:
+        if before:
+            assert f.wait_since_ms is not None  # set whenever waiting is
             f.paused_ms += at - f.wait_since_ms
-            f.wait_since_ms = None
+        f.waiting, f.wait_since_ms = 0, None
         f.resolved = f.resolution = True
         f.resolution_ms = at - f.cycle_start_ms - f.paused_ms
-    elif f.wait_since_ms is None and (
-        et == "info_requested" or waits_for_customer(f.category, et, public)
-    ):
+        return
+    if et == "info_requested":
+        waiting |= _WAIT_INFO
+    if waits_for_customer(f.category, et, public):
+        waiting |= _WAIT_CONFIRMATION
+    if before and not waiting:
+        assert f.wait_since_ms is not None
+        f.paused_ms += at - f.wait_since_ms
+        f.wait_since_ms = None
+    elif waiting and not before:
         f.wait_since_ms = at
+    f.waiting = waiting
 
 
 class FactDeriver:
@@ -893,3 +907,35 @@ def compute_figures(envelopes: Iterable[Envelope | bytes], window: Window) -> di
     ``window.tree_size`` limits the count to entries below that size (all when None).
     """
     return figures_from_facts(facts_from_envelopes(envelopes), window)
+
+
+# --- the figures as a table (CSV) --------------------------------------------------------------
+
+
+SLICES = ("totals", *(name for name, _, _ in BREAKDOWNS), "by_incident")
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+    else:
+        out[prefix] = value
+
+
+def figures_table(doc: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The figures document as one row per slice (totals, each category, channel, language and
+    incident): columns ``slice``, ``value``, then every figure by its dotted path. A path a
+    slice lacks (a currency it never paid in) is None in that row."""
+    rows: list[dict[str, Any]] = []
+    for name in SLICES:
+        parts = {"": doc["totals"]} if name == "totals" else doc[name]
+        for value, figures in parts.items():
+            flat: dict[str, Any] = {"slice": name.removeprefix("by_"), "value": value}
+            _flatten(figures, "", flat)
+            rows.append(flat)
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    names = list(columns)
+    return names, [[row.get(c) for c in names] for row in rows]

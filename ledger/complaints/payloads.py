@@ -76,6 +76,7 @@ MAX_DEPTH = 32
 MONEY_EVENTS = frozenset({EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID})
 # Compensation given in kind (method in_kind); its amount is the value, for the figures.
 IN_KIND = frozenset({CompensationKind.DISCOUNT, CompensationKind.FREE_SERVICE})
+DEFAULT_KIND = CompensationKind.MONEY  # the kind of an offer or payment that names none
 
 
 def _fail(path: str, message: str, code: str = "INVALID_FIELD", field: str | None = None) -> None:
@@ -458,6 +459,13 @@ for _t in EventType:
 
 
 def _check_money(obj_: Mapping[str, Any], path: str, *, amount_required: bool) -> None:
+    kind = obj_.get("kind", DEFAULT_KIND)
+    if (obj_.get("method") == PaymentMethod.IN_KIND) != (kind in IN_KIND):
+        _fail(
+            path,
+            "discounts and free services are given in kind (method in_kind), and only they are",
+            "BAD_MONEY",
+        )
     has_unit = [k for k in ("currency", "asset") if k in obj_]
     if "amount" not in obj_:
         if amount_required or has_unit:
@@ -470,13 +478,7 @@ def _check_money(obj_: Mapping[str, Any], path: str, *, amount_required: bool) -
         _fail(path, "on-chain payments are made in a crypto asset, not a currency", "BAD_MONEY")
     if method in (PaymentMethod.BANK_TRANSFER, PaymentMethod.CARD_REFUND) and "asset" in obj_:
         _fail(path, f"{method} payments are made in a fiat currency", "BAD_MONEY")
-    kind = obj_.get("kind", CompensationKind.MONEY)
-    if (method == PaymentMethod.IN_KIND) != (kind in IN_KIND):
-        _fail(
-            path,
-            "discounts and free services are given in kind (method in_kind), and only they are",
-            "BAD_MONEY",
-        )
+
     if "currency" in obj_:
         decimals = len(obj_["amount"].partition(".")[2])
         allowed = MINOR_UNITS.get(obj_["currency"], DEFAULT_MINOR_UNITS)
@@ -628,6 +630,10 @@ def check_consistency(
                 f"public.{name}", "differs from the same field in the body", "PUBLIC_BODY_MISMATCH"
             )
     if et in MONEY_EVENTS:
+        # The leaf must say what kind of redress it is whenever it is not money: the state
+        # machine (and every verifier) reads the kind from the public fields alone.
+        if public.get("kind", DEFAULT_KIND) != body.get("kind", DEFAULT_KIND):
+            _fail("public.kind", "must state the body's kind of redress", "PUBLIC_BODY_MISMATCH")
         unit_public = {k for k in ("currency", "asset") if k in public}
         if (
             unit_public

@@ -74,6 +74,9 @@ CONFIRMING_STEPS = frozenset(
 )  # fmt: skip
 # Steps that report a decision to the customer: a decision must have been made in the cycle.
 AFTER_DECISION_STEPS = frozenset({P.DECISION_COMMUNICATED})
+# Steps that may have their own target (service_rules step_targets; deadlines gives each a
+# clock): access blocked, "at once" for a hacked account.
+TIMED_STEPS = frozenset({P.ACCESS_BLOCKED})
 # Categories without a fixed resolution time: the handler sets one (target_set).
 UNTIMED_CATEGORIES = frozenset({C.SECURITY_QUESTION})
 

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ledger.complaints.errors import RulesError
-from ledger.complaints.playbooks import PLAYBOOKS, UNTIMED_CATEGORIES
+from ledger.complaints.playbooks import PLAYBOOKS, TIMED_STEPS, UNTIMED_CATEGORIES
 from ledger.complaints.vocab import Category, PlaybookStep
 
 RULES_FORMAT = "service-rules/1"
@@ -76,6 +76,16 @@ class ServiceRules:
             for step in times.step_targets:
                 if step not in PLAYBOOKS[category]:
                     raise RulesError(f"{category}: {step} is not in its playbook", "BAD_RULES")
+                if step not in TIMED_STEPS:
+                    raise RulesError(
+                        f"{category}: {step} cannot have its own target (only "
+                        + ", ".join(sorted(TIMED_STEPS))
+                        + ")",
+                        "BAD_RULES",
+                    )
+        for unit, amount in self.payout_identity_threshold.items():
+            if not amount.is_finite() or amount < 0:
+                raise RulesError(f"the payout threshold for {unit} must be 0 or more", "BAD_RULES")
         if self.first_response_goal > self.first_response_limit:
             raise RulesError("the first-response goal is after its limit", "BAD_RULES")
 
@@ -163,6 +173,16 @@ def _span(value: Any, where: str) -> timedelta | None:
     return None if value is None else _minutes_span(value, where)
 
 
+def _object(doc: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+    """``doc[key]`` when it is an object (absent: empty); RulesError when it is not."""
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise RulesError(f"{where + '.' if where else ''}{key} must be an object", "BAD_RULES")
+    return value
+
+
 def rules_from_json(doc: Mapping[str, Any]) -> ServiceRules:
     """Service rules from their JSON form; RulesError("BAD_RULES") names what is wrong.
 
@@ -171,7 +191,7 @@ def rules_from_json(doc: Mapping[str, Any]) -> ServiceRules:
     if not isinstance(doc, Mapping) or doc.get("format") != RULES_FORMAT:
         raise RulesError(f"service rules must have format {RULES_FORMAT!r}", "BAD_RULES")
     categories = dict(DEFAULT_RULES.categories)
-    for name, times in (doc.get("categories") or {}).items():
+    for name, times in _object(doc, "categories").items():
         try:
             category = Category(name)
         except ValueError:
@@ -179,7 +199,7 @@ def rules_from_json(doc: Mapping[str, Any]) -> ServiceRules:
         if not isinstance(times, Mapping):
             raise RulesError(f"categories.{name} must be an object", "BAD_RULES")
         steps: dict[PlaybookStep, timedelta] = {}
-        for step, minutes in (times.get("step_targets_minutes") or {}).items():
+        for step, minutes in _object(times, "step_targets_minutes", name).items():
             try:
                 steps[PlaybookStep(step)] = _minutes_span(minutes, f"{name}.{step}")
             except ValueError:
@@ -190,19 +210,27 @@ def rules_from_json(doc: Mapping[str, Any]) -> ServiceRules:
             _span(times.get("published_average_minutes"), f"{name}.published"),
             MappingProxyType(steps),
         )
-    first = doc.get("first_response") or {}
+    first = _object(doc, "first_response")
     thresholds: dict[str, Decimal] = {}
-    for unit, amount in (doc.get("payout_identity_threshold") or {}).items():
+    for unit, amount in _object(doc, "payout_identity_threshold").items():
+        if isinstance(amount, bool) or not isinstance(amount, (str, int)):
+            raise RulesError(f"threshold for {unit}: give a decimal string", "BAD_RULES")
         try:
             thresholds[str(unit)] = Decimal(str(amount))
         except InvalidOperation:
             raise RulesError(f"threshold for {unit} is not a number", "BAD_RULES") from None
+    listed = doc.get("disclose_after_identity") or []
+    if not isinstance(listed, list):
+        raise RulesError("disclose_after_identity must be a list of categories", "BAD_RULES")
     try:
-        disclose = frozenset(Category(c) for c in doc.get("disclose_after_identity") or ())
+        disclose = frozenset(Category(c) for c in listed)
     except ValueError as exc:
         raise RulesError(f"disclose_after_identity: {exc}", "BAD_RULES") from None
+    name = doc.get("name", "custom")
+    if not isinstance(name, str) or not name.strip():
+        raise RulesError("name must be a non-empty string", "BAD_RULES")
     return ServiceRules(
-        name=str(doc.get("name") or "custom"),
+        name=name,
         categories=MappingProxyType(categories),
         first_response_limit=_minutes_span(first.get("limit_minutes", 120), "first_response"),
         first_response_goal=_minutes_span(first.get("goal_minutes", 60), "first_response"),

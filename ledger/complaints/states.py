@@ -439,7 +439,7 @@ def _paid_guard(state: StepState, public: Mapping[str, Any]) -> None:
             f"payment of {paid} differs from the accepted offer of {state.offer}",
             "PAYMENT_MISMATCH",
         )
-    kind = public.get("kind", CompensationKind.MONEY)
+    kind = public.get("kind", payloads.DEFAULT_KIND)
     if state.offer_kind is not None and kind != state.offer_kind:
         raise TransitionError(
             f"a {kind} payment differs from the accepted offer of a {state.offer_kind}",
@@ -652,7 +652,7 @@ def _decision(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
 def _offered(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "offer": Money.from_fields(public),
-        "offer_kind": CompensationKind(public.get("kind", CompensationKind.MONEY)),
+        "offer_kind": CompensationKind(public.get("kind", payloads.DEFAULT_KIND)),
         "offer_needs_identity": public.get("identity_required", False),
     }
 
@@ -875,7 +875,6 @@ _POSSIBLE: Mapping[EventType, Callable[[ComplaintState], bool]] = MappingProxyTy
             e.type != E.ERASED and e.leaf_hash not in s.erased for e in s.events
         ),
         E.IDENTITY_VERIFIED: lambda s: not s.identity_verified,
-        E.PLAYBOOK_STEP: lambda s: playbooks.next_step(s.category, s.playbook) is not None,
         E.TARGET_SET: lambda s: s.category in playbooks.UNTIMED_CATEGORIES and not s.target_set,
         E.INCIDENT_LINKED: lambda s: s.incident is None,
     }
@@ -896,7 +895,23 @@ def allowed_events(state: ComplaintState | None, role: Role | str) -> list[Event
         and state.status in rule.moves
         and et not in TRACE_EVENTS
         and _POSSIBLE.get(et, _always)(state)
+        and (et != E.PLAYBOOK_STEP or _playbook_step_possible(state, role))
     ]
+
+
+def _playbook_step_possible(state: ComplaintState, role: Role) -> bool:
+    """Whether ``role`` can record the playbook's next step now (guards and check_context)."""
+    nxt = playbooks.next_step(state.category, state.playbook)
+    if nxt is None or nxt == playbooks.IDENTITY_STEP:
+        return False
+    if nxt in playbooks.AFTER_DECISION_STEPS and state.outcome is None:
+        return False
+    confirming = nxt in playbooks.CONFIRMING_STEPS
+    if role == R.CUSTOMER:
+        return confirming
+    if role == R.SYSTEM and confirming:
+        return state.confirm_by is not None  # it may only record a lapse
+    return True
 
 
 def _always(state: ComplaintState) -> bool:

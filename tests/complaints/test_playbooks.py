@@ -616,11 +616,6 @@ def test_a_payment_of_another_kind_than_the_offer_is_refused(registry):
 # --- allowed_events and the step-level rules --------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: allowed_events offers playbook_step when the identity check is next "
-    "(only identity_verified records it)",
-)
 def test_the_identity_check_next_is_offered_as_identity_verified_only():
     c = Chain(category="lost_recovery_phrase").run("acknowledged")
     offered = allowed_events(c.state, Role.AGENT)
@@ -628,31 +623,16 @@ def test_the_identity_check_next_is_offered_as_identity_verified_only():
     assert E.PLAYBOOK_STEP not in offered
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: allowed_events offers a customer playbook_step when the next step is "
-    "not a confirming one (states.check_context refuses it)",
-)
 def test_a_customer_is_offered_a_playbook_step_only_to_confirm():
     c = Chain(category="stuck_transaction").run("acknowledged")
     assert E.PLAYBOOK_STEP not in allowed_events(c.state, Role.CUSTOMER)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: allowed_events offers playbook_step when decision_communicated is next "
-    "and no decision was made (the guard refuses it: PLAYBOOK_NEEDS_DECISION)",
-)
 def test_a_step_reporting_a_decision_is_offered_only_after_one():
     c = Chain(category="refund_or_claim").run("acknowledged", "playbook_step")
     assert E.PLAYBOOK_STEP not in allowed_events(c.state, Role.AGENT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: allowed_events offers the system a confirming step although no wait "
-    "was stated (it may not confirm for the customer, and nothing can lapse)",
-)
 def test_the_system_is_not_offered_a_confirmation_it_cannot_record():
     c = Chain(category="interface_fault").run("acknowledged", "playbook_step", "playbook_step")
     assert c.state.confirm_by is None
@@ -897,11 +877,6 @@ def test_a_lapsed_confirmation_carries_out_the_solution(category):
         assert found.status == ClockStatus.MET
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: deadlines._pauses tracks one wait at a time; information received "
-    "ends the pause while the confirmation of the fix is still awaited",
-)
 def test_overlapping_waits_pause_until_both_end():
     c = _waiting("stuck_transaction")  # waiting for the confirmation since FIX_MADE
     c.add("info_requested", at=START + 40 * MIN)
@@ -910,11 +885,6 @@ def test_overlapping_waits_pause_until_both_end():
     assert clock(report, ClockName.TARGET_RESOLUTION).status == ClockStatus.PAUSED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: deadlines._pauses keeps waiting for information after a decision, "
-    "which drops the request (states._decision: info_pending False)",
-)
 def test_a_decision_ends_the_wait_for_information():
     c = Chain(category="stuck_transaction", start=START)  # target 4 h, limit 12 h
     c.add("acknowledged", at=START + MIN)

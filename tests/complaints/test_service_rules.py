@@ -161,11 +161,6 @@ def test_intake_deadlines_and_clocks_follow_the_rules_passed(tmp_path):
     assert block.due_at == START + 5 * MIN
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: service_rules accepts a step target for any playbook step, but "
-    "deadlines.STEP_CLOCKS has a clock only for access_blocked (KeyError at intake)",
-)
 def test_a_step_target_is_either_refused_or_clocked():
     doc = default_doc()
     doc["categories"]["lost_recovery_phrase"]["step_targets_minutes"] = {
@@ -281,41 +276,24 @@ def test_malformed_rules_are_refused(doc):
     assert bad(doc) == "BAD_RULES"
 
 
-_WRONG_TYPE = pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="domain bug: rules_from_json reads a JSON value of the wrong type with .items()/"
-    ".get() and raises AttributeError, not RulesError (ledger.runtime wraps it; other callers "
-    "do not)",
-)
-_BAD_THRESHOLD = pytest.mark.xfail(
-    strict=True,
-    reason="domain bug: rules_from_json accepts any Decimal as a payout threshold (NaN, "
-    "negative); NaN then makes needs_identity_for_payout raise InvalidOperation at every offer "
-    "in that unit",
-)
-
-
 @pytest.mark.parametrize(
     "doc",
     [
-        pytest.param({"categories": [1]}, marks=_WRONG_TYPE, id="categories not an object"),
-        pytest.param({"first_response": "2h"}, marks=_WRONG_TYPE, id="first response not object"),
+        pytest.param({"categories": [1]}, id="categories not an object"),
+        pytest.param({"first_response": "2h"}, id="first response not object"),
         pytest.param(
             {"categories": {"hacked_account": {"target_minutes": 60, "limit_minutes": 180,
                                                "step_targets_minutes": [15]}}},
-            marks=_WRONG_TYPE,
             id="step targets not an object",
         ),
         pytest.param(
-            {"payout_identity_threshold": ["EUR"]}, marks=_WRONG_TYPE, id="thresholds not an object"
+            {"payout_identity_threshold": ["EUR"]}, id="thresholds not an object"
         ),
         pytest.param(
-            {"payout_identity_threshold": {"EUR": "NaN"}}, marks=_BAD_THRESHOLD, id="NaN threshold"
+            {"payout_identity_threshold": {"EUR": "NaN"}}, id="NaN threshold"
         ),
         pytest.param(
             {"payout_identity_threshold": {"EUR": "-5"}},
-            marks=_BAD_THRESHOLD,
             id="negative threshold",
         ),
     ],

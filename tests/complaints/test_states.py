@@ -21,6 +21,7 @@ from ledger.complaints.states import (
     ComplaintState,
     allowed_events,
     apply,
+    check_context,
     rateable_steps,
     replay,
 )
@@ -468,9 +469,12 @@ def test_next_steps_are_steps_the_role_can_record(role):
                 nxt = next_step(state.category, state.playbook) or playbook(state.category)[0]
                 public = {"step": str(nxt)}
                 if nxt in CONFIRMING_STEPS:
-                    public["confirmation"] = "customer"
+                    public["confirmation"] = "lapsed" if role == Role.SYSTEM else "customer"
             try:
                 apply(state, et, role, public)
+                # Who may record a playbook step (and when a lapse may be) is checked with the
+                # step's actor and time: states.check_context, which step() runs.
+                check_context(state, et, role, public, "2030-01-01T00:00:00Z")
                 ok = True
             except TransitionError:
                 ok = False

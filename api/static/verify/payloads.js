@@ -30,6 +30,9 @@ function checkMoney(o, required) {
     in_kind_method: inKindMethod,
     default_kind: defaultKind,
   } = rulebook().money;
+  // Discounts and free services are given in kind, and only they are (payloads.IN_KIND).
+  const kind = "kind" in o ? o.kind : defaultKind;
+  if ((o.method === inKindMethod) !== inKindKinds.includes(kind)) fail("bad_money");
   const units = ["currency", "asset"].filter((k) => k in o);
   if (!("amount" in o)) {
     if (required || units.length) fail("bad_money");
@@ -39,9 +42,6 @@ function checkMoney(o, required) {
   if (o.method === "on_chain" && !("asset" in o)) fail("bad_money");
   if ((o.method === "bank_transfer" || o.method === "card_refund") && "asset" in o)
     fail("bad_money");
-  // Discounts and free services are given in kind, and only they are (payloads.IN_KIND).
-  const kind = "kind" in o ? o.kind : defaultKind;
-  if ((o.method === inKindMethod) !== inKindKinds.includes(kind)) fail("bad_money");
   if ("currency" in o) {
     const decimals = (o.amount.split(".")[1] || "").length;
     const allowed = Object.hasOwn(minorUnits, o.currency)
@@ -107,6 +107,10 @@ export function checkConsistency(env, body) {
       fail("public_body_mismatch", { field: name });
   }
   if (rulebook().money.events.includes(env.type)) {
+    // The leaf states the kind of redress whenever it is not money (the state reads it).
+    const { default_kind: defaultKind } = rulebook().money;
+    if ((env.public.kind ?? defaultKind) !== (body.kind ?? defaultKind))
+      fail("public_body_mismatch", { field: "kind" });
     const units = (o) => ["currency", "asset"].filter((k) => k in o).join();
     const pu = units(env.public);
     if (pu && "amount" in env.public && pu !== units(body))

@@ -40,6 +40,7 @@ NEW_COLUMNS = (
     sa.Column("target_ms", sa.BigInteger(), nullable=True),
     sa.Column("limit_ms", sa.BigInteger(), nullable=True),
     sa.Column("wait_since_ms", sa.BigInteger(), nullable=True),
+    sa.Column("waiting", sa.SmallInteger(), nullable=False),
     sa.Column("paused_ms", sa.BigInteger(), nullable=False),
     sa.Column("resolved", sa.Boolean(), nullable=False),
     sa.Column("resolution", sa.Boolean(), nullable=False),
