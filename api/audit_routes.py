@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import marshmallow as ma
 from flask import Response, request, stream_with_context
@@ -30,8 +30,9 @@ from ledger.casework.facts import (
     list_complaints,
     sql_figures,
 )
-from ledger.complaints.figures import FIGURES_VERSION, Window, format_ms, to_ms
+from ledger.complaints.figures import FIGURES_VERSION, Window, figures_table, format_ms, to_ms
 from ledger.complaints.payloads import JURISDICTION
+from ledger.complaints.service_rules import ServiceRules
 from ledger.complaints.vocab import Category, Channel, Language, Outcome, Status
 from ledger.logstore.store import NotFound
 
@@ -63,6 +64,11 @@ class FiguresQuery(Strict):
         "the instant the figures speak for (what is open, what fell due); "
         "default: now for the latest checkpoint, the checkpoint's signing time otherwise"
     )
+    format = ma.fields.String(
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "csv: one row per slice (totals, each category, channel, "
+                  "language, incident), one column per figure; or send 'Accept: text/csv'"},
+    )  # fmt: skip
 
 
 class Durations(ma.Schema):
@@ -218,11 +224,33 @@ class CheckpointRef(ma.Schema):
     note = ma.fields.String(metadata={"description": "the signed checkpoint (C2SP note)"})
 
 
+class PublishedTimes(ma.Schema):
+    target_seconds = ma.fields.Float(allow_none=True)
+    limit_seconds = ma.fields.Float(allow_none=True)
+    published_average_seconds = ma.fields.Float(
+        allow_none=True,
+        metadata={"description": "the playbook's published average resolution time"},
+    )
+
+
+class ServiceRulesRef(ma.Schema):
+    name = ma.fields.String()
+    first_response_goal_seconds = ma.fields.Float()
+    first_response_limit_seconds = ma.fields.Float()
+    by_category = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(PublishedTimes))
+
+
 class FiguresResponse(ma.Schema):
     log = ma.fields.String(metadata={"description": "the log's origin"})
     checkpoint = ma.fields.Nested(CheckpointRef)
     definitions = ma.fields.String(metadata={"description": "version of the definitions"})
     figures = ma.fields.Nested(Figures)
+    service_rules = ma.fields.Nested(
+        ServiceRulesRef,
+        metadata={"description": "the times in force (GET /v1/service-rules), to read beside "
+                  "the figures: targets and the playbook's published averages. Not part of "
+                  "the figures, which come from the log alone"},
+    )  # fmt: skip
 
 
 class ListingQuery(Strict):
@@ -313,12 +341,64 @@ class FiguresResource(MethodView):
         if to_ms(end) <= to_ms(start):
             raise Problem("bad-request", "'to' must be after 'from'")
         window = Window(to_ms(start), to_ms(end), to_ms(as_of), size)
+        figures = sql_figures(get_ledger().engine, window)
+        published = _published(get_ledger().service_rules)
+        if _wants_csv(args):
+            return _figures_csv(figures, published, cp.size)
         return {
             "log": store.origin,
             "checkpoint": {"size": cp.size, "root": cp.root.hex(), "note": cp.note},
             "definitions": FIGURES_VERSION,
-            "figures": sql_figures(get_ledger().engine, window),
+            "figures": figures,
+            "service_rules": published,
         }
+
+
+def _seconds(span: timedelta | None) -> float | None:
+    return None if span is None else span.total_seconds()
+
+
+def _published(rules: ServiceRules) -> dict:
+    """The service times in force, to print beside the figures."""
+    return {
+        "name": rules.name,
+        "first_response_goal_seconds": _seconds(rules.first_response_goal),
+        "first_response_limit_seconds": _seconds(rules.first_response_limit),
+        "by_category": {
+            str(category): {
+                "target_seconds": _seconds(times.target),
+                "limit_seconds": _seconds(times.limit),
+                "published_average_seconds": _seconds(times.published_average),
+            }
+            for category, times in rules.categories.items()
+        },
+    }
+
+
+def _figures_csv(figures: dict, published: dict, size: int) -> Response:
+    """The figures as RFC 4180 CSV, one row per slice, each category's row with the service
+    times in force beside it (``service_rules.*`` columns); the period and checkpoint size are
+    in the file name (the JSON form carries the signed checkpoint itself)."""
+    beside = {
+        **figures,
+        "by_category": {
+            c: {**part, "service_rules": published["by_category"].get(c, {})}
+            for c, part in figures["by_category"].items()
+        },
+    }
+    columns, rows = figures_table(beside)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerows([_csv_cell(v) for v in row] for row in rows)
+    period = figures["period"]
+    name = f"figures-{period['from'][:10]}-{period['to'][:10]}-size{size}.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype=CSV_MIMETYPE,
+        headers={"Content-Disposition": f'attachment; filename="{name}"',
+                 "Cache-Control": "no-store"},
+    )  # fmt: skip
 
 
 # --- listing ----------------------------------------------------------------------------------

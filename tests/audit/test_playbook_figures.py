@@ -115,3 +115,52 @@ def test_sql_path_equals_pure_replay(ledger, may, window) -> None:
     for n in (size, size - 1, size // 2, 7):
         w = Window.of(start, end, as_of, n)
         assert sql_figures(ledger.engine, w) == compute_figures(leaves, w), n
+
+
+def test_figures_as_csv_one_row_per_slice(client, ledger, may, tokens) -> None:
+    import csv
+    import io
+
+    query = {"from": "2026-05-01T00:00:00Z", "to": "2026-06-01T00:00:00Z",
+             "as_of": "2026-06-01T00:00:00Z"}  # fmt: skip
+    auth = {"Authorization": f"Bearer {tokens['regulator']}"}
+    as_json = client.get("/v1/audit/figures", query_string=query, headers=auth).json["figures"]
+    r = client.get("/v1/audit/figures", query_string={**query, "format": "csv"}, headers=auth)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    by_slice = {(row["slice"], row["value"]): row for row in rows}
+    # totals, 10 categories, 6 channels, 6 languages, 2 incidents
+    assert len(rows) == 1 + 10 + 6 + 6 + 2
+    totals = by_slice["totals", ""]
+    assert totals["time_to_resolution.within_target"] == "5"
+    assert totals["redress_paid.by_kind.discount.by_currency.EUR"] == "20.00"
+    incident = by_slice["incident", "INC-2026-0001"]
+    assert incident["linked_to_incidents"] == "2"
+    # The same numbers as the JSON document.
+    assert totals["time_to_resolution.mean_seconds"] == str(
+        as_json["totals"]["time_to_resolution"]["mean_seconds"]
+    )
+    r = client.get("/v1/audit/figures", query_string=query, headers={**auth, "Accept": "text/csv"})
+    assert r.mimetype == "text/csv"
+
+
+def test_the_playbook_times_are_given_beside_the_figures(client, ledger, may, tokens) -> None:
+    auth = {"Authorization": f"Bearer {tokens['regulator']}"}
+    body = client.get("/v1/audit/figures", headers=auth).json
+    rules = body["service_rules"]
+    assert rules["first_response_goal_seconds"] == H
+    stuck = rules["by_category"]["stuck_transaction"]
+    assert stuck == {"target_seconds": 4 * H, "limit_seconds": 12 * H,
+                     "published_average_seconds": 4 * H}  # fmt: skip
+    assert rules["by_category"]["lost_recovery_phrase"]["published_average_seconds"] == 48 * H
+    assert rules["by_category"]["security_question"]["target_seconds"] is None
+    assert "service_rules" not in body["figures"]  # the figures come from the log alone
+    r = client.get("/v1/audit/figures", query_string={"format": "csv"}, headers=auth)
+    import csv
+    import io
+
+    rows = {(row["slice"], row["value"]): row for row in csv.DictReader(io.StringIO(r.text))}
+    row = rows["category", "stuck_transaction"]
+    assert row["service_rules.published_average_seconds"] == "14400.0"
+    assert row["time_to_resolution.count"] == "2"
