@@ -47,7 +47,9 @@ from ledger.complaints.figures import (
     Cells,
     Fact,
     FactDeriver,
+    IncidentCells,
     Window,
+    accumulate,
     derive_fact,
     finalise,
     to_ms,
@@ -57,7 +59,7 @@ from ledger.db import Base
 from ledger.logstore.models import Log, LogEntry, install_append_only_triggers
 from ledger.logstore.store import defer_insert
 
-_CELL = ("category", "channel", "language", "jurisdiction", "incident")
+_CELL = ("category", "channel", "language", "jurisdiction")
 _BOOLEAN_PREDICATES = {"ends_cycle", "first_response", "resolution"}
 
 
@@ -141,6 +143,8 @@ class AuditFact(Base):
                  "cycle_start_ms", "log_index", "type"),
         _partial("ix_audit_facts_paid", "type = 'compensation_paid'", *_CELL, "kind",
                  "unit_kind", "unit", "amount", "at_ms", "log_index", "type"),
+        # The few facts of complaints linked to an incident, read whole (sql_incident_cells).
+        _partial("ix_audit_facts_incident", "incident <> ''", "incident", "log_index"),
     )  # fmt: skip
 
 
@@ -258,7 +262,7 @@ def _between(col, w: Window):
     return and_(col >= w.start_ms, col < w.end_ms, col <= w.as_of_ms)
 
 
-CELL_COLUMNS = (T.category, T.channel, T.language, T.jurisdiction, T.incident)
+CELL_COLUMNS = (T.category, T.channel, T.language, T.jurisdiction)
 _N = len(CELL_COLUMNS)
 _COUNTED_TYPES = (*COUNTED_EVENTS, "decision", "rated")
 _BOT = EscalationLevel.BOT.value
@@ -301,7 +305,7 @@ def sql_cells(conn: Connection, w: Window) -> Cells:
     cells: Cells = {}
 
     def cell(row) -> Cell:
-        key = (row[0], row[1], row[2], row[3], row[4])
+        key = (row[0], row[1], row[2], row[3])
         c = cells.get(key)
         if c is None:
             c = cells[key] = Cell()
@@ -313,7 +317,7 @@ def sql_cells(conn: Connection, w: Window) -> Cells:
         .where(T.type.in_(_COUNTED_TYPES), in_period)
         .group_by(T.type, *CELL_COLUMNS, T.outcome, T.root_cause, T.csat)
     ):
-        type_, outcome, root, csat, n = row[0], row[6], row[7], row[8], int(row[9])
+        type_, (outcome, root, csat, n) = row[0], row[_N + 1 : _N + 5]
         counts = cell(row[1 : _N + 1]).counts
         if type_ == "decision":
             counts[IX[f"decision_{outcome}"]] += n
@@ -380,6 +384,25 @@ def sql_cells(conn: Connection, w: Window) -> Cells:
     return cells
 
 
+_INCIDENT_FACTS = (
+    f"SELECT {', '.join(FACT_FIELDS)} FROM audit_facts "
+    "WHERE incident <> '' AND log_index < :size AND at_ms <= :as_of"
+)
+
+
+def sql_incident_cells(conn: Connection, w: Window) -> IncidentCells:
+    """The cells of each incident: its complaints' facts from the link on are few, so they are
+    read whole (by the partial index on incident) and counted by ``figures.accumulate``
+    itself, not by a second set of aggregates. Plain rows (no result processing): booleans
+    may come back as 0/1, which the counting reads as truth values."""
+    size = w.tree_size if w.tree_size is not None else 2**62
+    params = {"size": size, "as_of": w.as_of_ms}
+    rows = conn.execute(text(_INCIDENT_FACTS), params).tuples().all()
+    incidents: IncidentCells = {}
+    accumulate((Fact(*r) for r in rows), w, incidents=incidents, only_incidents=True)
+    return incidents
+
+
 def sql_figures(engine: Engine, w: Window) -> dict[str, Any]:
     """The figures for a window, from the facts table (one read transaction)."""
     with engine.connect() as conn:
@@ -389,7 +412,8 @@ def sql_figures(engine: Engine, w: Window) -> dict[str, Any]:
             conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
             conn.exec_driver_sql("SET LOCAL jit = off")
         cells = sql_cells(conn, w)
-    return finalise(cells, w)
+        incidents = sql_incident_cells(conn, w)
+    return finalise(cells, w, incidents)
 
 
 # --- the regulator's complaint listing ---------------------------------------------------------

@@ -566,7 +566,7 @@ COUNTERS = (
     "res_fcr",  # resolutions at first contact
     "res_bot",  # resolutions at the bot level
 )
-CellKey = tuple[str, str, str, str, str]  # category, channel, language, jurisdiction, incident
+CellKey = tuple[str, str, str, str]  # category, channel, language, jurisdiction
 
 
 IX = {name: i for i, name in enumerate(COUNTERS)}  # position of each counter in Cell.counts
@@ -585,6 +585,7 @@ class Cell:
 
 
 Cells = dict[CellKey, Cell]
+IncidentCells = dict[str, Cells]  # the cells of each incident's complaints, from the link on
 
 
 _OPEN, _DUE_ADD, _DUE_SUB, _MET = IX["open"], IX["due_add"], IX["due_sub"], IX["met"]
@@ -611,72 +612,93 @@ def _resolution_counts(f: Fact) -> tuple[bool, bool, bool, bool, bool]:
     )
 
 
-def accumulate(facts: Iterable[Fact], window: Window, cells: Cells | None = None) -> Cells:
-    """The pure aggregation: the same conditions as the SQL in ``facts.sql_cells``."""
+def accumulate(
+    facts: Iterable[Fact],
+    window: Window,
+    cells: Cells | None = None,
+    *,
+    incidents: IncidentCells | None = None,
+    only_incidents: bool = False,
+) -> Cells:
+    """The pure aggregation: the same conditions as the SQL in ``facts.sql_cells``. With
+    ``incidents``, the facts of complaints linked to an incident are also counted there, per
+    incident (``only_incidents``: there alone, for ``facts.sql_incident_cells``)."""
     cells = {} if cells is None else cells
     size = window.tree_size
-    start, end, as_of = window.start_ms, window.end_ms, window.as_of_ms
-    due_in_period = window.due_in_period
+    end, as_of = window.end_ms, window.as_of_ms
     for f in facts:
         if size is not None and f.log_index >= size:
             continue
-        at = f.at_ms
-        if at > as_of or at >= end:
+        if f.at_ms > as_of or f.at_ms >= end:
             continue  # nothing that happened after the window counts (see sql_cells)
-        key = (f.category, f.channel, f.language, f.jurisdiction, f.incident)
-        cell = cells.get(key)
-        if cell is None:
-            cell = cells[key] = Cell()
-        c = cell.counts
-        if f.open_delta:
-            c[_OPEN] += f.open_delta
-        if f.due_add_ms is not None and due_in_period(f.due_add_ms):
-            c[_DUE_ADD] += 1
-        if f.due_sub_ms is not None and due_in_period(f.due_sub_ms):
-            c[_DUE_SUB] += 1
-        if (
-            f.ends_cycle
-            and f.ended_due_ms is not None
-            and due_in_period(f.ended_due_ms)
-            and at < f.ended_due_ms
-        ):
-            c[_MET] += 1
-        if at < start:
-            continue
-        t = f.type
-        i = _TYPE_IX.get(t)
-        if i is not None:
-            c[i] += 1
-        if t == "decision":
-            # derive_fact sets both from the decision
-            assert f.outcome is not None and f.root_cause is not None
-            c[_DECISION_IX[f.outcome]] += 1
-            c[_ROOT_IX[f.root_cause]] += 1
-            cell.final_response_ms.append(at - f.cycle_start_ms)
-        elif t == "rated":
-            assert f.csat is not None  # derive_fact sets it from the rating
-            c[_CSAT_IX[f.csat]] += 1
-        elif t == "compensation_paid":
-            # derive_fact sets amount, unit_kind and unit together, or none of them
-            if f.amount is None or f.unit_kind is None or f.unit is None:
-                c[_UNDISCLOSED] += 1
-            else:
-                paid = (f.kind or "money", f.unit_kind, f.unit, f.amount)
-                cell.payments[paid] = cell.payments.get(paid, 0) + 1
-        if f.first_response:
-            waited = at - f.received_ms
-            cell.first_response_ms.append(waited)
-            if f.fr_goal_ms is not None and waited < f.fr_goal_ms:
-                c[_FR_GOAL] += 1
-            if f.fr_limit_ms is not None and waited < f.fr_limit_ms:
-                c[_FR_LIMIT] += 1
-        if f.resolution:
-            assert f.resolution_ms is not None  # set with resolution
-            cell.resolution_ms.append(f.resolution_ms)
-            for i, hit in zip(_RES, _resolution_counts(f), strict=True):
-                if hit:
-                    c[i] += 1
+        key = (f.category, f.channel, f.language, f.jurisdiction)
+        if not only_incidents:
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = Cell()
+            _count(cell, f, window)
+        if incidents is not None and f.incident:
+            part = incidents.setdefault(f.incident, {})
+            cell = part.get(key)
+            if cell is None:
+                cell = part[key] = Cell()
+            _count(cell, f, window)
     return cells
+
+
+def _count(cell: Cell, f: Fact, window: Window) -> None:
+    """Count one fact (visible in the window) into its cell."""
+    at = f.at_ms
+    due_in_period = window.due_in_period
+    c = cell.counts
+    if f.open_delta:
+        c[_OPEN] += f.open_delta
+    if f.due_add_ms is not None and due_in_period(f.due_add_ms):
+        c[_DUE_ADD] += 1
+    if f.due_sub_ms is not None and due_in_period(f.due_sub_ms):
+        c[_DUE_SUB] += 1
+    if (
+        f.ends_cycle
+        and f.ended_due_ms is not None
+        and due_in_period(f.ended_due_ms)
+        and at < f.ended_due_ms
+    ):
+        c[_MET] += 1
+    if at < window.start_ms:
+        return
+    t = f.type
+    i = _TYPE_IX.get(t)
+    if i is not None:
+        c[i] += 1
+    if t == "decision":
+        # derive_fact sets both from the decision
+        assert f.outcome is not None and f.root_cause is not None
+        c[_DECISION_IX[f.outcome]] += 1
+        c[_ROOT_IX[f.root_cause]] += 1
+        cell.final_response_ms.append(at - f.cycle_start_ms)
+    elif t == "rated":
+        assert f.csat is not None  # derive_fact sets it from the rating
+        c[_CSAT_IX[f.csat]] += 1
+    elif t == "compensation_paid":
+        # derive_fact sets amount, unit_kind and unit together, or none of them
+        if f.amount is None or f.unit_kind is None or f.unit is None:
+            c[_UNDISCLOSED] += 1
+        else:
+            paid = (f.kind or "money", f.unit_kind, f.unit, f.amount)
+            cell.payments[paid] = cell.payments.get(paid, 0) + 1
+    if f.first_response:
+        waited = at - f.received_ms
+        cell.first_response_ms.append(waited)
+        if f.fr_goal_ms is not None and waited < f.fr_goal_ms:
+            c[_FR_GOAL] += 1
+        if f.fr_limit_ms is not None and waited < f.fr_limit_ms:
+            c[_FR_LIMIT] += 1
+    if f.resolution:
+        assert f.resolution_ms is not None  # set with resolution
+        cell.resolution_ms.append(f.resolution_ms)
+        for i, hit in zip(_RES, _resolution_counts(f), strict=True):
+            if hit:
+                c[i] += 1
 
 
 # --- finalising ---------------------------------------------------------------------------------
@@ -864,11 +886,12 @@ BREAKDOWNS = (
 )
 
 
-def finalise(cells: Cells, window: Window) -> dict[str, Any]:
+def finalise(
+    cells: Cells, window: Window, incidents: IncidentCells | None = None
+) -> dict[str, Any]:
     """The figures document from aggregated cells (shared by the pure and the SQL path)."""
     totals = _Slice()
     slices = {name: {v.value: _Slice() for v in vocab} for name, _, vocab in BREAKDOWNS}
-    incidents: dict[str, _Slice] = {}
     with localcontext() as ctx:
         ctx.prec = 200  # amounts have at most 30 + 18 digits: sums stay exact
         for key, cell in sorted(cells.items()):
@@ -882,8 +905,7 @@ def finalise(cells: Cells, window: Window) -> dict[str, Any]:
                 part = slices[name].get(key[position])
                 if part is not None:
                     part.add(key, cell, paid)
-            if key[4]:
-                incidents.setdefault(key[4], _Slice()).add(key, cell, paid)
+
     out: dict[str, Any] = {
         "version": FIGURES_VERSION,
         "period": {"from": format_ms(window.start_ms), "to": format_ms(window.end_ms)},
@@ -893,12 +915,26 @@ def finalise(cells: Cells, window: Window) -> dict[str, Any]:
     }
     for name, _, _ in BREAKDOWNS:
         out[name] = {value: part.figures() for value, part in slices[name].items()}
-    out["by_incident"] = {i: part.figures() for i, part in sorted(incidents.items())}
+    out["by_incident"] = {
+        incident: _incident_slice(part).figures()
+        for incident, part in sorted((incidents or {}).items())
+    }
     return out
 
 
+def _incident_slice(cells: Cells) -> _Slice:
+    part = _Slice()
+    for key, cell in sorted(cells.items()):
+        cell.first_response_ms.sort()
+        cell.final_response_ms.sort()
+        cell.resolution_ms.sort()
+        part.add(key, cell, _paid(cell))
+    return part
+
+
 def figures_from_facts(facts: Iterable[Fact], window: Window) -> dict[str, Any]:
-    return finalise(accumulate(facts, window), window)
+    incidents: IncidentCells = {}
+    return finalise(accumulate(facts, window, incidents=incidents), window, incidents)
 
 
 def compute_figures(envelopes: Iterable[Envelope | bytes], window: Window) -> dict[str, Any]:

@@ -26,7 +26,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 OLD_CELL = ["category", "channel", "language", "jurisdiction"]
-CELL = [*OLD_CELL, "incident"]
+CELL = OLD_CELL
 BOOLEAN_PREDICATES = ("ends_cycle", "first_response", "resolution")
 
 NEW_COLUMNS = (
@@ -85,6 +85,7 @@ AFTER = (
      [*CELL, "at_ms", "cycle_start_ms", "log_index", "type"]),
     ("ix_audit_facts_paid", "type = 'compensation_paid'",
      [*CELL, "kind", "unit_kind", "unit", "amount", "at_ms", "log_index", "type"]),
+    ("ix_audit_facts_incident", "incident <> ''", ["incident", "log_index"]),
 )  # fmt: skip
 
 
