@@ -397,7 +397,7 @@ def sql_incident_cells(conn: Connection, w: Window) -> IncidentCells:
     may come back as 0/1, which the counting reads as truth values."""
     size = w.tree_size if w.tree_size is not None else 2**62
     params = {"size": size, "as_of": w.as_of_ms}
-    rows = conn.execute(text(_INCIDENT_FACTS), params).tuples().all()
+    rows = conn.execute(text(_INCIDENT_FACTS), params).all()
     incidents: IncidentCells = {}
     accumulate((Fact(*r) for r in rows), w, incidents=incidents, only_incidents=True)
     return incidents
