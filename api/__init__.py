@@ -43,7 +43,14 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api = LedgerApi(app)
     register_error_handlers(app)
 
-    from api import audit_routes, complaints_routes, evidence_routes, officer_routes, ops_routes
+    from api import (
+        audit_routes,
+        complaints_routes,
+        evidence_routes,
+        incident_routes,
+        officer_routes,
+        ops_routes,
+    )
     from api.anchor_routes import anchor_api
     from api.docs_page import blp as docs_page
     from api.guards import install_guards
@@ -60,5 +67,6 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api.register_blueprint(officer_routes.blp)
     api.register_blueprint(evidence_routes.blp)
     api.register_blueprint(audit_routes.blp)
+    api.register_blueprint(incident_routes.blp)
     ops_routes.install(app)  # /healthz, /readyz, /metrics; request metrics and log lines
     return app

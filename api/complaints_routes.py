@@ -35,6 +35,7 @@ from api.schemas import (
 from ledger.casework.appends import ChainConflict, Hooks
 from ledger.casework.letters import LETTERS
 from ledger.casework.proof_document import collect_proof
+from ledger.casework.reads import IDENTITY_NOT_VERIFIED, StoredEvent, withheld_from_customer
 from ledger.casework.writes import Recorded, new_capability_secret
 from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import InvalidReference
@@ -46,7 +47,13 @@ from ledger.complaints.payloads import (
 )
 from ledger.complaints.reference import format_reference, parse_reference
 from ledger.complaints.states import allowed_events
-from ledger.complaints.texts import clock_basis, negotiate_language, status_text
+from ledger.complaints.texts import (
+    clock_basis,
+    clock_name,
+    negotiate_language,
+    playbook_progress,
+    status_text,
+)
 from ledger.complaints.vocab import SIGNED_EVENTS, Role
 from ledger.complaints.workflow import signing_body
 from ledger.log.encoding import hashes_hex
@@ -171,15 +178,18 @@ class ComplaintsResource(MethodView):
         plan = plan_for(caller.id if caller.role != "anonymous" else "anonymous")
         if (done := _replay(plan, lang)) is not None:
             return done
-        settings = get_ledger().settings
-        jurisdiction = args.get("jurisdiction") or settings.jurisdiction
+        ledger = get_ledger()
+        jurisdiction = args.get("jurisdiction") or ledger.settings.jurisdiction
         now = datetime.now(UTC)
+        deadlines = initial_deadlines(
+            now, args["category"], get_jurisdiction(jurisdiction), rules=ledger.service_rules
+        )
         public = {
             "category": args["category"],
             "channel": args["channel"],
             "language": args.get("language") or lang,
             "jurisdiction": jurisdiction,
-            "deadlines": initial_deadlines(now, args["category"], get_jurisdiction(jurisdiction)),
+            "deadlines": deadlines,
         }
         body = {"description": args["description"]}
         if args.get("contact"):
@@ -264,14 +274,17 @@ class ComplaintResource(MethodView):
     @blp.arguments(LangQuery, location="query")
     @blp.response(200, ComplaintStatus)
     def get(self, _args, reference: str):
-        """Status, what is due when and what is overdue, and the next steps allowed."""
+        """Status, what is due when and what is overdue, the playbook's progress, and the
+        next steps allowed."""
         ref = _ref(reference)
         caller = _reader(ref)
         ledger = get_ledger()
         events = ledger.complaints.reads.events(ref)
         state = ledger.complaints.reads.state_of(ref, events)
         lang = _lang()
-        report = due_report([e.envelope for e in events], datetime.now(UTC))
+        report = due_report(
+            [e.envelope for e in events], datetime.now(UTC), rules=ledger.service_rules
+        )
         return {
             "reference": ref,
             "status": str(state.status),
@@ -287,6 +300,7 @@ class ComplaintResource(MethodView):
             "clocks": [
                 {
                     "name": str(c.name),
+                    "label": clock_name(c.name, lang),
                     "cycle": c.cycle,
                     "basis": clock_basis(c, lang),
                     "status": str(c.status),
@@ -299,6 +313,9 @@ class ComplaintResource(MethodView):
             ],
             "overdue": [str(c.name) for c in report.overdue],
             "next_steps": [str(t) for t in allowed_events(state, _role_for_steps(caller))],
+            "playbook": playbook_progress(state.category, [str(s) for s in state.playbook], lang),
+            "identity_verified": state.identity_verified,
+            "incident": state.incident,
         }
 
 
@@ -311,21 +328,41 @@ class TimelineResource(MethodView):
     @blp.arguments(LangQuery, location="query")
     @blp.response(200, Timeline)
     def get(self, _args, reference: str):
-        """Every step with its public fields and, for its customer or staff, the bodies."""
+        """Every step with its public fields and, for its customer or staff, the bodies.
+
+        For a category whose bodies wait for the customer's identity (the service rules'
+        ``disclose_after_identity``), the secret gets the bodies of steps it did not record
+        only once the identity was verified: until then ``body`` is null and ``withheld`` is
+        ``identity_not_verified``.
+        """
         ref = _ref(reference)
         caller = _reader(ref)
+        ledger = get_ledger()
         with_bodies = caller.role == "customer" or caller.role in STAFF
         if with_bodies:
             _record_read(caller, ref, "timeline")
+        events = ledger.complaints.reads.events(ref)
+        withheld = _withheld(caller, events)
         items = []
-        for e in get_ledger().complaints.reads.events(ref):
+        for e in events:
             item = _event_json(e.envelope, e.log_index)
             # Investigation notes are internal: staff see them, customers do not.
             if caller.is_staff or (with_bodies and e.envelope.type != "note_added"):
-                item["body"] = None if e.body_jcs is None else json.loads(e.body_jcs)
+                if e.seq in withheld and e.body_jcs is not None:
+                    item["body"], item["withheld"] = None, IDENTITY_NOT_VERIFIED
+                else:
+                    item["body"] = None if e.body_jcs is None else json.loads(e.body_jcs)
             item["erased"] = e.erased_by is not None
             items.append(item)
         return {"reference": ref, "events": items}
+
+
+def _withheld(caller: Caller, events: list[StoredEvent]) -> frozenset[int]:
+    """The seqs whose bodies this caller may not read yet (only a complaint's secret has
+    any: staff read every body, and their reads are recorded)."""
+    if caller.role != "customer":
+        return frozenset()
+    return withheld_from_customer(events, get_ledger().service_rules)
 
 
 def _check_step_role(caller: Caller, reference: str) -> None:
@@ -374,7 +411,9 @@ class EventsResource(MethodView):
         if event_type in LETTERS:
             validate_letter_facts(public, body)
         if event_type not in SIGNED_EVENTS:
-            body = get_ledger().complaints.writes.with_letter(ref, event_type, public, body)
+            body = get_ledger().complaints.writes.with_letter(
+                ref, event_type, public, body, role=caller.role
+            )
         actor = _actor(caller)
         if event_type in SIGNED_EVENTS:
             sig = public.get("signature") or {}
@@ -414,7 +453,8 @@ class ProofResource(MethodView):
         """Everything needed to verify this complaint offline against the log's key.
 
         Anyone holding the reference gets the leaves and proofs (no personal data); with
-        the complaint's secret (or a staff key) also the salts and bodies.
+        the complaint's secret (or a staff key) also the salts and bodies, but the secret
+        gets those the timeline withholds (``withheld``) only once they are shown there.
         """
         ref = _ref(reference)
         caller = current_caller(ref)
@@ -422,7 +462,8 @@ class ProofResource(MethodView):
         if disclose and caller.role != "customer":
             _record_read(caller, ref, "proof")
         ledger = get_ledger()
-        return collect_proof(
+        withheld = _withheld(caller, ledger.complaints.reads.events(ref)) if disclose else ()
+        proof = collect_proof(
             ledger.store,
             ledger.complaints.reads,
             ledger.officer_keys,
@@ -431,8 +472,13 @@ class ProofResource(MethodView):
             disclose=disclose,
             # Internal investigation notes are not shown to customers (as in the timeline).
             withhold=("note_added",) if caller.role == "customer" else (),
+            withhold_seqs=withheld,
             anchor_for=coverage_for,
         )
+        for item in proof["events"]:
+            if item["seq"] in withheld and not item["erased"]:
+                item["withheld"] = IDENTITY_NOT_VERIFIED
+        return proof
 
 
 @blp.route("/<reference>/erasures")

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import logging
+import zipfile
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +38,7 @@ from api.schemas import Strict
 from ledger.casework import exports
 from ledger.casework.appends import ChainConflict, Hooks
 from ledger.casework.proof_document import AnchorFor, ProofUnavailable, collect_proof
+from ledger.casework.reads import withheld_from_customer
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor
 from ledger.complaints.reference import parse_reference
@@ -102,6 +105,7 @@ def prepare_bundle(
     tree_size: int | None = None,
     disclose: bool = True,
     withhold: Collection[str] = (),
+    withhold_seqs: Collection[int] = (),
     anchor_for: AnchorFor = _anchor_for,
 ) -> Prepared:
     """The complaint's bundle, built (or, for a proof exported before, read back from the
@@ -118,6 +122,7 @@ def prepare_bundle(
             tree_size=tree_size,
             disclose=disclose,
             withhold=withhold,
+            withhold_seqs=withhold_seqs,
             anchor_for=anchor_for,
         )
     except ProofUnavailable as exc:
@@ -204,6 +209,7 @@ def export_bundle(
     tree_size: int | None = None,
     disclose: bool = True,
     withhold: Collection[str] = (),
+    withhold_seqs: Collection[int] = (),
     anchor_for: AnchorFor = _anchor_for,
     access_action: str | None = None,
 ) -> tuple[Bundle, Recorded]:
@@ -214,6 +220,7 @@ def export_bundle(
         tree_size=tree_size,
         disclose=disclose,
         withhold=withhold,
+        withhold_seqs=withhold_seqs,
         anchor_for=anchor_for,
     )
     recorded = record_export(ledger, prepared, caller, access_action)
@@ -227,6 +234,24 @@ def export_bundle(
 
 
 # --- HTTP ------------------------------------------------------------------------------------
+
+
+def _gated(ledger: Ledger, reference: str) -> frozenset[int]:
+    """The steps whose bodies the complaint's secret may not read yet (identity gate)."""
+    events = ledger.complaints.reads.events(reference)
+    return withheld_from_customer(events, ledger.service_rules)
+
+
+def _discloses(data: bytes, seqs: Collection[int]) -> bool:
+    """Whether a stored bundle holds the body of any of the steps ``seqs``."""
+    if not seqs:
+        return False
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return any(
+            name.endswith(".body.json") and int(name.split("/")[1].split("-")[0]) in seqs
+            for name in zf.namelist()
+            if name.startswith("events/")
+        )
 
 
 def _ref(text: str) -> str:
@@ -348,6 +373,8 @@ class BundleResource(MethodView):
             caller,
             tree_size=args.get("tree_size"),
             withhold=CUSTOMER_WITHHELD if customer else frozenset(),
+            # Bodies the secret may not read before the customer's identity is verified.
+            withhold_seqs=_gated(ledger, ref) if customer else frozenset(),
             anchor_for=_anchor_for,
             access_action=None if customer else "bundle",
         )
@@ -381,6 +408,11 @@ class StoredBundleResource(MethodView):
             raise Problem("not-found", "no such export of this complaint")
         if caller.role == "customer" and not stored.customer_safe:
             raise Problem("forbidden", "this export holds internal notes")
+        gated = _gated(ledger, ref) if caller.role == "customer" else frozenset()
+        if stored.data is not None and _discloses(stored.data, gated):
+            raise Problem(
+                "forbidden", "this export holds bodies shown only after an identity check"
+            )
         if stored.data is None:
             raise Problem(
                 "export-expired",

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import validate
 
-from ledger.complaints.payloads import MAX_DEPTH
+from ledger.casework.reads import IDENTITY_NOT_VERIFIED
+from ledger.complaints.payloads import INCIDENT, MAX_DEPTH
 from ledger.complaints.vocab import (
     SIGNED_EVENTS,
     Category,
@@ -108,6 +109,14 @@ class Event(ma.Schema):
     log_index = ma.fields.Integer()
     body = ma.fields.Dict(allow_none=True)
     erased = ma.fields.Boolean()
+    withheld = ma.fields.String(
+        metadata={
+            "description": "why ``body`` is null for this reader: ``identity_not_verified`` "
+            "(the complaint's category shows staff bodies to its secret only after the "
+            "customer's identity was verified; see GET /v1/service-rules)",
+            "enum": [IDENTITY_NOT_VERIFIED],
+        }
+    )
 
 
 class RecordedEvent(ma.Schema):
@@ -162,6 +171,7 @@ class ErasureRequest(Strict):
 
 class Clock(ma.Schema):
     name = ma.fields.String()
+    label = ma.fields.String(metadata={"description": "the clock's name, in the language"})
     cycle = ma.fields.Integer()
     basis = ma.fields.String()
     status = ma.fields.String()
@@ -169,6 +179,21 @@ class Clock(ma.Schema):
     due_at = ma.fields.DateTime(allow_none=True)
     completed_at = ma.fields.DateTime(allow_none=True)
     statutory = ma.fields.Boolean()
+
+
+class PlaybookStepView(ma.Schema):
+    step = ma.fields.String()
+    name = ma.fields.String()
+    note = ma.fields.String()
+    done = ma.fields.Boolean()
+
+
+class PlaybookProgress(ma.Schema):
+    number = ma.fields.Integer(metadata={"description": "steps done (0 to total)"})
+    total = ma.fields.Integer()
+    next = ma.fields.String(allow_none=True, metadata={"description": "the next step's code"})
+    text = ma.fields.String(metadata={"description": "e.g. 'Step 2 of 3: …', in the language"})
+    steps = ma.fields.List(ma.fields.Nested(PlaybookStepView))
 
 
 class ComplaintStatus(ma.Schema):
@@ -186,6 +211,13 @@ class ComplaintStatus(ma.Schema):
     clocks = ma.fields.List(ma.fields.Nested(Clock))
     overdue = ma.fields.List(ma.fields.String())
     next_steps = ma.fields.List(ma.fields.String())
+    playbook = ma.fields.Nested(
+        PlaybookProgress, metadata={"description": "the category's playbook in this cycle"}
+    )
+    identity_verified = ma.fields.Boolean()
+    incident = ma.fields.String(
+        allow_none=True, metadata={"description": "the mass incident it is linked to"}
+    )
 
 
 class Timeline(ma.Schema):
@@ -235,6 +267,13 @@ class ProofEvent(ProofLeaf):
     erased = ma.fields.Boolean()
     salt = ma.fields.String(metadata={"description": "hex salt (with the secret)"})
     body = ma.fields.String(metadata={"description": "RFC 8785 body text (with the secret)"})
+    withheld = ma.fields.String(
+        metadata={
+            "description": "why the secret gets no body and salt for this event yet "
+            "(``identity_not_verified``, as in the timeline)",
+            "enum": [IDENTITY_NOT_VERIFIED],
+        }
+    )
 
 
 class ProofOfficerKey(ma.Schema):
@@ -308,3 +347,92 @@ class AccessRead(ma.Schema):
 class AccessLog(ma.Schema):
     reference = ma.fields.String()
     reads = ma.fields.List(ma.fields.Nested(AccessRead))
+
+
+# --- service rules and mass incidents --------------------------------------------------------
+
+
+class FirstResponseTimes(ma.Schema):
+    limit_minutes = ma.fields.Integer()
+    goal_minutes = ma.fields.Integer()
+
+
+class CategoryTimes(ma.Schema):
+    target_minutes = ma.fields.Integer(
+        allow_none=True, metadata={"description": "null: set by the handler (target_set)"}
+    )
+    limit_minutes = ma.fields.Integer(allow_none=True)
+    published_average_minutes = ma.fields.Integer(allow_none=True)
+    step_targets_minutes = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "playbook steps with their own target from the cycle's start"},
+    )
+    playbook = ma.fields.List(
+        ma.fields.String(), metadata={"description": "the category's three steps, in order"}
+    )
+
+
+class ServiceRulesDocument(ma.Schema):
+    """The service rules in force (``ledger.complaints.service_rules.rules_to_json``)."""
+
+    format = ma.fields.String(metadata={"description": "service-rules/1"})
+    name = ma.fields.String()
+    first_response = ma.fields.Nested(FirstResponseTimes)
+    confirmation_wait_minutes = ma.fields.Integer()
+    payout_identity_threshold = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={
+            "description": "per currency or asset: payouts above this amount need the "
+            "customer's identity verified first"
+        },
+    )
+    disclose_after_identity = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "categories whose staff bodies the secret reads only after "
+                  "the customer's identity was verified"},
+    )  # fmt: skip
+    categories = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CategoryTimes))
+
+
+INCIDENT_ID = validate.Regexp(INCIDENT, error="must be an incident id such as 'INC-2026-0042'")
+
+
+class IncidentComplaint(ma.Schema):
+    reference = ma.fields.String()
+    status = ma.fields.String()
+    category = ma.fields.String()
+    linked_at = ma.fields.String()
+
+
+class IncidentView(ma.Schema):
+    incident = ma.fields.String()
+    complaints = ma.fields.List(ma.fields.Nested(IncidentComplaint))
+
+
+class IncidentHoldingReplyRequest(Strict):
+    reason = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=20_000),
+        metadata={"description": "why the answer is delayed; quoted in every letter"},
+    )
+
+
+class IncidentReplyResult(ma.Schema):
+    reference = ma.fields.String()
+    outcome = ma.fields.String(metadata={"enum": ["recorded", "skipped"]})
+    status = ma.fields.String(metadata={"description": "the complaint's status now"})
+    code = ma.fields.String(
+        metadata={"description": "skipped: the domain's refusal code, nothing was written"}
+    )
+    detail = ma.fields.String()
+    log_index = ma.fields.Integer(metadata={"description": "recorded: the holding reply's"})
+    leaf_hash = ma.fields.String()
+
+
+class IncidentHoldingReplyResult(ma.Schema):
+    incident = ma.fields.String()
+    recorded = ma.fields.Integer()
+    skipped = ma.fields.Integer()
+    complaints = ma.fields.List(ma.fields.Nested(IncidentReplyResult))

@@ -78,6 +78,10 @@ class Settings:
     sequencer_max_batch: int = field(
         default_factory=lambda: int(_env("LEDGER_SEQUENCER_MAX_BATCH", "4096"))
     )
+    # The deployment's service times (docs/complaints.md, "Service rules"): a JSON file in
+    # the format of ledger.complaints.service_rules; unset: the playbook's own times. Read
+    # and checked when the ledger opens (ledger.runtime), which this layer cannot import.
+    service_rules_file: Path | None = field(default_factory=lambda: _path("LEDGER_SERVICE_RULES"))
     # Idempotency records: keyed with this server secret (mode 0600), kept this many seconds.
     server_key_file: Path | None = None
     idempotency_ttl: int = field(

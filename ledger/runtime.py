@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from ledger import migrations
 from ledger.access import models as _access_models  # noqa: F401  (registers tables)
+from ledger.anchoring.config import ConfigError
 from ledger.anchoring.status import anchor_coverage
 from ledger.backup import ensure_servable
 from ledger.casework import records as _complaint_records  # noqa: F401
 from ledger.casework.access_log import AccessLog
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.service import ComplaintService
+from ledger.complaints.errors import RulesError
+from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules, rules_from_json
 from ledger.config import Settings
 from ledger.db import make_engine
 from ledger.errors import LedgerError
@@ -40,6 +45,9 @@ class Ledger:
     officer_keys: OfficerKeys
     access_log: AccessLog
     idempotency: IdempotencyRecords
+    # The deployment's service times (LEDGER_SERVICE_RULES), for intake deadlines, clocks,
+    # the identity threshold of payouts and the disclosure gate.
+    service_rules: ServiceRules = DEFAULT_RULES
 
     @property
     def reader(self) -> Engine:
@@ -61,8 +69,32 @@ def create_schema(engine: Engine) -> None:
     migrations.upgrade(engine)
 
 
+def load_service_rules(path: Path | None) -> ServiceRules:
+    """The service rules in the JSON file at ``path`` (``DEFAULT_RULES`` without one).
+
+    Raises ConfigError naming the variable, the file and what is wrong with it, so a bad
+    file stops the server at start rather than giving wrong deadlines later.
+    """
+    if path is None:
+        return DEFAULT_RULES
+    where = f"LEDGER_SERVICE_RULES ({path})"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{where} is not valid JSON: {exc}") from exc
+    try:
+        return rules_from_json(doc)
+    except RulesError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from exc
+    except (TypeError, AttributeError) as exc:  # a value of the wrong JSON type
+        raise ConfigError(f"{where}: malformed service rules ({exc})") from exc
+
+
 def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     """Open (and if needed initialise) the log described by ``settings``."""
+    service_rules = load_service_rules(settings.service_rules_file)  # before any connection
     if settings.database_url.startswith("sqlite"):
         ensure_private_dir(settings.data_dir)  # 0700: the database holds personal data
     engine = make_engine(settings.database_url, **settings.engine_options())
@@ -93,8 +125,16 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     idempotency.start_purging()  # expired records: deleted now, then every hour
     sequencer = Sequencer(store, settings.sequencer_max_batch)
     officer_keys = OfficerKeys(engine, store, sequencer)
-    complaints = ComplaintService(engine, store, sequencer, officer_keys)
+    complaints = ComplaintService(engine, store, sequencer, officer_keys, rules=service_rules)
     access_log = AccessLog(engine)
     return Ledger(
-        settings, engine, store, sequencer, complaints, officer_keys, access_log, idempotency
+        settings,
+        engine,
+        store,
+        sequencer,
+        complaints,
+        officer_keys,
+        access_log,
+        idempotency,
+        service_rules,
     )

@@ -8,7 +8,8 @@ from typing import Any
 
 from ledger.complaints.deadlines import get_jurisdiction
 from ledger.complaints.states import ComplaintState
-from ledger.complaints.texts import MessageFacts, render_message
+from ledger.complaints.texts import MessageFacts, MessageKind, render_message
+from ledger.complaints.vocab import EventType, Role
 
 RESPOND_WITHIN = timedelta(days=14)
 # Steps whose body carries the customer letter rendered from a template.
@@ -18,11 +19,20 @@ LETTERS = {
     "holding_reply": "holding_reply",
     "decision": "decision",
     "compensation_offered": "compensation_offer",
+    "playbook_step": "playbook_step",  # a progress update
 }
+# Steps that tell the customer nothing when the customer recorded them (their confirmation).
+NOT_TO_THEIR_AUTHOR = frozenset({EventType.PLAYBOOK_STEP.value})
 
 
-def needs_letter(event_type: str, body: Mapping[str, Any]) -> bool:
-    """Whether the step has a template and its body does not already carry a letter."""
+def needs_letter(event_type: str, body: Mapping[str, Any], role: str | None = None) -> bool:
+    """Whether the step has a template and its body does not already carry a letter.
+
+    ``role`` is the recording actor's: a customer's own playbook step (their confirmation of
+    a fix) gets no progress letter.
+    """
+    if str(event_type) in NOT_TO_THEIR_AUTHOR and role == Role.CUSTOMER:
+        return False
     return str(event_type) in LETTERS and "message" not in body
 
 
@@ -34,9 +44,12 @@ def render_letter(
     public: Mapping[str, Any],
     body: Mapping[str, Any],
     now: datetime,
+    *,
+    kind: MessageKind | str | None = None,
 ) -> dict[str, str]:
     """The letter of a ``needs_letter`` step, in the complaint's language (``now`` dates the
-    default reply-by date)."""
+    default reply-by date); ``kind`` replaces the step's own template (an incident's holding
+    reply)."""
     facts = MessageFacts(
         reference=reference,
         category=str(state.category),
@@ -56,6 +69,9 @@ def render_letter(
         final_response_date=get_jurisdiction(state.jurisdiction).final_response_date(
             received_at, extended=event_type == "holding_reply"
         ),
+        step=public.get("step"),
+        incident=body.get("incident"),
+        kind=body.get("kind") or public.get("kind"),
     )
-    msg = render_message(LETTERS[str(event_type)], state.language, facts)
+    msg = render_message(kind or LETTERS[str(event_type)], state.language, facts)
     return {"language": str(msg.language), "subject": msg.subject, "text": msg.body}

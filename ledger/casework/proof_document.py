@@ -47,12 +47,14 @@ def collect_proof(
     tree_size: int | None = None,
     disclose: bool = True,
     withhold: Collection[str] = (),
+    withhold_seqs: Collection[int] = (),
 ) -> dict[str, Any]:
     """The complaint proof (the ``GET .../proof`` format) at the checkpoint of ``tree_size``
     (default: ``bundle_checkpoint``), holding the complaint's events in that tree.
 
-    Bodies and salts are included when ``disclose``, except for event types in ``withhold``.
-    An event counts as erased only if its erasure is itself in the tree.
+    Bodies and salts are included when ``disclose``, except for event types in ``withhold``
+    and the steps in ``withhold_seqs`` (bodies the caller may not read yet). An event counts
+    as erased only if its erasure is itself in the tree.
     """
     events = complaints.events(reference)
     size = bundle_checkpoint(store, events) if tree_size is None else tree_size
@@ -73,7 +75,12 @@ def collect_proof(
             "inclusion_proof": hashes_hex(store.inclusion_proof(e.log_index, cp.size)),
             "erased": erased,
         }
-        shown = disclose and str(e.envelope.type) not in withhold and not erased
+        shown = (
+            disclose
+            and str(e.envelope.type) not in withhold
+            and e.seq not in withhold_seqs
+            and not erased
+        )
         if shown and e.salt is not None and e.body_jcs is not None:
             item["salt"] = e.salt.hex()
             item["body"] = e.body_jcs.decode("utf-8")

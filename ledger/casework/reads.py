@@ -7,6 +7,7 @@ current, together with the audit fact of the step it just committed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +19,9 @@ from ledger.casework.cache import BoundedCache
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
 from ledger.complaints.events import Envelope, parse_envelope
 from ledger.complaints.figures import Fact
+from ledger.complaints.service_rules import ServiceRules
 from ledger.complaints.states import ComplaintState, replay
+from ledger.complaints.vocab import EventType, Role
 from ledger.errors import LedgerError
 from ledger.logstore.models import LogEntry
 from ledger.logstore.store import LogError, LogStore
@@ -45,6 +48,26 @@ _EVENTS = (
     .where(ComplaintEvent.reference == bindparam("reference"))
     .order_by(ComplaintEvent.seq)
 )
+# Every incident link with its complaint's current status and category; the incident named
+# is in the leaf, so the links are filtered after parsing (they are few).
+_INCIDENT_LINKS = (
+    select(
+        ComplaintEvent.reference,
+        ComplaintEvent.at,
+        LogEntry.data,
+        ComplaintRecord.status,
+        ComplaintRecord.category,
+    )
+    .join(ComplaintRecord, ComplaintRecord.reference == ComplaintEvent.reference)
+    .outerjoin(
+        LogEntry,
+        (LogEntry.log_id == bindparam("log_id")) & (LogEntry.idx == ComplaintEvent.log_index),
+    )
+    .where(ComplaintEvent.type == str(EventType.INCIDENT_LINKED))
+    .order_by(ComplaintEvent.at, ComplaintEvent.reference)
+)
+# Why a body is not shown (the timeline's and the proof's ``withheld``).
+IDENTITY_NOT_VERIFIED = "identity_not_verified"
 
 
 class ComplaintNotFound(LedgerError, LookupError):
@@ -59,6 +82,33 @@ class StoredEvent:
     salt: bytes | None
     body_jcs: bytes | None
     erased_by: str | None
+
+
+@dataclass(frozen=True)
+class IncidentLink:
+    """A complaint linked to a mass incident, as it stands now."""
+
+    reference: str
+    linked_at: str
+    status: str
+    category: str
+
+
+def withheld_from_customer(events: Sequence[StoredEvent], rules: ServiceRules) -> frozenset[int]:
+    """The seqs of the bodies the complaint's secret may not read yet.
+
+    For a category in ``rules.disclose_after_identity``, whoever holds the secret sees the
+    bodies only once the customer's identity was verified (the secret alone does not prove
+    who holds it), except the bodies of the steps the customer recorded themselves.
+    """
+    if not events:
+        return frozenset()
+    category = events[0].envelope.public.get("category")
+    if category not in rules.disclose_after_identity:
+        return frozenset()
+    if any(e.envelope.type == EventType.IDENTITY_VERIFIED for e in events):
+        return frozenset()
+    return frozenset(e.seq for e in events if e.envelope.actor.role != Role.CUSTOMER)
 
 
 @dataclass(frozen=True)
@@ -189,6 +239,19 @@ class ComplaintReads:
                 .limit(limit)
             ).all()
         return total, list(rows)
+
+    def incident_links(self, incident: str) -> list[IncidentLink]:
+        """The complaints linked to ``incident`` (by an ``incident_linked`` step), in the
+        order they were linked."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(_INCIDENT_LINKS, {"log_id": self.store.log_id}).all()
+        links = []
+        for r in rows:
+            if r.data is None:
+                raise LogError(f"a log entry of {r.reference} is missing")
+            if self._envelope(r.data).public.get("incident") == incident:
+                links.append(IncidentLink(r.reference, r.at, r.status, r.category))
+        return links
 
     def remember(self, state: ComplaintState, fact: Fact | None = None) -> None:
         """Cache ``state`` (and, for a step this process just committed, its audit fact)."""

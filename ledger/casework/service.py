@@ -8,6 +8,7 @@ from ledger.casework.clock import Clock, utc_now
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads
 from ledger.casework.writes import ComplaintWrites
+from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.logstore.sequencer import Sequencer
 from ledger.logstore.store import LogStore
 
@@ -24,6 +25,7 @@ class ComplaintService:
         officer_keys: OfficerKeys,
         clock: Clock = utc_now,
         cache_size: int = 4096,
+        rules: ServiceRules = DEFAULT_RULES,
     ) -> None:
         self.reads = ComplaintReads(engine, store, cache_size)
-        self.writes = ComplaintWrites(self.reads, officer_keys, sequencer, clock)
+        self.writes = ComplaintWrites(self.reads, officer_keys, sequencer, clock, rules)

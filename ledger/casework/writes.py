@@ -10,7 +10,7 @@ processes by checking the chain head inside the log's write transaction.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,16 +22,20 @@ from ledger.casework.clock import Clock, utc_now
 from ledger.casework.facts import write_fact
 from ledger.casework.letters import needs_letter, render_letter
 from ledger.casework.officer_keys import OfficerKeys
-from ledger.casework.reads import ComplaintReads
+from ledger.casework.reads import ComplaintReads, IncidentLink
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
 from ledger.complaints.figures import Fact
+from ledger.complaints.payloads import AMOUNT
+from ledger.complaints.playbooks import playbook
+from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.complaints.states import ComplaintState
+from ledger.complaints.texts import MessageKind
 from ledger.complaints.vocab import SIGNED_EVENTS, EventType
 from ledger.complaints.workflow import append_event, start_complaint
 from ledger.logstore.sequencer import Sequencer
-from ledger.logstore.store import PendingEntry, Receipt, defer_insert
+from ledger.logstore.store import PendingEntry, Receipt, Rejected, defer_insert
 
 CAPABILITY_PREFIX = "cs_"
 MAX_RETRIES = 5
@@ -59,8 +63,39 @@ class Recorded:
     receipt: Receipt
 
 
+@dataclass(frozen=True)
+class IncidentReply:
+    """One linked complaint's answer to an incident's holding reply: the step recorded, or
+    why not (``code``, ``detail``: nothing was written for it). Neither: a twin request
+    with the same idempotency hooks recorded it meanwhile (its hooks' check refused this)."""
+
+    link: IncidentLink
+    recorded: Recorded | None = None
+    code: str | None = None
+    detail: str | None = None
+
+
 def new_capability_secret() -> str:
     return CAPABILITY_PREFIX + new_secret()
+
+
+def with_identity_requirement(
+    rules: ServiceRules, public: Mapping[str, Any], body: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """An offer's public fields, with ``identity_required`` set when the rules need the
+    customer's identity verified before a payout of its amount.
+
+    The service sets it, whatever the request says: the flag is outside the officer's
+    signed body (which stays as signed), so no signer can leave it off. A malformed amount
+    is left for the domain to refuse.
+    """
+    amount = body.get("amount")  # an offer's body always has it; its public copy may not
+    unit = body.get("asset") or body.get("currency")
+    if not (isinstance(amount, str) and AMOUNT.fullmatch(amount) and isinstance(unit, str)):
+        return public
+    if not rules.needs_identity_for_payout(amount, unit):
+        return public
+    return {**public, "identity_required": True}
 
 
 class ComplaintWrites:
@@ -70,12 +105,16 @@ class ComplaintWrites:
         officer_keys: OfficerKeys,
         sequencer: Sequencer,
         clock: Clock = utc_now,
+        rules: ServiceRules = DEFAULT_RULES,
     ) -> None:
         self.reads = reads
         self.officer_keys = officer_keys
         self.sequencer = sequencer
         self.origin = reads.store.origin
         self.clock = clock
+        # The deployment's service rules (ledger.runtime sets them): offers above their
+        # payout threshold are marked as needing the customer's identity.
+        self.rules = rules
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -149,8 +188,11 @@ class ComplaintWrites:
 
         Unsigned steps are rebuilt on the new head if another writer got in first; a signed
         step is bound to the head it was signed on, so it fails with ChainConflict instead.
+        An offer gets ``public.identity_required`` here when the service rules need it.
         """
         event_type = EventType(type)
+        if event_type == EventType.COMPENSATION_OFFERED:
+            public = with_identity_requirement(self.rules, public, body)
         with self._lock(reference):
             for attempt in range(MAX_RETRIES):
                 # An unsigned step may start from the cached state (no read): if another
@@ -276,21 +318,78 @@ class ComplaintWrites:
     # --- letters ------------------------------------------------------------------------
 
     def with_letter(
-        self, reference: str, event_type: str, public: Mapping[str, Any], body: Mapping[str, Any]
+        self,
+        reference: str,
+        event_type: str,
+        public: Mapping[str, Any],
+        body: Mapping[str, Any],
+        *,
+        role: str | None = None,
+        kind: MessageKind | None = None,
     ) -> dict[str, Any]:
         """The body plus the customer letter rendered from the step's template, if it has one.
 
         The letter is in the complaint's language and becomes part of the committed body, so
-        what the customer was told is on the record.
+        what the customer was told is on the record. ``role`` is the recording actor's (a
+        customer is not written to about their own step); ``kind`` picks another template
+        than the step's own (an incident's holding reply).
         """
-        if not needs_letter(event_type, body):
+        if not needs_letter(event_type, body, role):
             return dict(body)
         state = self.reads.state(reference)
+        if event_type == EventType.PLAYBOOK_STEP and public.get("step") not in playbook(
+            state.category
+        ):
+            return dict(body)  # no letter for a step the domain refuses (with its own code)
         received_at = self.reads.complaint(reference).received_at
         letter = render_letter(
-            reference, state, received_at, event_type, public, body, self.clock()
+            reference, state, received_at, event_type, public, body, self.clock(), kind=kind
         )
         return {**body, "message": letter}
+
+    # --- mass incidents -------------------------------------------------------------------
+
+    def incident_holding_reply(
+        self,
+        incident: str,
+        reason: str,
+        actor: Actor,
+        hooks_for: Callable[[IncidentLink], Hooks | None] | None = None,
+        skip: Callable[[IncidentLink], bool] | None = None,
+    ) -> list[IncidentReply]:
+        """One holding reply on every complaint linked to ``incident``, where the domain
+        allows it; a complaint it refuses gets nothing written and its refusal reported.
+
+        Each body carries the reason, the incident and the incident's letter. ``hooks_for``
+        gives each complaint's append its hooks (idempotency); ``skip`` leaves out complaints
+        the caller has answered already (an idempotent retry).
+        """
+        replies = []
+        for link in self.reads.incident_links(incident):
+            if skip is not None and skip(link):
+                continue
+            ref = link.reference
+            body: Mapping[str, Any] = {"reason": reason, "incident": incident}
+            try:
+                body = self.with_letter(
+                    ref, "holding_reply", {}, body, kind=MessageKind.INCIDENT_HOLDING_REPLY
+                )
+                hooks = hooks_for(link) if hooks_for is not None else None
+                recorded = self.record(
+                    ref, type=EventType.HOLDING_REPLY, public={}, body=body, actor=actor,
+                    hooks=hooks,
+                )  # fmt: skip
+            except ComplaintError as exc:
+                replies.append(IncidentReply(link, code=exc.code, detail=exc.message))
+                continue
+            except ChainConflict as exc:
+                replies.append(IncidentReply(link, code="CHAIN_CONFLICT", detail=str(exc)))
+                continue
+            except Rejected:
+                replies.append(IncidentReply(link))
+                continue
+            replies.append(IncidentReply(link, recorded=recorded))
+        return replies
 
     # --- internals -----------------------------------------------------------------------
 

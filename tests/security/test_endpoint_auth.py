@@ -31,6 +31,7 @@ PUBLIC = {
     ("GET", "/v1/anchors"),
     ("GET", "/v1/anchors/latest"),
     ("GET", "/v1/officers/keys"),
+    ("GET", "/v1/service-rules"),
     ("GET", "/verify"),
     ("GET", "/verify/"),
     ("GET", "/verify/static/<path:filename>"),
@@ -74,6 +75,8 @@ GUARDED = {
         False,
     ),
     ("POST", "/v1/officers/keys/<key_id>/revocation"): ({"reason": "other"}, "officer", False),
+    ("GET", "/v1/incidents/<incident>"): (None, None, False),
+    ("POST", "/v1/incidents/<incident>/holding-reply"): ({"reason": "x"}, "regulator", False),
 }
 
 
