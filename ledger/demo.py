@@ -1,5 +1,7 @@
 """Seed a realistic demo, once: complaints across every category, channel, language and
-outcome, handled by demo staff with scoped API keys and a registered officer key.
+outcome, handled by demo staff with scoped API keys and a registered officer key: every
+category's playbook, every compensation kind, an identity check before a payout, a handler's
+target, and a mass incident answered by one holding reply.
 
 The demo's secrets (API keys, one customer secret, the officer's private key) are written
 to files in the data folder with mode 0600, never to logs.
@@ -8,6 +10,7 @@ to files in the data folder with mode 0600, never to logs.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +28,10 @@ from ledger.casework.service import ComplaintService
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.events import Actor
 from ledger.complaints.officers import signature_field
-from ledger.complaints.vocab import Category, Channel, Language, Role
+from ledger.complaints.playbooks import CONFIRMING_STEPS, IDENTITY_STEP, next_step, states_wait
+from ledger.complaints.service_rules import ServiceRules
+from ledger.complaints.timestamps import as_utc, format_timestamp
+from ledger.complaints.vocab import Category, Channel, Language, PlaybookStep, Role
 from ledger.complaints.workflow import signing_body
 from ledger.runtime import Ledger
 from ledger.secretfiles import write_secret_file
@@ -40,9 +46,51 @@ DESCRIPTIONS = {
     Category.INTERFACE_FAULT: "The send button does nothing on Android 14.",
     Category.SYNC_FAULT: "My balance shows zero although the explorer shows 120 USDC.",
     Category.REFUND_OR_CLAIM: "I was charged twice for the card top-up of 50 EUR.",
+    Category.GENERAL_QUESTION: "Which networks can I use to receive USDC?",
+    Category.INTEGRATION_PROBLEM: "The exchange connection stopped importing my trades.",
+    Category.BANK_INTEGRATION: "My bank transfer top-up never reached the wallet.",
+    Category.SECURITY_QUESTION: "Is it safe to sign this token approval a dApp asks for?",
 }
-# How far each demo complaint gets; together they cover every outcome.
-PATHS = ["received", "info", "rejected", "paid", "declined_referred", "withdrawn"]
+# A mass incident: a node outage that delayed three complaints, answered by one holding reply.
+INCIDENT = "INC-2026-0042"
+INCIDENT_TITLE = "Node outage delaying transactions and balances"
+INCIDENT_REASON = (
+    "A node outage is delaying transactions and balances; we are restoring service and will "
+    "come back to you once your case is checked."
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One demo complaint: its category, its statutory clock and how far it gets (``path``)."""
+
+    category: Category
+    jurisdiction: str
+    path: str
+    # Linked to INCIDENT and given its holding reply, which extends the final-response date:
+    # a jurisdiction with an extension (not UK-FCA-DISP).
+    incident: bool = False
+
+
+# Together: every category with its whole playbook (a customer confirmation and a lapsed
+# one among them), every compensation kind paid, a payout after an identity check, a
+# security question with its handler's target, every outcome, and the incident.
+SCENARIOS = (
+    Scenario(Category.LOST_RECOVERY_PHRASE, "EU-PSD2", "identity_fee_refund_paid"),
+    Scenario(Category.STUCK_TRANSACTION, "UK-FCA-PSR", "confirmed_money_paid", incident=True),
+    Scenario(Category.HACKED_ACCOUNT, "UK-FCA-DISP", "large_offer_identity_paid"),
+    Scenario(Category.INTERFACE_FAULT, "EU-PSD2-LT", "lapsed_bonus_credit_paid"),
+    Scenario(Category.SYNC_FAULT, "EU-PSD2", "confirmed_rejected", incident=True),
+    Scenario(Category.REFUND_OR_CLAIM, "UK-FCA-DISP", "discount_paid"),
+    Scenario(Category.GENERAL_QUESTION, "EU-PSD2", "answered_investigating"),
+    Scenario(Category.INTEGRATION_PROBLEM, "EU-PSD2-LT", "free_service_paid", incident=True),
+    Scenario(Category.BANK_INTEGRATION, "UK-FCA-DISP", "declined_referred"),
+    Scenario(Category.SECURITY_QUESTION, "UK-FCA-PSR", "handler_target_resolved"),
+    Scenario(Category.LOST_RECOVERY_PHRASE, "EU-PSD2", "received"),
+    Scenario(Category.STUCK_TRANSACTION, "UK-FCA-DISP", "withdrawn"),
+)
+# The complaint whose reference and secret the run command prints.
+SHOWN = "discount_paid"
 
 
 @dataclass(frozen=True)
@@ -77,22 +125,36 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
         name="Demo Officer",
     )
     seeder = _Seeder(ledger.complaints, officer, env.public["key_id"])
-    customers = []
-    categories, channels, languages = list(Category), list(Channel), list(Language)
-    for i in range(12):
-        category = categories[i % len(categories)]
-        ref, secret = seeder.complaint(
-            category,
+    channels, languages = list(Channel), list(Language)
+    filed = [
+        seeder.file(
+            scenario.category,
             channels[i % len(channels)],
             languages[i % len(languages)],
-            "UK-FCA-DISP" if i % 2 else "EU-PSD2",
-            PATHS[i % len(PATHS)],
+            scenario.jurisdiction,
+            ledger.service_rules,
         )
-        customers.append({"reference": ref, "secret": secret, "path": PATHS[i % len(PATHS)]})
+        for i, scenario in enumerate(SCENARIOS)
+    ]
+    for scenario, (ref, _) in zip(SCENARIOS, filed, strict=True):
+        if scenario.path != "received":
+            seeder.step(ref, "acknowledged")
+        if scenario.incident:
+            seeder.step(ref, "incident_linked", {"incident": INCIDENT}, {"title": INCIDENT_TITLE})
+    ledger.complaints.writes.incident_holding_reply(INCIDENT, INCIDENT_REASON, seeder.agent)
+    customers = []
+    for scenario, (ref, secret) in zip(SCENARIOS, filed, strict=True):
+        seeder.handle(ref, scenario)
+        customers.append({"reference": ref, "secret": secret, "path": scenario.path})
     credentials = {"api_keys": tokens, "customers": customers}
     write_secret_file(cred_file, json.dumps(credentials, indent=2))
-    paid = next(c for c in customers if c["path"] == "paid")
-    return DemoInfo(True, cred_file, paid["reference"], paid["secret"])
+    shown = next(c for c in customers if c["path"] == SHOWN)
+    return DemoInfo(True, cred_file, shown["reference"], shown["secret"])
+
+
+# How far the wait for a customer's confirmation runs in the demo before it lapses: short,
+# so the demo can record the lapse without a long pause.
+LAPSE_WAIT = timedelta(milliseconds=30)
 
 
 class _Seeder:
@@ -102,15 +164,23 @@ class _Seeder:
         self.key_id = key_id
         self.agent = Actor(Role.AGENT, "demo-agent")
         self.customer = Actor(Role.CUSTOMER, "customer")
+        self.system = Actor(Role.SYSTEM, "demo-scheduler")
+        self.received: dict[str, str] = {}  # reference -> the received event's leaf hash
 
-    def step(self, ref: str, type_: str, public: dict | None = None, body: dict | None = None):
+    def step(
+        self,
+        ref: str,
+        type_: str,
+        public: dict | None = None,
+        body: dict | None = None,
+        actor: Actor | None = None,
+    ) -> None:
         public, body = public or {}, body or {}
-        body = self.service.writes.with_letter(ref, type_, public, body)
-        actor = (
-            self.customer
-            if type_ in ("info_received", "compensation_accepted", "compensation_declined", "rated")
-            else self.agent
-        )
+        if actor is None:
+            customer_steps = ("info_received", "compensation_accepted", "compensation_declined",
+                              "rated", "referred")  # fmt: skip
+            actor = self.customer if type_ in customer_steps else self.agent
+        body = self.service.writes.with_letter(ref, type_, public, body, role=actor.role)
         self.service.writes.record(ref, type=type_, public=public, body=body, actor=actor)
 
     def signed(self, ref: str, type_: str, content: dict, public: dict) -> None:
@@ -121,58 +191,168 @@ class _Seeder:
             ref, type=type_, public=public, body=body, actor=Actor(Role.OFFICER, self.key_id)
         )
 
-    def complaint(self, category, channel, language, jurisdiction, path) -> tuple[str, str]:
+    def file(
+        self,
+        category: Category,
+        channel: Channel,
+        language: Language,
+        jurisdiction: str,
+        rules: ServiceRules,
+    ) -> tuple[str, str]:
         now = datetime.now(UTC)
+        deadlines = initial_deadlines(now, category, get_jurisdiction(jurisdiction), rules=rules)
         public = {
             "category": str(category),
             "channel": str(channel),
             "language": str(language),
             "jurisdiction": jurisdiction,
-            "deadlines": initial_deadlines(now, category, get_jurisdiction(jurisdiction)),
+            "deadlines": deadlines,
         }
         body = {"description": DESCRIPTIONS[category], "contact": {"name": "Demo Customer"}}
         recorded, secret = self.service.writes.file(public, body, self.customer)
         ref = recorded.state.reference
-        if path == "received":
-            return ref, secret
-        self.step(ref, "acknowledged")
-        if path == "withdrawn":
-            self.step(ref, "withdrawn")
-            return ref, secret
-        self.step(ref, "info_requested", body={"request": "Please send a screenshot."})
-        if path == "info":
-            return ref, secret
-        self.step(ref, "info_received", body={"text": "Screenshot attached."})
-        evidence = self.service.reads.state(ref).head
-        self.step(ref, "escalated", {"level": "specialist", "specialism": "technical"})
-        outcome = "rejected" if path == "rejected" else "upheld"
+        assert ref is not None
+        self.received[ref] = recorded.envelope.leaf_hash_hex
+        return ref, secret
+
+    # --- the playbook ------------------------------------------------------------------
+
+    def playbook(
+        self,
+        ref: str,
+        category: Category,
+        *,
+        lapse: bool = False,
+        until: PlaybookStep | None = None,
+    ) -> None:
+        """The category's playbook from where it stands to its end (or to ``until``). A
+        confirming step is the customer's confirmation, or (``lapse``) recorded as lapsed
+        once the stated wait has passed."""
+        while (step := next_step(category, self.service.reads.state(ref).playbook)) is not None:
+            if step == IDENTITY_STEP:
+                self.step(ref, "identity_verified", {"method": "video_call"},
+                          {"check_reference": "IDV-DEMO-0001"})  # fmt: skip
+            elif step in CONFIRMING_STEPS:
+                state = self.service.reads.state(ref)
+                if lapse and state.confirm_by is not None:
+                    wait = (as_utc(state.confirm_by) - datetime.now(UTC)).total_seconds()
+                    time.sleep(max(0.0, wait) + 0.005)
+                    self.step(ref, "playbook_step", {"step": str(step), "confirmation": "lapsed"},
+                              actor=self.system)  # fmt: skip
+                else:
+                    self.step(ref, "playbook_step", {"step": str(step),
+                              "confirmation": "customer"}, actor=self.customer)  # fmt: skip
+            else:
+                public: dict = {"step": str(step)}
+                if states_wait(category, step):
+                    wait = LAPSE_WAIT if lapse else timedelta(days=3)
+                    public["confirm_by"] = format_timestamp(datetime.now(UTC) + wait)
+                self.step(ref, "playbook_step", public)
+            if step == until:
+                return
+
+    def decide(self, ref: str, jurisdiction: str, outcome: str = "upheld") -> None:
         decision = {
             "outcome": outcome,
-            "finding": "Our logs confirm the customer's account of events."
-            if outcome == "upheld"
-            else "The transaction was delayed by the public network, not by us.",
-            "rules": ["PSD2 Art. 73"] if jurisdiction == "EU-PSD2" else ["DISP 1.6"],
-            "evidence": [evidence],
-            "root_cause": "product_defect" if outcome == "upheld" else "network_conditions",
-            "remedy": "We will refund the amount in full." if outcome == "upheld" else "None.",
+            "finding": "The wallet's data confirms the customer's account of events."
+            if outcome != "rejected"
+            else "The delay was caused by the public network, not by the wallet.",
+            "rules": ["PSD2 Art. 73"] if jurisdiction.startswith("EU") else ["DISP 1.6"],
+            "evidence": [self.received[ref]],
+            "root_cause": "product_defect" if outcome != "rejected" else "network_conditions",
+            "remedy": "We put it right and compensate you." if outcome != "rejected" else "None.",
         }
         pub = {k: decision[k] for k in ("outcome", "root_cause", "rules", "evidence")}
         self.signed(ref, "decision", decision, pub)
-        if path == "rejected":
+
+    def compensate(self, ref: str, offer: dict, *, accept: bool = True, **paid: str) -> None:
+        """Offer ``offer`` and, when accepted, pay it (``paid``: the payment's own fields)."""
+        self.signed(ref, "compensation_offered", offer, offer)
+        if not accept:
+            self.step(ref, "compensation_declined", {"reason": "amount_too_low"})
+            return
+        self.step(ref, "compensation_accepted")
+        if self.service.reads.state(ref).offer_needs_identity:
+            self.step(ref, "identity_verified", {"method": "document_check"},
+                      {"check_reference": "IDV-DEMO-0002"})  # fmt: skip
+        self.signed(ref, "compensation_paid", {**offer, **paid}, offer)
+
+    def close_and_rate(self, ref: str, csat: int) -> None:
+        self.step(ref, "closed", {"reason": "resolved"})
+        self.step(ref, "rated", {"csat": csat, "rates": self.service.reads.state(ref).seq})
+
+    # --- the scenarios -------------------------------------------------------------------
+
+    def handle(self, ref: str, scenario: Scenario) -> None:
+        category, path = scenario.category, scenario.path
+        jurisdiction = self.service.reads.state(ref).jurisdiction
+        gbp = jurisdiction.startswith("UK")
+        unit = {"currency": "GBP"} if gbp else {"currency": "EUR"}
+        if path == "received":
+            return
+        if path == "withdrawn":
+            self.step(ref, "withdrawn")
+            return
+        if path == "identity_fee_refund_paid":
+            self.step(ref, "info_requested", body={"request": "Please send the wallet address."})
+            self.step(ref, "info_received", body={"text": "0x5d1f... is my address."})
+            self.playbook(ref, category)
+            self.decide(ref, jurisdiction)
+            offer = {"kind": "fee_refund", "amount": "25.00", **unit, "method": "bank_transfer"}
+            self.compensate(ref, offer, payment_reference="SEPA-DEMO-0001")
+            self.close_and_rate(ref, 5)
+        elif path == "confirmed_money_paid":
+            self.playbook(ref, category)
+            self.decide(ref, jurisdiction)
+            offer = {"kind": "money", "amount": "20", "asset": "USDC", "method": "on_chain"}
+            self.compensate(ref, offer, tx_hash="0x" + "5d" * 32)
+            self.close_and_rate(ref, 4)
+        elif path == "large_offer_identity_paid":
+            self.step(ref, "escalated", {"level": "specialist", "specialism": "security"})
+            self.playbook(ref, category)
+            self.decide(ref, jurisdiction)
+            # Above the payout threshold: the service marks the offer as needing the
+            # customer's identity, which is verified before the payment.
+            offer = {"kind": "money", "amount": "1500.00", **unit, "method": "bank_transfer"}
+            self.compensate(ref, offer, payment_reference="SEPA-DEMO-0002")
+            self.close_and_rate(ref, 5)
+        elif path == "lapsed_bonus_credit_paid":
+            self.playbook(ref, category, lapse=True)
+            self.decide(ref, jurisdiction)
+            offer = {"kind": "bonus_credit", "amount": "10.00", **unit, "method": "account_credit"}
+            self.compensate(ref, offer, payment_reference="CREDIT-DEMO-0003")
+            self.close_and_rate(ref, 3)
+        elif path == "confirmed_rejected":
+            self.playbook(ref, category)
+            self.decide(ref, jurisdiction, "rejected")
             self.step(ref, "closed")
             self.step(ref, "rated", {"csat": 2, "rates": self.service.reads.state(ref).seq})
-            return ref, secret
-        offer = {"amount": "50.00", "currency": "EUR", "method": "bank_transfer"}
-        self.signed(ref, "compensation_offered", offer, offer)
-        if path == "declined_referred":
-            self.step(ref, "compensation_declined")
-            self.service.writes.record(
-                ref, type="referred", public={"to": "ombudsman"}, body={}, actor=self.customer
-            )
-            return ref, secret
-        self.step(ref, "compensation_accepted")
-        paid = {**offer, "payment_reference": "SEPA-DEMO-0001"}
-        self.signed(ref, "compensation_paid", paid, offer)
-        self.step(ref, "closed")
-        self.step(ref, "rated", {"csat": 5, "rates": self.service.reads.state(ref).seq})
-        return ref, secret
+        elif path == "discount_paid":
+            self.playbook(ref, category, until=PlaybookStep.DETAILED_REVIEW)
+            self.decide(ref, jurisdiction)
+            self.playbook(ref, category, until=PlaybookStep.DECISION_COMMUNICATED)
+            offer = {"kind": "discount", "amount": "15.00", **unit, "method": "in_kind"}
+            self.compensate(ref, offer, payment_reference="VOUCHER-DEMO-0004")
+            self.playbook(ref, category)
+            self.close_and_rate(ref, 4)
+        elif path == "answered_investigating":
+            self.playbook(ref, category)
+        elif path == "free_service_paid":
+            self.playbook(ref, category)
+            self.decide(ref, jurisdiction)
+            offer = {"kind": "free_service", "amount": "5.00", **unit, "method": "in_kind"}
+            self.compensate(ref, offer, payment_reference="SERVICE-DEMO-0005")
+            self.close_and_rate(ref, 5)
+        elif path == "declined_referred":
+            self.playbook(ref, category)
+            self.decide(ref, jurisdiction, "partially_upheld")
+            offer = {"amount": "30.00", **unit, "method": "bank_transfer"}
+            self.compensate(ref, offer, accept=False)
+            self.step(ref, "referred", {"to": "ombudsman"})
+        elif path == "handler_target_resolved":
+            self.step(ref, "target_set", {"target_minutes": 120, "limit_minutes": 240})
+            self.playbook(ref, category)
+            self.decide(ref, jurisdiction)
+            self.close_and_rate(ref, 5)
+        else:
+            raise ValueError(f"unknown demo path {path!r}")
