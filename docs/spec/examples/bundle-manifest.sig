@@ -1,7 +1,7 @@
 complaint-ledger evidence bundle v1
 log spec.ledger.example/log
-complaint CMP-5PPT2-FYFMQ-59MSQ-9KJ3E-9NQMG
+complaint CMP-VTY65-4QT6P-N2W8R-G2C07-4546V
 tree-size 5
-manifest-sha256 e59fa0cd7aa551756ecfbf52927cbc5600da9e93480517636c74ade1287bba96
+manifest-sha256 969d0b4556d7658b5f36025ee5fa01dfb724c388361b502c087571d3a4967bb3
 
-— spec.ledger.example/log mu83vBAtuuzDALslourbHn4bGaMPh7muiWNVBwEQ7UbZn5UmmC2qzp9MqdAu+7GNh3nDTE63tbjIyKBIErTdcHww4QE=
+— spec.ledger.example/log S669F65Tl59vA9drSsQikQaFmAXAUgISIgQUvAkzgZ7XVfKl/e4ciDTgy+iyhlAQceeCiN22vmFypShjdA37xanoiww=
