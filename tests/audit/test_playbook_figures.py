@@ -164,3 +164,25 @@ def test_the_playbook_times_are_given_beside_the_figures(client, ledger, may, to
     row = rows["category", "stuck_transaction"]
     assert row["service_rules.published_average_seconds"] == "14400.0"
     assert row["time_to_resolution.count"] == "2"
+
+
+def test_the_monitor_replays_the_playbooks_and_agrees(live_server, ledger, may, tokens, tmp_path):
+    """The outside monitor checks every new step against the rulebook and recomputes the same
+    figures (resolutions, incidents, kinds) from the log over HTTP."""
+    from ledger.monitor import Monitor, StateFile, http_fetch, http_figures
+
+    state = StateFile(tmp_path / "monitor.sqlite3")
+    try:
+        monitor = Monitor(
+            http_fetch(live_server.url),
+            state,
+            str(ledger.store.verifier),
+            http_figures(live_server.url, tokens["regulator"]),
+        )
+        report = monitor.run()
+    finally:
+        state.close()
+    assert report.ok, report.lines()
+    text = "\n".join(report.lines())
+    assert "9 complaints" in text
+    assert "match a recomputation from the log" in text
