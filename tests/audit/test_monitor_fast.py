@@ -147,6 +147,14 @@ BROKEN = {
                           {"role": Role.CUSTOMER, "actor_id": "customer"}),
     "rate a later step": ("rated", {"state": "received", "csat": 1, "rates": 2},
                           {"role": Role.CUSTOMER, "actor_id": "customer"}),
+    # D is a sync fault: its playbook is sync_diagnosed, resync_performed, balance_confirmed.
+    "playbook out of order": ("playbook_step", {"state": "received",
+                                                "step": "resync_performed"}, {}),
+    "customer records a staff step": ("playbook_step", {"state": "received",
+                                                        "step": "sync_diagnosed"},
+                                      {"role": Role.CUSTOMER, "actor_id": "customer"}),
+    "target on a timed category": ("target_set", {"state": "received", "target_minutes": 60,
+                                                  "limit_minutes": 120}, {}),
 }  # fmt: skip
 
 
