@@ -24,6 +24,7 @@ from ledger.complaints.deadlines import due_report
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import parse_envelope
 from ledger.complaints.timestamps import format_timestamp, parse_timestamp
+from ledger.complaints.vocab import COMPLAINT_EVENTS
 from ledger.log.canonical import canonical_json
 from ledger.log.merkle import leaf_hash
 
@@ -48,7 +49,12 @@ LABELS = {
     "rated": "Satisfaction rating",
     "erased": "Personal data erased",
     "bundle_exported": "Evidence bundle exported",
+    "identity_verified": "Identity verified",
+    "playbook_step": "Playbook step",
+    "target_set": "Resolution target set",
+    "incident_linked": "Linked to an incident",
 }
+assert set(LABELS) == set(COMPLAINT_EVENTS), "every complaint step has its label in the report"
 
 
 @dataclass(frozen=True)
@@ -158,7 +164,12 @@ def _details(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | Non
             return f"{public.get('outcome')}: {b.get('finding', '(reasons not disclosed)')}"
         case "compensation_offered" | "compensation_paid":
             fields = b or public
-            text = f"{_money(fields)} by {fields.get('method')}"
+            kind = fields.get("kind", "money")
+            text = ("" if kind == "money" else f"{kind.replace('_', ' ')} worth ") + (
+                f"{_money(fields)} by {fields.get('method')}"
+            )
+            if public.get("identity_required"):
+                text += ", payable after an identity check"
             if b.get("payment_reference"):
                 text += f", reference {b['payment_reference']}"
             if b.get("tx_hash"):
@@ -174,6 +185,24 @@ def _details(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | Non
         case "erased":
             target = seqs.get(public.get("erases"), "?")
             return f"body of event {target} erased, basis {public.get('basis')}"
+        case "identity_verified":
+            ref = f", check {b['check_reference']}" if b.get("check_reference") else ""
+            return f"by {public.get('method', '').replace('_', ' ')}{ref}"
+        case "playbook_step":
+            text = str(public.get("step", "")).replace("_", " ")
+            if public.get("confirmation"):
+                text += f" (confirmation: {public['confirmation']})"
+            if public.get("confirm_by"):
+                text += f"; the customer may confirm until {public['confirm_by']}"
+            return text
+        case "target_set":
+            return (
+                f"target {public.get('target_minutes')} min, "
+                f"limit {public.get('limit_minutes')} min"
+            )
+        case "incident_linked":
+            title = f": {b['title']}" if b.get("title") else ""
+            return f"{public.get('incident')}{title}"
         case "bundle_exported":
             return (
                 f"bundle sha256 {public.get('bundle_sha256')}, format "
