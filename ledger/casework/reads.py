@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ledger.access.secrets import hash_secret, secret_matches
 from ledger.casework.cache import BoundedCache
+from ledger.casework.facts import AuditFact
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
 from ledger.complaints.events import Envelope, parse_envelope
 from ledger.complaints.figures import Fact
@@ -48,23 +49,26 @@ _EVENTS = (
     .where(ComplaintEvent.reference == bindparam("reference"))
     .order_by(ComplaintEvent.seq)
 )
-# Every incident link with its complaint's current status and category; the incident named
-# is in the leaf, so the links are filtered after parsing (they are few).
+# The complaints linked to an incident: their incident_linked facts (the partial index on
+# audit_facts.incident), with each complaint's current status and category.
 _INCIDENT_LINKS = (
     select(
         ComplaintEvent.reference,
         ComplaintEvent.at,
-        LogEntry.data,
         ComplaintRecord.status,
         ComplaintRecord.category,
     )
-    .join(ComplaintRecord, ComplaintRecord.reference == ComplaintEvent.reference)
-    .outerjoin(
-        LogEntry,
-        (LogEntry.log_id == bindparam("log_id")) & (LogEntry.idx == ComplaintEvent.log_index),
+    .select_from(AuditFact)
+    .join(
+        ComplaintEvent,
+        (ComplaintEvent.reference == AuditFact.reference) & (ComplaintEvent.seq == AuditFact.seq),
     )
-    .where(ComplaintEvent.type == str(EventType.INCIDENT_LINKED))
-    .order_by(ComplaintEvent.at, ComplaintEvent.reference)
+    .join(ComplaintRecord, ComplaintRecord.reference == AuditFact.reference)
+    .where(
+        AuditFact.incident == bindparam("incident"),
+        AuditFact.type == str(EventType.INCIDENT_LINKED),
+    )
+    .order_by(AuditFact.log_index)
 )
 # Why a body is not shown (the timeline's and the proof's ``withheld``).
 IDENTITY_NOT_VERIFIED = "identity_not_verified"
@@ -244,14 +248,8 @@ class ComplaintReads:
         """The complaints linked to ``incident`` (by an ``incident_linked`` step), in the
         order they were linked."""
         with self.reader.connect() as conn:
-            rows = conn.execute(_INCIDENT_LINKS, {"log_id": self.store.log_id}).all()
-        links = []
-        for r in rows:
-            if r.data is None:
-                raise LogError(f"a log entry of {r.reference} is missing")
-            if self._envelope(r.data).public.get("incident") == incident:
-                links.append(IncidentLink(r.reference, r.at, r.status, r.category))
-        return links
+            rows = conn.execute(_INCIDENT_LINKS, {"incident": incident}).all()
+        return [IncidentLink(r.reference, r.at, r.status, r.category) for r in rows]
 
     def remember(self, state: ComplaintState, fact: Fact | None = None) -> None:
         """Cache ``state`` (and, for a step this process just committed, its audit fact)."""
