@@ -310,6 +310,19 @@ class Listing(ma.Schema):
 class FiguresResource(MethodView):
     @blp.arguments(FiguresQuery, location="query")
     @blp.response(200, FiguresResponse)
+    @blp.doc(
+        responses={
+            "200": {
+                "content": {
+                    "application/json": {"schema": FiguresResponse},  # else the CSV replaces it
+                    CSV_MIMETYPE: {
+                        "schema": {"type": "string"},
+                        "example": "slice,value,received,open_at_end,...\r\n",
+                    },
+                }
+            }
+        }
+    )
     @blp.alt_response(400, description="Bad period or tree size")
     @blp.alt_response(401, description="No credentials")
     @blp.alt_response(403, description="Not a regulator")
