@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ledger.complaints.errors import PayloadError
+from ledger.complaints.payouts import terms_commitment
 from ledger.complaints.timestamps import parse_timestamp
 from ledger.complaints.vocab import (
     COMPLAINT_EVENTS,
@@ -312,11 +313,21 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         # this offer may be paid (service_rules.payout_identity_threshold); the state machine
         # then refuses the payment until identity_verified.
         "identity_required": Field(boolean, required=False),
+        # An offer the compensation vault pays (payouts.terms_commitment of the body's
+        # chain_id, vault, token and amount_base_units): the contract checks it in the leaf.
+        "payout_terms": Field(_hash, required=False),
         "signature": Field(_signature),
     },
-    EventType.COMPENSATION_ACCEPTED: {},
+    # Accepting a vault offer: the customer's address bound to that offer
+    # (payouts.payout_commitment); the address itself is in the body.
+    EventType.COMPENSATION_ACCEPTED: {"payout": Field(_hash, required=False)},
     EventType.COMPENSATION_DECLINED: {"reason": Field(enum_of(DeclineReason), required=False)},
-    EventType.COMPENSATION_PAID: {**_money_public, "signature": Field(_signature)},
+    # A vault payout names the acceptance's payout commitment it carried out.
+    EventType.COMPENSATION_PAID: {
+        **_money_public,
+        "payout": Field(_hash, required=False),
+        "signature": Field(_signature),
+    },
     EventType.CLOSED: {"reason": Field(enum_of(CloseReason), required=False)},
     EventType.REOPENED: {
         "reason": Field(enum_of(ReopenReason), required=False),
@@ -405,7 +416,10 @@ ON_CHAIN_BODY: dict[str, Validator] = {
     "token": _address,
     "amount_base_units": pattern(BASE_UNITS, "a whole number of base units, in decimal"),
     "decimals": int_range(0, 36),
+    "vault": _address,  # paid by the compensation vault contract (payouts.py)
 }
+# What a vault offer's body states (the recipient comes with the customer's acceptance).
+VAULT_TERMS = ("chain_id", "vault", "amount_base_units", "decimals")
 
 BODY_SPECS: dict[EventType, dict[str, Field]] = {
     EventType.RECEIVED: {"description": Field(text())},
@@ -433,7 +447,14 @@ BODY_SPECS: dict[EventType, dict[str, Field]] = {
         "context": Field(_context),
         **_money_body,
         "respond_by": Field(timestamp, required=False),
+        # A vault offer: where and in what it is paid (the token absent: the native coin).
+        **{
+            name: Field(ON_CHAIN_BODY[name], required=False)
+            for name in ("chain_id", "vault", "token", "amount_base_units", "decimals")
+        },
     },
+    # Accepting a vault offer: the address the customer gives and confirms for the payout.
+    EventType.COMPENSATION_ACCEPTED: {"recipient": Field(_address, required=False)},
     EventType.COMPENSATION_PAID: {
         "context": Field(_context),
         **_money_body,
@@ -551,6 +572,12 @@ def validate_body(event_type: EventType | str, body: Any) -> None:
         if body["method"] != PaymentMethod.ON_CHAIN and "payment_reference" not in body:
             _fail("body", "a payment needs its 'payment_reference'", "MISSING_FIELD")
         _check_on_chain(body)
+    if et == EventType.COMPENSATION_OFFERED:
+        _check_on_chain(body)
+        given = [name for name in VAULT_TERMS if name in body]
+        if given and len(given) != len(VAULT_TERMS):
+            missing = sorted(set(VAULT_TERMS) - set(given))
+            _fail("body", f"a vault offer also needs {', '.join(missing)}", "MISSING_FIELD")
 
 
 def _check_on_chain(body: Mapping[str, Any]) -> None:
@@ -629,6 +656,18 @@ def check_consistency(
             _fail(
                 f"public.{name}", "differs from the same field in the body", "PUBLIC_BODY_MISMATCH"
             )
+    if et == EventType.COMPENSATION_OFFERED and ("payout_terms" in public) != ("vault" in body):
+        _fail("public.payout_terms", "states a vault offer, and only a vault offer has it",
+              "PUBLIC_BODY_MISMATCH")  # fmt: skip
+    if et == EventType.COMPENSATION_OFFERED and "payout_terms" in public:
+        expected = terms_commitment(
+            body["chain_id"], body["vault"], body.get("token"), int(body["amount_base_units"])
+        )
+        if public["payout_terms"] != expected:
+            _fail("public.payout_terms", "is not the body's terms", "PUBLIC_BODY_MISMATCH")
+    if et == EventType.COMPENSATION_ACCEPTED and ("payout" in public) != ("recipient" in body):
+        _fail("public.payout", "goes with the customer's 'recipient' address",
+              "PUBLIC_BODY_MISMATCH")  # fmt: skip
     if et in MONEY_EVENTS:
         # The leaf must say what kind of redress it is whenever it is not money: the state
         # machine (and every verifier) reads the kind from the public fields alone.

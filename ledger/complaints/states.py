@@ -111,8 +111,12 @@ TRANSITIONS: dict[EventType, Rule] = {
     E.COMPENSATION_DECLINED: Rule(
         frozenset({R.CUSTOMER, R.AGENT}), {S.COMPENSATION_OFFERED: S.COMPENSATION_DECLINED}
     ),
+    # Paid by an officer, or recorded by the payout worker (role system, its own registered
+    # key) for a vault payout only (check_context).
     E.COMPENSATION_PAID: Rule(
-        frozenset({R.OFFICER}), {S.COMPENSATION_ACCEPTED: S.COMPENSATION_PAID}, signed=True
+        frozenset({R.OFFICER, R.SYSTEM}),
+        {S.COMPENSATION_ACCEPTED: S.COMPENSATION_PAID},
+        signed=True,
     ),
     E.CLOSED: Rule(
         _STAFF | {R.SYSTEM},
@@ -203,6 +207,8 @@ class ComplaintState:
     incident: str | None = None  # the mass incident this complaint is linked to
     offer_kind: CompensationKind | None = None  # the open or accepted offer's kind
     offer_needs_identity: bool = False  # that offer may be paid only after identity_verified
+    offer_terms: str | None = None  # a vault offer's payout_terms (payouts.py)
+    accepted_payout: str | None = None  # the accepted vault offer's payout commitment
     log: str | None = None
     reference: str | None = None
     seq: int = -1
@@ -294,6 +300,12 @@ class StepState(Protocol):
 
     @property
     def offer_needs_identity(self) -> bool: ...
+
+    @property
+    def offer_terms(self) -> str | None: ...
+
+    @property
+    def accepted_payout(self) -> str | None: ...
 
     @property
     def events(self) -> Collection[object]:
@@ -445,6 +457,7 @@ def _paid_guard(state: StepState, public: Mapping[str, Any]) -> None:
             f"a {kind} payment differs from the accepted offer of a {state.offer_kind}",
             "PAYMENT_MISMATCH",
         )
+    _vault_payment_guard(state, public)
     needs = state.category in playbooks.IDENTITY_FIRST or state.offer_needs_identity
     if needs and not state.identity_verified:
         why = (
@@ -453,6 +466,28 @@ def _paid_guard(state: StepState, public: Mapping[str, Any]) -> None:
         raise TransitionError(
             f"{why} is paid only after the customer's identity is verified (identity_verified)",
             "IDENTITY_NOT_VERIFIED",
+        )
+
+
+def _accepted_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.offer_terms is not None and "payout" not in public:
+        raise TransitionError(
+            "a vault offer is accepted with the customer's receiving address (public.payout)",
+            "PAYOUT_ADDRESS_REQUIRED",
+        )
+    if state.offer_terms is None and "payout" in public:
+        raise TransitionError("this offer is not paid by the vault", "PAYOUT_NOT_OFFERED")
+
+
+def _vault_payment_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    """A vault offer is paid by the vault (the payment names the accepted commitment), and
+    only a vault offer is."""
+    if public.get("payout") != state.accepted_payout:
+        raise TransitionError(
+            "the payment must name the accepted payout commitment"
+            if state.accepted_payout is not None
+            else "this offer is not paid by the vault",
+            "PAYOUT_MISMATCH",
         )
 
 
@@ -570,6 +605,7 @@ GUARDS: Mapping[EventType, Guard] = MappingProxyType(
         E.HOLDING_REPLY: _holding_reply_guard,
         E.DECISION: _decision_guard,
         E.COMPENSATION_OFFERED: _offered_guard,
+        E.COMPENSATION_ACCEPTED: _accepted_guard,
         E.COMPENSATION_PAID: _paid_guard,
         E.CLOSED: _closed_guard,
         E.RATED: _rated_guard,
@@ -594,7 +630,14 @@ def check_context(
 ) -> None:
     """The rules that need the step's actor or time (``step`` and the monitor pass the leaf's):
     the customer records only their own confirmation of a fix, the system never does, and a
-    confirmation lapses only once the wait the previous step stated has passed."""
+    confirmation lapses only once the wait the previous step stated has passed; the system
+    (the payout worker) records a payment only for the vault."""
+    if et == E.COMPENSATION_PAID:
+        if role == R.SYSTEM and state.accepted_payout is None:
+            raise TransitionError(
+                "the system records only payouts by the vault", "ROLE_NOT_ALLOWED"
+            )
+        return
     if et != E.PLAYBOOK_STEP:
         return
     confirmation = public.get("confirmation")
@@ -654,10 +697,21 @@ def _offered(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
         "offer": Money.from_fields(public),
         "offer_kind": CompensationKind(public.get("kind", payloads.DEFAULT_KIND)),
         "offer_needs_identity": public.get("identity_required", False),
+        "offer_terms": public.get("payout_terms"),
     }
 
 
-_NO_OFFER = {"offer": None, "offer_kind": None, "offer_needs_identity": False}
+_NO_OFFER = {
+    "offer": None,
+    "offer_kind": None,
+    "offer_needs_identity": False,
+    "offer_terms": None,
+    "accepted_payout": None,
+}
+
+
+def _accepted(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"accepted_payout": public.get("payout")}
 
 
 def _declined(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
@@ -737,6 +791,7 @@ EFFECTS: Mapping[EventType, Effect] = MappingProxyType(
         E.HOLDING_REPLY: _holding_reply,
         E.DECISION: _decision,
         E.COMPENSATION_OFFERED: _offered,
+        E.COMPENSATION_ACCEPTED: _accepted,
         E.COMPENSATION_DECLINED: _declined,
         E.COMPENSATION_PAID: _paid,
         E.REOPENED: _reopened,
@@ -896,6 +951,7 @@ def allowed_events(state: ComplaintState | None, role: Role | str) -> list[Event
         and et not in TRACE_EVENTS
         and _POSSIBLE.get(et, _always)(state)
         and (et != E.PLAYBOOK_STEP or _playbook_step_possible(state, role))
+        and (et != E.COMPENSATION_PAID or role != R.SYSTEM or state.accepted_payout is not None)
     ]
 
 

@@ -47,7 +47,7 @@ _GUARDS = _states.GUARDS
 _check_position = _states.check_position
 _EFFECTS = _states.EFFECTS
 _check_context = _states.check_context
-_PLAYBOOK_STEP = E.PLAYBOOK_STEP  # the only step check_context looks at
+_CONTEXT_EVENTS = frozenset({E.PLAYBOOK_STEP, E.COMPENSATION_PAID})  # what check_context reads
 
 # --- the state: the domain's fields, mutable, plus where the monitor is in the chain ---------
 
@@ -240,7 +240,7 @@ def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None
     check = _GUARDS.get(et)
     if check is not None:
         check(state, public)
-    if et == _PLAYBOOK_STEP:
+    if et in _CONTEXT_EVENTS:
         _check_context(state, et, role, public, at)
     state.status = target
     effect = _EFFECTS.get(et)

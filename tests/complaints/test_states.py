@@ -147,9 +147,12 @@ def test_expected_core_path_and_terminal_states():
         Role.ADMIN,
     }
     assert m[E.BUNDLE_EXPORTED] == {s: s for s in Status}
-    # signed events: officer only
-    for et in (E.DECISION, E.COMPENSATION_OFFERED, E.COMPENSATION_PAID):
+    # signed events: officer only, but the payout worker (system, its own key) records vault
+    # payouts (check_context refuses it any other payment)
+    for et in (E.DECISION, E.COMPENSATION_OFFERED):
         assert TRANSITIONS[et].roles == {Role.OFFICER} and TRANSITIONS[et].signed
+    paid = TRANSITIONS[E.COMPENSATION_PAID]
+    assert paid.roles == {Role.OFFICER, Role.SYSTEM} and paid.signed
 
 
 @pytest.mark.parametrize("role", list(Role))
