@@ -395,7 +395,11 @@ class EventsResource(MethodView):
     def post(self, args, reference: str):
         """Record the next step. The role comes from the credentials; decisions,
         compensation offers and payments need an officer signature over the body
-        (get the body to sign from ``/signing-body``)."""
+        (get the body to sign from ``/signing-body``), within the signing key's limits;
+        above its dual-control threshold also ``public.cosignature``, a second officer
+        key's signature over the same body. A step outside a key's authority is a 403
+        ``officer-not-authorised`` whose ``code`` says why (e.g. ``OVER_LIMIT``,
+        ``COSIGNATURE_REQUIRED``); nothing is written."""
         ref = _ref(reference)
         caller = current_caller(ref)
         _check_step_role(caller, ref)

@@ -43,6 +43,7 @@ def _key_json(key: OfficerKey) -> dict:
         "valid_from": _iso(key.valid_from),
         "valid_until": _iso(key.valid_until),
         "revoked_at": _iso(key.revoked_at),
+        "limits": None if key.limits is None else key.limits.to_json(),
         "log_indexes": [index for index, _ in entries],
     }
 
@@ -83,7 +84,12 @@ class OfficerKeysResource(MethodView):
     @blp.arguments(OfficerKeyRequest)
     @blp.response(201, OfficerKeyRecorded)
     def post(self, args):
-        """Register an officer's Ed25519 public key (admin). The entry goes on the log."""
+        """Register an officer's Ed25519 public key (admin). The entry goes on the log.
+
+        ``limits`` (optional, public in the entry): the largest amount per unit the key may
+        offer or pay, the categories it may act in, and the amount per unit above which a
+        second officer co-signs. Invalid limits are a 422 ``invalid-payload`` naming the field.
+        """
         caller = require("admin")
         public_key = bytes.fromhex(args["public_key"])
         return _recorded(
@@ -95,6 +101,7 @@ class OfficerKeysResource(MethodView):
                 valid_from=args["valid_from"],
                 valid_until=args["valid_until"],
                 name=args["name"],
+                limits=args["limits"],
                 hooks=hooks,
             ),
         )

@@ -139,7 +139,13 @@ NESTING = f"the whole request nests at most {MAX_DEPTH} JSON levels (else 422 to
 class EventRequest(Strict):
     type = ma.fields.String(required=True, validate=validate.OneOf(EVENT_STEPS))
     public = ma.fields.Dict(
-        load_default=dict, metadata={"description": f"the step's public fields; {NESTING}"}
+        load_default=dict,
+        metadata={
+            "description": f"the step's public fields; {NESTING}. A signed step carries "
+            "``signature`` = {key_id, sig} (hex) and, for dual control, ``cosignature`` = "
+            "{key_id, sig}: a second officer key's signature over the same signing body, "
+            "required above the signer's ``dual_control_above``"
+        },
     )
     body = ma.fields.Dict(
         load_default=dict, metadata={"description": f"the step's body; {NESTING}"}
@@ -299,6 +305,36 @@ class ProofResponse(ma.Schema):
     anchor = ma.fields.Dict(allow_none=True)
 
 
+class OfficerLimits(Strict):
+    """An officer key's limits; the domain checks each value (payloads.officer_limits)."""
+
+    amounts = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "the largest amount it may offer or pay per ISO 4217 currency or "
+            'crypto asset, as decimal strings ({"EUR": "500.00"}); any other unit: none',
+            "example": {"EUR": "500.00", "USDC": "1000"},
+        },
+    )
+    categories = ma.fields.List(
+        ma.fields.String(validate=choice(Category)),
+        validate=validate.Length(min=1),
+        metadata={"description": "the complaint categories it may decide, offer and pay in "
+                  "(absent: all); recorded sorted"},
+    )  # fmt: skip
+    dual_control_above = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        metadata={
+            "description": "above this amount in a unit, a second officer key co-signs the "
+            "step (public.cosignature); units must be in amounts",
+            "example": {"EUR": "200.00"},
+        },
+    )
+
+
 class OfficerKeyRequest(Strict):
     public_key = ma.fields.String(
         required=True, validate=HEX64, metadata={"description": "Ed25519 public key, hex"}
@@ -311,6 +347,11 @@ class OfficerKeyRequest(Strict):
     valid_from = instant(required=True)
     valid_until = instant(allow_none=True, load_default=None)
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    limits = ma.fields.Nested(
+        OfficerLimits,
+        load_default=None,
+        metadata={"description": "public limits on what the key may sign (absent: none)"},
+    )
 
 
 class RevocationRequest(Strict):
@@ -324,6 +365,10 @@ class OfficerKeyView(ma.Schema):
     valid_from = ma.fields.String()
     valid_until = ma.fields.String(allow_none=True)
     revoked_at = ma.fields.String(allow_none=True)
+    limits = ma.fields.Dict(
+        allow_none=True,
+        metadata={"description": "amounts, categories and dual_control_above, as registered"},
+    )
     log_indexes = ma.fields.List(ma.fields.Integer())
 
 

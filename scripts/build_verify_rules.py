@@ -4,8 +4,9 @@
 The /verify page (api/static/verify/*.js) checks complaint chains with the same
 rules as ledger/complaints: event types, roles, the transition table, signed and officer-key
 events, payload specs (fields, enums, patterns, limits, money units and kinds), which steps may
-be rated, and the service playbooks (each category's steps in order, the identity check, the
-confirming steps). Everything here is read from the Python domain's own data, never listed by
+be rated, the service playbooks (each category's steps in order, the identity check, the
+confirming steps), and what officer key limits apply to (the events with an amount, the role a
+co-signer holds). Everything here is read from the Python domain's own data, never listed by
 hand, so the browser cannot drift from it; a test fails when the committed file differs from a
 fresh generation. Output is deterministic: sorted keys, enum members in definition order.
 
@@ -27,7 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from ledger.complaints import events, payloads, playbooks, states, vocab  # noqa: E402
+from ledger.complaints import events, officers, payloads, playbooks, states, vocab  # noqa: E402
 
 RULES_PATH = ROOT / "api" / "static" / "verify" / "rules.json"
 FORMAT = 2  # bump when the shape of rules.json changes (api/static/verify/rules.js checks it)
@@ -108,6 +109,15 @@ def _playbooks() -> dict[str, Any]:
     }
 
 
+def _authority() -> dict[str, Any]:
+    """What officers.check_signed_step reads besides the leaves: the events whose amount the
+    limits bound (the rest, decisions, only by category) and the role of a co-signer."""
+    return {
+        "limited_amount_events": _values(officers.MONEY_EVENTS),
+        "cosigner_role": str(officers.COSIGNER_ROLE),
+    }
+
+
 def _default_kind() -> str:
     """The compensation kind of an offer or payment that names none (states._offered,
     states._paid_guard and payloads._check_money read a missing kind as money)."""
@@ -127,6 +137,7 @@ def build_rules() -> dict[str, Any]:
         "complaint_events": _values(vocab.COMPLAINT_EVENTS),
         "officer_key_events": _values(vocab.OFFICER_KEY_EVENTS),
         "signed_events": _values(vocab.SIGNED_EVENTS),
+        "signer_roles": {str(et): sorted(roles) for et, roles in vocab.SIGNER_ROLES.items()},
         "rateable_events": _rateable_events(),
         "escalation_rank": {str(k): v for k, v in vocab.ESCALATION_RANK.items()},
         "start_roles": _values(states.START_ROLES),
@@ -161,6 +172,7 @@ def build_rules() -> dict[str, Any]:
             "default_kind": _default_kind(),
         },
         "playbooks": _playbooks(),
+        "authority": _authority(),
         "envelope": {
             "version": events.ENVELOPE_VERSION,
             "fields": sorted(events.ENVELOPE_FIELDS),

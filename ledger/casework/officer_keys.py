@@ -3,7 +3,9 @@ revoking a key (each a log entry, indexed in ``officer_key_entries``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -77,6 +79,7 @@ class OfficerKeys:
         valid_from: datetime | str,
         valid_until: datetime | str | None,
         name: str,
+        limits: Mapping[str, Any] | None = None,
         hooks: Hooks | None = None,
     ) -> tuple[Envelope, Receipt]:
         built = build_key_registration(
@@ -88,6 +91,7 @@ class OfficerKeys:
             valid_from=valid_from,
             valid_until=valid_until,
             name=name,
+            limits=limits,
         )
         key_id = built.envelope.public["key_id"]
         # Fold it into the registry first: refuses duplicates and bad validity periods.

@@ -84,9 +84,12 @@ def collect_proof(
         if shown and e.salt is not None and e.body_jcs is not None:
             item["salt"] = e.salt.hex()
             item["body"] = e.body_jcs.decode("utf-8")
-        sig = e.envelope.public.get("signature")
-        if sig:
-            signers.add(sig["key_id"])
+        # The keys of every signature and co-signature: the verifier checks each one's
+        # authority and limits from its registration.
+        for name in ("signature", "cosignature"):
+            sig = e.envelope.public.get(name)
+            if sig:
+                signers.add(sig["key_id"])
         items.append(item)
     keys = []
     for key_id in sorted(signers):

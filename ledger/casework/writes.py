@@ -9,6 +9,7 @@ processes by checking the chain head inside the log's write transaction.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
 from ledger.complaints.figures import Fact
 from ledger.complaints.payloads import AMOUNT
+from ledger.complaints.payouts import payout_commitment, terms_commitment
 from ledger.complaints.playbooks import playbook
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.complaints.states import ComplaintState
@@ -73,6 +75,21 @@ class IncidentReply:
     recorded: Recorded | None = None
     code: str | None = None
     detail: str | None = None
+
+
+def with_payout_terms(public: Mapping[str, Any], body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A vault offer's public fields with its ``payout_terms`` (ledger.complaints.payouts),
+    derived from the signed body (the contract checks it in the leaf; the domain checks it
+    against the body). Other offers, and malformed terms the domain will refuse, unchanged."""
+    if "vault" not in body:
+        return public
+    try:
+        terms = terms_commitment(
+            body["chain_id"], body["vault"], body.get("token"), int(body["amount_base_units"])
+        )
+    except (KeyError, TypeError, ValueError):
+        return public
+    return {**public, "payout_terms": terms}
 
 
 def new_capability_secret() -> str:
@@ -188,11 +205,15 @@ class ComplaintWrites:
 
         Unsigned steps are rebuilt on the new head if another writer got in first; a signed
         step is bound to the head it was signed on, so it fails with ChainConflict instead.
-        An offer gets ``public.identity_required`` here when the service rules need it.
+        An offer gets ``public.identity_required`` here when the service rules need it, and a
+        vault offer its ``payout_terms``; the acceptance of a vault offer with the customer's
+        address gets its ``payout`` commitment (ledger.complaints.payouts).
         """
         event_type = EventType(type)
         if event_type == EventType.COMPENSATION_OFFERED:
-            public = with_identity_requirement(self.rules, public, body)
+            public = with_payout_terms(with_identity_requirement(self.rules, public, body), body)
+        if event_type == EventType.COMPENSATION_ACCEPTED and "recipient" in body:
+            public = self._with_payout(reference, public, body)
         with self._lock(reference):
             for attempt in range(MAX_RETRIES):
                 # An unsigned step may start from the cached state (no read): if another
@@ -314,6 +335,38 @@ class ComplaintWrites:
         # Regulator audit facts, same transaction as the leaf; derived from the previous fact
         # this process committed (no read) when it has it.
         return write_fact(conn, env, index, prev_fact)
+
+    def _with_payout(
+        self, reference: str, public: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """The acceptance's public fields with the commitment to the open vault offer's terms,
+        the customer's address and that offer; unchanged when there is no such offer (the
+        domain then refuses the address: PAYOUT_NOT_OFFERED)."""
+        offer = next(
+            (
+                e
+                for e in reversed(self.reads.events(reference))
+                if e.envelope.type == EventType.COMPENSATION_OFFERED
+            ),
+            None,
+        )
+        if offer is None or offer.body_jcs is None:
+            return public
+        terms = json.loads(offer.body_jcs)
+        if "vault" not in terms:
+            return public
+        try:
+            payout = payout_commitment(
+                terms["chain_id"],
+                terms["vault"],
+                terms.get("token"),
+                int(terms["amount_base_units"]),
+                body["recipient"],
+                offer.envelope.leaf_hash,
+            )
+        except (KeyError, TypeError, ValueError):
+            return public  # a malformed address: the domain refuses the body
+        return {**public, "payout": payout}
 
     # --- letters ------------------------------------------------------------------------
 

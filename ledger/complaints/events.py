@@ -37,6 +37,7 @@ from ledger.complaints.timestamps import format_timestamp, parse_timestamp
 from ledger.complaints.vocab import (
     OFFICER_KEY_EVENTS,
     SIGNED_EVENTS,
+    SIGNER_ROLES,
     EventType,
     Role,
 )
@@ -342,11 +343,11 @@ def parse_actor(value: Any, event_type: EventType, public: Mapping[str, Any]) ->
     if role == Role.CUSTOMER and actor_id != CUSTOMER_ID:
         raise EnvelopeError(f"a customer actor's id is always {CUSTOMER_ID!r}", "ACTOR")
     if event_type in SIGNED_EVENTS and (
-        role != Role.OFFICER or actor_id != public["signature"]["key_id"]
+        role not in SIGNER_ROLES[event_type] or actor_id != public["signature"]["key_id"]
     ):
         raise EnvelopeError(
-            f"a {event_type} is recorded by the officer whose key signed it "
-            "(actor role 'officer', actor id = signature key_id)",
+            f"a {event_type} is recorded by the holder of the key that signed it (actor role "
+            f"{' or '.join(sorted(SIGNER_ROLES[event_type]))}, actor id = signature key_id)",
             "SIGNER_MISMATCH",
         )
     if event_type in OFFICER_KEY_EVENTS and role != Role.ADMIN:

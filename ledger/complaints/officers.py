@@ -9,6 +9,12 @@ that answers "who was allowed to sign what, when" for any past instant.
 Key id: the first 16 bytes of SHA-256(raw 32-byte public key), in lower-case hex.
 A key's authority starts at the later of ``valid_from`` and the time it was registered, so a
 registration cannot authorise signatures made before it was logged.
+
+Limits (``public.limits``, optional): the largest amount per unit the key may offer or pay,
+the complaint categories it may act in, and a dual-control threshold per unit above which a
+second officer key co-signs the same body (``public.cosignature`` on the step). They are
+checked from the leaves alone (``check_signed_step``), so every verifier and the monitor can;
+the co-signature's bytes are checked where the body is at hand (``verify_event_signature``).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -33,8 +40,9 @@ from ledger.complaints.events import (
     check_context,
     parse_envelope,
 )
+from ledger.complaints.payloads import MONEY_EVENTS, Money
 from ledger.complaints.timestamps import as_utc, format_timestamp, parse_timestamp
-from ledger.complaints.vocab import SIGNED_EVENTS, EventType, RevocationReason, Role
+from ledger.complaints.vocab import SIGNED_EVENTS, Category, EventType, RevocationReason, Role
 from ledger.log.canonical import CanonicalJSONError, parse_canonical
 
 SIGNATURE_SIZE = 64
@@ -63,7 +71,8 @@ def sign_body(private_key: Ed25519PrivateKey, body_jcs: bytes) -> bytes:
 
 
 def signature_field(private_key: Ed25519PrivateKey, body: Mapping[str, Any]) -> dict[str, str]:
-    """The ``public.signature`` object for a signed event: ``{key_id, sig}`` in hex."""
+    """The ``public.signature`` object for a signed event: ``{key_id, sig}`` in hex (a second
+    officer's ``public.cosignature`` has the same form, over the same body)."""
     return {
         "key_id": officer_key_id(private_key),
         "sig": sign_body(private_key, body_bytes(body)).hex(),
@@ -89,6 +98,53 @@ def verify_officer_signature(
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What a key may sign beyond its roles (``officer_key_registered.public.limits``).
+
+    Units map to amounts as sorted ``(unit, amount)`` pairs, so a key stays hashable.
+    """
+
+    amounts: tuple[tuple[str, Decimal], ...] = ()
+    categories: frozenset[Category] | None = None  # None: every category
+    dual_control_above: tuple[tuple[str, Decimal], ...] = ()
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> Limits:
+        """From the leaf's ``limits`` (already validated: payloads.officer_limits)."""
+        categories = value.get("categories")
+        return cls(
+            amounts=_unit_amounts(value["amounts"]),
+            categories=None if categories is None else frozenset(map(Category, categories)),
+            dual_control_above=_unit_amounts(value.get("dual_control_above", {})),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The leaf's spelling (amounts as plain decimal strings, categories sorted)."""
+        out: dict[str, Any] = {"amounts": {u: _decimal_text(a) for u, a in self.amounts}}
+        if self.categories is not None:
+            out["categories"] = sorted(str(c) for c in self.categories)
+        if self.dual_control_above:
+            out["dual_control_above"] = {u: _decimal_text(a) for u, a in self.dual_control_above}
+        return out
+
+    def limit(self, unit: str) -> Decimal | None:
+        """The largest amount in ``unit``; None: the key may not offer or pay in it."""
+        return dict(self.amounts).get(unit)
+
+    def threshold(self, unit: str) -> Decimal | None:
+        """Above this amount in ``unit`` a co-signature is required (None: never)."""
+        return dict(self.dual_control_above).get(unit)
+
+
+def _unit_amounts(value: Mapping[str, str]) -> tuple[tuple[str, Decimal], ...]:
+    return tuple(sorted((unit, Decimal(amount)) for unit, amount in value.items()))
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+@dataclass(frozen=True)
 class OfficerKey:
     """One registered officer key as of some point in the log."""
 
@@ -101,6 +157,7 @@ class OfficerKey:
     registration: bytes  # leaf hash of the registration entry
     revoked_at: datetime | None = None
     revocation_reason: RevocationReason | None = None
+    limits: Limits | None = None  # None: registered without limits
 
     @property
     def effective_from(self) -> datetime:
@@ -168,6 +225,7 @@ class OfficerRegistry(Mapping[str, OfficerKey]):
             valid_until=valid_until,
             registered_at=env.at_datetime,
             registration=env.leaf_hash,
+            limits=None if "limits" not in p else Limits.from_json(p["limits"]),
         )
         return OfficerRegistry({**self._keys, key_id: key})
 
@@ -221,6 +279,126 @@ def check_authority(
         )
 
 
+COSIGNATURE_FIELD = "public.cosignature.key_id"
+# The role a co-signer's key must hold at the step's time, whoever recorded the step.
+COSIGNER_ROLE = Role.OFFICER
+
+
+def check_step_authority(
+    registry: Mapping[str, OfficerKey],
+    event_type: EventType | str,
+    role: Role | str,
+    public: Mapping[str, Any],
+    at: datetime | str,
+    category: Category | str | None,
+) -> None:
+    """Proof of authority of a signed step from its leaf alone: the signer's key could act in
+    ``role`` at ``at``, and ``check_signed_step`` (limits, dual control, the co-signer).
+
+    ``category`` is the complaint's (from its received event). Raises AuthorityError.
+    """
+    key_id = public["signature"]["key_id"]
+    check_authority(registry, key_id, role, at)
+    check_signed_step(registry, registry[key_id], event_type, public, at, category)
+
+
+def check_signed_step(
+    registry: Mapping[str, OfficerKey],
+    signer: OfficerKey,
+    event_type: EventType | str,
+    public: Mapping[str, Any],
+    at: datetime | str,
+    category: Category | str | None,
+) -> None:
+    """The limits of a signed step whose signer's authority was checked (``check_authority``):
+    the signer's limits; a co-signature when the amount is above its dual-control threshold;
+    a co-signer that is another key, authorised as an officer at ``at``, within its own limits.
+
+    Codes: CATEGORY_NOT_ALLOWED, AMOUNT_NOT_PUBLIC, UNIT_NOT_ALLOWED, OVER_LIMIT,
+    COSIGNATURE_REQUIRED, COSIGNER_SAME_KEY, and check_authority's for the co-signer (with
+    ``field`` public.cosignature.key_id). The co-signature's bytes: verify_event_signature.
+    """
+    et = EventType(event_type)
+    money = Money.from_fields(public) if et in MONEY_EVENTS else None
+    _within_limits(signer, et, money, category, "public.signature.key_id")
+    cosignature = public.get("cosignature")
+    if cosignature is None:
+        threshold = None
+        if signer.limits is not None and money is not None:
+            threshold = signer.limits.threshold(money.unit)
+        if threshold is not None and money is not None and money.amount > threshold:
+            raise AuthorityError(
+                f"{money} is above {threshold} {money.unit}, the amount officer key "
+                f"{signer.key_id} may sign alone; a second officer key must co-sign the body "
+                "(public.cosignature)",
+                "COSIGNATURE_REQUIRED",
+                field="public.cosignature",
+            )
+        return
+    cosigner_id = cosignature["key_id"]
+    if cosigner_id == signer.key_id:
+        raise AuthorityError(
+            "the co-signature is by the signing key itself; dual control needs another key",
+            "COSIGNER_SAME_KEY",
+            field=COSIGNATURE_FIELD,
+        )
+    _check_cosigner(registry, cosigner_id, at)
+    _within_limits(registry[cosigner_id], et, money, category, COSIGNATURE_FIELD)
+
+
+def _check_cosigner(registry: Mapping[str, OfficerKey], key_id: str, at: datetime | str) -> None:
+    """check_authority for a co-signer: an officer key, authorised at ``at``."""
+    try:
+        check_authority(registry, key_id, COSIGNER_ROLE, at)
+    except AuthorityError as exc:
+        raise AuthorityError(
+            f"as co-signer, {exc.message}", exc.code, field=COSIGNATURE_FIELD
+        ) from None
+
+
+def _within_limits(
+    key: OfficerKey,
+    et: EventType,
+    money: Money | None,
+    category: Category | str | None,
+    field: str,
+) -> None:
+    limits = key.limits
+    if limits is None:
+        return
+    if limits.categories is not None and category not in limits.categories:
+        allowed = ", ".join(sorted(limits.categories))
+        raise AuthorityError(
+            f"officer key {key.key_id} may act on {allowed} complaints, not on {category}",
+            "CATEGORY_NOT_ALLOWED",
+            field=field,
+        )
+    if et not in MONEY_EVENTS:
+        return
+    if money is None:
+        raise AuthorityError(
+            f"officer key {key.key_id} has amount limits, which no verifier could check "
+            "unless the step states its amount and unit in public",
+            "AMOUNT_NOT_PUBLIC",
+            field=field,
+        )
+    limit = limits.limit(money.unit)
+    if limit is None:
+        units = ", ".join(u for u, _ in limits.amounts) or "no unit"
+        raise AuthorityError(
+            f"officer key {key.key_id} may offer or pay in {units}, not in {money.unit}",
+            "UNIT_NOT_ALLOWED",
+            field=field,
+        )
+    if money.amount > limit:
+        raise AuthorityError(
+            f"{money} is over the limit of officer key {key.key_id} "
+            f"({_decimal_text(limit)} {money.unit})",
+            "OVER_LIMIT",
+            field=field,
+        )
+
+
 def verify_event_signature(
     registry: Mapping[str, OfficerKey], envelope: Envelope, body: Mapping[str, Any]
 ) -> None:
@@ -235,10 +413,23 @@ def verify_event_signature(
     sig = envelope.public["signature"]
     check_authority(registry, sig["key_id"], envelope.actor.role, envelope.at)
     key = registry[sig["key_id"]]
-    if not verify_officer_signature(key.public_key, body_bytes(body), bytes.fromhex(sig["sig"])):
+    signed = body_bytes(body)
+    if not verify_officer_signature(key.public_key, signed, bytes.fromhex(sig["sig"])):
         raise AuthorityError(
             f"the signature on this {envelope.type} does not verify with key {sig['key_id']}",
             "SIGNATURE_INVALID",
+        )
+    cosignature = envelope.public.get("cosignature")
+    if cosignature is None:
+        return
+    _check_cosigner(registry, cosignature["key_id"], envelope.at)
+    cosigner = registry[cosignature["key_id"]]
+    if not verify_officer_signature(cosigner.public_key, signed, bytes.fromhex(cosignature["sig"])):
+        raise AuthorityError(
+            f"the co-signature on this {envelope.type} does not verify with key "
+            f"{cosignature['key_id']} over the same body",
+            "COSIGNATURE_INVALID",
+            field="public.cosignature.sig",
         )
 
 
@@ -252,17 +443,24 @@ def build_key_registration(
     valid_from: datetime | str,
     valid_until: datetime | str | None,
     name: str,
+    limits: Limits | Mapping[str, Any] | None = None,
     salt: bytes | None = None,
 ) -> BuiltEvent:
-    """The log entry registering an officer key (the name goes in the erasable body)."""
+    """The log entry registering an officer key (the name goes in the erasable body).
+
+    ``limits``: a ``Limits`` or the leaf's JSON form (categories are sorted and deduplicated
+    here; amounts must already be AMOUNT strings). Refused with PayloadError when invalid.
+    """
     raw = public_key_bytes(public_key)
-    public = {
+    public: dict[str, Any] = {
         "key_id": officer_key_id(raw),
         "public_key": raw.hex(),
         "roles": sorted({str(Role(r)) for r in roles}),
         "valid_from": _ts(valid_from),
         "valid_until": None if valid_until is None else _ts(valid_until),
     }
+    if limits is not None:
+        public["limits"] = _limits_json(limits)
     return build_event(
         log=log,
         complaint=None,
@@ -300,6 +498,18 @@ def build_key_revocation(
         body=dict(body or {}),
         salt=salt,
     )
+
+
+def _limits_json(limits: Limits | Mapping[str, Any]) -> Any:
+    if isinstance(limits, Limits):
+        return limits.to_json()
+    if not isinstance(limits, Mapping):
+        return limits  # refused by the payload check, with its path
+    out = dict(limits)
+    categories = out.get("categories")
+    if isinstance(categories, list | tuple) and all(isinstance(c, str) for c in categories):
+        out["categories"] = sorted(set(categories))
+    return out
 
 
 def _ts(value: datetime | str) -> str:

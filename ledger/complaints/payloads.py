@@ -257,6 +257,8 @@ _signature = obj(
         "sig": Field(pattern(SIGNATURE, "an Ed25519 signature (128 lower-case hex characters)")),
     }
 )
+# ``cosignature`` on a signed step: a second officer key's signature over the same body bytes
+# (dual control, officers.check_signed_step), required above the signer's dual_control_above.
 _deadlines = obj(
     {
         name: Field(timestamp, required=False)
@@ -279,6 +281,67 @@ _money_public = {
 }
 _rules = list_of(pattern(RULE_REF, "a rule or policy reference such as 'PSD2 Art. 73'"), min_len=1)
 _evidence = list_of(_hash, max_len=200)
+
+# --- an officer key's authority limits (officer_key_registered.public.limits) --------------
+# Every verifier reads them from the registration leaf, so they are public, non-personal and
+# have one spelling: units as in money fields, amounts as AMOUNT strings, categories sorted.
+MAX_LIMIT_UNITS = 50
+# A currency code (CURRENCY) is also an asset symbol (ASSET): one pattern names either unit.
+_unit = pattern(ASSET, "an ISO 4217 currency or an asset symbol such as 'EUR' or 'USDC'")
+
+
+@describe(
+    kind="object", fields={}, closed=False, keys=_unit, values=amount, max_size=MAX_LIMIT_UNITS
+)
+def unit_amounts(value: Any, path: str) -> None:
+    """Unit -> positive amount. Described as an object with its ``keys`` and ``values``: the
+    browser checks each member in code (payloads.js), as the rulebook has no map kind."""
+    if not isinstance(value, dict):
+        _fail(path, "must be a JSON object", "NOT_AN_OBJECT")
+    if len(value) > MAX_LIMIT_UNITS:
+        _fail(path, f"must name at most {MAX_LIMIT_UNITS} units")
+    for unit, limit in value.items():
+        _unit(unit, f"{path}.{unit}")
+        amount(limit, f"{path}.{unit}")
+
+
+@describe(
+    kind="list",
+    items=enum_of(Category),
+    min_length=1,
+    max_length=len(Category),
+    unique=True,
+    sorted=True,
+)
+def sorted_categories(value: Any, path: str) -> None:
+    list_of(enum_of(Category), min_len=1, max_len=len(Category))(value, path)
+    if value != sorted(value):
+        _fail(path, "must be sorted (one canonical spelling per category set)")
+
+
+LIMITS_SPEC = {
+    # The largest amount per unit the key may offer or pay; a unit not named: none at all.
+    "amounts": Field(unit_amounts),
+    # The categories it may decide, offer and pay in (absent: every category).
+    "categories": Field(sorted_categories, required=False),
+    # Above this amount in a unit, a second officer key co-signs the same body.
+    "dual_control_above": Field(unit_amounts, required=False),
+}
+
+
+@describe(kind="object", fields=LIMITS_SPEC, closed=True)
+def officer_limits(value: Any, path: str) -> None:
+    validate_object(value, LIMITS_SPEC, path, closed=True)
+    if value.get("dual_control_above") == {}:  # one spelling of "no threshold": absent
+        _fail(f"{path}.dual_control_above", "names no unit: leave it out", "BAD_LIMITS")
+    unlisted = sorted(set(value.get("dual_control_above", {})) - set(value["amounts"]))
+    if unlisted:
+        _fail(
+            f"{path}.dual_control_above.{unlisted[0]}",
+            "is a unit the key may not offer or pay at all (not in amounts)",
+            "BAD_LIMITS",
+        )
+
 
 PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
     EventType.RECEIVED: {
@@ -306,6 +369,7 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         "rules": Field(_rules),
         "evidence": Field(_evidence),
         "signature": Field(_signature),
+        "cosignature": Field(_signature, required=False),
     },
     EventType.COMPENSATION_OFFERED: {
         **_money_public,
@@ -317,6 +381,7 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         # chain_id, vault, token and amount_base_units): the contract checks it in the leaf.
         "payout_terms": Field(_hash, required=False),
         "signature": Field(_signature),
+        "cosignature": Field(_signature, required=False),
     },
     # Accepting a vault offer: the customer's address bound to that offer
     # (payouts.payout_commitment); the address itself is in the body.
@@ -327,6 +392,7 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         **_money_public,
         "payout": Field(_hash, required=False),
         "signature": Field(_signature),
+        "cosignature": Field(_signature, required=False),
     },
     EventType.CLOSED: {"reason": Field(enum_of(CloseReason), required=False)},
     EventType.REOPENED: {
@@ -374,6 +440,8 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
         "roles": Field(sorted_roles),
         "valid_from": Field(timestamp),
         "valid_until": Field(nullable(timestamp)),
+        # Absent: no limits (as for every key registered before limits existed).
+        "limits": Field(officer_limits, required=False),
     },
     EventType.OFFICER_KEY_REVOKED: {
         "key_id": Field(pattern(KEY_ID, "32 lower-case hex characters")),

@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 from ledger.complaints import payloads, playbooks
 from ledger.complaints.errors import ChainError, ComplaintError, TransitionError
 from ledger.complaints.events import Envelope, parse_envelope
-from ledger.complaints.officers import OfficerKey, check_authority
+from ledger.complaints.officers import OfficerKey, check_step_authority
 from ledger.complaints.payloads import Money
 from ledger.complaints.reference import format_reference
 from ledger.complaints.timestamps import parse_timestamp
@@ -879,8 +879,15 @@ def step(
     """Check and apply one envelope as the next link of a chain (the body of ``replay``)."""
     check_link(state, envelope)
     if registry is not None and envelope.type in SIGNED_EVENTS:
-        check_authority(
-            registry, envelope.public["signature"]["key_id"], envelope.actor.role, envelope.at
+        # The signer's authority, its limits and dual control, from the leaf alone (a signed
+        # step is never first: check_link refused it, so the category is known).
+        check_step_authority(
+            registry,
+            envelope.type,
+            envelope.actor.role,
+            envelope.public,
+            envelope.at,
+            None if state is None else state.category,
         )
     new = apply(state, envelope.type, envelope.actor.role, envelope.public)
     if state is not None:  # after apply, as the monitor checks: table, guards, then these
@@ -894,7 +901,8 @@ def replay(
     """Fold a complaint's whole chain (leaf bytes or envelopes, in order) into its state.
 
     Checks every link (seq, prev, reference, log, time order) and every transition; with a
-    ``registry`` also the authority of each signing officer key at the event's time.
+    ``registry`` also the authority of each signing officer key at the event's time, within
+    its limits (amount, unit, category) and with a co-signature where dual control needs one.
     Errors carry the failing event's ``index``.
     """
     state: ComplaintState | None = None

@@ -42,6 +42,14 @@ COMPLAINT_EVENTS = frozenset(EventType) - OFFICER_KEY_EVENTS
 SIGNED_EVENTS = frozenset(
     {EventType.DECISION, EventType.COMPENSATION_OFFERED, EventType.COMPENSATION_PAID}
 )
+# Who records (and signs, with their own registered key) each signed event: officers, and
+# the payout worker (system) for the compensation vault's payouts.
+SIGNER_ROLES: dict[EventType, frozenset[str]] = {
+    EventType.DECISION: frozenset({"officer"}),
+    EventType.COMPENSATION_OFFERED: frozenset({"officer"}),
+    EventType.COMPENSATION_PAID: frozenset({"officer", "system"}),
+}
+assert set(SIGNER_ROLES) == SIGNED_EVENTS
 # The firm's interactions with the customer: the steps a customer may rate (``rated`` names
 # one by its seq in ``public.rates``; at most one rating per step).
 RATEABLE_EVENTS = frozenset(

@@ -77,7 +77,9 @@ def append_event(
     """Build the next event of a complaint after checking it is allowed; nothing is stored.
 
     Signed events (decision, compensation offer, payment) need ``registry``: the signature,
-    its context and the key's authority at ``at`` are verified before the leaf is returned.
+    its context and the key's authority at ``at`` are verified before the leaf is returned,
+    and so are the key's limits and, where dual control needs one or one is given, the
+    co-signature (``public.cosignature``: another officer key's signature over the same body).
     """
     log, reference, head = _chain_position(state)
     event_type = EventType(type)

@@ -1,10 +1,11 @@
 """Complaint chains while replaying: ``states.step`` on a mutable state.
 
 The transition table (``states.transition_target``), the guards (``states.GUARDS``), the
-effects (``states.EFFECTS``) and officer authority (``officers.check_authority``) are the
-domain's own. ``ChainState`` is made from ``states.ComplaintState``'s own fields, mutable: a
-step's effects are set in place (a new frozen state per step, as ``states.apply`` builds, costs
-more than the rest of a step). tests/audit/test_monitor_fast.py checks the verdicts and states
+effects (``states.EFFECTS``) and officer authority (``officers.check_authority``, and
+``officers.check_signed_step`` for limits and dual control) are the domain's own.
+``ChainState`` is made from ``states.ComplaintState``'s own fields, mutable: a step's effects
+are set in place (a new frozen state per step, as ``states.apply`` builds, costs more than
+the rest of a step). tests/audit/test_monitor_fast.py checks the verdicts and states
 against ``states.replay`` on valid and broken chains.
 """
 
@@ -24,7 +25,7 @@ from ledger.complaints import states as _states
 from ledger.complaints.errors import ChainError, TransitionError
 from ledger.complaints.events import Envelope
 from ledger.complaints.figures import epoch_ms, to_ms
-from ledger.complaints.officers import OfficerKey, check_authority
+from ledger.complaints.officers import OfficerKey, check_authority, check_signed_step
 from ledger.complaints.payloads import Money
 from ledger.complaints.vocab import (
     OFFICER_KEY_EVENTS,
@@ -228,7 +229,12 @@ def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None
     role = env.actor.role
     public = env.public
     if registry is not None and et in SIGNED_EVENTS:
-        _check_authority(registry, public["signature"]["key_id"], role, env)
+        key_id = public["signature"]["key_id"]
+        _check_authority(registry, key_id, role, env)
+        signer = registry[key_id]
+        # Limits and dual control: only for keys registered with limits, or co-signed steps.
+        if signer.limits is not None or "cosignature" in public:
+            check_signed_step(registry, signer, et, public, at, state.category)
     if et in OFFICER_KEY_EVENTS:
         raise TransitionError(f"{et} is a log entry, not a complaint step", "NOT_A_COMPLAINT_EVENT")
     target = _states.transition_target(state, et, role)  # type: ignore[arg-type]

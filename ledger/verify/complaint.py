@@ -4,7 +4,8 @@ Needs only the response and the log's verifier key (obtained out of band). Check
 plain words, each a separate check: the checkpoint signature; every event leaf's
 inclusion in that checkpoint; the reference; the per-complaint hash chain and state
 machine; officer key entries' inclusion; every disclosed body against its commitment;
-officer signatures and their authority at the time they signed.
+officer signatures (and co-signatures) and their authority at the time they signed, within
+the limits their keys were registered with.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ledger.verify.report import Report, checked
 from ledger.verify.trail import Disclosure, verify_complaint
 
 WELL_FORMED = "the proof is well-formed"
+SIGNATURE_CODES = frozenset({"SIGNATURE_INVALID", "COSIGNATURE_INVALID"})
 CHECKPOINT_SIGNED = "checkpoint is signed by the log"
 
 
@@ -219,7 +221,9 @@ def _category(exc: ComplaintError) -> str:
     if isinstance(exc, ChainError):
         return "chain"
     if isinstance(exc, AuthorityError):
-        return "signatures" if exc.code == "SIGNATURE_INVALID" else "authority"
+        # The bytes of a signature or co-signature; everything else (the keys' validity,
+        # roles, limits, dual control) is about authority, checked from the leaves.
+        return "signatures" if exc.code in SIGNATURE_CODES else "authority"
     if isinstance(exc, TransitionError):
         return "rules"
     return "commitments"  # a disclosed body that does not open or fit its leaf

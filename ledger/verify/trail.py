@@ -34,7 +34,8 @@ class TrailReport:
     state: ComplaintState
     envelopes: tuple[Envelope, ...]
     opened: frozenset[str]  # leaf hashes (hex) whose disclosed body matches its commitment
-    signatures_verified: frozenset[str]  # signed events whose signature and authority hold
+    # signed events whose signature (and co-signature, if any) and authority hold
+    signatures_verified: frozenset[str]
     signatures_unchecked: frozenset[str]  # signed events without a disclosed body or registry
     erased_but_disclosed: frozenset[str]  # an erasure was logged but the body still exists
 

@@ -189,6 +189,78 @@ def test_signed_events_need_an_authorised_key(ledger, march) -> None:
     assert _outcome(lambda: _fast_replay([*events, bad], registry)) == domain
 
 
+def _limited_cases():
+    """(name, chain, forced last leaf or None) for every refusal of officer limits and dual
+    control, and the valid dual-signed offer and payment (tests/support/officer_limits.py)."""
+    from ledger.complaints.vocab import Status
+    from tests.support.complaint_chain import make_key
+    from tests.support.officer_limits import (
+        JUNIOR,
+        LEFT,
+        SENIOR,
+        SMALL,
+        SUPERVISOR_ONLY,
+        decided,
+        forced,
+        forced_offer,
+        money,
+        offer,
+    )
+
+    yield "over_limit", (c := decided()), forced_offer(c, "100.01", cosign=SENIOR)
+    yield "unit_not_allowed", (c := decided()), forced_offer(c, "5.00", "GBP")
+    hidden = {"method": "on_chain"}
+    yield "amount_not_public", (c := decided()), forced_offer(c, "5", "USDC", public=hidden)
+    yield "cosignature_required", (c := decided()), forced_offer(c, "20.01")
+    yield "cosigner_same_key", (c := decided()), forced_offer(c, "50.00", cosign=JUNIOR)
+    cosigners = {
+        "cosigner_role": SUPERVISOR_ONLY,
+        "cosigner_over_limit": SMALL,
+        "cosigner_revoked": LEFT,
+        "cosigner_unknown": make_key("nobody"),
+    }
+    for name, key in cosigners.items():
+        yield name, (c := decided()), forced_offer(c, "50.00", cosign=key)
+    c = decided(SENIOR, category="refund_or_claim")
+    c.key = JUNIOR
+    yield "category_not_allowed", c, forced_offer(c, "5.00")
+    c = decided()
+    offer(c, "80.00", cosign=SENIOR)
+    c.run("compensation_accepted")
+    paid = {**money("80.00"), "payment_reference": "CR-80"}
+    yield "dual_signed", c, forced(c, EventType.COMPENSATION_PAID, Status.COMPENSATION_PAID,
+                                   paid, money("80.00"), cosign=SENIOR)  # fmt: skip
+
+
+def test_officer_limits_and_dual_control_give_the_domains_verdicts() -> None:
+    """``step_chain`` refuses over-limit, wrong-unit, wrong-category and single-signed steps
+    above the threshold, and bad co-signers, with the domain's codes; accepts the rest."""
+    from tests.support.officer_limits import REGISTRY
+
+    verdicts = {}
+    for name, chain, last in _limited_cases():
+        events = [*chain.envelopes, last.envelope]
+        domain = _outcome(lambda e=events: replay(e, registry=REGISTRY))
+        fast = _outcome(lambda e=events: _fast_replay(e, REGISTRY))
+        assert fast[0] == domain[0] and (fast[0] == "ok" or fast == domain), name
+        if fast[0] == "ok":
+            _same_state(fast[1], domain[1])
+        verdicts[name] = domain[1] if domain[0] == "error" else "ok"
+    assert verdicts == {
+        "over_limit": "OVER_LIMIT",
+        "unit_not_allowed": "UNIT_NOT_ALLOWED",
+        "amount_not_public": "AMOUNT_NOT_PUBLIC",
+        "cosignature_required": "COSIGNATURE_REQUIRED",
+        "cosigner_same_key": "COSIGNER_SAME_KEY",
+        "cosigner_role": "ROLE_MISSING",
+        "cosigner_over_limit": "OVER_LIMIT",
+        "cosigner_revoked": "KEY_REVOKED",
+        "cosigner_unknown": "KEY_UNKNOWN",
+        "category_not_allowed": "CATEGORY_NOT_ALLOWED",
+        "dual_signed": "ok",
+    }
+
+
 def test_remembered_public_verdicts_keep_types_apart() -> None:
     from ledger.monitor import _validate_public
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from tests.support.browser import DESKTOP, PHONE, Visit, drop_bundle
 from tests.support.complaint_api import TX_HASH, Client, run_lifecycle, signed_step
 from tests.support.paths import ROOT
-from tests.support.proof_scenarios import PLAYBOOK_BREAKS, SCENARIOS, VALID
+from tests.support.proof_scenarios import LIMIT_BREAKS, PLAYBOOK_BREAKS, SCENARIOS, VALID
 
 VECTORS = ROOT / "tests" / "vectors"
 
@@ -471,9 +471,11 @@ async ({vkey, scenarios}) => {
   for (const [name, proof] of Object.entries(scenarios)) {
     const r = await window.VerifyCore.verifyProof(proof, vkey);
     const failed = r.categories.filter((c) => c.status === "fail").map((c) => c.id);
-    const rules = r.categories.find((c) => c.id === "rules")?.items || [];
-    const broken = rules.filter((i) => i.status === "fail").map((i) => [i.event, i.detail.key]);
-    out[name] = {ok: r.ok, failed, broken, report: JSON.parse(JSON.stringify(r.report))};
+    const failing = (id) => (r.categories.find((c) => c.id === id)?.items || [])
+      .filter((i) => i.status === "fail").map((i) => [i.event, i.detail.key]);
+    const broken = failing("rules");
+    const denied = failing("authority");
+    out[name] = {ok: r.ok, failed, broken, denied, report: JSON.parse(JSON.stringify(r.report))};
   }
   return out;
 }
@@ -500,7 +502,18 @@ FAILS_AT = {
     **{name: "rules" for name in PLAYBOOK_BREAKS},
     "playbook_discount_by_transfer": "commitments",
     "playbook_kind_differs_from_body": "commitments",
+    **{name: "authority" for name in LIMIT_BREAKS},
+    "limits_cosignature_invalid": "signatures",
 }
+
+
+def _cosigner(proof: dict) -> str:
+    """The key id of the first co-signature in a proof's leaves."""
+    for event in proof["events"]:
+        cosignature = json.loads(event["leaf"])["public"].get("cosignature")
+        if cosignature:
+            return cosignature["key_id"]
+    raise AssertionError("no co-signature in this proof")
 
 
 def _failed_categories(report: dict) -> set[str]:
@@ -551,6 +564,19 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
         assert browser[name]["broken"] == [[seq, f"err.{key}"]], (name, browser[name]["broken"])
         details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
         assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
+    # Officer limits and dual control: the same step refused, for the same reason, in both.
+    for name, (seq, code, key) in LIMIT_BREAKS.items():
+        assert browser[name]["denied"] == [[seq, f"err.{key}"]], (name, browser[name]["denied"])
+        details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
+        assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
+    cosig = browser["limits_cosignature_invalid"]["report"]["checks"]
+    cosigner = _cosigner(proofs["limits_cosignature_invalid"])
+    assert [c["detail"] for c in cosig if c["status"] == "fail"] == [
+        f"The co-signature does not verify with key {cosigner}."
+    ]
+    dual = [c["detail"] for c in browser["limits_dual_signed"]["report"]["checks"]]
+    cosigned = [d for d in dual if "co-signed by key" in d or "co-signature by key" in d]
+    assert len(cosigned) == 4, dual  # authority and signature of the offer and the payment
 
     # One of them through the page itself: a bundle checked against a key pasted by the user.
     page = v.page
@@ -685,6 +711,118 @@ def test_browser_and_python_agree_on_the_playbook_public_fields(visit) -> None:
     assert wrong == []
     codes = {code for code in browser if code}
     assert {"bad_money", "target_above_limit", "public_value"} <= codes, codes
+    assert v.errors == []
+
+
+# --- officer key limits: the registration's public field, and signers on the page ----------------
+
+_VALID_LIMITS = [
+    {"amounts": {}},
+    {"amounts": {"EUR": "500.00", "USDC": "1000"}},
+    {"amounts": {"EUR": "500.00"}, "categories": ["refund_or_claim", "stuck_transaction"],
+     "dual_control_above": {"EUR": "200.00"}},
+    {"amounts": {"BTC": "0.000000000000000001"}},
+]  # fmt: skip
+_BAD_LIMITS = [
+    {},
+    {"amounts": []},
+    {"amounts": {"eur": "1.00"}},
+    {"amounts": {"EUR": "0"}},
+    {"amounts": {"EUR": "0.00"}},
+    {"amounts": {"EUR": "05.00"}},
+    {"amounts": {"EUR": 100}},
+    {"amounts": {f"T{i:03}": "1" for i in range(51)}},
+    {"amounts": {}, "categories": []},
+    {"amounts": {}, "categories": ["nope"]},
+    {"amounts": {}, "categories": ["stuck_transaction", "refund_or_claim"]},
+    {"amounts": {}, "categories": ["refund_or_claim", "refund_or_claim"]},
+    {"amounts": {}, "max": "1"},
+    {"amounts": {"EUR": "10"}, "dual_control_above": {"USD": "5"}},
+    {"amounts": {"EUR": "10"}, "dual_control_above": {"EUR": "x"}},
+    {"amounts": {"EUR": "10"}, "dual_control_above": {}},
+    [],
+    None,
+]
+
+
+def _registration_leaf(limits: object) -> str:
+    from ledger.log.canonical import canonical_json
+
+    public = {
+        "key_id": "ab" * 16,
+        "public_key": "cd" * 32,
+        "roles": ["officer"],
+        "valid_from": "2026-01-05T10:00:00.000Z",
+        "valid_until": None,
+        "limits": limits,
+    }
+    envelope = {
+        "v": 1, "log": "scenarios.ledger.example/log", "complaint": None, "seq": 0,
+        "prev": None, "type": "officer_key_registered", "at": "2026-01-05T10:00:00.000Z",
+        "actor": {"role": "admin", "id": "admin-1"}, "commitment": "1" * 64, "public": public,
+    }  # fmt: skip
+    return canonical_json(envelope).decode()
+
+
+def test_browser_and_python_agree_on_officer_limits(visit) -> None:
+    """A registration's ``limits``: the browser's envelope check accepts exactly what
+    payloads.officer_limits accepts (units, positive amounts, sorted categories, thresholds
+    only in a unit the key may use)."""
+    from ledger.complaints.errors import ComplaintError
+    from ledger.complaints.events import parse_envelope
+
+    cases = [(limits, True) for limits in _VALID_LIMITS] + [(b, False) for b in _BAD_LIMITS]
+    leaves = [_registration_leaf(limits) for limits, _ in cases]
+    python = []
+    for leaf in leaves:
+        try:
+            parse_envelope(leaf.encode())
+            python.append(True)
+        except ComplaintError:
+            python.append(False)
+    assert python == [ok for _, ok in cases]
+    v = visit()
+    v.open()
+    browser = v.page.evaluate(PUBLIC_CHECK, {"leaves": leaves})
+    wrong = [(code, case) for code, case in zip(browser, cases, strict=True)
+             if (code is None) != case[1]]  # fmt: skip
+    assert wrong == []
+    assert v.errors == []
+
+
+def test_dual_signed_steps_show_their_signers_and_limits(visit) -> None:
+    """A dual-signed offer and payment: each shows the co-signing key and the signing key's
+    limits in words; a step above the threshold signed alone fails its authority check with
+    the reason, in the reader's language."""
+    signer = _scenario_signer()
+    v = visit(locale="en-GB")
+    v.open()
+    page = v.page
+    dual = SCENARIOS["limits_dual_signed"](signer)
+    page.click("#key-paste-box summary")
+    page.fill("#key-paste", dual["verifier_key"])
+    page.click("#key-use")
+    drop_bundle(page, "dual.zip", _bundle(dual, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "ok"
+    assert v.check_status("authority") == "ok"
+    offered = page.locator("#compensation [data-type=compensation_offered]")
+    expect(offered).to_contain_text("Co-signed by officer key")
+    expect(offered).to_contain_text(_cosigner(dual))
+    expect(offered).to_contain_text(
+        "at most 100.00\u00a0EUR; only in: Refund or claim, Stuck or pending transaction; "
+        "a second signature above 20.00\u00a0EUR"
+    )
+    expect(page.locator("li.check[data-check=authority]")).to_contain_text("co-signed by key")
+    v.screenshot("limits-dual-signed-en-desktop")
+
+    alone = SCENARIOS["limits_alone_above_threshold"](signer)
+    drop_bundle(page, "alone.zip", _bundle(alone, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "fail"
+    assert v.check_status("authority") == "fail"
+    assert v.item_status("authority", 3) == "fail"
+    expect(page.locator("li.check[data-check=authority]")).to_contain_text(
+        "50.00 EUR is above 20.00 EUR, the most officer key"
+    )
     assert v.errors == []
 
 

@@ -49,6 +49,32 @@ REGISTRATION = build_key_registration(
     salt=bytes(32),
 )
 REGISTRY = OfficerRegistry.fold([REGISTRATION.leaf])
+# A second officer, for dual control (co-signatures) and keys with limits.
+SECOND_OFFICER_KEY = make_key("officer-2")
+SECOND_OFFICER_ID = officer_key_id(SECOND_OFFICER_KEY)
+
+
+def register_officer(
+    key: Ed25519PrivateKey,
+    *,
+    roles: tuple[str, ...] = (Role.OFFICER,),
+    limits: dict[str, Any] | None = None,
+    at: str = "2025-01-01T00:00:00Z",
+) -> BuiltEvent:
+    """An officer key's registration (valid 2025 to 2029), with ``limits`` when given."""
+    return build_key_registration(
+        log=LOG,
+        at=at,
+        admin_id="admin-1",
+        public_key=key,
+        roles=roles,
+        valid_from=at,
+        valid_until="2029-01-01T00:00:00Z",
+        name="Omar Officer",
+        limits=limits,
+        salt=bytes(32),
+    )
+
 
 CUSTOMER = Actor(Role.CUSTOMER, "customer")
 AGENT = Actor(Role.AGENT, "agent-7")
@@ -186,6 +212,7 @@ class Chain:
         body: dict[str, Any] | None = None,
         at: datetime | None = None,
         after: timedelta = timedelta(minutes=5),
+        cosign: Ed25519PrivateKey | None = None,
     ) -> BuiltEvent:
         et = EventType(et)
         d_actor, d_public, d_body = default_step(self.state, et)
@@ -196,6 +223,8 @@ class Chain:
         if et in SIGNED_EVENTS:
             body = signing_body(self.state, et, body)
             public = {**public, "signature": signature_field(self.key, body)}
+            if cosign is not None:  # a second officer's signature over the same body
+                public["cosignature"] = signature_field(cosign, body)
         built, self.state = append_event(
             self.state,
             type=et,

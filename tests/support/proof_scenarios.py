@@ -71,6 +71,7 @@ class Builder:
             valid_from=kw.get("valid_from", at),
             valid_until=kw.get("valid_until"),
             name="Olga Officer",
+            limits=kw.get("limits"),
         )
         self.officer_keys.setdefault(officer_key_id(key), []).append(len(self.entries))
         self._add(Entry(built.leaf, complaint_step=False))
@@ -141,11 +142,18 @@ class Builder:
         public: dict,
         raw: bool = False,
         sign_with: Ed25519PrivateKey | None = None,
+        cosign: Ed25519PrivateKey | None = None,
+        cosign_body: dict | None = None,
     ) -> bytes:
+        """A signed step; ``cosign``: a second key's co-signature over the same body (or, to
+        break it, over ``cosign_body``)."""
         body = {**content, "context": self.context(type_)}
         sig = sign_body(sign_with or key, body_bytes(body)).hex()
         key_id = officer_key_id(key)
         public = {**public, "signature": {"key_id": key_id, "sig": sig}}
+        if cosign is not None:
+            cosig = sign_body(cosign, body_bytes({**body, **(cosign_body or {})})).hex()
+            public["cosignature"] = {"key_id": officer_key_id(cosign), "sig": cosig}
         make = self.raw_step if raw else self.step
         return make(type_, at, ("officer", key_id), public, body)
 
@@ -576,6 +584,69 @@ def _kind_differs_from_body(b: Builder, key: Ed25519PrivateKey) -> None:
     b.signed(key, "compensation_offered", minutes(3), OFFER, public, raw=True)
 
 
+# --- officer limits and dual control (officers.check_signed_step) ---------------------------------
+
+JUNIOR_LIMITS = {
+    "amounts": {"EUR": "100.00"},
+    "categories": ["refund_or_claim", "stuck_transaction"],
+    "dual_control_above": {"EUR": "20.00"},
+}
+
+
+def _limited(
+    steps: Callable[[Builder, dict[str, Ed25519PrivateKey]], None], disclose: bool = True
+) -> Callable[[Signer], dict]:
+    """A proof of the complaint ``steps`` records, with four officer keys registered: a junior
+    (EUR 100 in two categories, co-signed above EUR 20), a senior (EUR 1000), a small one (EUR
+    10) and a supervisor's (no officer role)."""
+
+    def build(signer: Signer) -> dict:
+        b = Builder(signer)
+        keys = {n: Ed25519PrivateKey.generate() for n in ("junior", "senior", "small", "sup")}
+        b.register_key(keys["junior"], minutes(-60), limits=JUNIOR_LIMITS)
+        b.register_key(keys["senior"], minutes(-60), limits={"amounts": {"EUR": "1000.00"}})
+        b.register_key(keys["small"], minutes(-60), limits={"amounts": {"EUR": "10.00"}})
+        b.register_key(keys["sup"], minutes(-60), roles=("supervisor",))
+        steps(b, keys)
+        return b.proof(disclose=disclose)
+
+    return build
+
+
+def _junior_offers(amount: str = "50.00", unit: str = "currency", code: str = "EUR", **kw):
+    """refund_or_claim: received, acknowledged, the junior's decision (seq 2), its offer of
+    ``amount`` (seq 3) signed as ``kw`` says (cosign, public)."""
+    public_given = kw.pop("public", None)
+
+    def steps(b: Builder, keys: dict[str, Ed25519PrivateKey]) -> None:
+        _open(b, "refund_or_claim")
+        _decide(b, keys["junior"], minutes(2))
+        offer = {"amount": amount, unit: code, "method": "bank_transfer"}
+        public = {"state": "compensation_offered", **(public_given or offer)}
+        cosign = keys[kw["cosign"]] if "cosign" in kw else None
+        b.signed(keys["junior"], "compensation_offered", minutes(3), offer, public,
+                 cosign=cosign, cosign_body=kw.get("cosign_body"))  # fmt: skip
+
+    return steps
+
+
+def _dual_signed(b: Builder, keys: dict[str, Ed25519PrivateKey]) -> None:
+    """Above the junior's threshold: offer and payment co-signed by the senior."""
+    _open(b, "refund_or_claim")
+    _decide(b, keys["junior"], minutes(2))
+    offer = {"amount": "80.00", "currency": "EUR", "method": "bank_transfer"}
+    b.signed(keys["junior"], "compensation_offered", minutes(3), offer,
+             {"state": "compensation_offered", **offer}, cosign=keys["senior"])  # fmt: skip
+    b.step("compensation_accepted", minutes(4), CUSTOMER, {"state": "compensation_accepted"}, {})
+    b.signed(keys["junior"], "compensation_paid", minutes(5), {**offer, "payment_reference": "S-1"},
+             {"state": "compensation_paid", **offer}, cosign=keys["senior"])  # fmt: skip
+
+
+def _decided_outside_its_categories(b: Builder, keys: dict[str, Ed25519PrivateKey]) -> None:
+    _open(b, "hacked_account")
+    _decide(b, keys["junior"], minutes(2))  # seq 2: not one of the junior's categories
+
+
 SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "valid": _scenario(),
     "valid_without_bodies": _scenario(disclose=False),
@@ -620,6 +691,23 @@ SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "playbook_second_incident": _chain(_second_incident),
     "playbook_discount_by_transfer": _chain(_discount_by_transfer),
     "playbook_kind_differs_from_body": _chain(_kind_differs_from_body),
+    "limits_dual_signed": _limited(_dual_signed),
+    "limits_dual_signed_without_bodies": _limited(_dual_signed, disclose=False),
+    "limits_at_the_threshold_alone": _limited(_junior_offers("20.00")),
+    "limits_over_the_limit": _limited(_junior_offers("150.00", cosign="senior")),
+    "limits_over_the_limit_without_bodies": _limited(
+        _junior_offers("150.00", cosign="senior"), disclose=False
+    ),
+    "limits_unit_not_allowed": _limited(_junior_offers("5.00", code="GBP")),
+    "limits_amount_not_public": _limited(_junior_offers(public={"method": "bank_transfer"})),
+    "limits_category_not_allowed": _limited(_decided_outside_its_categories),
+    "limits_alone_above_threshold": _limited(_junior_offers("50.00")),
+    "limits_cosigned_by_the_same_key": _limited(_junior_offers(cosign="junior")),
+    "limits_cosigner_without_officer_role": _limited(_junior_offers(cosign="sup")),
+    "limits_cosigner_over_its_limit": _limited(_junior_offers(cosign="small")),
+    "limits_cosignature_invalid": _limited(
+        _junior_offers(cosign="senior", cosign_body={"amount": "5.00"})
+    ),
 }
 VALID = {
     "valid",
@@ -630,6 +718,9 @@ VALID = {
     "playbook_recovery_phrase",
     "playbook_interface_fault_lapsed",
     "playbook_security_question",
+    "limits_dual_signed",
+    "limits_dual_signed_without_bodies",
+    "limits_at_the_threshold_alone",
 }
 # Where each broken playbook chain breaks: (seq, the Python error code, the browser's message
 # key); the chain ends there, so nothing else fails.
@@ -657,4 +748,17 @@ PLAYBOOK_BREAKS: dict[str, tuple[int, str, str]] = {
     "playbook_paid_in_another_kind": (5, "PAYMENT_MISMATCH", "rule_payment_kind"),
     "playbook_target_on_a_timed_category": (2, "TARGET_FIXED", "rule_target_fixed"),
     "playbook_second_incident": (3, "INCIDENT_ALREADY_LINKED", "rule_incident_twice"),
+}
+# Where each chain outside an officer key's authority breaks: (seq, the Python error code, the
+# browser's message key of the failed authority check); the chain ends there.
+LIMIT_BREAKS: dict[str, tuple[int, str, str]] = {
+    "limits_over_the_limit": (3, "OVER_LIMIT", "auth_over_limit"),
+    "limits_over_the_limit_without_bodies": (3, "OVER_LIMIT", "auth_over_limit"),
+    "limits_unit_not_allowed": (3, "UNIT_NOT_ALLOWED", "auth_unit_not_allowed"),
+    "limits_amount_not_public": (3, "AMOUNT_NOT_PUBLIC", "auth_amount_not_public"),
+    "limits_category_not_allowed": (2, "CATEGORY_NOT_ALLOWED", "auth_category"),
+    "limits_alone_above_threshold": (3, "COSIGNATURE_REQUIRED", "auth_cosignature_required"),
+    "limits_cosigned_by_the_same_key": (3, "COSIGNER_SAME_KEY", "auth_cosigner_same_key"),
+    "limits_cosigner_without_officer_role": (3, "ROLE_MISSING", "cosigner_role"),
+    "limits_cosigner_over_its_limit": (3, "OVER_LIMIT", "auth_over_limit"),
 }

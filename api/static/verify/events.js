@@ -61,9 +61,12 @@ export function parseEnvelope(leafText) {
     fail("envelope_field", { field: "actor.id" });
   if (actor.role === "customer" && actor.id !== E.customer_id)
     fail("envelope_field", { field: "actor.id" });
+  // The holder of the signing key records a signed event: officers, and for the vault's
+  // payouts the payout worker (rules.signer_roles).
   if (
     SIGNED_EVENTS.includes(data.type) &&
-    (actor.role !== "officer" || actor.id !== data.public.signature.key_id)
+    (!rulebook().signer_roles[data.type].includes(actor.role) ||
+      actor.id !== data.public.signature.key_id)
   )
     fail("signer_mismatch");
   if (rulebook().officer_key_events.includes(data.type) && actor.role !== "admin")

@@ -1,5 +1,6 @@
 // Event payloads (ledger/complaints/payloads.py): public fields closed, bodies open; money;
-// and a disclosed body against its envelope (mirrored fields, signing context).
+// officer key limits; and a disclosed body against its envelope (mirrored fields, signing
+// context).
 //
 // The field specs come from the rulebook (rules.js); these are the checks that are code.
 
@@ -68,6 +69,39 @@ function checkOnChain(body) {
   }
 }
 
+/** The members of an object the rulebook describes with ``keys`` and ``values``
+ * (payloads.unit_amounts): compiled as "an object", its members are checked here. */
+function checkMembers(obj, d, field) {
+  if (d.keys?.kind !== "pattern" || d.values?.kind !== "amount")
+    throw new Error(`rules.json: ${field} has members this verifier cannot check`);
+  const key = new RegExp(d.keys.pattern);
+  const value = new RegExp(d.values.pattern);
+  const members = Object.entries(obj);
+  if (members.length > d.max_size) fail("public_value", { field });
+  for (const [name, v] of members) {
+    // An amount is positive (rules.js compiles "amount" the same way).
+    if (!key.test(name) || typeof v !== "string" || !value.test(v) || /^0(\.0+)?$/.test(v))
+      fail("public_value", { field: `${field}.${name}` });
+  }
+}
+
+/** payloads.officer_limits: amounts and thresholds per unit; a threshold only in a unit the
+ * key may offer or pay in. The object's shape was checked with the other public fields. */
+function checkLimits(limits) {
+  const spec = rulebook().public_fields.officer_key_registered.limits.check.fields;
+  for (const name of ["amounts", "dual_control_above"]) {
+    if (name in limits) checkMembers(limits[name], spec[name].check, `limits.${name}`);
+  }
+  // One spelling of "no threshold": the field left out, never an empty object.
+  const dual = limits.dual_control_above;
+  if (dual !== undefined && Object.keys(dual).length === 0)
+    fail("public_value", { field: "limits.dual_control_above" });
+  for (const unit of Object.keys(dual ?? {})) {
+    if (!Object.hasOwn(limits.amounts, unit))
+      fail("public_value", { field: `limits.dual_control_above.${unit}` });
+  }
+}
+
 /** payloads.validate_public: only the listed, non-personal fields, each valid. */
 export function checkPublic(type, pub) {
   checkFields(pub, compiled().publicFields[type], true, "public");
@@ -81,6 +115,7 @@ export function checkPublic(type, pub) {
   // A confirming step ends a wait; it does not state another one.
   if (type === "playbook_step" && "confirmation" in pub && "confirm_by" in pub)
     fail("public_value", { field: "confirm_by" });
+  if (type === "officer_key_registered" && "limits" in pub) checkLimits(pub.limits);
 }
 
 /** payloads.validate_body: the fields a disclosed body of this type needs. */

@@ -15,7 +15,7 @@ import { isObject, parseCanonical } from "./json.js";
 import { asProofList, leafHash, verifyInclusion } from "./merkle.js";
 import { loadMessages } from "./messages.js";
 import { ed25519Verify, openCheckpoint, parseVerifierKey } from "./note.js";
-import { checkAuthority, registerKey, revokeKey } from "./officers.js";
+import { checkStepAuthority, registerKey, revokeKey, verifyCosignature } from "./officers.js";
 import { checkBody, checkConsistency, checkContext } from "./payloads.js";
 import { formatReference, parseReference } from "./reference.js";
 import { errMsg, msg, Report } from "./report.js";
@@ -271,14 +271,13 @@ export async function verifyProof(
         ev.marks.authority = "skip";
       } else
         try {
-          const key = checkAuthority(registry, sig.key_id, env.actor.role, env.atMs);
+          // The signer's key, its limits and dual control (officers.check_step_authority),
+          // for the complaint's category (carried on after a broken step, as the status is).
+          const { key, cosigner } = checkStepAuthority(registry, env, state?.category);
           ev.signer = key;
-          report.ok(
-            "authority",
-            alabel,
-            msg("detail.authority", { role: env.actor.role, at: env.at }),
-            extra,
-          );
+          const params = { role: env.actor.role, at: env.at, cosigner: cosigner?.keyId };
+          const detail = cosigner ? "detail.authority_cosigned" : "detail.authority";
+          report.ok("authority", alabel, msg(detail, params), extra);
           ev.marks.authority = "ok";
         } catch (exc) {
           report.fail("authority", alabel, errMsg(exc), extra);
@@ -381,7 +380,11 @@ export async function verifyProof(
         utf8(item.body),
       );
       if (!ok) fail("signature_invalid");
-      report.ok("signatures", slabel, msg("detail.signature", { key: key.keyId }), extra);
+      // A co-signature is over the same body bytes (officers.verify_event_signature).
+      const cosigner = await verifyCosignature(registry, ev.env, utf8(item.body));
+      const params = { key: key.keyId, cosigner: cosigner?.keyId };
+      const detail = cosigner ? "detail.signature_cosigned" : "detail.signature";
+      report.ok("signatures", slabel, msg(detail, params), extra);
       ev.marks.signature = "ok";
     } catch (exc) {
       report.fail("signatures", slabel, errMsg(exc), extra);

@@ -142,6 +142,31 @@ function formatAmount(fields) {
   return `${text}\u00a0${fields.asset || fields.currency || ""}`.trim();
 }
 
+/** An officer key's limits in words: amounts per unit, categories, the dual-control threshold. */
+function limitsText(limits) {
+  const amounts = (byUnit) =>
+    Object.entries(byUnit)
+      .map(([currency, amount]) => formatAmount({ amount, currency }))
+      .join(", ");
+  const parts = [t("ui.limits_amounts", { amounts: amounts(limits.amounts) || "0" })];
+  if (limits.categories !== null) {
+    const categories = limits.categories.map((c) => vocab("category", c)).join(", ");
+    parts.push(t("ui.limits_categories", { categories }));
+  }
+  if (Object.keys(limits.dualControlAbove).length)
+    parts.push(t("ui.limits_dual", { amounts: amounts(limits.dualControlAbove) }));
+  return parts.join("; ");
+}
+
+/** Who signed a signed step (and co-signed it), and the limits the signing key had. */
+function addSigners(ev, add) {
+  const p = ev.env.public;
+  add("signed_by", code(p.signature.key_id));
+  if (p.cosignature) add("cosigned_by", code(p.cosignature.key_id));
+  // ev.signer: the key found authorised for this step (proof.js), with its registered limits.
+  if (ev.signer?.limits) add("signer_limits", limitsText(ev.signer.limits));
+}
+
 // --- the log key --------------------------------------------------------------------------------
 
 function currentKey(proof) {
@@ -603,7 +628,7 @@ function eventFacts(ev, r) {
           ),
         );
       }
-      add("signed_by", code(p.signature.key_id));
+      addSigners(ev, add);
       break;
     case "compensation_offered":
     case "compensation_paid": {
@@ -617,7 +642,7 @@ function eventFacts(ev, r) {
       if (b.respond_by) add("respond_by", timeEl(b.respond_by));
       if (b.payment_reference) add("payment_reference", code(b.payment_reference));
       if (b.tx_hash) add("tx_hash", code(b.tx_hash));
-      add("signed_by", code(p.signature.key_id));
+      addSigners(ev, add);
       break;
     }
     case "compensation_declined":

@@ -1,7 +1,7 @@
 complaint-ledger evidence bundle v1
 log spec.ledger.example/log
-complaint CMP-VTY65-4QT6P-N2W8R-G2C07-4546V
+complaint CMP-99JP2-P2C4N-ZZZR7-MCF5R-ZXDCA
 tree-size 5
-manifest-sha256 969d0b4556d7658b5f36025ee5fa01dfb724c388361b502c087571d3a4967bb3
+manifest-sha256 dc95bbe1be5e5a0888e63e93deed78525bd37f6831e7a365bd533206b0a58db2
 
-— spec.ledger.example/log S669F65Tl59vA9drSsQikQaFmAXAUgISIgQUvAkzgZ7XVfKl/e4ciDTgy+iyhlAQceeCiN22vmFypShjdA37xanoiww=
+— spec.ledger.example/log B5RFI92QOqpqm2uI+YIspt/4WIgJT15sAXRzCFUjcHLq85unZe2oqjVAhyKdwc0lqH82A+LVDM/7TrMmUwXgaYAtvgg=
