@@ -167,6 +167,7 @@ def build_rules() -> dict[str, Any]:
             "minor_units": dict(payloads.MINOR_UNITS),
             "default_minor_units": payloads.DEFAULT_MINOR_UNITS,
             "on_chain_body_fields": sorted(payloads.ON_CHAIN_BODY),
+            "vault_terms": list(payloads.VAULT_TERMS),
             "in_kind_kinds": _values(payloads.IN_KIND),
             "in_kind_method": str(vocab.PaymentMethod.IN_KIND),
             "default_kind": _default_kind(),

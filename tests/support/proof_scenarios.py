@@ -144,6 +144,7 @@ class Builder:
         sign_with: Ed25519PrivateKey | None = None,
         cosign: Ed25519PrivateKey | None = None,
         cosign_body: dict | None = None,
+        role: str = "officer",
     ) -> bytes:
         """A signed step; ``cosign``: a second key's co-signature over the same body (or, to
         break it, over ``cosign_body``)."""
@@ -155,7 +156,7 @@ class Builder:
             cosig = sign_body(cosign, body_bytes({**body, **(cosign_body or {})})).hex()
             public["cosignature"] = {"key_id": officer_key_id(cosign), "sig": cosig}
         make = self.raw_step if raw else self.step
-        return make(type_, at, ("officer", key_id), public, body)
+        return make(type_, at, (role, key_id), public, body)
 
     def proof(self, disclose: bool = True) -> dict:
         hashes = [merkle.leaf_hash(e.leaf) for e in self.entries]
@@ -647,6 +648,60 @@ def _decided_outside_its_categories(b: Builder, keys: dict[str, Ed25519PrivateKe
     _decide(b, keys["junior"], minutes(2))  # seq 2: not one of the junior's categories
 
 
+# --- vault payouts (ledger/complaints/payouts.py) --------------------------------------------
+
+VAULT = "0x" + "5a" * 20
+TOKEN = "0x" + "70" * 20
+RECIPIENT = "0x" + "c1" * 20
+VAULT_MONEY = {"amount": "25.50", "asset": "USDC", "method": "on_chain"}
+VAULT_TERMS = {**VAULT_MONEY, "chain_id": 31337, "vault": VAULT, "token": TOKEN,
+               "amount_base_units": "25500000", "decimals": 6}  # fmt: skip
+
+
+def _vault(tweak: str = "") -> Callable[[Signer], dict]:
+    """A vault offer accepted with the customer's address and paid by the payout worker (its
+    own key, role system), with one tweak that breaks a rule."""
+
+    def build(signer: Signer) -> dict:
+        from ledger.complaints.payouts import payout_commitment, terms_commitment
+
+        b = Builder(signer)
+        officer, worker = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+        b.register_key(officer, minutes(-60))
+        b.register_key(worker, minutes(-60), roles=("system",))
+        b.step("received", minutes(0), CUSTOMER, RECEIVED, {"description": "Charged twice."})
+        b.step("acknowledged", minutes(1), AGENT, {"state": "acknowledged"}, {})
+        b.signed(officer, "decision", minutes(2), DECISION, _decision_public(DECISION))
+        vault = tweak != "not_a_vault_offer"
+        terms = dict(VAULT_TERMS) if vault else dict(OFFER)
+        offered = {"state": "compensation_offered", **(VAULT_MONEY if vault else OFFER)}
+        if vault:
+            offered["payout_terms"] = terms_commitment(31337, VAULT, TOKEN, 25_500_000)
+        offer = b.signed(officer, "compensation_offered", minutes(3), terms, offered)
+        payout = payout_commitment(31337, VAULT, TOKEN, 25_500_000, RECIPIENT, offer)
+        accepted: dict = {"state": "compensation_accepted"}
+        accepted_body: dict = {}
+        if vault and tweak != "accepted_without_address":
+            accepted, accepted_body = {**accepted, "payout": payout}, {"recipient": RECIPIENT}
+        b.step("compensation_accepted", minutes(4), CUSTOMER, accepted, accepted_body)
+        if tweak == "accepted_without_address":
+            return b.proof()  # the chain ends where it breaks
+        paid_public = {"state": "compensation_paid", **(VAULT_MONEY if vault else OFFER)}
+        if vault and tweak != "paid_without_payout":
+            paid_public["payout"] = payout
+        paid_body = (
+            {**VAULT_TERMS, "recipient": RECIPIENT, "tx_hash": "0x" + "ab" * 32}
+            if vault
+            else {**OFFER, "payment_reference": "SEPA-1"}
+        )
+        b.signed(worker, "compensation_paid", minutes(5), paid_body, paid_public, role="system")
+        if not tweak:
+            b.step("closed", minutes(6), AGENT, {"state": "closed", "reason": "resolved"}, {})
+        return b.proof()
+
+    return build
+
+
 SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "valid": _scenario(),
     "valid_without_bodies": _scenario(disclose=False),
@@ -708,6 +763,10 @@ SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "limits_cosignature_invalid": _limited(
         _junior_offers(cosign="senior", cosign_body={"amount": "5.00"})
     ),
+    "vault_paid_by_the_worker": _vault(),
+    "vault_accepted_without_address": _vault("accepted_without_address"),
+    "vault_paid_without_payout": _vault("paid_without_payout"),
+    "vault_worker_pays_another_offer": _vault("not_a_vault_offer"),
 }
 VALID = {
     "valid",
@@ -721,6 +780,7 @@ VALID = {
     "limits_dual_signed",
     "limits_dual_signed_without_bodies",
     "limits_at_the_threshold_alone",
+    "vault_paid_by_the_worker",
 }
 # Where each broken playbook chain breaks: (seq, the Python error code, the browser's message
 # key); the chain ends there, so nothing else fails.
@@ -748,6 +808,14 @@ PLAYBOOK_BREAKS: dict[str, tuple[int, str, str]] = {
     "playbook_paid_in_another_kind": (5, "PAYMENT_MISMATCH", "rule_payment_kind"),
     "playbook_target_on_a_timed_category": (2, "TARGET_FIXED", "rule_target_fixed"),
     "playbook_second_incident": (3, "INCIDENT_ALREADY_LINKED", "rule_incident_twice"),
+    # Vault payouts: the customer's address, the accepted commitment, the worker's scope.
+    "vault_accepted_without_address": (
+        4,
+        "PAYOUT_ADDRESS_REQUIRED",
+        "rule_payout_address_required",
+    ),
+    "vault_paid_without_payout": (5, "PAYOUT_MISMATCH", "rule_payout_mismatch"),
+    "vault_worker_pays_another_offer": (5, "ROLE_NOT_ALLOWED", "rule_system_pays_vault_only"),
 }
 # Where each chain outside an officer key's authority breaks: (seq, the Python error code, the
 # browser's message key of the failed authority check); the chain ends there.

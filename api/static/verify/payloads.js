@@ -133,6 +133,14 @@ export function checkBody(type, body) {
       fail("body_missing", { field: "payment_reference" });
     checkOnChain(body);
   }
+  if (type === "compensation_offered") {
+    checkOnChain(body);
+    // A vault offer states all of its terms (payloads.VAULT_TERMS).
+    const terms = rulebook().money.vault_terms;
+    const given = terms.filter((name) => name in body);
+    if (given.length && given.length !== terms.length)
+      fail("body_missing", { field: terms.find((name) => !(name in body)) });
+  }
 }
 
 /** payloads.check_consistency: public fields that repeat signed body fields (rules.mirrored). */
@@ -151,6 +159,38 @@ export function checkConsistency(env, body) {
     if (pu && "amount" in env.public && pu !== units(body))
       fail("public_body_mismatch", { field: "currency/asset" });
   }
+}
+
+/** payouts.py: the 32-byte ABI word of a uint256 (decimal string or number) or an address. */
+function abiWord(value) {
+  const out = new Uint8Array(32);
+  const hex = typeof value === "string" && value.startsWith("0x")
+    ? value.slice(2).padStart(64, "0")
+    : BigInt(value).toString(16).padStart(64, "0");
+  for (let i = 0; i < 32; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** payouts.terms_commitment: SHA-256(abi.encode(chainId, vault, token, amount)), hex. */
+async function termsCommitment(body) {
+  const token = body.token ?? "0x" + "00".repeat(20);
+  const words = [body.chain_id, body.vault, token, body.amount_base_units].map(abiWord);
+  const data = new Uint8Array(128);
+  words.forEach((w, i) => data.set(w, 32 * i));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** payloads.check_consistency for vault offers and acceptances (needs SHA-256: async). */
+export async function checkPayoutTerms(env, body) {
+  if (env.type === "compensation_offered") {
+    if ("payout_terms" in env.public !== "vault" in body)
+      fail("public_body_mismatch", { field: "payout_terms" });
+    if ("payout_terms" in env.public && env.public.payout_terms !== (await termsCommitment(body)))
+      fail("public_body_mismatch", { field: "payout_terms" });
+  }
+  if (env.type === "compensation_accepted" && "payout" in env.public !== "recipient" in body)
+    fail("public_body_mismatch", { field: "payout" });
 }
 
 /** The context a signed body names (log, complaint, prev, type) is its envelope's. */

@@ -16,7 +16,7 @@ import { asProofList, leafHash, verifyInclusion } from "./merkle.js";
 import { loadMessages } from "./messages.js";
 import { ed25519Verify, openCheckpoint, parseVerifierKey } from "./note.js";
 import { checkStepAuthority, registerKey, revokeKey, verifyCosignature } from "./officers.js";
-import { checkBody, checkConsistency, checkContext } from "./payloads.js";
+import { checkBody, checkConsistency, checkContext, checkPayoutTerms } from "./payloads.js";
 import { formatReference, parseReference } from "./reference.js";
 import { errMsg, msg, Report } from "./report.js";
 import { loadRules, rulesLoaded, SIGNED_EVENTS, STATUSES } from "./rules.js";
@@ -329,6 +329,7 @@ export async function verifyProof(
         if (!isObject(body)) fail("body_not_object");
         checkBody(ev.env.type, body);
         checkConsistency(ev.env, body);
+        await checkPayoutTerms(ev.env, body);
         ev.body = body;
         report.ok("commitments", label, msg("detail.commitment"), {
           ...extra,

@@ -20,7 +20,13 @@ function money(fields) {
 const sameMoney = (a, b) => a.value === b.value && a.unit === b.unit && a.asset === b.asset;
 
 // The open or accepted offer, cleared once it is declined, paid or a new cycle starts.
-const NO_OFFER = { offer: null, offerKind: null, offerNeedsIdentity: false };
+const NO_OFFER = {
+  offer: null,
+  offerKind: null,
+  offerNeedsIdentity: false,
+  offerTerms: null, // a vault offer's payout_terms
+  acceptedPayout: null, // the accepted vault offer's payout commitment
+};
 
 /** playbooks.states_wait: whether ``step`` is followed by a confirming step. */
 function statesWait(book, category, step) {
@@ -54,6 +60,12 @@ function checkPlaybookStep(book, state, pub) {
 
 /** states.check_context: the rules that need the step's actor and time. */
 function checkContext(state, env) {
+  // The payout worker (system) records only the vault's payouts.
+  if (env.type === "compensation_paid") {
+    if (env.actor.role === "system" && state.acceptedPayout === null)
+      fail("rule_system_pays_vault_only");
+    return;
+  }
   if (env.type !== "playbook_step") return;
   const confirmation = env.public.confirmation;
   const role = env.actor.role;
@@ -135,9 +147,15 @@ export function applyStep(state, env, leafHashHex) {
     const kind = "kind" in pub ? pub.kind : R.money.default_kind;
     if (state.offerKind !== null && kind !== state.offerKind)
       fail("rule_payment_kind", { kind, offered: state.offerKind });
+    // A vault offer is paid by the vault, naming the accepted commitment; only it is.
+    if ((pub.payout ?? null) !== state.acceptedPayout) fail("rule_payout_mismatch");
     const needsIdentity =
       R.playbooks.identity_first.includes(state.category) || state.offerNeedsIdentity;
     if (needsIdentity && !state.identityVerified) fail("rule_identity_not_verified");
+  }
+  if (type === "compensation_accepted") {
+    if (state.offerTerms !== null && !("payout" in pub)) fail("rule_payout_address_required");
+    if (state.offerTerms === null && "payout" in pub) fail("rule_payout_not_offered");
   }
   if (type === "closed" && state.status === "compensation_offered" && pub.reason !== "offer_lapsed")
     fail("rule_offer_open");
@@ -190,6 +208,10 @@ export function applyStep(state, env, leafHashHex) {
       next.offer = money(pub);
       next.offerKind = "kind" in pub ? pub.kind : R.money.default_kind;
       next.offerNeedsIdentity = pub.identity_required === true;
+      next.offerTerms = pub.payout_terms ?? null;
+      break;
+    case "compensation_accepted":
+      next.acceptedPayout = pub.payout ?? null;
       break;
     case "compensation_declined":
       Object.assign(next, NO_OFFER);
