@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = ROOT / "contracts"
 BUILD_DIR = CONTRACTS_DIR / "build"
 SOLC_DIR = ROOT / "node_modules" / "solc"
-CONTRACT_NAMES = ("LogAnchor", "PlainRootStore")
+CONTRACT_NAMES = ("LogAnchor", "PlainRootStore", "CompensationVault", "TestToken")
 
 # Changing any of these changes the bytecode: rebuild and commit the artifacts together.
 SETTINGS: dict = {
@@ -38,6 +38,7 @@ SETTINGS: dict = {
                 "abi",
                 "evm.bytecode.object",
                 "evm.deployedBytecode.object",
+                "evm.deployedBytecode.immutableReferences",
                 "evm.methodIdentifiers",
             ]
         }
@@ -113,6 +114,11 @@ def artifacts() -> dict[str, dict]:
             "abi": compiled["abi"],
             "bytecode": "0x" + compiled["evm"]["bytecode"]["object"],
             "deployedBytecode": "0x" + compiled["evm"]["deployedBytecode"]["object"],
+            # Where the deployed code holds immutables (zeros here, set by the constructor):
+            # comparing code on chain with the artifact must skip these ranges.
+            "immutableReferences": compiled["evm"]["deployedBytecode"].get(
+                "immutableReferences", {}
+            ),
             "methodIdentifiers": compiled["evm"]["methodIdentifiers"],
             "compiler": {"name": "solcjs", "version": version},
             "settings": {k: v for k, v in SETTINGS.items() if k != "outputSelection"},

@@ -98,12 +98,14 @@ def _error_table(artifact_name: str = "LogAnchor") -> dict[bytes, tuple[str, lis
     return table
 
 
-def decode_revert(data: bytes | str | None, w3: Web3 | None = None) -> RevertReason | None:
-    """Name the contract's custom error in revert data; None when it is not one of ours."""
+def decode_revert(
+    data: bytes | str | None, w3: Web3 | None = None, *, artifact: str = "LogAnchor"
+) -> RevertReason | None:
+    """Name the custom error of contract ``artifact`` in revert data; None when not one of its."""
     if not data:
         return None
     raw = HexBytes(data)
-    entry = _error_table().get(bytes(raw[:4]))
+    entry = _error_table(artifact).get(bytes(raw[:4]))
     if entry is None:
         return None
     name, types = entry
@@ -132,9 +134,11 @@ def revert_data_of(exc: BaseException) -> bytes | None:
     return None
 
 
-def revert_reason_of(exc: BaseException, w3: Web3 | None = None) -> str:
-    """Best-effort readable reason for a failed call or estimate."""
-    reason = decode_revert(revert_data_of(exc), w3)
+def revert_reason_of(
+    exc: BaseException, w3: Web3 | None = None, *, artifact: str = "LogAnchor"
+) -> str:
+    """Best-effort readable reason for a failed call or estimate of contract ``artifact``."""
+    reason = decode_revert(revert_data_of(exc), w3, artifact=artifact)
     return str(reason) if reason else str(exc)
 
 

@@ -1,0 +1,1 @@
+"""Compensation paid on chain: the CompensationVault client and the claims it pays."""
