@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         ops_routes,
     )
     from api.anchor_routes import anchor_api
+    from api.chain_routes import blp as chains
     from api.docs_page import blp as docs_page
     from api.guards import install_guards
     from api.log_routes import log_api, tiles
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     app.register_blueprint(docs_page)
     api.register_blueprint(log_api)
     api.register_blueprint(anchor_api)
+    api.register_blueprint(chains)
     api.register_blueprint(complaints_routes.blp)
     api.register_blueprint(officer_routes.blp)
     api.register_blueprint(evidence_routes.blp)

@@ -19,7 +19,7 @@ from ledger.jsondepth import text_depth
 FILING_ENDPOINT = "complaints.ComplaintsResource"
 # Public, cacheable documents (checkpoints, tiles, proofs, anchors): their own caching holds
 # even for a caller that sends credentials.
-PUBLIC_PREFIXES = ("/log/", "/v1/log/", "/v1/anchors", "/v1/service-rules")
+PUBLIC_PREFIXES = ("/log/", "/v1/log/", "/v1/anchors", "/v1/service-rules", "/v1/chains")
 
 
 def _check_json_body() -> None:

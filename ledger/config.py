@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,18 @@ ANCHOR_VARIABLES = (
     "LEDGER_ANCHOR_POLL_SECONDS",
     "LEDGER_ANCHOR_SOURCE",
 )
+# The payout worker's variables (docs/payouts.md), kept as set like the anchor worker's and
+# checked by ledger.payouts.settings. It also reads LEDGER_CHAIN_RPC_URL and LEDGER_CHAIN_ID.
+PAYOUT_VARIABLES = (
+    "LEDGER_CHAIN_RPC_URL",
+    "LEDGER_CHAIN_ID",
+    "LEDGER_PAYOUT_VAULT",
+    "LEDGER_PAYOUT_KEY_FILE",
+    "LEDGER_PAYOUT_SIGNING_KEY_FILE",
+    "LEDGER_PAYOUT_CONFIRMATIONS",
+    "LEDGER_PAYOUT_POLL_SECONDS",
+    "LEDGER_PAYOUT_RETRY_MAX_SECONDS",
+)
 
 
 def _env(name: str, default: str) -> str:
@@ -34,6 +48,32 @@ def _path(name: str) -> Path | None:
     """The path in variable ``name``; None when it is unset or empty."""
     value = os.environ.get(name)
     return Path(value) if value else None
+
+
+_EXPLORER_TEMPLATE = re.compile(r"^https?://[^\s{}]+(\{tx\}[^\s{}]*)+$")
+
+
+def _explorer_tx_urls() -> dict[int, str]:
+    """``LEDGER_EXPLORER_TX_URLS``: a JSON object, chain id -> a transaction's page on that
+    chain's block explorer, ``{tx}`` standing for its hash; unset or empty: none."""
+    name = "LEDGER_EXPLORER_TX_URLS"
+    text = _env(name, "").strip()
+    if not text:
+        return {}
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{name} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError(f'{name} is a JSON object such as {{"1": "https://…/tx/{{tx}}"}}')
+    out: dict[int, str] = {}
+    for chain, url in doc.items():
+        if not re.fullmatch(r"[1-9][0-9]{0,15}", chain) or int(chain) > 2**53 - 1:
+            raise ValueError(f"{name}: {chain!r} is not a chain id")
+        if not isinstance(url, str) or not _EXPLORER_TEMPLATE.fullmatch(url):
+            raise ValueError(f"{name}: chain {chain} needs an http(s) URL with {{tx}}")
+        out[int(chain)] = url
+    return out
 
 
 def _present(names: tuple[str, ...]) -> dict[str, str]:
@@ -129,6 +169,13 @@ class Settings:
     anchor_env: Mapping[str, str] = field(
         default_factory=lambda: _present(ANCHOR_VARIABLES), repr=False, hash=False
     )
+    # The payout worker's variables (PAYOUT_VARIABLES) as set, for PayoutSettings
+    # (ledger.payouts.settings); not shown, as anchor_env.
+    payout_env: Mapping[str, str] = field(
+        default_factory=lambda: _present(PAYOUT_VARIABLES), repr=False, hash=False
+    )
+    # Block explorers per chain id, for the links of the /verify page (GET /v1/chains).
+    explorer_tx_urls: Mapping[int, str] = field(default_factory=_explorer_tx_urls, hash=False)
 
     def engine_options(self) -> dict:
         """Pool settings for ``ledger.db.make_engine`` (PostgreSQL; SQLite needs none)."""
@@ -178,6 +225,9 @@ class RunSettings:
     )
     # Seed the demo complaints the first time the data folder is used (LEDGER_DEMO=0: no).
     demo: bool = field(default_factory=lambda: _env("LEDGER_DEMO", "1") != "0")
+    # The compensation vault and its payout worker on the development chain (LEDGER_PAYOUTS=0:
+    # neither); in production the worker runs when LEDGER_PAYOUT_KEY_FILE is set.
+    payouts: bool = field(default_factory=lambda: _env("LEDGER_PAYOUTS", "1") != "0")
 
 
 @dataclass(frozen=True)

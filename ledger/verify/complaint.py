@@ -5,7 +5,8 @@ plain words, each a separate check: the checkpoint signature; every event leaf's
 inclusion in that checkpoint; the reference; the per-complaint hash chain and state
 machine; officer key entries' inclusion; every disclosed body against its commitment;
 officer signatures (and co-signatures) and their authority at the time they signed, within
-the limits their keys were registered with.
+the limits their keys were registered with; a vault payout against the offer, acceptance
+and payment it carries out (``ledger.verify.payouts``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.log.encoding import parse_hashes
 from ledger.log.note import Verifier
+from ledger.verify.payouts import Step, check_payouts, opened_body
 from ledger.verify.report import Report, checked
 from ledger.verify.trail import Disclosure, verify_complaint
 
@@ -126,6 +128,7 @@ def _verify(
 
     envelopes: list[Envelope] = []
     disclosures: dict[str, Disclosure] = {}
+    steps: list[Step] = []
     for item in response.get("events", []):
         what = f"event {item.get('seq')} ({item.get('type')})"
         leaf = _included(report, what, item, cp, "inclusion")
@@ -137,6 +140,7 @@ def _verify(
             report.add(f"{what} is a well-formed event", False, exc.message, "chain")
             continue
         envelopes.append(env)
+        steps.append(Step(env, opened_body(env, item.get("salt"), item.get("body"))))
         if item.get("salt") is not None and item.get("body") is not None:
             try:
                 salt = bytes.fromhex(item["salt"])
@@ -151,7 +155,20 @@ def _verify(
             "every event verified", False, "some events are missing or unproven", "inclusion"
         )
         return
+    _verify_steps(response, cp, envelopes, disclosures, report)
+    # Checked from the steps themselves, also when the chain's rules or bodies failed above:
+    # a payout that the texts contradict is reported as such, as the browser does.
+    check_payouts(report, steps)
 
+
+def _verify_steps(
+    response: dict[str, Any],
+    cp: Checkpoint,
+    envelopes: list[Envelope],
+    disclosures: dict[str, Disclosure],
+    report: Report,
+) -> None:
+    """The reference, the officer keys, then the chain, its rules, bodies and signatures."""
     reference = response.get("reference", "")
     report.add(
         "reference is derived from the first event",

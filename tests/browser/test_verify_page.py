@@ -18,6 +18,7 @@ import json
 import re
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -27,9 +28,30 @@ from sqlalchemy.orm import Session
 from tests.support.browser import DESKTOP, PHONE, Visit, drop_bundle
 from tests.support.complaint_api import TX_HASH, Client, run_lifecycle, signed_step
 from tests.support.paths import ROOT
-from tests.support.proof_scenarios import LIMIT_BREAKS, PLAYBOOK_BREAKS, SCENARIOS, VALID
+from tests.support.payout_scenarios import (
+    OTHER_ADDRESS,
+    PAYOUT_BREAKS,
+    PAYOUT_SCENARIOS,
+    PAYOUT_TX,
+    PAYOUT_VALID,
+)
+from tests.support.proof_scenarios import (
+    LIMIT_BREAKS,
+    PLAYBOOK_BREAKS,
+    RECIPIENT,
+    SCENARIOS,
+    VALID,
+)
 
 VECTORS = ROOT / "tests" / "vectors"
+# The block explorer the test app names for the dev chain (LEDGER_EXPLORER_TX_URLS).
+EXPLORER = "https://explorer.example/tx/{tx}"
+
+
+@pytest.fixture
+def settings(settings):
+    """The app of these tests links transactions on chain 31337 to EXPLORER (GET /v1/chains)."""
+    return replace(settings, explorer_tx_urls={31337: EXPLORER})
 
 
 def anchor_latest_checkpoint(ledger, state: str = "confirmed") -> dict:
@@ -504,6 +526,7 @@ FAILS_AT = {
     "playbook_kind_differs_from_body": "commitments",
     **{name: "authority" for name in LIMIT_BREAKS},
     "limits_cosignature_invalid": "signatures",
+    **{name: "payout" for name in PAYOUT_BREAKS},
 }
 
 
@@ -526,9 +549,9 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
 
     signer = Signer.generate("scenarios.ledger.example/log")
     vkey = str(signer.verifier())
-    proofs = {name: build(signer) for name, build in SCENARIOS.items()}
+    proofs = {name: build(signer) for name, build in {**SCENARIOS, **PAYOUT_SCENARIOS}.items()}
     python = {name: verify_complaint_proof(p, vkey).to_json() for name, p in proofs.items()}
-    assert {name for name, r in python.items() if r["ok"]} == VALID
+    assert {name for name, r in python.items() if r["ok"]} == VALID | PAYOUT_VALID
 
     v = visit()
     v.open()
@@ -577,6 +600,17 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     dual = [c["detail"] for c in browser["limits_dual_signed"]["report"]["checks"]]
     cosigned = [d for d in dual if "co-signed by key" in d or "co-signature by key" in d]
     assert len(cosigned) == 4, dual  # authority and signature of the offer and the payment
+    # Vault payouts: the same payout checks, named, judged and explained alike, in both; a
+    # complaint without a vault payout has none.
+    for name in proofs:
+        payout = [c for c in browser[name]["report"]["checks"] if c["category"] == "payout"]
+        assert payout == [c for c in python[name]["checks"] if c["category"] == "payout"], name
+        assert bool(payout) == (name in PAYOUT_SCENARIOS or name == "vault_paid_by_the_worker")
+    for name, (check, detail) in PAYOUT_BREAKS.items():
+        failed = [c for c in browser[name]["report"]["checks"] if c["status"] == "fail"]
+        assert [(c["name"], c["detail"]) for c in failed if c["category"] == "payout"] == [
+            (check, detail)
+        ], name
 
     # One of them through the page itself: a bundle checked against a key pasted by the user.
     page = v.page
@@ -890,6 +924,100 @@ def test_playbook_steps_are_shown_and_checked_on_the_page(visit) -> None:
     )
     ru.screenshot("playbook-reset-before-identity-ru-desktop")
     assert ru.errors == []
+
+
+# --- a vault payout: checked against the log, its transaction linked to the explorer ------------
+
+
+def _drop_with_key(v: Visit, proof: dict, name: str) -> None:
+    page = v.page
+    page.click("#key-paste-box summary")
+    page.fill("#key-paste", proof["verifier_key"])
+    page.click("#key-use")
+    drop_bundle(page, name, _bundle(proof, zipfile.ZIP_DEFLATED))
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_vault_payout_is_verified_and_its_transaction_linked(visit, viewport: str) -> None:
+    """A bundle of a vault payout: the summary shows the amount, the customer's address and
+    the transaction, linked to the block explorer the service names for the chain; the payout
+    checks pass step by step; the page says the transaction itself is checked on chain by
+    the command-line verifier, and never fetches anything from the explorer."""
+    v = visit(locale="en-GB", viewport=PHONE if viewport == "phone" else DESKTOP)
+    v.open()
+    page = v.page
+    proof = PAYOUT_SCENARIOS["payout_in_a_token"](_scenario_signer())
+    _drop_with_key(v, proof, "payout.zip")
+    assert v.verdict() == "ok"
+    assert v.check_status("payout") == "ok"
+    payout = page.locator("li.check[data-check=payout]")
+    # The offer's terms, the acceptance's commitment, the payment's (public, then its text).
+    events = [item.get_attribute("data-event") for item in payout.locator("li.item").all()]
+    assert events == ["3", "4", "5", "5"]
+    expect(payout.locator("li.item[data-status=ok]")).to_have_count(4)
+    expect(payout).to_contain_text("Vault payout")
+    expect(payout).to_contain_text(f"Paid to {RECIPIENT}, transaction {PAYOUT_TX}.")
+
+    summary = page.locator("#summary")
+    expect(summary.locator(".payout[data-payout=ok]")).to_contain_text("25.50\u00a0USDC")
+    expect(summary).to_contain_text(RECIPIENT)
+    link = summary.locator("a.explorer")
+    expect(link).to_have_text(PAYOUT_TX)
+    href = EXPLORER.replace("{tx}", PAYOUT_TX)
+    expect(link).to_have_attribute("href", href)
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(page.locator("#payout-note")).to_contain_text(
+        "checked by the command-line verifier: ledger-verify-bundle --rpc"
+    )
+    paid = page.locator("#compensation [data-type=compensation_paid]")
+    expect(paid.locator("a.explorer")).to_have_attribute("href", href)
+    expect(paid).to_contain_text("0x" + "5a" * 20)  # the vault
+    accepted = page.locator("#compensation [data-type=compensation_accepted]")
+    expect(accepted).to_contain_text(RECIPIENT)
+    assert len([r for r in v.requests if r.url.endswith("/v1/chains")]) == 1
+    assert not [r for r in v.requests if "explorer.example" in r.url]
+    if viewport == "phone":
+        assert v.no_horizontal_scroll()
+    v.screenshot(f"payout-en-{viewport}")
+    assert v.errors == []
+
+
+def test_a_payout_to_another_address_fails_on_the_page(visit) -> None:
+    """The payment's text pays an address other than the one the customer accepted with: the
+    payout check of the payment fails with the reason, in the reader's language; without
+    the texts the page says what it could not check."""
+    signer = _scenario_signer()
+    v = visit(locale="ru-RU")
+    v.open()
+    page = v.page
+    broken = PAYOUT_SCENARIOS["payout_to_another_address"](signer)
+    _drop_with_key(v, broken, "other-address.zip")
+    assert v.verdict() == "fail"
+    assert v.check_status("payout") == "fail"
+    failed = page.locator("li.check[data-check=payout] li.item[data-status=fail]")
+    expect(failed).to_have_count(1)
+    expect(failed).to_have_attribute("data-event", "5")
+    assert v.check_status("commitments") == "ok" and v.check_status("rules") == "ok"
+    expect(page.locator("li.check[data-check=payout]")).to_contain_text(
+        "Поле recipient платежа не совпадает с принятым."
+    )
+    expect(page.locator("#summary .payout[data-payout=fail]")).to_be_visible()
+    expect(page.locator("#summary a.explorer")).to_have_count(0)  # only a verified payout's
+    expect(page.locator("#payout-note")).not_to_contain_text("пакет доказательств")  # disclosed
+    expect(page.locator("#compensation [data-type=compensation_paid]")).to_contain_text(
+        OTHER_ADDRESS
+    )
+    v.screenshot("payout-other-address-ru-desktop")
+
+    public = PAYOUT_SCENARIOS["payout_without_bodies"](signer)
+    drop_bundle(page, "public.zip", _bundle(public, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "ok"
+    payout = page.locator("li.check[data-check=payout]")
+    expect(payout.locator("li.item[data-status=skip]")).to_have_count(3)
+    expect(payout.locator("li.item[data-status=ok]")).to_have_count(1)  # the public commitment
+    expect(page.locator("#summary .payout[data-payout=skip]")).to_be_visible()
+    expect(page.locator("#payout-note")).to_contain_text("пакет доказательств")
+    assert v.errors == []
 
 
 # --- one rulebook: an evidence export followed by more steps (issue 12) --------------------------

@@ -30,6 +30,7 @@ PUBLIC = {
     ("GET", "/v1/log/proof/consistency"),
     ("GET", "/v1/anchors"),
     ("GET", "/v1/anchors/latest"),
+    ("GET", "/v1/chains"),
     ("GET", "/v1/officers/keys"),
     ("GET", "/v1/service-rules"),
     ("GET", "/verify"),

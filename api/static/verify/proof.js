@@ -5,7 +5,8 @@
 // signed-note checkpoint, RFC 9162 inclusion and consistency proofs, the RFC 8785 event
 // envelopes, the per-complaint hash chain and state machine, salted commitments, officer keys
 // (log entries) and Ed25519 body signatures with their authority at signing time, and the
-// blockchain anchor record. Every check goes in the report; nothing here throws for bad input.
+// blockchain anchor record; a vault payout against its offer, acceptance and payment
+// (payout.js). Every check goes in the report; nothing here throws for bad input.
 
 import { verifyAnchor } from "./anchor.js";
 import { concat, hexdecode, hexencode, sha256, utf8 } from "./bytes.js";
@@ -17,6 +18,7 @@ import { loadMessages } from "./messages.js";
 import { ed25519Verify, openCheckpoint, parseVerifierKey } from "./note.js";
 import { checkStepAuthority, registerKey, revokeKey, verifyCosignature } from "./officers.js";
 import { checkBody, checkConsistency, checkContext, checkPayoutTerms } from "./payloads.js";
+import { checkPayouts } from "./payout.js";
 import { formatReference, parseReference } from "./reference.js";
 import { errMsg, msg, Report } from "./report.js";
 import { loadRules, rulesLoaded, SIGNED_EVENTS, STATUSES } from "./rules.js";
@@ -57,7 +59,8 @@ async function included(report, cat, label, item, cp, extra) {
  * Verify a complaint proof. ``vkeyText`` is the log's verifier key; ``expectedReference`` is
  * what the customer typed (optional). Never throws for bad input: failures go in the report.
  * Returns what the page shows: ``report`` (a Report), its ``categories`` and verdict ``ok``,
- * the ``events`` with their marks, ``officerKeys``, ``state``, ``checkpoint``, ``anchor``.
+ * the ``events`` with their marks, ``officerKeys``, ``state``, ``checkpoint``, ``anchor``,
+ * ``payouts`` (payout.js).
  */
 export async function verifyProof(
   proof,
@@ -74,6 +77,7 @@ export async function verifyProof(
     state: null,
     checkpoint: null,
     anchor: null,
+    payouts: [],
   };
   if (!isObject(proof)) {
     report.fail("checkpoint", msg("item.proof"), msg("err.proof_format"));
@@ -327,6 +331,8 @@ export async function verifyProof(
         if (commitment !== ev.env.commitment) fail("commitment_mismatch");
         const body = parseCanonical(item.body);
         if (!isObject(body)) fail("body_not_object");
+        // The text this leaf commits to, for the payout checks even when it breaks a rule below.
+        ev.opened = body;
         checkBody(ev.env.type, body);
         checkConsistency(ev.env, body);
         await checkPayoutTerms(ev.env, body);
@@ -393,10 +399,13 @@ export async function verifyProof(
     }
   }
 
-  // 7. The blockchain anchor.
+  // 7. A vault payout against the offer, acceptance and payment it carries out.
+  result.payouts = await checkPayouts(report, result.events);
+
+  // 8. The blockchain anchor.
   result.anchor = await verifyAnchor(report, proof.anchor, cp, verifier);
 
-  // 8. What the service says the status is, against the status recomputed from the log.
+  // 9. What the service says the status is, against the status recomputed from the log.
   if (serverStatus) {
     const label = msg("item.server_status");
     if (state && serverStatus === state.status) {

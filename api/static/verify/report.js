@@ -19,6 +19,7 @@ export const CATEGORIES = [
   "officer_keys",
   "authority",
   "signatures",
+  "payout",
   "anchor",
   "server_status",
 ];

@@ -14,6 +14,7 @@
 //   report.js      the report: categories of checks, and its shared JSON shape
 //   messages.js    message texts (i18n/<lang>.json)
 //   anchor.js      the blockchain anchor record
+//   payout.js      a vault payout against the offer, acceptance and payment it carries out
 //   proof.js       verifyProof, the entry point
 //   zip.js, bundle.js   the proof inside an evidence bundle ZIP
 //
@@ -56,6 +57,7 @@ export { checkBody } from "./payloads.js";
 export { parseEnvelope } from "./events.js";
 export { applyStep } from "./states.js";
 export { checkAuthority } from "./officers.js";
+export { checkPayouts } from "./payout.js";
 export { verifyProof } from "./proof.js";
 export { crc32, readZipEntry } from "./zip.js";
 export { proofV1ToV2, readBundleProof } from "./bundle.js";

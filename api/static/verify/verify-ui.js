@@ -22,6 +22,7 @@ const page = {
   result: null,
   keyUsed: null, // {text, origin}
   busy: false,
+  explorers: {}, // chain id -> transaction URL template with {tx} (GET /v1/chains)
 };
 window.VerifyCore = core; // for the browser tests (vectors) and curious users
 
@@ -230,6 +231,22 @@ async function resetKey() {
   if (page.last) await runVerification();
 }
 
+/** The block explorers this service names per chain, to link a payout's transaction (links
+ * only: the page never fetches anything from an explorer). Without them, hashes stay text. */
+async function loadExplorers() {
+  try {
+    const resp = await fetch(`${API}/v1/chains`, { credentials: "omit", cache: "no-store" });
+    if (!resp.ok) return;
+    const body = await resp.json();
+    for (const chain of Array.isArray(body.chains) ? body.chains : []) {
+      if (Number.isSafeInteger(chain.chain_id) && typeof chain.explorer_tx_url === "string")
+        page.explorers[chain.chain_id] = chain.explorer_tx_url;
+    }
+  } catch {
+    /* no links then */
+  }
+}
+
 async function loadServerKey() {
   try {
     const resp = await fetch(`${API}/v1/log/keys`, { credentials: "omit", cache: "no-store" });
@@ -399,6 +416,33 @@ function dl(rows) {
 
 const code = (text) => el("code", { class: "hash", text });
 
+const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
+
+/** A transaction hash, linked to its chain's block explorer when this service names one. */
+function txLink(chainId, tx) {
+  const template = page.explorers[chainId];
+  if (typeof template !== "string" || typeof tx !== "string" || !TX_HASH.test(tx)) return code(tx);
+  let url;
+  try {
+    url = new URL(template.replaceAll("{tx}", tx));
+  } catch {
+    return code(tx);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return code(tx);
+  return el(
+    "a",
+    {
+      href: url.href,
+      class: "hash explorer",
+      rel: "noopener noreferrer",
+      target: "_blank",
+      title: t("ui.explorer_link"),
+      "data-explorer": "true",
+    },
+    tx,
+  );
+}
+
 function renderVerdict(r) {
   const failed = r.categories.filter((c) => c.status === "fail");
   const status = r.ok ? "ok" : "fail";
@@ -446,6 +490,13 @@ function renderVerdict(r) {
   return box;
 }
 
+/** A translated text whose {command} is shown as that command, in code (never broken). */
+function withCommand(text, command) {
+  const parts = text.split("{command}");
+  const shown = () => el("code", { class: "command", text: command });
+  return parts.flatMap((part, i) => (i ? [shown(), part] : [part]));
+}
+
 /** A payment as the summary shows it: its amount, and its kind unless it is money. */
 function paidText(fields) {
   const amount = formatAmount(fields) || "—";
@@ -481,16 +532,40 @@ function renderSummary(r) {
       paid.map((ev) => paidText(ev.body || ev.env.public)).join(", "),
     ]);
   }
+  // A vault payout: what the log authorised and the payment says, as payout.js checked it.
+  const payouts = r.payouts || [];
+  for (const payout of payouts) {
+    const shown = el(
+      "span",
+      { class: "payout", "data-payout": payout.status, "data-seq": payout.seq },
+      mark(payout.status),
+      " ",
+      paidText(payout.public),
+    );
+    rows.push([t("field.payout"), shown]);
+    if (payout.recipient) rows.push([t("field.recipient"), code(payout.recipient)]);
+    if (payout.txHash) rows.push([t("field.payout_tx"), txLink(payout.chainId, payout.txHash)]);
+  }
   const anchor = r.anchor
     ? t("ui.anchor_short", { state: r.anchor.state, n: r.anchor.confirmations ?? 0 })
     : t("ui.anchor_none_short");
   rows.push([t("field.anchor"), anchor]);
   rows.push([t("field.events"), String(r.events.length)]);
+  // Not checked for want of the texts (no secret given): say where they are.
+  const hidden = payouts.some((p) => p.status === "skip");
   return section(
     "summary",
     "ui.summary_heading",
     r.ok ? null : el("p", { class: "warning", text: t("ui.summary_unverified") }),
     dl(rows),
+    payouts.length
+      ? el(
+          "p",
+          { class: "hint", id: "payout-note" },
+          ...withCommand(t("ui.payout_onchain"), "ledger-verify-bundle --rpc"),
+          hidden ? ` ${t("ui.payout_needs_secret")}` : null,
+        )
+      : null,
   );
 }
 
@@ -641,10 +716,21 @@ function eventFacts(ev, r) {
       if (p.identity_required === true) add("identity_required", t("ui.required"));
       if (b.respond_by) add("respond_by", timeEl(b.respond_by));
       if (b.payment_reference) add("payment_reference", code(b.payment_reference));
-      if (b.tx_hash) add("tx_hash", code(b.tx_hash));
+      // On chain: where and in what (a vault offer's terms, or what a payment paid).
+      if (Number.isSafeInteger(b.chain_id)) {
+        add("chain_id", String(b.chain_id));
+        if (typeof b.vault === "string") add("vault", code(b.vault));
+        add("token", typeof b.token === "string" ? code(b.token) : t("ui.native_coin"));
+      }
+      if (typeof b.recipient === "string") add("recipient", code(b.recipient));
+      if (b.tx_hash) add("tx_hash", txLink(b.chain_id, b.tx_hash));
       addSigners(ev, add);
       break;
     }
+    case "compensation_accepted":
+      // The address the customer gave and confirmed for a vault payout.
+      if (typeof b.recipient === "string") add("recipient", code(b.recipient));
+      break;
     case "compensation_declined":
       if (p.reason) add("reason", vocab("decline_reason", p.reason));
       break;
@@ -956,7 +1042,7 @@ async function main() {
   if (ref) $("ref").value = ref; // a reference is not secret; the secret is never read from the URL
   await setLanguage(pickLanguage());
   await core.loadRules(); // once: a bundle dropped later is verified without the network
-  await loadServerKey();
+  await Promise.all([loadServerKey(), loadExplorers()]);
   document.body.dataset.ready = "true";
 }
 
