@@ -162,7 +162,8 @@ function limitsText(limits) {
 /** Who signed a signed step (and co-signed it), and the limits the signing key had. */
 function addSigners(ev, add) {
   const p = ev.env.public;
-  add("signed_by", code(p.signature.key_id));
+  // The payout worker signs the vault's payouts with its own (system) key.
+  add(ev.env.actor.role === "system" ? "signed_by_system" : "signed_by", code(p.signature.key_id));
   if (p.cosignature) add("cosigned_by", code(p.cosignature.key_id));
   // ev.signer: the key found authorised for this step (proof.js), with its registered limits.
   if (ev.signer?.limits) add("signer_limits", limitsText(ev.signer.limits));
