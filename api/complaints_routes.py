@@ -54,7 +54,7 @@ from ledger.complaints.texts import (
     playbook_progress,
     status_text,
 )
-from ledger.complaints.vocab import SIGNED_EVENTS, Role
+from ledger.complaints.vocab import SIGNED_EVENTS, EventType, Role
 from ledger.complaints.workflow import signing_body
 from ledger.log.encoding import hashes_hex
 from ledger.log.merkle import leaf_hash
@@ -399,7 +399,14 @@ class EventsResource(MethodView):
         above its dual-control threshold also ``public.cosignature``, a second officer
         key's signature over the same body. A step outside a key's authority is a 403
         ``officer-not-authorised`` whose ``code`` says why (e.g. ``OVER_LIMIT``,
-        ``COSIGNATURE_REQUIRED``); nothing is written."""
+        ``COSIGNATURE_REQUIRED``); nothing is written.
+
+        Accepting an offer the compensation vault pays (its ``public.payout_terms``): the
+        customer gives the address to be paid as ``body.recipient`` (0x + 40 hex) and the
+        service adds ``public.payout``, the commitment to the offer's terms, that address and
+        that offer, which the vault checks before paying (a ``payout`` sent by the client is
+        replaced). Without an address the step is refused (409 ``PAYOUT_ADDRESS_REQUIRED``);
+        a malformed one is a 422 naming ``body.recipient``."""
         ref = _ref(reference)
         caller = current_caller(ref)
         _check_step_role(caller, ref)
@@ -414,6 +421,10 @@ class EventsResource(MethodView):
         validate_public(event_type, public, state_optional=True)
         if event_type in LETTERS:
             validate_letter_facts(public, body)
+        if event_type == EventType.COMPENSATION_ACCEPTED:
+            # The payout address is read to build public.payout: a malformed one is named
+            # here rather than refused later as a missing address.
+            validate_body(event_type, body)
         if event_type not in SIGNED_EVENTS:
             body = get_ledger().complaints.writes.with_letter(
                 ref, event_type, public, body, role=caller.role

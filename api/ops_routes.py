@@ -52,6 +52,7 @@ from ledger.anchoring.models import AnchorState
 from ledger.anchoring.status import latest_anchor
 from ledger.backup import latest_mark
 from ledger.casework.overview import complaint_counts
+from ledger.payouts.models import payout_summary
 
 disable_created_metrics()  # no *_created series: they only add noise
 ops = Blueprint("ops", __name__)
@@ -313,11 +314,28 @@ class LedgerCollector:
         try:
             families += self._log_and_anchor(ledger, origin)
             families += self._complaints(ledger)
+            families += self._payouts(ledger)
             up.add_metric([], 1)
         except Exception as exc:
             log.warning("metrics scrape could not read the database: %s", type(exc).__name__)
             up.add_metric([], 0)
         return families
+
+    def _payouts(self, ledger) -> list:
+        """The vault payouts the payout worker holds, by state, and how long the oldest one
+        has waited to be on the log (an alert: paid on chain, or failing, but not recorded)."""
+        summary = payout_summary(ledger.engine)
+        by_state = GaugeMetricFamily("ledger_payouts", "Vault payouts by state", labels=["state"])
+        records = summary["records"]
+        assert isinstance(records, dict)  # state -> count
+        for state, n in records.items():
+            by_state.add_metric([state], n)
+        oldest = GaugeMetricFamily(
+            "ledger_payout_oldest_unrecorded_seconds",
+            "Age of the oldest vault payout not yet on the log (0 if none)",
+        )
+        oldest.add_metric([], summary["oldest_unrecorded_seconds"])
+        return [by_state, oldest]
 
     def _log_and_anchor(self, ledger, origin: str) -> list:
         store = ledger.store

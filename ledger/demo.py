@@ -1,7 +1,10 @@
 """Seed a realistic demo, once: complaints across every category, channel, language and
 outcome, handled by demo staff with scoped API keys and a registered officer key: every
 category's playbook, every compensation kind, an identity check before a payout, a handler's
-target, and a mass incident answered by one holding reply.
+target, and a mass incident answered by one holding reply. On the development chain, one more
+complaint is compensated by the vault (``seed_vault_demo``): its offer and the customer's
+acceptance with their address are seeded, and the payout worker pays it on chain once the
+acceptance is anchored and records the payment.
 
 The demo's secrets (API keys, one customer secret, the officer's private key) are written
 to files in the data folder with mode 0600, never to logs.
@@ -10,9 +13,11 @@ to files in the data folder with mode 0600, never to logs.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,13 +26,15 @@ from cryptography.hazmat.primitives.serialization import (
     NoEncryption,
     PrivateFormat,
     PublicFormat,
+    load_pem_private_key,
 )
+from eth_utils import to_checksum_address
 
 from ledger.access.apikeys import create_api_key
 from ledger.casework.service import ComplaintService
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.events import Actor
-from ledger.complaints.officers import signature_field
+from ledger.complaints.officers import officer_key_id, signature_field
 from ledger.complaints.playbooks import CONFIRMING_STEPS, IDENTITY_STEP, next_step, states_wait
 from ledger.complaints.service_rules import ServiceRules
 from ledger.complaints.timestamps import as_utc, format_timestamp
@@ -150,6 +157,56 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
     write_secret_file(cred_file, json.dumps(credentials, indent=2))
     shown = next(c for c in customers if c["path"] == SHOWN)
     return DemoInfo(True, cred_file, shown["reference"], shown["secret"])
+
+
+# The complaint the vault pays on chain (seed_vault_demo): its path in the credentials file.
+VAULT_PATH = "vault_paid_on_chain"
+VAULT_AMOUNT = "20.00"
+
+
+@dataclass(frozen=True)
+class VaultTerms:
+    """Where the demo's vault offer is paid: the development chain's vault and its token."""
+
+    chain_id: int
+    vault: str
+    token: str
+    symbol: str
+    decimals: int
+
+
+def seed_vault_demo(ledger: Ledger, data_dir: Path, terms: VaultTerms) -> str | None:
+    """Once, after ``seed_demo``: a complaint compensated by the vault, up to the customer's
+    acceptance with their receiving address (a fresh address, in the credentials file). The
+    payout worker pays it once the acceptance is anchored. Returns its reference, or None when
+    there is no demo or it was seeded before."""
+    cred_file = data_dir / CREDENTIALS
+    key_file = data_dir / OFFICER_KEY
+    if not cred_file.exists() or not key_file.exists():
+        return None
+    credentials = json.loads(cred_file.read_text())
+    if any(c.get("path") == VAULT_PATH for c in credentials.get("customers", [])):
+        return None
+    officer = load_pem_private_key(key_file.read_bytes(), password=None)
+    assert isinstance(officer, Ed25519PrivateKey)
+    seeder = _Seeder(ledger.complaints, officer, officer_key_id(officer))
+    category = Category.STUCK_TRANSACTION
+    ref, secret = seeder.file(category, Channel.IN_APP, Language.EN, "EU-PSD2",
+                              ledger.service_rules)  # fmt: skip
+    seeder.step(ref, "acknowledged")
+    seeder.decide(ref, "EU-PSD2")
+    money = {"kind": "money", "amount": VAULT_AMOUNT, "asset": terms.symbol, "method": "on_chain"}
+    units = int(Decimal(VAULT_AMOUNT).scaleb(terms.decimals))
+    offer = {**money, "chain_id": terms.chain_id, "vault": terms.vault, "token": terms.token,
+             "amount_base_units": str(units), "decimals": terms.decimals}  # fmt: skip
+    seeder.signed(ref, "compensation_offered", offer, money)
+    recipient = to_checksum_address("0x" + os.urandom(20).hex())
+    seeder.step(ref, "compensation_accepted", body={"recipient": recipient})
+    credentials.setdefault("customers", []).append(
+        {"reference": ref, "secret": secret, "path": VAULT_PATH, "recipient": recipient}
+    )
+    write_secret_file(cred_file, json.dumps(credentials, indent=2), replace=True)
+    return ref
 
 
 # How far the wait for a customer's confirmation runs in the demo before it lapses: short,

@@ -12,10 +12,17 @@ Production (LEDGER_CHAIN_RPC_URL set): no anvil and no deployment; the worker us
 configured contract (LEDGER_ANCHOR_CONTRACT, or the data folder's record for LEDGER_CHAIN_ID)
 and key (LEDGER_ANCHOR_KEY_FILE), checked before anything starts.
 
-Then it starts the anchor worker (ledger.cli.anchor_worker) and the API (gunicorn) as child
-processes, prints where everything is, and runs until SIGINT or SIGTERM, or until a child
-dies; either way it stops every child (API, worker, then anvil, which writes its state).
-Every step is idempotent: a second run reuses the data folder, the chain and the contract.
+On the development chain it also deploys the compensation vault with a test token, once
+(``payout_vault.json``), funds and caps it, and creates the payout worker's keys (sender
+``payout.key``, signing key ``payout-signing.pem``; the owner's ``vault-owner.key``); the
+worker registers its signing key (role system) when it first needs it. In production the
+payout worker runs when LEDGER_PAYOUT_KEY_FILE is set (docs/payouts.md).
+
+Then it starts the anchor worker (ledger.cli.anchor_worker), the payout worker
+(ledger.cli.payout_worker) and the API (gunicorn) as child processes, prints where everything
+is, and runs until SIGINT or SIGTERM, or until a child dies; either way it stops every child
+(API, workers, then anvil, which writes its state). Every step is idempotent: a second run
+reuses the data folder, the chain and the contracts.
 """
 
 from __future__ import annotations
@@ -44,14 +51,18 @@ from ledger.anchoring.config import (
 from ledger.anchoring.contract import LogAnchorClient, log_id_for_origin
 from ledger.anchoring.deploy import DeployError, ensure_contract, retire_records
 from ledger.anchoring.deployments import read_deployment
-from ledger.anchoring.devchain import DevChain, DevChainError
+from ledger.anchoring.devchain import DevChain, DevChainError, rpc_call
 from ledger.anchoring.logsource import open_store_readonly
+from ledger.complaints.officers import officer_key_id
 from ledger.config import RunSettings, Settings
 from ledger.db import make_engine
-from ledger.demo import DemoInfo, seed_demo
+from ledger.demo import DemoInfo, VaultTerms, seed_demo, seed_vault_demo
 from ledger.errors import LedgerError
 from ledger.log.keys import KeyFileError
 from ledger.logstore.store import LogError
+from ledger.payouts import models as _payout_models  # noqa: F401  (payout_records table)
+from ledger.payouts.devvault import ensure_dev_vault
+from ledger.payouts.settings import PayoutSettings, ensure_signing_key, load_signing_key
 from ledger.processes import WaitTimeout, port_free, start_process, stop_process, wait_for_http
 from ledger.runtime import open_ledger
 from ledger.secretfiles import SecretFileError, ensure_private_dir
@@ -68,6 +79,14 @@ DEV_ANCHOR_DEFAULTS = {
     "LEDGER_ANCHOR_CONFIRMATIONS": "1",
     "LEDGER_ANCHOR_POLL_SECONDS": "1",
 }
+# Payout worker settings for the development chain, unless set in the environment.
+DEV_PAYOUT_DEFAULTS = {
+    "LEDGER_PAYOUT_CONFIRMATIONS": "1",
+    "LEDGER_PAYOUT_POLL_SECONDS": "1",
+    "LEDGER_PAYOUT_RETRY_MAX_SECONDS": "30",
+}
+# The admin id under which the development payout worker registers its signing key.
+DEV_PAYOUT_ADMIN = "run-command"
 DEV_BLOCK_TIME = 2.0  # interval mining when more than one confirmation is asked for
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -254,8 +273,14 @@ def start_dev_chain(
     env |= {"LEDGER_CHAIN_ID": str(DEV_CHAIN_ID), "LEDGER_ANCHOR_KEY_FILE": str(key_file)}
     # Check the worker settings now, before anything starts (the RPC URL comes later).
     worker = AnchorSettings.from_env(env | {"LEDGER_CHAIN_RPC_URL": "http://127.0.0.1:1"})
+    payout_confirmations = 1
+    if args.payouts:
+        for name, value in DEV_PAYOUT_DEFAULTS.items():
+            if not env.get(name, "").strip():
+                env[name] = value
+        payout_confirmations = dev_payout_settings(settings, env).confirmations
     block_time = args.block_time
-    if block_time is None and worker.confirmations > 1:
+    if block_time is None and max(worker.confirmations, payout_confirmations) > 1:
         block_time = DEV_BLOCK_TIME  # confirmations need blocks; automine makes one per tx
     if block_time is not None and block_time <= 0:
         block_time = None
@@ -313,6 +338,74 @@ def start_dev_chain(
     )
 
 
+@dataclass(frozen=True)
+class PayoutInfo:
+    vault: str
+    sender: str
+    key_file: Path
+    signing_key_file: Path
+    key_id: str
+    terms: VaultTerms | None = None  # the development chain's demo vault and token
+    worker_args: tuple[str, ...] = ()
+
+
+def dev_payout_settings(settings: Settings, env: dict[str, str]) -> PayoutSettings:
+    """The development payout worker's settings: its key files in the data folder."""
+    data = settings.data_dir
+    env.pop("LEDGER_PAYOUT_VAULT", None)
+    env |= {
+        "LEDGER_PAYOUT_KEY_FILE": str(data / "payout.key"),
+        "LEDGER_PAYOUT_SIGNING_KEY_FILE": str(data / "payout-signing.pem"),
+    }
+    return PayoutSettings.from_env(env | {"LEDGER_CHAIN_RPC_URL": "http://127.0.0.1:1"})
+
+
+def start_dev_vault(settings: Settings, env: dict[str, str], chain: ChainInfo) -> PayoutInfo:
+    """The demo vault and its token on the development chain (deployed once, funded,
+    capped), the payout worker's keys (created once, the sender funded); sets the worker env."""
+    data = settings.data_dir
+    payout = dev_payout_settings(settings, env)
+    owner_file = data / "vault-owner.key"
+    for key_file in (owner_file, payout.key_file):
+        if not key_file.exists():
+            write_new_key(key_file)
+            print(f"created key file {key_file}")
+    owner, sender = load_account(owner_file), load_account(payout.key_file)
+    signing = ensure_signing_key(payout.signing_key_file)
+    w3 = Web3(Web3.HTTPProvider(env["LEDGER_CHAIN_RPC_URL"], request_kwargs={"timeout": 30}))
+    for account in (owner, sender):
+        if w3.eth.get_balance(account.address) < DEV_FUNDING // 10:
+            rpc_call(chain.rpc_url, "anvil_setBalance", [account.address, hex(DEV_FUNDING)])
+    vault = ensure_dev_vault(
+        w3, owner, chain.contract, log_id_for_origin(settings.log_origin), data, say=print
+    )
+    env["LEDGER_PAYOUT_VAULT"] = vault.vault
+    terms = VaultTerms(vault.chain_id, vault.vault, vault.token, vault.symbol, vault.decimals)
+    return PayoutInfo(
+        vault.vault,
+        sender.address,
+        payout.key_file,
+        payout.signing_key_file,
+        officer_key_id(signing),
+        terms,
+        ("--register-as", DEV_PAYOUT_ADMIN),
+    )
+
+
+def production_payouts(env: dict[str, str]) -> PayoutInfo | None:
+    """The configured vault and keys, checked (no RPC call); None without a sender key."""
+    if not env.get("LEDGER_PAYOUT_KEY_FILE", "").strip():
+        return None
+    payout = PayoutSettings.from_env(env)
+    sender = load_account(payout.key_file)
+    signing = load_signing_key(payout.signing_key_file)
+    vault = payout.vault_address()
+    env["LEDGER_PAYOUT_VAULT"] = vault
+    return PayoutInfo(
+        vault, sender.address, payout.key_file, payout.signing_key_file, officer_key_id(signing)
+    )
+
+
 def production_chain(env: dict[str, str]) -> ChainInfo:
     """Check the configured chain, contract and key (no RPC call: the worker retries)."""
     settings = AnchorSettings.from_env(env)
@@ -345,7 +438,12 @@ def gunicorn_command(args: argparse.Namespace) -> list[str]:
 
 
 def print_summary(
-    args: argparse.Namespace, settings: Settings, verifier: str, chain: ChainInfo, sup: Supervisor
+    args: argparse.Namespace,
+    settings: Settings,
+    verifier: str,
+    chain: ChainInfo,
+    sup: Supervisor,
+    payouts: PayoutInfo | None = None,
 ) -> None:
     host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
     where = (
@@ -368,6 +466,17 @@ def print_summary(
         f"                 (also in {settings.data_dir / VERIFIER_FILE}: keep a copy you trust)",
         f"  chain record : {settings.data_dir / CHAIN_FILE}",
     ]
+    if payouts is not None:
+        token = (
+            f", pays {payouts.terms.symbol} (TestToken {payouts.terms.token}) and the native coin"
+            if payouts.terms is not None
+            else ""
+        )
+        lines += [
+            f"  vault        : CompensationVault at {payouts.vault}{token}",
+            f"  payouts      : sender {payouts.sender} (key file {payouts.key_file}), signing "
+            f"key {payouts.key_id} ({payouts.signing_key_file})",
+        ]
     lines += [f"  {c.name:<13}: pid {c.pid}" for c in sup.children]
     lines.append("Ctrl-C (SIGINT) or SIGTERM stops everything.")
     print("\n".join(lines), flush=True)
@@ -382,7 +491,20 @@ def seed_demo_once(settings: Settings) -> DemoInfo:
         ledger.close()
 
 
-def print_demo(args: argparse.Namespace, demo: DemoInfo) -> None:
+def seed_vault_demo_once(settings: Settings, payouts: PayoutInfo | None) -> str | None:
+    """The demo's complaint paid by the vault, once, on the development chain."""
+    if payouts is None or payouts.terms is None:
+        return None
+    ledger = open_ledger(settings)
+    try:
+        return seed_vault_demo(ledger, settings.data_dir, payouts.terms)
+    finally:
+        ledger.close()
+
+
+def print_demo(
+    args: argparse.Namespace, demo: DemoInfo, vault_reference: str | None = None
+) -> None:
     host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
     base = f"http://{host}:{args.port}"
     lines = ["", "try it"]
@@ -393,6 +515,11 @@ def print_demo(args: argparse.Namespace, demo: DemoInfo) -> None:
             f"  curl -s -H 'Authorization: Bearer {demo.customer_secret}' "
             f"{base}/v1/complaints/{demo.customer_reference}?lang=en",
         ]
+    if vault_reference is not None:
+        lines.append(
+            f"  paid on chain by the vault, once anchored: {vault_reference} "
+            f"(curl -s {base}/v1/complaints/{vault_reference}/proof with its secret)"
+        )
     lines += [
         f"  demo API keys and customers: {demo.credentials_file} (mode 0600)",
         f"  verify a complaint in the browser: {base}/verify",
@@ -427,6 +554,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=defaults.demo,
         help="do not seed demo complaints on first run (or LEDGER_DEMO=0)",
     )
+    parser.add_argument(
+        "--no-payouts",
+        dest="payouts",
+        action="store_false",
+        default=defaults.payouts,
+        help="no compensation vault or payout worker on the development chain "
+        "(or LEDGER_PAYOUTS=0)",
+    )
     return parser.parse_args(argv)
 
 
@@ -453,15 +588,23 @@ def main(argv: list[str] | None = None) -> int:
         env = child_environment(settings)
         chain = production_chain(env) if production else start_dev_chain(settings, args, env, sup)
         record_chain(settings, chain)
+        if production:
+            payouts = production_payouts(env)
+        else:
+            payouts = start_dev_vault(settings, env, chain) if args.payouts else None
+        vault_reference = seed_vault_demo_once(settings, payouts) if args.demo else None
         sup.spawn("anchor worker", [sys.executable, "-m", "ledger.cli.anchor_worker"], env)
+        if payouts is not None:
+            worker = [sys.executable, "-m", "ledger.cli.payout_worker", *payouts.worker_args]
+            sup.spawn("payout worker", worker, env)
         # 4. Serve.
         sup.spawn("API", gunicorn_command(args), env)
         probe = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
         url = f"http://{probe}:{args.port}/v1/log/keys"
         wait_for_http(url, READY_TIMEOUT, check=sup.check, what=f"the API on {url}")
-        print_summary(args, settings, verifier, chain, sup)
+        print_summary(args, settings, verifier, chain, sup, payouts)
         if demo is not None:
-            print_demo(args, demo)
+            print_demo(args, demo, vault_reference)
         while True:
             time.sleep(0.5)
             sup.check()

@@ -57,6 +57,7 @@ MODEL_MODULES = (
     "ledger.access.models",
     "ledger.casework.records",
     "ledger.anchoring.models",
+    "ledger.payouts.models",
     "ledger.backup",
     "ledger.casework.exports",
 )

@@ -3,7 +3,9 @@
 The anchor: its transaction succeeded in the recorded block with enough confirmations, the
 contract runs the LogAnchor code, its Anchored event holds the anchored root, and the
 contract still holds it or a later (necessarily consistent) one. Payments: every on-chain
-compensation payment's transaction moved the recorded amount to the recorded recipient.
+compensation payment's transaction moved the recorded amount to the recorded recipient; a
+payment by the compensation vault (its body names the ``vault``) is checked against the
+vault's ``Paid`` event, which must pay the very offer and acceptance the log holds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
+from ledger.complaints.payouts import ZERO_ADDRESS, payout_commitment, terms_commitment
 from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint
 from ledger.log.encoding import parse_hashes
@@ -23,7 +26,12 @@ from ledger.verify.rpc import (
     ANCHORED_TOPIC,
     LATEST_SELECTOR,
     LOG_ANCHOR_CODE_SHA256,
+    PAID_TOPIC,
     TRANSFER_TOPIC,
+    VAULT_ANCHOR_SELECTOR,
+    VAULT_CODE_SHA256,
+    VAULT_IMMUTABLES,
+    VAULT_LOG_ID_SELECTOR,
     RpcError,
 )
 
@@ -227,9 +235,18 @@ def check_payments(
     proof: Mapping[str, Any],
     readers: Sequence[ChainReader],
     confirmations: int,
+    *,
+    explorers: Mapping[int, str] | None = None,
 ) -> None:
-    """Each on-chain payment of ``proof`` on the chain it names (``readers`` empty: no --rpc)."""
+    """Each on-chain payment of ``proof`` on the chain it names (``readers`` empty: no --rpc).
+
+    ``explorers``: chain id -> a block explorer's transaction page, ``{tx}`` standing for the
+    hash; shown beside a vault payout's checks, for display only (nothing is fetched).
+    """
     for item, body in _payments(proof):
+        if body is not None and "vault" in body and readers:
+            check_vault_payout(report, proof, item, body, readers, confirmations, explorers)
+            continue
         seq = item.get("seq")
         if body is None:
             why = "erased" if item.get("erased") else "not disclosed in this bundle"
@@ -326,3 +343,231 @@ def _transfers(receipt: Mapping[str, Any], token: str) -> Iterator[tuple[str, in
             and len(topics) == 3
         ):
             yield topics[2], int(str(entry.get("data", "0x0"))[2:] or "0", 16)
+
+
+# --- vault payouts ----------------------------------------------------------------------------
+
+
+def _leaf_hash_hex(item: Mapping[str, Any]) -> str:
+    return merkle.leaf_hash(str(item["leaf"]).encode("utf-8")).hex()
+
+
+def _public(item: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        public = json.loads(item["leaf"])["public"]
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return public if isinstance(public, dict) else {}
+
+
+def _body(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        body = json.loads(item["body"]) if item.get("body") is not None else None
+    except (TypeError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _before(
+    events: Sequence[Mapping[str, Any]], end: int, event_type: str
+) -> tuple[int, Mapping[str, Any]] | None:
+    """The last event of ``event_type`` before position ``end``."""
+    for i in range(end - 1, -1, -1):
+        if events[i].get("type") == event_type:
+            return i, events[i]
+    return None
+
+
+def _topic_address(topic: str) -> str:
+    return "0x" + topic[-40:]
+
+
+def _paid_events(receipt: Mapping[str, Any], vault: str) -> Iterator[dict[str, Any]]:
+    """The Paid events of ``vault`` in the receipt, decoded."""
+    for entry in receipt.get("logs") or []:
+        topics = [_hex_lower(t) for t in entry.get("topics") or []]
+        if _hex_lower(entry.get("address")) != vault.lower() or topics[:1] != [PAID_TOPIC]:
+            continue
+        data = bytes.fromhex(str(entry.get("data", "0x"))[2:])
+        if len(topics) != 4 or len(data) < 96:
+            continue
+        yield {
+            "offer": topics[1][2:],
+            "accept": topics[2][2:],
+            "recipient": _topic_address(topics[3]),
+            "token": "0x" + _word(data, 0)[12:].hex(),
+            "amount": int.from_bytes(_word(data, 1), "big"),
+            "tree_size": int.from_bytes(_word(data, 2), "big"),
+            "log_index": int(str(entry.get("logIndex", "0x0")), 16),
+        }
+
+
+def _vault_code_sha256(code: bytes) -> str:
+    """SHA-256 of the vault's code with its immutables zeroed (the same for every vault)."""
+    zeroed = bytearray(code)
+    for start, length in VAULT_IMMUTABLES:
+        zeroed[start : start + length] = bytes(length)
+    return hashlib.sha256(bytes(zeroed)).hexdigest()
+
+
+def _call_or_nothing(chain: ChainReader, to: str, selector: str) -> bytes:
+    """A view call's answer; nothing when the contract refuses it (it is not a vault)."""
+    try:
+        return chain.eth_call(to, "0x" + selector)
+    except RpcError:
+        return b""
+
+
+def check_vault_payout(
+    report: Report,
+    proof: Mapping[str, Any],
+    item: Mapping[str, Any],
+    body: Mapping[str, Any],
+    readers: Sequence[ChainReader],
+    need: int,
+    explorers: Mapping[int, str] | None = None,
+) -> None:
+    """A payment the compensation vault made, checked on chain against the log's steps.
+
+    Named checks (category ``payments``): the transaction succeeded with enough
+    confirmations; the vault runs the CompensationVault code, reads this bundle's LogAnchor
+    and pays this log; its ``Paid`` event pays the offer and the acceptance the log holds
+    before this payment, against an anchored tree that contains them; and it pays the
+    recipient, token and amount the payment records, the acceptance's address and the offer's
+    terms, whose commitments recompute from the event's values.
+    """
+    seq = item.get("seq")
+    prefix = f"vault payout in event {seq} ({_amount(body)})"
+    try:
+        _check_vault_payout(report, proof, item, body, readers, need, explorers, prefix)
+    except (RpcError, KeyError, TypeError, ValueError) as exc:
+        report.add(f"{prefix}: the chain answers the payout checks", False, str(exc), "payments")
+
+
+def _check_vault_payout(
+    report: Report,
+    proof: Mapping[str, Any],
+    item: Mapping[str, Any],
+    body: Mapping[str, Any],
+    readers: Sequence[ChainReader],
+    need: int,
+    explorers: Mapping[int, str] | None,
+    prefix: str,
+) -> None:
+    chain_id = body.get("chain_id")
+    chain = _reader_for(chain_id if isinstance(chain_id, int) else None, readers)
+    tx_hash = str(body.get("tx_hash") or "")
+    name = f"{prefix}: the transaction succeeded with at least {need} confirmations"
+    if chain is None:
+        report.add(name, False, f"no RPC given for chain {chain_id} (--payment-rpc)", "payments")
+        return
+    receipt = chain.receipt(tx_hash) if _TX.fullmatch(tx_hash) else None
+    if receipt is None or receipt.get("blockNumber") is None:
+        report.add(name, False, f"transaction {tx_hash} not found on chain {chain_id}", "payments")
+        return
+    succeeded = int(receipt.get("status", "0x0"), 16) == 1
+    ok, confirmations = _confirmed(chain, receipt, need)
+    link = explorers.get(int(chain_id)) if explorers and isinstance(chain_id, int) else None
+    detail = f"{tx_hash}: {confirmations}" + ("" if succeeded else "; reverted")
+    if link:
+        detail += f"; {link.replace('{tx}', tx_hash)}"
+    if not report.add(name, ok and succeeded, detail, "payments"):
+        return
+
+    # The vault: its code, the LogAnchor it reads and the log it pays.
+    vault = str(body["vault"])
+    if not _ADDRESS.fullmatch(vault):
+        report.add(f"{prefix}: the payment names the vault", False, repr(vault), "payments")
+        return
+    code_ok = _vault_code_sha256(chain.code(vault)) == VAULT_CODE_SHA256
+    anchor_word = _call_or_nothing(chain, vault, VAULT_ANCHOR_SELECTOR)
+    log_id_word = _call_or_nothing(chain, vault, VAULT_LOG_ID_SELECTOR)
+    vault_anchor = "0x" + anchor_word[12:32].hex() if len(anchor_word) >= 32 else ""
+    origin = str(proof.get("log", ""))
+    log_id = hashlib.sha256(origin.encode("utf-8")).digest()
+    anchor = proof.get("anchor")
+    anchor_contract = str(anchor.get("contract") or "") if isinstance(anchor, Mapping) else ""
+    same_anchor = not anchor_contract or vault_anchor == anchor_contract.lower()
+    report.add(
+        f"{prefix}: the vault runs the CompensationVault code, paying this log as anchored in "
+        "its LogAnchor",
+        code_ok and log_id_word[:32] == log_id and same_anchor,
+        f"vault {vault} reads LogAnchor {vault_anchor or '?'}"
+        + ("" if code_ok else "; not the CompensationVault code")
+        + ("" if log_id_word[:32] == log_id else f"; pays another log than {origin}")
+        + ("" if same_anchor else f"; the bundle's anchor is {anchor_contract}"),
+        "payments",
+    )
+
+    # The Paid event: the offer and acceptance the log holds before this payment.
+    events = proof.get("events") or []
+    position = next((i for i, e in enumerate(events) if e is item), len(events))
+    accepted = _before(events, position, "compensation_accepted")
+    offered = _before(events, accepted[0], "compensation_offered") if accepted else None
+    name = f"{prefix}: the vault's Paid event pays the offer and the acceptance on the log"
+    if accepted is None or offered is None:
+        report.add(name, False, "no accepted offer precedes this payment", "payments")
+        return
+    offer_hash, accept_hash = _leaf_hash_hex(offered[1]), _leaf_hash_hex(accepted[1])
+    paid = [e for e in _paid_events(receipt, vault) if e["offer"] == offer_hash]
+    if not paid:
+        report.add(name, False, f"no Paid event of vault {vault} for the offer", "payments")
+        return
+    event = paid[0]
+    recorded_index = body.get("paid_event_log_index")
+    accept_index = accepted[1].get("index")
+    problems = []
+    if event["accept"] != accept_hash:
+        problems.append("it pays another acceptance")
+    if isinstance(accept_index, int) and event["tree_size"] <= accept_index:
+        problems.append(f"tree size {event['tree_size']} does not contain the acceptance")
+    if isinstance(recorded_index, int) and recorded_index != event["log_index"]:
+        problems.append(f"the payment records event index {recorded_index}")
+    report.add(
+        name,
+        not problems,
+        f"offer {offer_hash[:16]}…, acceptance {accept_hash[:16]}…, paid against tree size "
+        f"{event['tree_size']} (log index {event['log_index']})"
+        + ("" if not problems else "; " + "; ".join(problems)),
+        "payments",
+    )
+
+    # What it paid: the recorded recipient, token and amount, which the leaves commit to.
+    token = str(body.get("token") or ZERO_ADDRESS).lower()
+    units = int(body["amount_base_units"])
+    recipient = str(body["recipient"]).lower()
+    problems = []
+    if (event["recipient"], event["token"], event["amount"]) != (recipient, token, units):
+        problems.append(
+            f"recorded {units} of {token} to {recipient}, the event pays {event['amount']} "
+            f"of {event['token']} to {event['recipient']}"
+        )
+    accept_body, offer_body = _body(accepted[1]), _body(offered[1])
+    if accept_body is not None and str(accept_body.get("recipient", "")).lower() != recipient:
+        problems.append("the acceptance gives another address")
+    if offer_body is not None and (
+        str(offer_body.get("token") or ZERO_ADDRESS).lower() != event["token"]
+        or str(offer_body.get("amount_base_units")) != str(event["amount"])
+    ):
+        problems.append("the offer states other terms")
+    terms = terms_commitment(chain.chain_id(), vault, event["token"], event["amount"])
+    if _public(offered[1]).get("payout_terms") != terms:
+        problems.append("the offer's payout_terms are not the event's terms")
+    payout = payout_commitment(
+        chain.chain_id(), vault, event["token"], event["amount"], event["recipient"], offer_hash
+    )
+    if _public(accepted[1]).get("payout") != payout:
+        problems.append("the acceptance's payout commitment is not the event's payout")
+    if token != ZERO_ADDRESS:
+        moved = ("0x" + recipient[2:].rjust(64, "0"), units) in list(_transfers(receipt, token))
+        if not moved:
+            problems.append(f"no Transfer of {units} base units of {token} to {recipient}")
+    report.add(
+        f"{prefix}: the vault paid the recipient, token and amount the log authorises",
+        not problems,
+        f"{event['amount']} base units of "
+        + ("the native coin" if event["token"] == ZERO_ADDRESS else event["token"])
+        + f" to {event['recipient']}"
+        + ("" if not problems else "; " + "; ".join(problems)),
+        "payments",
+    )

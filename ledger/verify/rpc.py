@@ -22,6 +22,19 @@ TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523
 # SHA-256 of the deployed LogAnchor runtime code (contracts/build/LogAnchor.json,
 # "deployedBytecode"; no immutables, so every deployment has exactly these bytes).
 LOG_ANCHOR_CODE_SHA256 = "e77a887976d08c10b611dd115232017f7b8ade24856788f57b6cdac51271cb92"
+# keccak256("Paid(bytes32,bytes32,address,address,uint256,uint64)"): the CompensationVault's
+# payout; offerLeafHash, acceptLeafHash and recipient are indexed, then (token, amount,
+# treeSize) in the data.
+PAID_TOPIC = "0x60ad3f4fe770b1021b5046e6e9ecef79ba4653e2fe9699a9730621034ec1ac5d"
+# The vault's deployed code holds two immutables (the LogAnchor address and the log id) at
+# these (offset, length) places (contracts/build/CompensationVault.json,
+# "immutableReferences"): the SHA-256 is of the code with them zeroed, the same for every
+# deployment; the values themselves are read from the vault (anchor(), logId()).
+VAULT_IMMUTABLES = ((878, 32), (929, 32), (4559, 32), (4599, 32))
+VAULT_CODE_SHA256 = "85dd7085f93f17cc8165b799930c4724b6d9400c2b2d0a19c3da53015def38db"
+# First 4 bytes of keccak256("anchor()") and of keccak256("logId()").
+VAULT_ANCHOR_SELECTOR = "d3fb73b4"
+VAULT_LOG_ID_SELECTOR = "c8adae4a"
 
 
 class RpcError(LedgerError, RuntimeError):
