@@ -5,6 +5,7 @@ ledger, its app and a live server. Also: markers by fixture, and the PostgreSQL-
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from ledger.log.keys import create_key_file
 from ledger.log.note import Signer
 from ledger.logstore.store import LogStore
 from ledger.runtime import Ledger, open_ledger
+from tests.support.browser import CHROMIUM
 from tests.support.complaint_api import make_actors
 from tests.support.database import PG_URL, TemplateDatabases
+from tests.support.paths import ROOT
 from tests.support.server import LiveServer
 
 ORIGIN = "test.ledger.example/log"
@@ -26,6 +29,7 @@ ORIGIN = "test.ledger.example/log"
 # loop) leaves out every browser and EVM test; "not postgres" those needing a server.
 MARKERS_BY_FIXTURE = {
     "browser": ("browser", "slow"),
+    "chromium_path": ("browser", "slow"),
     "anvil": ("evm", "slow"),
     "chain": ("evm", "slow"),  # py-evm in process, or anvil (tests/anchoring/conftest.py)
     "pg_scratch": ("postgres",),
@@ -139,3 +143,21 @@ def live_server(app) -> Iterator[LiveServer]:
 def actors(live_server: LiveServer, ledger: Ledger) -> dict:
     """API keys and HTTP clients for every staff role, and a registered officer key."""
     return make_actors(live_server.url, ledger)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium, installed if missing; a missing browser fails the tests."""
+    script = ROOT / "scripts" / "install_browser.sh"
+    try:
+        proc = subprocess.run(
+            ["bash", str(script)], capture_output=True, text=True, timeout=900, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("scripts/install_browser.sh did not finish within 15 minutes")
+    if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is required at {CHROMIUM} for the browser tests and could not be "
+            f"installed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
+    return CHROMIUM

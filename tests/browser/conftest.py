@@ -4,36 +4,15 @@ slow (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 
 import playwright.sync_api as playwright_api
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, Visit
-from tests.support.paths import ROOT
+from tests.support.browser import CHROMIUM_ARGS, WAIT_MS, Visit
 
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    """Debian's Chromium, installed if missing; a missing browser fails the tests."""
-    script = ROOT / "scripts" / "install_browser.sh"
-    try:
-        proc = subprocess.run(
-            ["bash", str(script)], capture_output=True, text=True, timeout=900, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("scripts/install_browser.sh did not finish within 15 minutes")
-    if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is required at {CHROMIUM} for the browser tests and could not be "
-            f"installed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        )
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")

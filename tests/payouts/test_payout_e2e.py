@@ -112,7 +112,33 @@ def payout_worker_pid(run: Run) -> int:
     raise AssertionError("no payout worker among run.py's children")
 
 
-def test_a_vault_payout_over_http_on_anvil_verifies_and_survives_a_killed_worker(tmp_path):
+def _the_page_shows_the_payout_verified(chromium: str, api: str, ref: str, secret: str) -> None:
+    """The customer opens /verify on the running server (Debian's Chromium): every check of
+    the complaint, the vault payout's among them, is verified in their browser."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.support.browser import CHROMIUM_ARGS, PHONE, Visit
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            for viewport, name in ((None, "desktop"), (PHONE, "phone")):
+                v = Visit(browser, api) if viewport is None else Visit(browser, api, viewport=PHONE)
+                v.open()
+                v.check(ref, secret)
+                assert v.verdict() == "ok"
+                assert v.check_status("payout") == "ok"
+                expect(v.page.locator("#summary")).to_contain_text("25.50")
+                v.screenshot(f"e2e-vault-payout-en-{name}")
+                assert v.errors == []
+                v.close()
+        finally:
+            browser.close()
+
+
+def test_a_vault_payout_over_http_on_anvil_verifies_and_survives_a_killed_worker(
+    tmp_path, chromium_path
+):
     data = tmp_path / "data"
     api_port, chain_port = free_port(), free_port()
     api, rpc = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{chain_port}"
@@ -152,6 +178,8 @@ def test_a_vault_payout_over_http_on_anvil_verifies_and_survives_a_killed_worker
         report = verify_complaint_proof(proof, vkey, ORIGIN)
         assert report.ok, report.failures
         assert [c.status for c in report.checks if c.category == "payout"] == ["ok"] * 4
+
+        _the_page_shows_the_payout_verified(chromium_path, api, ref, secret)
 
         first.wait("the payment anchored", ledger.anchored_all, TIMEOUT)
         rpc_call(rpc, "anvil_mine", ["0x2"])  # confirmations for the verifier
