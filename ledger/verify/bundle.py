@@ -70,6 +70,8 @@ class Options:
     chain: ChainReader | None = None
     payment_chains: tuple[ChainReader, ...] = ()
     confirmations: int = DEFAULT_CONFIRMATIONS
+    # chain id -> a block explorer's transaction page ({tx}), named by the payout checks
+    explorers: Mapping[int, str] | None = None
 
     def readers(self) -> tuple[ChainReader, ...]:
         """The chains to check payments on, the anchor's first (none without --rpc)."""
@@ -183,7 +185,7 @@ def _verify_bundle_files(files: dict[str, bytes], opts: Options, report: Report)
     _check_erasures(proof, report)
     cp = _checkpoint(proof_now, verifier, origin)
     _check_anchor(proof_now, cp, verifier, origin, opts, report)
-    check_payments(report, proof, opts.readers(), opts.confirmations)
+    check_payments(report, proof, opts.readers(), opts.confirmations, explorers=opts.explorers)
 
 
 def _proof_in_current_format(

@@ -82,9 +82,28 @@ def _bundle_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="JSON-RPC URL of another chain on which compensation was paid (repeatable)",
     )
+    parser.add_argument(
+        "--explorer",
+        action="append",
+        default=[],
+        metavar="CHAIN_ID=URL",
+        help="a block explorer's transaction page for a chain, {tx} standing for the hash "
+        "(e.g. 1=https://etherscan.io/tx/{tx}); payout checks name the link (repeatable)",
+    )
     parser.add_argument("--quiet", action="store_true", help="print failures and the result only")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
+
+
+def _explorers(values: list[str]) -> dict[int, str] | None:
+    """``CHAIN_ID=URL`` arguments as a mapping; None when one is malformed."""
+    out: dict[int, str] = {}
+    for value in values:
+        chain, _, url = value.partition("=")
+        if not chain.isdigit() or "{tx}" not in url or not url.startswith(("https://", "http://")):
+            return None
+        out[int(chain)] = url
+    return out
 
 
 def bundle_main(argv: list[str] | None = None) -> int:
@@ -99,12 +118,17 @@ def bundle_main(argv: list[str] | None = None) -> int:
     if (args.contract or args.payment_rpc) and not args.rpc:
         print("error: --contract and --payment-rpc need --rpc", file=sys.stderr)
         return 2
+    explorers = _explorers(args.explorer)
+    if explorers is None:
+        print("error: --explorer is CHAIN_ID=URL with {tx} in the URL", file=sys.stderr)
+        return 2
     options = Options(
         log_key=args.log_key,
         contract=args.contract,
         chain=JsonRpcChain(args.rpc) if args.rpc else None,
         payment_chains=tuple(JsonRpcChain(url) for url in args.payment_rpc),
         confirmations=args.confirmations,
+        explorers=explorers,
     )
     report = verify_path(args.bundle, options)
     if args.json:
