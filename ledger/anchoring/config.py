@@ -6,7 +6,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from eth_account import Account
@@ -24,15 +24,18 @@ class ConfigError(LedgerError, ValueError):
     """A missing or malformed setting; the message names the variable."""
 
 
-def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+def env_value(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    """A worker variable's value (stripped), its default when unset or empty; ConfigError
+    when neither is there."""
     value = env.get(name, "").strip() or default
     if value is None:
         raise ConfigError(f"{name} is not set")
     return value
 
 
-def _number(env: Mapping[str, str], name: str, default: str, kind: type, minimum: float):
-    raw = _get(env, name, default)
+def env_number(env: Mapping[str, str], name: str, default: str, kind: type, minimum: float) -> Any:
+    """A worker variable as a number of ``kind`` at least ``minimum``; ConfigError if not."""
+    raw = env_value(env, name, default)
     try:
         value = kind(raw)
     except ValueError as exc:
@@ -67,15 +70,15 @@ class AnchorSettings:
         """From the variables in ``env`` (an environment, e.g. one made for the worker)."""
         chain_id = env.get("LEDGER_CHAIN_ID", "").strip()
         return cls(
-            rpc_url=_get(env, "LEDGER_CHAIN_RPC_URL"),
-            chain_id=_number(env, "LEDGER_CHAIN_ID", chain_id, int, 1) if chain_id else None,
+            rpc_url=env_value(env, "LEDGER_CHAIN_RPC_URL"),
+            chain_id=env_number(env, "LEDGER_CHAIN_ID", chain_id, int, 1) if chain_id else None,
             contract=env.get("LEDGER_ANCHOR_CONTRACT", "").strip() or None,
-            key_file=Path(_get(env, "LEDGER_ANCHOR_KEY_FILE")),
-            interval_seconds=_number(env, "LEDGER_ANCHOR_INTERVAL_SECONDS", "600", float, 0),
-            every_entries=_number(env, "LEDGER_ANCHOR_EVERY_ENTRIES", "1000", int, 1),
-            confirmations=_number(env, "LEDGER_ANCHOR_CONFIRMATIONS", "6", int, 1),
-            poll_seconds=_number(env, "LEDGER_ANCHOR_POLL_SECONDS", "2", float, 0.01),
-            data_dir=Path(_get(env, "LEDGER_DATA_DIR", "data")),
+            key_file=Path(env_value(env, "LEDGER_ANCHOR_KEY_FILE")),
+            interval_seconds=env_number(env, "LEDGER_ANCHOR_INTERVAL_SECONDS", "600", float, 0),
+            every_entries=env_number(env, "LEDGER_ANCHOR_EVERY_ENTRIES", "1000", int, 1),
+            confirmations=env_number(env, "LEDGER_ANCHOR_CONFIRMATIONS", "6", int, 1),
+            poll_seconds=env_number(env, "LEDGER_ANCHOR_POLL_SECONDS", "2", float, 0.01),
+            data_dir=Path(env_value(env, "LEDGER_DATA_DIR", "data")),
         )
 
     def contract_address(self) -> str:

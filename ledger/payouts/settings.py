@@ -31,31 +31,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from ledger.anchoring.config import ConfigError
+from ledger.anchoring.config import ConfigError, env_number, env_value
 from ledger.secretfiles import write_secret_file
 
 if TYPE_CHECKING:
     from ledger.config import Settings
 
 VAULT_RECORD_FILE = "payout_vault.json"
-
-
-def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
-    value = env.get(name, "").strip() or default
-    if value is None:
-        raise ConfigError(f"{name} is not set")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: str, kind: type, minimum: float) -> Any:
-    raw = _get(env, name, default)
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}")
-    return value
 
 
 # --- the data folder's record of the vault (development chain) ------------------------------
@@ -109,15 +91,15 @@ class PayoutSettings:
         """From the variables in ``env`` (an environment, e.g. one made for the worker)."""
         chain_id = env.get("LEDGER_CHAIN_ID", "").strip()
         return cls(
-            rpc_url=_get(env, "LEDGER_CHAIN_RPC_URL"),
-            chain_id=_number(env, "LEDGER_CHAIN_ID", chain_id, int, 1) if chain_id else None,
+            rpc_url=env_value(env, "LEDGER_CHAIN_RPC_URL"),
+            chain_id=env_number(env, "LEDGER_CHAIN_ID", chain_id, int, 1) if chain_id else None,
             vault=env.get("LEDGER_PAYOUT_VAULT", "").strip() or None,
-            key_file=Path(_get(env, "LEDGER_PAYOUT_KEY_FILE")),
-            signing_key_file=Path(_get(env, "LEDGER_PAYOUT_SIGNING_KEY_FILE")),
-            confirmations=_number(env, "LEDGER_PAYOUT_CONFIRMATIONS", "6", int, 1),
-            poll_seconds=_number(env, "LEDGER_PAYOUT_POLL_SECONDS", "5", float, 0.01),
-            retry_max_seconds=_number(env, "LEDGER_PAYOUT_RETRY_MAX_SECONDS", "300", float, 0),
-            data_dir=Path(_get(env, "LEDGER_DATA_DIR", "data")),
+            key_file=Path(env_value(env, "LEDGER_PAYOUT_KEY_FILE")),
+            signing_key_file=Path(env_value(env, "LEDGER_PAYOUT_SIGNING_KEY_FILE")),
+            confirmations=env_number(env, "LEDGER_PAYOUT_CONFIRMATIONS", "6", int, 1),
+            poll_seconds=env_number(env, "LEDGER_PAYOUT_POLL_SECONDS", "5", float, 0.01),
+            retry_max_seconds=env_number(env, "LEDGER_PAYOUT_RETRY_MAX_SECONDS", "300", float, 0),
+            data_dir=Path(env_value(env, "LEDGER_DATA_DIR", "data")),
         )
 
     def vault_address(self) -> str:
