@@ -17,7 +17,7 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -25,6 +25,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session
 
+from ledger.anchoring.contract import load_artifact
+from ledger.anchoring.devchain import DevChain
+from ledger.log import merkle
+from ledger.verify.rpc import PAID_TOPIC, TRANSFER_TOPIC, VAULT_LOG_ID_SELECTOR, JsonRpcChain
 from tests.support.browser import DESKTOP, PHONE, Visit, drop_bundle
 from tests.support.complaint_api import TX_HASH, Client, run_lifecycle, signed_step
 from tests.support.paths import ROOT
@@ -34,14 +38,19 @@ from tests.support.payout_scenarios import (
     PAYOUT_SCENARIOS,
     PAYOUT_TX,
     PAYOUT_VALID,
+    _vault_payout,
 )
 from tests.support.proof_scenarios import (
     LIMIT_BREAKS,
     PLAYBOOK_BREAKS,
     RECIPIENT,
     SCENARIOS,
+    TOKEN,
     VALID,
+    VAULT,
+    VAULT_TERMS,
 )
+from tests.support.token_transfers import token_transfer
 
 VECTORS = ROOT / "tests" / "vectors"
 # The block explorer the test app names for the dev chain (LEDGER_EXPLORER_TX_URLS).
@@ -49,9 +58,22 @@ EXPLORER = "https://explorer.example/tx/{tx}"
 
 
 @pytest.fixture
-def settings(settings):
-    """The app of these tests links transactions on chain 31337 to EXPLORER (GET /v1/chains)."""
-    return replace(settings, explorer_tx_urls={31337: EXPLORER})
+def settings(settings, request):
+    """The app of these tests links transactions on chain 31337 to EXPLORER (GET /v1/chains);
+    a test that asks for ``anvil`` has it as the service's chain node (else none)."""
+    changes: dict = {"explorer_tx_urls": {31337: EXPLORER}}
+    if "anvil" in request.fixturenames:
+        changes["chain_rpc_url"] = request.getfixturevalue("anvil").url
+    return replace(settings, **changes)
+
+
+@pytest.fixture
+def anvil(tmp_path) -> Iterator[DevChain]:
+    node = DevChain(log_file=tmp_path / "anvil.log").start()
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 def anchor_latest_checkpoint(ledger, state: str = "confirmed") -> dict:
@@ -941,8 +963,8 @@ def _drop_with_key(v: Visit, proof: dict, name: str) -> None:
 def test_a_vault_payout_is_verified_and_its_transaction_linked(visit, viewport: str) -> None:
     """A bundle of a vault payout: the summary shows the amount, the customer's address and
     the transaction, linked to the block explorer the service names for the chain; the payout
-    checks pass step by step; the page says the transaction itself is checked on chain by
-    the command-line verifier, and never fetches anything from the explorer."""
+    checks pass step by step; this service has no chain node, so the Paid event on chain is
+    not checked, saying so; the page never fetches anything from the explorer."""
     v = visit(locale="en-GB", viewport=PHONE if viewport == "phone" else DESKTOP)
     v.open()
     page = v.page
@@ -953,10 +975,13 @@ def test_a_vault_payout_is_verified_and_its_transaction_linked(visit, viewport: 
     payout = page.locator("li.check[data-check=payout]")
     # The offer's terms, the acceptance's commitment, the payment's (public, then its text).
     events = [item.get_attribute("data-event") for item in payout.locator("li.item").all()]
-    assert events == ["3", "4", "5", "5"]
+    assert events == ["3", "4", "5", "5", "5"]  # ... and its Paid event on chain
     expect(payout.locator("li.item[data-status=ok]")).to_have_count(4)
     expect(payout).to_contain_text("Vault payout")
     expect(payout).to_contain_text(f"Paid to {RECIPIENT}, transaction {PAYOUT_TX}.")
+    onchain = payout.locator("li.item[data-status=skip]")
+    expect(onchain).to_contain_text("Step 5: the vault's Paid event on chain")
+    expect(onchain).to_contain_text("this service has no chain node")
 
     summary = page.locator("#summary")
     expect(summary.locator(".payout[data-payout=ok]")).to_contain_text("25.50\u00a0USDC")
@@ -966,15 +991,18 @@ def test_a_vault_payout_is_verified_and_its_transaction_linked(visit, viewport: 
     href = EXPLORER.replace("{tx}", PAYOUT_TX)
     expect(link).to_have_attribute("href", href)
     expect(link).to_have_attribute("rel", "noopener noreferrer")
-    expect(page.locator("#payout-note")).to_contain_text(
-        "checked by the command-line verifier: ledger-verify-bundle --rpc"
-    )
+    expect(summary.locator(".payout-onchain[data-onchain=skip]")).to_be_visible()
+    expect(page.locator("#payout-note")).to_contain_text("this service's own chain node")
+    expect(page.locator("#payout-note code")).to_have_text("ledger-verify-bundle --rpc")
+    expect(page.locator("#verdict")).not_to_contain_text("receipt came from this service")
     paid = page.locator("#compensation [data-type=compensation_paid]")
     expect(paid.locator("a.explorer")).to_have_attribute("href", href)
     expect(paid).to_contain_text("0x" + "5a" * 20)  # the vault
     accepted = page.locator("#compensation [data-type=compensation_accepted]")
     expect(accepted).to_contain_text(RECIPIENT)
     assert len([r for r in v.requests if r.url.endswith("/v1/chains")]) == 1
+    asked = [r.url for r in v.requests if "/transactions/" in r.url]
+    assert asked == [f"{v.base_url}/v1/chains/31337/transactions/{PAYOUT_TX}"]  # same origin
     assert not [r for r in v.requests if "explorer.example" in r.url]
     if viewport == "phone":
         assert v.no_horizontal_scroll()
@@ -995,8 +1023,9 @@ def test_a_payout_to_another_address_fails_on_the_page(visit) -> None:
     assert v.verdict() == "fail"
     assert v.check_status("payout") == "fail"
     failed = page.locator("li.check[data-check=payout] li.item[data-status=fail]")
-    expect(failed).to_have_count(1)
+    expect(failed).to_have_count(1)  # the Paid event on chain is not looked for
     expect(failed).to_have_attribute("data-event", "5")
+    expect(page.locator("#summary .payout-onchain[data-onchain=skip]")).to_be_visible()
     assert v.check_status("commitments") == "ok" and v.check_status("rules") == "ok"
     expect(page.locator("li.check[data-check=payout]")).to_contain_text(
         "Поле recipient платежа не совпадает с принятым."
@@ -1013,10 +1042,240 @@ def test_a_payout_to_another_address_fails_on_the_page(visit) -> None:
     drop_bundle(page, "public.zip", _bundle(public, zipfile.ZIP_DEFLATED))
     assert v.verdict() == "ok"
     payout = page.locator("li.check[data-check=payout]")
-    expect(payout.locator("li.item[data-status=skip]")).to_have_count(3)
+    expect(payout.locator("li.item[data-status=skip]")).to_have_count(4)  # 3 texts, on chain
     expect(payout.locator("li.item[data-status=ok]")).to_have_count(1)  # the public commitment
     expect(page.locator("#summary .payout[data-payout=skip]")).to_be_visible()
     expect(page.locator("#payout-note")).to_contain_text("пакет доказательств")
+    assert v.errors == []
+
+
+# --- the vault's Paid event on chain, from this service's chain node -----------------------------
+
+RECEIPTS = "**/v1/chains/*/transactions/*"
+ZERO_ADDRESS = "0x" + "00" * 20
+BLOCK_HASH = "0x" + "77" * 32
+ONCHAIN_ITEM = 'li.check[data-check=payout] li.item:has-text("the vault\'s Paid event on chain")'
+
+
+def _word(value: int | str) -> str:
+    """One ABI word: an integer, or an address / 32-byte hash (0x-hex)."""
+    if isinstance(value, str):
+        return value.removeprefix("0x").lower().rjust(64, "0")
+    return f"{value:064x}"
+
+
+def _leaf_hash(item: dict) -> str:
+    return "0x" + merkle.leaf_hash(item["leaf"].encode()).hex()
+
+
+def _relayed(proof: dict, **change) -> dict:
+    """GET /v1/chains/31337/transactions/<tx>'s answer for the payout of ``proof`` as the
+    vault makes it: its Paid event (and the token's Transfer) in block 16 of 18. ``change``
+    alters one thing: a field of the event (vault, offer, accept, recipient, token, amount,
+    tree_size; "acceptance" for the acceptance's own index), the status, the hash of the
+    node's block at that height, or no Transfer."""
+    items = {e["type"]: e for e in proof["events"]}
+    accepted, body = items["compensation_accepted"], json.loads(items["compensation_paid"]["body"])
+    event = {
+        "vault": body["vault"],
+        "offer": _leaf_hash(items["compensation_offered"]),
+        "accept": _leaf_hash(accepted),
+        "recipient": body["recipient"],
+        "token": body.get("token") or ZERO_ADDRESS,
+        "amount": int(body["amount_base_units"]),
+        "tree_size": accepted["index"] + 2,
+    }
+    event |= {k: v for k, v in change.items() if k in event}
+    if event["tree_size"] == "acceptance":
+        event["tree_size"] = accepted["index"]  # a tree that ends just before it
+    paid = {
+        "address": event["vault"],
+        "topics": [PAID_TOPIC, event["offer"], event["accept"], "0x" + _word(event["recipient"])],
+        "data": "0x" + "".join(_word(event[k]) for k in ("token", "amount", "tree_size")),
+        "logIndex": "0x1",
+    }
+    logs = [paid]
+    if event["token"] != ZERO_ADDRESS and change.get("transfer", True):
+        moved = [TRANSFER_TOPIC, "0x" + _word(event["vault"]), "0x" + _word(event["recipient"])]
+        logs.insert(0, {"address": event["token"], "topics": moved,
+                        "data": "0x" + _word(event["amount"]), "logIndex": "0x0"})  # fmt: skip
+    tx = body["tx_hash"]
+    receipt = {"transactionHash": tx, "status": change.get("status", "0x1"), "blockNumber": "0x10",
+               "blockHash": BLOCK_HASH, "to": body["vault"], "logs": logs}  # fmt: skip
+    at_height = change.get("block_hash_at_height", BLOCK_HASH)
+    return {"chain_id": 31337, "tx_hash": tx, "receipt": receipt, "latest_block": "0x12",
+            "block_hash_at_height": at_height}  # fmt: skip
+
+
+class _Relayed:
+    """A chain reader answering what the service relayed, for ledger/verify/onchain.py's own
+    verdict on the same receipt (the vault's code and its reads are the real vault's)."""
+
+    def __init__(self, answer: dict | None, origin: str) -> None:
+        self.answer, self.origin = answer, origin
+
+    def chain_id(self) -> int:
+        return 31337
+
+    def block_number(self) -> int:
+        return int(self.answer["latest_block"], 16) if self.answer else 0
+
+    def block_hash(self, number: int) -> str | None:
+        return self.answer["block_hash_at_height"] if self.answer else None
+
+    def receipt(self, tx_hash: str) -> dict | None:
+        return self.answer["receipt"] if self.answer else None
+
+    def transaction(self, tx_hash: str) -> dict | None:
+        return None
+
+    def code(self, address: str) -> bytes:
+        return bytes.fromhex(load_artifact("CompensationVault").deployed_bytecode[2:])
+
+    def eth_call(self, to: str, data: str) -> bytes:
+        if data == "0x" + VAULT_LOG_ID_SELECTOR:
+            return hashlib.sha256(self.origin.encode()).digest()
+        return bytes(32)  # anchor(): the proofs here name no anchor contract
+
+
+def _python_verdict(proof: dict, reader) -> str:
+    """What ``ledger-verify-bundle --rpc`` says of the proof's vault payout through ``reader``
+    (one confirmation, as on the dev chain): ok only when every vault check passed."""
+    from ledger.verify.onchain import check_vault_payout
+    from ledger.verify.report import Report
+
+    report = Report()
+    paid = next(e for e in proof["events"] if e["type"] == "compensation_paid")
+    check_vault_payout(report, proof, paid, json.loads(paid["body"]), [reader], 1)
+    return "ok" if report.checks and all(c.status == "ok" for c in report.checks) else "fail"
+
+
+# name: (scenario, change; None: the node knows no such transaction, the status, the text)
+ONCHAIN_CASES = {
+    "paid": ("payout_in_a_token", {}, "ok", f"Transaction {PAYOUT_TX} succeeded in block 16, "
+             "3 confirmations (at least 1 needed); the vault's Paid event pays the offer of "
+             f"step 3 and the acceptance of step 4: 25500000 base units of token {TOKEN} to "
+             f"{RECIPIENT}"),
+    "paid_in_the_native_coin": ("payout_in_the_native_coin", {}, "ok",
+                                "15000000000000000 base units of the chain's native coin"),
+    "another_recipient": ("payout_in_a_token", {"recipient": OTHER_ADDRESS}, "fail",
+                          f"The Paid event pays 25500000 base units of {TOKEN} to "
+                          f"{OTHER_ADDRESS}; the log authorises 25500000 of {TOKEN} to "
+                          f"{RECIPIENT}."),
+    "another_amount": ("payout_in_a_token", {"amount": 1}, "fail", "pays 1 base units"),
+    "another_token": ("payout_in_a_token", {"token": "0x" + "71" * 20}, "fail",
+                      "the log authorises 25500000 of " + TOKEN),
+    "another_acceptance": ("payout_in_a_token", {"accept": "0x" + "ee" * 32}, "fail",
+                           "pays another acceptance than the one of step 4"),
+    "a_tree_without_the_acceptance": ("payout_in_a_token", {"tree_size": "acceptance"}, "fail",
+                                      "does not contain the acceptance"),
+    "another_vault": ("payout_in_a_token", {"vault": "0x" + "5b" * 20}, "fail",
+                      f"holds no Paid event of vault {VAULT} for the offer of step 3"),
+    "reverted": ("payout_in_a_token", {"status": "0x0"}, "fail", f"Transaction {PAYOUT_TX} "
+                 "reverted"),
+    "reorganised_away": ("payout_in_a_token", {"block_hash_at_height": "0x" + "78" * 32},
+                         "fail", "has 0 confirmations on the node's chain; at least 1"),
+    "no_token_transfer": ("payout_in_a_token", {"transfer": False}, "fail",
+                          f"holds no Transfer of 25500000 base units of token {TOKEN}"),
+    "unknown_to_the_node": ("payout_in_a_token", None, "fail",
+                            f"knows no mined transaction {PAYOUT_TX} on chain 31337"),
+}  # fmt: skip
+
+
+def test_a_payouts_paid_event_is_checked_on_chain_as_the_command_line_does(visit) -> None:
+    """The service relays each receipt (intercepted here); the page checks the vault's Paid
+    event in it against the log: the right event passes, and each single thing changed (the
+    recipient, amount, token, acceptance, tree size, vault, status, a reorganised block, a
+    missing token transfer, an unknown transaction) fails the check, with its reason, and
+    the verdict; ledger/verify/onchain.py judges every receipt alike."""
+    signer = _scenario_signer()
+    proofs = {name: PAYOUT_SCENARIOS[name](signer) for name in ("payout_in_a_token",
+              "payout_in_the_native_coin")}  # fmt: skip
+    v = visit(locale="en-GB")
+    v.open()
+    page = v.page
+    current: dict = {}
+
+    def relay(route) -> None:
+        if current["answer"] is None:
+            problem = {"type": "/problems/not-found", "title": "No such resource",
+                       "status": 404, "code": "TX_NOT_FOUND"}  # fmt: skip
+            route.fulfill(status=404, content_type="application/problem+json",
+                          body=json.dumps(problem))  # fmt: skip
+        else:
+            route.fulfill(status=200, content_type="application/json",
+                          body=json.dumps(current["answer"]))  # fmt: skip
+
+    page.route(RECEIPTS, relay)
+    page.click("#key-paste-box summary")
+    page.fill("#key-paste", proofs["payout_in_a_token"]["verifier_key"])
+    page.click("#key-use")
+    for name, (scenario, change, status, text) in ONCHAIN_CASES.items():
+        proof = proofs[scenario]
+        answer = None if change is None else _relayed(proof, **change)
+        current["answer"] = answer
+        assert _python_verdict(proof, _Relayed(answer, proof["log"])) == status, name
+        drop_bundle(page, f"{name}.zip", _bundle(proof, zipfile.ZIP_DEFLATED))
+        assert v.verdict() == status, name
+        assert v.check_status("payout") == status, name
+        item = page.locator(ONCHAIN_ITEM)
+        expect(item).to_have_attribute("data-status", status)
+        expect(item).to_have_attribute("data-event", "5")
+        expect(item).to_contain_text(text)
+        summary = page.locator("#summary")
+        expect(summary.locator(f".payout-onchain[data-onchain={status}]")).to_be_visible()
+        expect(summary.locator(f".payout[data-payout={status}]")).to_be_visible()
+        # The receipt is this service's word: the page says so, and how to check it alone.
+        expect(page.locator("#verdict .caveats")).to_contain_text(
+            "receipt came from this service's chain node; run ledger-verify-bundle --rpc"
+        )
+        if name in ("paid", "another_recipient"):
+            v.screenshot(f"payout-onchain-{name.replace('_', '-')}-en-desktop")
+    assert len([r for r in v.requests if "/transactions/" in r.url]) == len(ONCHAIN_CASES)
+    assert v.errors == []
+
+
+def test_a_payout_naming_another_contracts_transaction_fails_on_chain(visit, anvil) -> None:
+    """The service's own chain node (anvil) relays the receipts: a payment whose transaction
+    is a token transfer of another contract has no Paid event of the vault, and fails, in the
+    reader's language; a transaction the node does not know fails too; a payout on a chain
+    this node is not on is not checked, saying so."""
+    signer = _scenario_signer()
+    _, tx = token_transfer(anvil.url)
+    other = _vault_payout(paid={"tx_hash": tx})(signer)
+    assert _python_verdict(other, JsonRpcChain(anvil.url)) == "fail"
+    v = visit(locale="pt-PT")
+    v.open()
+    page = v.page
+    _drop_with_key(v, other, "another-contract.zip")
+    assert v.verdict() == "fail"
+    assert v.check_status("payout") == "fail"
+    payout = page.locator("li.check[data-check=payout]")
+    expect(payout.locator("li.item[data-status=ok]")).to_have_count(4)  # the log agrees
+    failed = payout.locator("li.item[data-status=fail]")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text("Passo 5: o evento Paid do cofre na cadeia")
+    expect(failed).to_contain_text(
+        f"A transação não contém nenhum evento Paid do cofre {VAULT} para a oferta do passo 3."
+    )
+    expect(page.locator("#summary .payout-onchain[data-onchain=fail]")).to_be_visible()
+    expect(page.locator("#payout-note")).to_contain_text("nó de cadeia deste próprio serviço")
+    v.screenshot("payout-onchain-another-contract-pt-desktop")
+
+    unknown = _vault_payout()(signer)  # PAYOUT_TX: never sent to this node
+    drop_bundle(page, "unknown.zip", _bundle(unknown, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "fail"
+    expect(page.locator(ONCHAIN_ITEM.replace("the vault's Paid event on chain",
+                                             "o evento Paid do cofre na cadeia"))).to_contain_text(
+        f"não conhece nenhuma transação minerada {PAYOUT_TX} na cadeia 31337"
+    )  # fmt: skip
+
+    elsewhere = _vault_payout(terms={**VAULT_TERMS, "chain_id": 1})(signer)
+    drop_bundle(page, "chain-1.zip", _bundle(elsewhere, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "ok"
+    skipped = payout.locator("li.item[data-status=skip]")
+    expect(skipped).to_contain_text("o nó de cadeia deste serviço não está na cadeia 1")
+    expect(page.locator("#summary .payout-onchain[data-onchain=skip]")).to_be_visible()
     assert v.errors == []
 
 

@@ -112,9 +112,12 @@ def payout_worker_pid(run: Run) -> int:
     raise AssertionError("no payout worker among run.py's children")
 
 
-def _the_page_shows_the_payout_verified(chromium: str, api: str, ref: str, secret: str) -> None:
+def _the_page_shows_the_payout_verified(
+    chromium: str, api: str, ref: str, secret: str, tx_hash: str
+) -> None:
     """The customer opens /verify on the running server (Debian's Chromium): every check of
-    the complaint, the vault payout's among them, is verified in their browser."""
+    the complaint, the vault payout's among them, is verified in their browser, and so is the
+    vault's Paid event, in the receipt the service's chain node (anvil) relays."""
     from playwright.sync_api import expect, sync_playwright
 
     from tests.support.browser import CHROMIUM_ARGS, PHONE, Visit
@@ -129,6 +132,19 @@ def _the_page_shows_the_payout_verified(chromium: str, api: str, ref: str, secre
                 assert v.verdict() == "ok"
                 assert v.check_status("payout") == "ok"
                 expect(v.page.locator("#summary")).to_contain_text("25.50")
+                onchain = v.page.locator("li.check[data-check=payout] li.item").filter(
+                    has_text="the vault's Paid event on chain"
+                )
+                expect(onchain).to_have_attribute("data-status", "ok")
+                expect(onchain).to_contain_text(f"Transaction {tx_hash} succeeded in block")
+                expect(onchain).to_contain_text("Receipt from this service's chain node.")
+                summary = v.page.locator("#summary")
+                expect(summary.locator(".payout-onchain[data-onchain=ok]")).to_be_visible()
+                expect(v.page.locator("#verdict .caveats")).to_contain_text(
+                    "receipt came from this service's chain node"
+                )
+                asked = [r.url for r in v.requests if "/transactions/" in r.url]
+                assert asked == [f"{api}/v1/chains/{CHAIN_ID}/transactions/{tx_hash}"]
                 v.screenshot(f"e2e-vault-payout-en-{name}")
                 assert v.errors == []
                 v.close()
@@ -179,7 +195,9 @@ def test_a_vault_payout_over_http_on_anvil_verifies_and_survives_a_killed_worker
         assert report.ok, report.failures
         assert [c.status for c in report.checks if c.category == "payout"] == ["ok"] * 4
 
-        _the_page_shows_the_payout_verified(chromium_path, api, ref, secret)
+        _the_page_shows_the_payout_verified(
+            chromium_path, api, ref, secret, paid["body"]["tx_hash"]
+        )
 
         first.wait("the payment anchored", ledger.anchored_all, TIMEOUT)
         rpc_call(rpc, "anvil_mine", ["0x2"])  # confirmations for the verifier

@@ -6,10 +6,19 @@
 // payout is the commitment of those terms, the customer's address and that offer; the
 // payment names that commitment; the payment's text pays those terms to that address, with
 // a transaction hash. Texts are used only when they opened their commitment and were not
-// erased. The transaction itself (the vault's Paid event) is checked on chain by the
-// command-line verifier (ledger-verify-bundle --rpc), never from this page.
+// erased.
+//
+// Then, when the caller gives a way to get receipts (the page: this service's
+// GET /v1/chains/<id>/transactions/<tx>, relaying its own chain node), a fifth check, "Step N:
+// the vault's Paid event on chain", the receipt judged as ledger/verify/onchain.py judges it
+// for ledger-verify-bundle --rpc: the transaction succeeded, its block is canonical with
+// enough confirmations, and the vault's Paid event pays the offer and the acceptance on the
+// log, against a tree that holds the acceptance, the recipient, token and amount the log
+// authorises (with the token's Transfer to the recipient). The receipt is this service's word
+// for what the chain holds: --rpc with one's own node is the independent check.
 
 import { concat, hexencode, sha256 } from "./bytes.js";
+import { isObject } from "./json.js";
 import { msg } from "./report.js";
 
 const CATEGORY = "payout";
@@ -20,6 +29,22 @@ const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 const UINT256_END = 1n << 256n;
 // Compared one by one, in this order; the first that differs is reported.
 const PAID_FIELDS = ["chain_id", "vault", "token", "amount_base_units", "recipient"];
+// keccak256 of "Paid(bytes32,bytes32,address,address,uint256,uint64)", the vault's payout
+// event (offerLeafHash, acceptLeafHash, recipient indexed; token, amount, treeSize in the
+// data), and of "Transfer(address,address,uint256)", the ERC-20 transfer; WebCrypto has no
+// keccak, so they are constants, checked against the contracts' ABI by
+// tests/api/test_chain_receipts_api.py.
+export const PAID_TOPIC = "0x60ad3f4fe770b1021b5046e6e9ecef79ba4653e2fe9699a9730621034ec1ac5d";
+export const TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+// Confirmations the payout's block needs: the command line's default (onchain.py's
+// DEFAULT_CONFIRMATIONS), but one on the development chain, where the run command's anvil
+// mines a block per transaction and a second block may never come.
+export const DEFAULT_CONFIRMATIONS = 6;
+export const DEV_CHAIN_ID = 31337;
+export const confirmationsFor = (chain) => (chain === DEV_CHAIN_ID ? 1 : DEFAULT_CONFIRMATIONS);
+const QUANTITY = /^0x[0-9a-fA-F]{1,64}$/;
+const WORD = /^0x[0-9a-fA-F]{64}$/;
+const DATA = /^0x([0-9a-fA-F]{2})*$/;
 
 const address = (v) => (typeof v === "string" && ADDRESS.test(v) ? v.toLowerCase() : null);
 const chainId = (v) => (Number.isSafeInteger(v) && v >= 0 ? v : null);
@@ -79,10 +104,16 @@ function last(events, before, type) {
 /**
  * Add the payout checks of every vault payment among ``events`` (proof.js's events, in
  * chain order) to ``report``; nothing unless every step is proven to be in the log.
- * Returns what the page shows of each payout: {seq, pos, status, public, recipient, txHash,
- * chainId, token} (the last four null when no verified text gives them).
+ * ``receipts(chainId, txHash)``, when given, gets a transaction's receipt for the on-chain
+ * check: it resolves to {answer} (GET /v1/chains/<id>/transactions/<tx>'s JSON), {missing}
+ * (the node knows no such transaction) or {skip: "no_node" | "other_chain" | "unreachable"}
+ * (no receipt to be had, the check is not made).
+ * Returns what the page shows of each payout: {seq, pos, status, onchain, public, recipient,
+ * txHash, chainId, token} (the last four null when no verified text gives them; ``onchain``
+ * the on-chain check's status, null without ``receipts``; ``status`` is the offline checks',
+ * failed when the on-chain check failed).
  */
-export async function checkPayouts(report, events) {
+export async function checkPayouts(report, events, { receipts = null } = {}) {
   if (!events.length || events.some((ev) => !ev.env || ev.marks.inclusion !== "ok")) return [];
   const erasures = events.filter((ev) => ev.env.type === "erased");
   const erased = new Set(erasures.map((ev) => ev.env.public.erases));
@@ -91,17 +122,22 @@ export async function checkPayouts(report, events) {
   for (const [i, ev] of events.entries()) {
     if (ev.env.type !== "compensation_paid" || !("payout" in ev.env.public)) continue;
     const start = report.checks.length;
-    const shown = await checkPayment(report, events, i, text);
+    const { claim, ...shown } = await checkPayment(report, events, i, text);
     const statuses = report.checks.slice(start).map((c) => c.status);
-    const status = statuses.includes("fail") ? "fail" : statuses.includes("skip") ? "skip" : "ok";
-    payouts.push({ seq: ev.seq, pos: ev.pos, status, public: ev.env.public, ...shown });
+    let status = statuses.includes("fail") ? "fail" : statuses.includes("skip") ? "skip" : "ok";
+    let onchain = null;
+    if (receipts) {
+      onchain = await checkOnChain(report, ev, status === "ok" ? claim : null, status, receipts);
+      if (onchain === "fail") status = "fail";
+    }
+    payouts.push({ seq: ev.seq, pos: ev.pos, status, onchain, public: ev.env.public, ...shown });
   }
   return payouts;
 }
 
 async function checkPayment(report, events, p, text) {
   const paid = events[p];
-  const shown = { recipient: null, txHash: null, chainId: null, token: null };
+  const shown = { recipient: null, txHash: null, chainId: null, token: null, claim: null };
   const add = (status, label, detail, ev) =>
     report.add(CATEGORY, status, label, detail, { event: ev.pos });
   const accepted = last(events, p, "compensation_accepted");
@@ -174,7 +210,179 @@ async function checkPayment(report, events, p, text) {
     else {
       add("ok", label, msg("detail.payout_paid", { recipient, tx }), paid);
       Object.assign(shown, { recipient, txHash: tx, chainId: terms.chain_id, token: terms.token });
+      // What the vault's Paid event must show, all of it verified against the log above.
+      const logIndex = paidText.paid_event_log_index;
+      shown.claim = {
+        ...terms,
+        recipient,
+        tx: tx.toLowerCase(),
+        offerHash: hexencode(offer.hash),
+        acceptHash: hexencode(accepted.hash),
+        offerSeq: offer.seq,
+        acceptSeq: accepted.seq,
+        acceptIndex: accepted.index,
+        logIndex: Number.isSafeInteger(logIndex) ? logIndex : null,
+      };
     }
   }
   return shown;
+}
+
+// --- the vault's Paid event on chain -----------------------------------------------------------
+
+const lower = (v) => (typeof v === "string" ? v.toLowerCase() : null);
+const quantity = (v) => (typeof v === "string" && QUANTITY.test(v) ? BigInt(v) : null);
+const topicsOf = (entry) =>
+  Array.isArray(entry.topics) && entry.topics.every((t) => typeof t === "string" && WORD.test(t))
+    ? entry.topics.map((t) => t.toLowerCase())
+    : null;
+
+/** The Paid events ``vault`` emitted among ``logs``, decoded (onchain._paid_events). */
+function paidEvents(logs, vault) {
+  const out = [];
+  for (const entry of logs) {
+    if (!isObject(entry) || lower(entry.address) !== vault) continue;
+    const topics = topicsOf(entry);
+    if (!topics || topics[0] !== PAID_TOPIC) continue;
+    const data = typeof entry.data === "string" && DATA.test(entry.data) ? entry.data : "";
+    if (topics.length !== 4 || data.length < 2 + 3 * 64) continue;
+    const word = (i) => "0x" + data.slice(2 + 64 * i, 2 + 64 * (i + 1)).toLowerCase();
+    out.push({
+      offer: topics[1].slice(2),
+      accept: topics[2].slice(2),
+      recipient: "0x" + topics[3].slice(-40),
+      token: "0x" + word(0).slice(-40),
+      amount: BigInt(word(1)),
+      treeSize: BigInt(word(2)),
+      logIndex: quantity(entry.logIndex) ?? 0n,
+    });
+  }
+  return out;
+}
+
+/** Whether ``token`` emitted Transfer(_, recipient, amount) among ``logs`` (onchain._transfers). */
+function transferred(logs, token, recipient, amount) {
+  const to = "0x" + recipient.slice(2).padStart(64, "0");
+  return logs.some((entry) => {
+    if (!isObject(entry) || lower(entry.address) !== token) return false;
+    const topics = topicsOf(entry);
+    const data = typeof entry.data === "string" && DATA.test(entry.data) ? entry.data : "0x";
+    return (
+      topics?.length === 3 &&
+      topics[0] === TRANSFER_TOPIC &&
+      topics[2] === to &&
+      BigInt(data === "0x" ? "0" : data) === amount
+    );
+  });
+}
+
+/** The receipt against what the log authorises: the message that explains the verdict. */
+function judgeReceipt(answer, claim) {
+  const fail = (key, params = {}) => ({ ok: false, detail: msg(`err.${key}`, params) });
+  const r = isObject(answer) && isObject(answer.receipt) ? answer.receipt : null;
+  const status = r && quantity(r.status);
+  const block = r && quantity(r.blockNumber);
+  const latest = r && quantity(answer.latest_block);
+  const wellFormed =
+    r &&
+    answer.chain_id === claim.chain_id &&
+    lower(answer.tx_hash) === claim.tx &&
+    lower(r.transactionHash) === claim.tx &&
+    status !== null &&
+    block !== null &&
+    latest !== null &&
+    typeof r.blockHash === "string" &&
+    Array.isArray(r.logs);
+  if (!wellFormed) return fail("payout_onchain_answer");
+  const tx = claim.tx;
+  if (status !== 1n) return fail("payout_onchain_reverted", { tx });
+  // Confirmations count only for the node's canonical block at that height (a reorg: none).
+  const canonical = lower(answer.block_hash_at_height) === lower(r.blockHash);
+  const n = canonical && latest >= block ? latest - block + 1n : 0n;
+  const need = confirmationsFor(claim.chain_id);
+  if (n < BigInt(need))
+    return fail("payout_onchain_confirmations", { tx, n: String(n), need, block: String(block) });
+
+  const vault = claim.vault;
+  const paid = paidEvents(r.logs, vault).filter((e) => e.offer === claim.offerHash);
+  if (!paid.length) return fail("payout_onchain_no_event", { vault, offer: claim.offerSeq });
+  const e = paid[0];
+  if (e.accept !== claim.acceptHash)
+    return fail("payout_onchain_acceptance", { accepted: claim.acceptSeq });
+  if (Number.isSafeInteger(claim.acceptIndex) && e.treeSize <= BigInt(claim.acceptIndex)) {
+    const params = { size: String(e.treeSize), index: claim.acceptIndex };
+    return fail("payout_onchain_tree_size", params);
+  }
+  if (claim.logIndex !== null && BigInt(claim.logIndex) !== e.logIndex) {
+    return fail("payout_onchain_log_index", {
+      recorded: claim.logIndex,
+      index: String(e.logIndex),
+    });
+  }
+  const amount = BigInt(claim.amount_base_units);
+  if (e.recipient !== claim.recipient || e.token !== claim.token || e.amount !== amount) {
+    return fail("payout_onchain_paid", {
+      amount: String(e.amount),
+      token: e.token,
+      recipient: e.recipient,
+      want_amount: claim.amount_base_units,
+      want_token: claim.token,
+      want_recipient: claim.recipient,
+    });
+  }
+  if (claim.token !== ZERO_ADDRESS && !transferred(r.logs, claim.token, claim.recipient, amount)) {
+    const { token, recipient } = claim;
+    return fail("payout_onchain_no_transfer", { amount: String(amount), token, recipient });
+  }
+  const params = {
+    tx,
+    block: String(block),
+    n: String(n),
+    need,
+    offer: claim.offerSeq,
+    accepted: claim.acceptSeq,
+    amount: String(e.amount),
+    token: e.token,
+    recipient: e.recipient,
+    size: String(e.treeSize),
+  };
+  const key = e.token === ZERO_ADDRESS ? "payout_onchain_native" : "payout_onchain_token";
+  return { ok: true, detail: msg(`detail.${key}`, params) };
+}
+
+/**
+ * The on-chain check of one payment: skipped unless its offline checks passed (``claim``),
+ * or when no receipt can be had; else the receipt judged. Returns its status.
+ */
+async function checkOnChain(report, paid, claim, offline, receipts) {
+  const label = msg("item.payout_onchain", { seq: paid.seq });
+  const add = (status, detail) => {
+    report.add(CATEGORY, status, label, detail, { event: paid.pos });
+    return status;
+  };
+  if (!claim) {
+    const why = offline === "fail" ? "payout_onchain_after_failure" : "payout_onchain_unchecked";
+    return add("skip", msg(`detail.${why}`));
+  }
+  let got;
+  try {
+    got = await receipts(claim.chain_id, claim.tx);
+  } catch {
+    got = { skip: "unreachable" };
+  }
+  if (!isObject(got)) got = { skip: "unreachable" };
+  if (got.skip) {
+    return add("skip", msg(`detail.payout_onchain_${got.skip}`, { chain: claim.chain_id }));
+  }
+  if (got.missing) {
+    const params = { tx: claim.tx, chain: claim.chain_id };
+    return add("fail", msg("err.payout_onchain_not_found", params));
+  }
+  let verdict;
+  try {
+    verdict = judgeReceipt(got.answer, claim);
+  } catch {
+    verdict = { ok: false, detail: msg("err.payout_onchain_answer") }; // never an exception
+  }
+  return add(verdict.ok ? "ok" : "fail", verdict.detail);
 }

@@ -5,8 +5,9 @@
 // signed-note checkpoint, RFC 9162 inclusion and consistency proofs, the RFC 8785 event
 // envelopes, the per-complaint hash chain and state machine, salted commitments, officer keys
 // (log entries) and Ed25519 body signatures with their authority at signing time, and the
-// blockchain anchor record; a vault payout against its offer, acceptance and payment
-// (payout.js). Every check goes in the report; nothing here throws for bad input.
+// blockchain anchor record; a vault payout against its offer, acceptance and payment, and,
+// given a way to get receipts, its Paid event on chain (payout.js). Every check goes in the
+// report; nothing here throws for bad input.
 
 import { verifyAnchor } from "./anchor.js";
 import { concat, hexdecode, hexencode, sha256, utf8 } from "./bytes.js";
@@ -57,15 +58,17 @@ async function included(report, cat, label, item, cp, extra) {
 
 /**
  * Verify a complaint proof. ``vkeyText`` is the log's verifier key; ``expectedReference`` is
- * what the customer typed (optional). Never throws for bad input: failures go in the report.
- * Returns what the page shows: ``report`` (a Report), its ``categories`` and verdict ``ok``,
- * the ``events`` with their marks, ``officerKeys``, ``state``, ``checkpoint``, ``anchor``,
- * ``payouts`` (payout.js).
+ * what the customer typed (optional). ``receipts``: how to get a payout transaction's
+ * receipt (payout.js's checkPayouts; the page asks this service's chain node); without it
+ * no on-chain check is made, as in the Python proof verifier. Never throws for bad input:
+ * failures go in the report. Returns what the page shows: ``report`` (a Report), its
+ * ``categories`` and verdict ``ok``, the ``events`` with their marks, ``officerKeys``,
+ * ``state``, ``checkpoint``, ``anchor``, ``payouts`` (payout.js).
  */
 export async function verifyProof(
   proof,
   vkeyText,
-  { expectedReference = null, serverStatus = null } = {},
+  { expectedReference = null, serverStatus = null, receipts = null } = {},
 ) {
   if (!rulesLoaded()) await loadRules();
   await loadMessages("en"); // for report.toJSON(); fetched once
@@ -399,8 +402,8 @@ export async function verifyProof(
     }
   }
 
-  // 7. A vault payout against the offer, acceptance and payment it carries out.
-  result.payouts = await checkPayouts(report, result.events);
+  // 7. A vault payout against the offer, acceptance and payment it carries out (and on chain).
+  result.payouts = await checkPayouts(report, result.events, { receipts });
 
   // 8. The blockchain anchor.
   result.anchor = await verifyAnchor(report, proof.anchor, cp, verifier);

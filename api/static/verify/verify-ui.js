@@ -248,6 +248,38 @@ async function loadExplorers() {
   }
 }
 
+/** A payout transaction's receipt from this service's chain node (GET
+ * /v1/chains/<id>/transactions/<tx>), for payout.js to judge; same origin, no credentials.
+ * The service's problems are told apart by their code; anything else (the network, a rate
+ * limit, an answer that is not JSON) leaves the check not made. */
+async function fetchReceipt(chainId, tx) {
+  const path = `${encodeURIComponent(chainId)}/transactions/${encodeURIComponent(tx)}`;
+  const opts = {
+    headers: { Accept: "application/json" },
+    credentials: "omit",
+    cache: "no-store",
+    referrerPolicy: "no-referrer",
+  };
+  let resp;
+  try {
+    resp = await fetch(`${API}/v1/chains/${path}`, opts);
+  } catch {
+    return { skip: "unreachable" };
+  }
+  let body;
+  try {
+    body = await resp.json();
+  } catch {
+    return { skip: "unreachable" };
+  }
+  if (resp.ok) return { answer: body };
+  const code = body?.code;
+  if (resp.status === 404 && code === "TX_NOT_FOUND") return { missing: true };
+  if (resp.status === 404 && code === "CHAIN_NOT_SERVED") return { skip: "other_chain" };
+  if (resp.status === 503 && code === "NO_CHAIN_NODE") return { skip: "no_node" };
+  return { skip: "unreachable" };
+}
+
 async function loadServerKey() {
   try {
     const resp = await fetch(`${API}/v1/log/keys`, { credentials: "omit", cache: "no-store" });
@@ -385,6 +417,7 @@ async function runVerification() {
   page.result = await core.verifyProof(proof, key ? key.text : "", {
     expectedReference,
     serverStatus: server && typeof server.status === "string" ? server.status : null,
+    receipts: fetchReceipt,
   });
   showProgress("");
   renderResults();
@@ -478,6 +511,9 @@ function renderVerdict(r) {
   else if (r.anchor.state === "pending") caveats.push(t("caveat.anchor_pending"));
   if (page.keyUsed?.origin === "server") caveats.push(t("caveat.key_server"));
   if (page.keyUsed?.origin === "proof") caveats.push(t("caveat.key_proof"));
+  // A Paid event judged from a receipt this service relayed: as far as its node is honest.
+  if ((r.payouts || []).some((p) => p.onchain === "ok" || p.onchain === "fail"))
+    caveats.push(t("caveat.payout_receipt_server"));
   if (caveats.length) {
     box.lastChild.append(
       el("p", { class: "caveats-title", text: t("caveat.title") }),
@@ -546,6 +582,14 @@ function renderSummary(r) {
     rows.push([t("field.payout"), shown]);
     if (payout.recipient) rows.push([t("field.recipient"), code(payout.recipient)]);
     if (payout.txHash) rows.push([t("field.payout_tx"), txLink(payout.chainId, payout.txHash)]);
+    if (payout.onchain) {
+      const onchain = el(
+        "span",
+        { class: "payout-onchain", "data-onchain": payout.onchain, "data-seq": payout.seq },
+        mark(payout.onchain),
+      );
+      rows.push([t("field.payout_onchain"), onchain]);
+    }
   }
   const anchor = r.anchor
     ? t("ui.anchor_short", { state: r.anchor.state, n: r.anchor.confirmations ?? 0 })
