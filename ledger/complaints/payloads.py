@@ -295,7 +295,7 @@ _unit = pattern(ASSET, "an ISO 4217 currency or an asset symbol such as 'EUR' or
 )
 def unit_amounts(value: Any, path: str) -> None:
     """Unit -> positive amount. Described as an object with its ``keys`` and ``values``: the
-    browser checks each member in code (payloads.js), as the rulebook has no map kind."""
+    browser verifier checks each member in its own code, as the rulebook has no map kind."""
     if not isinstance(value, dict):
         _fail(path, "must be a JSON object", "NOT_AN_OBJECT")
     if len(value) > MAX_LIMIT_UNITS:
