@@ -363,12 +363,19 @@ def _decisions(events: _Events, full: FullTexts) -> Section:
                         full.clip(leaf, "finding", b.get("finding", "(body not disclosed)")),
                     ),
                     ("Remedy", full.clip(leaf, "remedy", remedy)),
-                    ("Signed by officer key", p["signature"]["key_id"]),
+                    ("Signed by officer key", _signers(p)),
                 ),
                 (1, 3),
             )
         )
     return Section("Decision and reasons", decisions or ["No decision was recorded."])
+
+
+def _signers(public: Mapping[str, Any]) -> str:
+    """The key that signed a step, and the second officer's when it was co-signed."""
+    signer = public.get("signature", {}).get("key_id", "")
+    cosigner = public.get("cosignature", {}).get("key_id")
+    return f"{signer}, co-signed by {cosigner}" if cosigner else signer
 
 
 def _compensation(events: _Events, full: FullTexts) -> Section:
@@ -379,14 +386,14 @@ def _compensation(events: _Events, full: FullTexts) -> Section:
         fields = body or leaf["public"]
         b = body or {}
         details = []
-        for name in ("payment_reference", "tx_hash", "recipient", "chain_id", "token"):
+        for name in ("payment_reference", "tx_hash", "recipient", "chain_id", "vault", "token"):
             if b.get(name) is not None:
                 details.append(f"{name.replace('_', ' ')} {b[name]}")
         if b.get("amount_base_units") is not None:
             details.append(f"{b['amount_base_units']} base units ({b.get('decimals')} decimals)")
         if leaf["public"].get("reason"):
             details.append(f"reason {leaf['public']['reason']}")
-        signer = leaf["public"].get("signature", {}).get("key_id", "")
+        signer = _signers(leaf["public"])
         rows.append(
             (
                 str(leaf["seq"]),

@@ -3,6 +3,8 @@ confirmations, handler targets, incidents and kinds of redress, in words a lawye
 
 from __future__ import annotations
 
+import json
+
 from ledger.evidence.report import LABELS, report_sections
 from ledger.log.note import Signer
 from tests.support.proof_scenarios import SCENARIOS
@@ -29,3 +31,17 @@ def test_the_report_words_every_playbook_step() -> None:
     assert "discount worth" in lapsed
     security = _text(SCENARIOS["playbook_security_question"](signer))
     assert LABELS["target_set"] in security and "limit" in security
+
+
+def test_the_report_names_the_cosigner_and_the_vault() -> None:
+    from tests.support.proof_scenarios import SCENARIOS as ALL
+
+    signer = Signer.generate("scenarios.ledger.example/log")
+    proof = ALL["limits_dual_signed"](signer)
+    cosigner = next(
+        json.loads(e["leaf"])["public"]["cosignature"]["key_id"]
+        for e in proof["events"]
+        if "cosignature" in json.loads(e["leaf"])["public"]
+    )
+    assert f"co-signed by {cosigner}" in _text(proof)
+    assert "vault 0x" in _text(ALL["vault_paid_by_the_worker"](signer))
