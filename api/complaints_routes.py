@@ -37,7 +37,7 @@ from ledger.casework.letters import LETTERS
 from ledger.casework.proof_document import collect_proof
 from ledger.casework.reads import IDENTITY_NOT_VERIFIED, StoredEvent, withheld_from_customer
 from ledger.casework.writes import Recorded, new_capability_secret
-from ledger.complaints.deadlines import due_report, get_jurisdiction, initial_deadlines
+from ledger.complaints.deadlines import due_report
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor, body_bytes
 from ledger.complaints.payloads import (
@@ -180,16 +180,12 @@ class ComplaintsResource(MethodView):
             return done
         ledger = get_ledger()
         jurisdiction = args.get("jurisdiction") or ledger.settings.jurisdiction
-        now = datetime.now(UTC)
-        deadlines = initial_deadlines(
-            now, args["category"], get_jurisdiction(jurisdiction), rules=ledger.service_rules
-        )
+        # The deadlines promised at intake are added by the write path, from the step's time.
         public = {
             "category": args["category"],
             "channel": args["channel"],
             "language": args.get("language") or lang,
             "jurisdiction": jurisdiction,
-            "deadlines": deadlines,
         }
         body = {"description": args["description"]}
         if args.get("contact"):

@@ -13,6 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -25,6 +26,7 @@ from ledger.casework.letters import needs_letter, render_letter
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads, IncidentLink
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
+from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
 from ledger.complaints.figures import Fact
@@ -34,7 +36,7 @@ from ledger.complaints.playbooks import playbook
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.complaints.states import ComplaintState
 from ledger.complaints.texts import MessageKind
-from ledger.complaints.vocab import SIGNED_EVENTS, EventType
+from ledger.complaints.vocab import SIGNED_EVENTS, Category, EventType
 from ledger.complaints.workflow import append_event, start_complaint
 from ledger.logstore.sequencer import Sequencer
 from ledger.logstore.store import PendingEntry, Receipt, Rejected, defer_insert
@@ -75,6 +77,20 @@ class IncidentReply:
     recorded: Recorded | None = None
     code: str | None = None
     detail: str | None = None
+
+
+def with_intake_deadlines(
+    public: Mapping[str, Any], at: datetime, rules: ServiceRules
+) -> Mapping[str, Any]:
+    """A received step's public fields with the deadlines its rules promise from ``at``.
+    An unknown category is left for the domain to refuse; an unknown jurisdiction raises
+    CalendarError (UNKNOWN_JURISDICTION)."""
+    try:
+        category = Category(public.get("category"))
+    except ValueError:
+        return public
+    jurisdiction = get_jurisdiction(str(public.get("jurisdiction")))
+    return {**public, "deadlines": initial_deadlines(at, category, jurisdiction, rules=rules)}
 
 
 def with_payout_terms(public: Mapping[str, Any], body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -145,9 +161,16 @@ class ComplaintWrites:
         hooks: Hooks | None = None,
         secret: str | None = None,
     ) -> tuple[Recorded, str]:
-        """Record a new complaint; returns the step and the capability secret (shown once)."""
+        """Record a new complaint; returns the step and the capability secret (shown once).
+
+        Without ``public.deadlines`` the step gets the promise of the service rules, computed
+        from the step's own time (``deadlines.initial_deadlines``).
+        """
+        at = self.clock()
+        if "deadlines" not in public:
+            public = with_intake_deadlines(public, at, self.rules)
         built, state = start_complaint(
-            log=self.origin, at=self.clock(), actor=actor, public=public, body=body
+            log=self.origin, at=at, actor=actor, public=public, body=body
         )
         secret = secret or new_capability_secret()
         reference = state.reference
