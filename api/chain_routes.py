@@ -24,6 +24,7 @@ from flask_smorest import Blueprint
 
 from api.context import get_ledger
 from api.problems import Problem
+from ledger.complaints.payouts import EVM_ADDRESS
 from ledger.verify.rpc import JsonRpcChain, RpcError
 
 blp = Blueprint(
@@ -73,7 +74,6 @@ MAX_CHAIN_ID = 2**53 - 1  # a JSON number every client reads exactly
 _TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _QUANTITY = re.compile(r"^0x(0|[1-9a-fA-F][0-9a-fA-F]{0,63})$")
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _DATA = re.compile(r"^0x([0-9a-fA-F]{2})*$")
 MAX_LOGS = 1024  # far above any payout's receipt: more is refused, never relayed
 MAX_TOPICS = 4  # the EVM's LOG0..LOG4
@@ -181,7 +181,7 @@ def _receipt_fields(receipt: dict[str, Any], tx_hash: str) -> dict[str, Any]:
         and _matches(_QUANTITY, receipt.get("status"))
         and _matches(_QUANTITY, receipt.get("blockNumber"))
         and _matches(_HASH, receipt.get("blockHash"))
-        and _matches(_ADDRESS, receipt.get("to"), nullable=True)
+        and _matches(EVM_ADDRESS, receipt.get("to"), nullable=True)
         and isinstance(logs, list)
         and len(logs) <= MAX_LOGS
     )
@@ -194,7 +194,7 @@ def _receipt_fields(receipt: dict[str, Any], tx_hash: str) -> dict[str, Any]:
             isinstance(topics, list)
             and len(topics) <= MAX_TOPICS
             and all(_matches(_HASH, t) for t in topics)
-            and _matches(_ADDRESS, entry.get("address"))
+            and _matches(EVM_ADDRESS, entry.get("address"))
             and _matches(_DATA, entry.get("data"))
             and _matches(_QUANTITY, entry.get("logIndex"))
         ):

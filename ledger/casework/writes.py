@@ -31,7 +31,7 @@ from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
 from ledger.complaints.figures import Fact
 from ledger.complaints.payloads import AMOUNT
-from ledger.complaints.payouts import payout_commitment, terms_commitment
+from ledger.complaints.payouts import last_of, payout_commitment, terms_commitment
 from ledger.complaints.playbooks import playbook
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.complaints.states import ComplaintState
@@ -365,14 +365,9 @@ class ComplaintWrites:
         """The acceptance's public fields with the commitment to the open vault offer's terms,
         the customer's address and that offer; unchanged when there is no such offer (the
         domain then refuses the address: PAYOUT_NOT_OFFERED)."""
-        offer = next(
-            (
-                e
-                for e in reversed(self.reads.events(reference))
-                if e.envelope.type == EventType.COMPENSATION_OFFERED
-            ),
-            None,
-        )
+        events = self.reads.events(reference)
+        at = last_of([e.envelope.type for e in events], len(events), EventType.COMPENSATION_OFFERED)
+        offer = None if at is None else events[at]
         if offer is None or offer.body_jcs is None:
             return public
         terms = json.loads(offer.body_jcs)

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ledger.complaints.errors import PayloadError
-from ledger.complaints.payouts import terms_commitment
+from ledger.complaints.payouts import EVM_ADDRESS, terms_commitment
 from ledger.complaints.timestamps import parse_timestamp
 from ledger.complaints.vocab import (
     COMPLAINT_EVENTS,
@@ -55,7 +55,6 @@ KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 PUBLIC_KEY = re.compile(r"^[0-9a-f]{64}$")
 SIGNATURE = re.compile(r"^[0-9a-f]{128}$")
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 BASE_UNITS = re.compile(r"^(0|[1-9][0-9]{0,77})$")  # a uint256 in decimal, one spelling
 AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,18})?$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
+
+from ledger.complaints.vocab import EventType
 
 ZERO_ADDRESS = "0x" + "00" * 20  # the token of a payout in the chain's native coin
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+EVM_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")  # any case: EIP-55 checksums are not read
 TERMS_FIELD = "payout_terms"
 PAYOUT_FIELD = "payout"
 
@@ -37,7 +40,7 @@ def _uint(value: int) -> bytes:
 
 
 def _address(value: str) -> bytes:
-    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+    if not isinstance(value, str) or not EVM_ADDRESS.fullmatch(value):
         raise ValueError(f"not an EVM address: {value!r}")
     return bytes(12) + bytes.fromhex(value[2:])
 
@@ -87,3 +90,20 @@ def offset_of(leaf: bytes, text: bytes) -> int:
     if first < 0 or leaf.find(text, first + 1) >= 0:
         raise ValueError(f"{text!r} is not in the leaf exactly once")
     return first
+
+
+def last_of(types: Sequence[str], before: int, event_type: str) -> int | None:
+    """The position of the last step of ``event_type`` before position ``before``."""
+    for i in range(before - 1, -1, -1):
+        if types[i] == event_type:
+            return i
+    return None
+
+
+def accepted_offer(types: Sequence[str], before: int) -> tuple[int | None, int | None]:
+    """(offer, acceptance): the positions of the steps a payment at ``before`` pays, among a
+    complaint's step types in chain order — the last acceptance before it and the last offer
+    before that acceptance (None where there is none)."""
+    accepted = last_of(types, before, EventType.COMPENSATION_ACCEPTED)
+    offered = None if accepted is None else last_of(types, accepted, EventType.COMPENSATION_OFFERED)
+    return offered, accepted

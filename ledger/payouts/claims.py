@@ -9,7 +9,6 @@ so a payout that would be refused is refused before anything is signed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from ledger.errors import LedgerError
 from ledger.log.merkle import ProofError, leaf_hash, verify_inclusion
 
 HASH_SIZE = 32
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 class ClaimError(LedgerError, ValueError):
@@ -29,7 +27,7 @@ class ClaimError(LedgerError, ValueError):
 
 def _address(name: str, value: str | None) -> str:
     value = payouts.ZERO_ADDRESS if value is None else value
-    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+    if not isinstance(value, str) or not payouts.EVM_ADDRESS.fullmatch(value):
         raise ClaimError(f"{name} is not an EVM address: {value!r}")
     return value
 

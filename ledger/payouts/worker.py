@@ -65,7 +65,7 @@ from ledger.casework.writes import ComplaintWrites
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor
 from ledger.complaints.officers import officer_key_id, signature_field
-from ledger.complaints.payouts import ZERO_ADDRESS, payout_commitment
+from ledger.complaints.payouts import ZERO_ADDRESS, accepted_offer, payout_commitment
 from ledger.complaints.states import ComplaintState
 from ledger.complaints.vocab import EventType, PaymentMethod, Role, Status
 from ledger.complaints.workflow import append_event, signing_body
@@ -346,8 +346,7 @@ class PayoutWorker:
         if state.accepted_payout is None:
             return None
         events = self.reads.events(reference)
-        a = _last(events, len(events), E.COMPENSATION_ACCEPTED)
-        o = _last(events, a, E.COMPENSATION_OFFERED) if a is not None else None
+        o, a = accepted_offer([e.envelope.type for e in events], len(events))
         if a is None or o is None:
             raise PayoutBlocked(f"{reference}: no accepted offer on the log", "NO_OFFER")
         offer, accept = events[o], events[a]
@@ -876,14 +875,6 @@ class PayoutWorker:
             self.total_failures += 1
             stop.wait(delay)
             delay = min(delay * 2, self.config.backoff_max)
-
-
-def _last(events: list[StoredEvent], before: int, event_type: EventType) -> int | None:
-    """The position of the last event of ``event_type`` before position ``before``."""
-    for i in range(before - 1, -1, -1):
-        if events[i].envelope.type == event_type:
-            return i
-    return None
 
 
 def _error_name(exc: Exception) -> str:

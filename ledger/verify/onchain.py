@@ -17,7 +17,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ledger.complaints.payouts import ZERO_ADDRESS, payout_commitment, terms_commitment
+from ledger.complaints.payouts import (
+    EVM_ADDRESS,
+    ZERO_ADDRESS,
+    accepted_offer,
+    payout_commitment,
+    terms_commitment,
+)
 from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint
 from ledger.log.encoding import parse_hashes
@@ -36,7 +42,6 @@ from ledger.verify.rpc import (
 )
 
 DEFAULT_CONFIRMATIONS = 6
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _TX = re.compile(r"^0x[0-9a-fA-F]{64}$")
 
 
@@ -107,7 +112,7 @@ def _check_anchor(
         "chain_anchor",
     )
     contract = str(anchor.get("contract") or "")
-    if not _ADDRESS.fullmatch(contract):
+    if not EVM_ADDRESS.fullmatch(contract):
         report.add("the anchor names a contract address", False, repr(contract), "chain_anchor")
         return
     if contract_given:
@@ -368,16 +373,6 @@ def _body(item: Mapping[str, Any]) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _before(
-    events: Sequence[Mapping[str, Any]], end: int, event_type: str
-) -> tuple[int, Mapping[str, Any]] | None:
-    """The last event of ``event_type`` before position ``end``."""
-    for i in range(end - 1, -1, -1):
-        if events[i].get("type") == event_type:
-            return i, events[i]
-    return None
-
-
 def _topic_address(topic: str) -> str:
     return "0x" + topic[-40:]
 
@@ -476,7 +471,7 @@ def _check_vault_payout(
 
     # The vault: its code, the LogAnchor it reads and the log it pays.
     vault = str(body["vault"])
-    if not _ADDRESS.fullmatch(vault):
+    if not EVM_ADDRESS.fullmatch(vault):
         report.add(f"{prefix}: the payment names the vault", False, repr(vault), "payments")
         return
     code_ok = _vault_code_sha256(chain.code(vault)) == VAULT_CODE_SHA256
@@ -502,20 +497,20 @@ def _check_vault_payout(
     # The Paid event: the offer and acceptance the log holds before this payment.
     events = proof.get("events") or []
     position = next((i for i, e in enumerate(events) if e is item), len(events))
-    accepted = _before(events, position, "compensation_accepted")
-    offered = _before(events, accepted[0], "compensation_offered") if accepted else None
+    o, a = accepted_offer([str(e.get("type")) for e in events], position)
     name = f"{prefix}: the vault's Paid event pays the offer and the acceptance on the log"
-    if accepted is None or offered is None:
+    if o is None or a is None:
         report.add(name, False, "no accepted offer precedes this payment", "payments")
         return
-    offer_hash, accept_hash = _leaf_hash_hex(offered[1]), _leaf_hash_hex(accepted[1])
+    offered, accepted = events[o], events[a]
+    offer_hash, accept_hash = _leaf_hash_hex(offered), _leaf_hash_hex(accepted)
     paid = [e for e in _paid_events(receipt, vault) if e["offer"] == offer_hash]
     if not paid:
         report.add(name, False, f"no Paid event of vault {vault} for the offer", "payments")
         return
     event = paid[0]
     recorded_index = body.get("paid_event_log_index")
-    accept_index = accepted[1].get("index")
+    accept_index = accepted.get("index")
     problems = []
     if event["accept"] != accept_hash:
         problems.append("it pays another acceptance")
@@ -542,7 +537,7 @@ def _check_vault_payout(
             f"recorded {units} of {token} to {recipient}, the event pays {event['amount']} "
             f"of {event['token']} to {event['recipient']}"
         )
-    accept_body, offer_body = _body(accepted[1]), _body(offered[1])
+    accept_body, offer_body = _body(accepted), _body(offered)
     if accept_body is not None and str(accept_body.get("recipient", "")).lower() != recipient:
         problems.append("the acceptance gives another address")
     if offer_body is not None and (
@@ -551,12 +546,12 @@ def _check_vault_payout(
     ):
         problems.append("the offer states other terms")
     terms = terms_commitment(chain.chain_id(), vault, event["token"], event["amount"])
-    if _public(offered[1]).get("payout_terms") != terms:
+    if _public(offered).get("payout_terms") != terms:
         problems.append("the offer's payout_terms are not the event's terms")
     payout = payout_commitment(
         chain.chain_id(), vault, event["token"], event["amount"], event["recipient"], offer_hash
     )
-    if _public(accepted[1]).get("payout") != payout:
+    if _public(accepted).get("payout") != payout:
         problems.append("the acceptance's payout commitment is not the event's payout")
     if token != ZERO_ADDRESS:
         moved = ("0x" + recipient[2:].rjust(64, "0"), units) in list(_transfers(receipt, token))

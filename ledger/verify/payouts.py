@@ -24,15 +24,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ledger.complaints.events import Envelope, verify_commitment
-from ledger.complaints.payouts import ZERO_ADDRESS, payout_commitment, terms_commitment
+from ledger.complaints.payloads import BASE_UNITS, TX_HASH
+from ledger.complaints.payouts import (
+    EVM_ADDRESS,
+    ZERO_ADDRESS,
+    accepted_offer,
+    payout_commitment,
+    terms_commitment,
+)
 from ledger.complaints.vocab import EventType
 from ledger.log.canonical import CanonicalJSONError, parse_canonical
 from ledger.verify.report import Report
 
 CATEGORY = "payout"
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_BASE_UNITS = re.compile(r"^(0|[1-9][0-9]{0,77})$")  # payloads.BASE_UNITS: one spelling
-_TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _SALT = re.compile(r"^[0-9a-fA-F]{64}$")  # 32 bytes, hex as the browser reads it
 _MAX_CHAIN_ID = 2**53 - 1  # a JSON number both verifiers read exactly
 # Compared one by one, in this order; the first that differs is reported.
@@ -110,7 +114,7 @@ class _Terms:
 
 
 def _address(value: Any) -> str | None:
-    return value.lower() if isinstance(value, str) and _ADDRESS.fullmatch(value) else None
+    return value.lower() if isinstance(value, str) and EVM_ADDRESS.fullmatch(value) else None
 
 
 def _chain_id(value: Any) -> int | None:
@@ -119,7 +123,7 @@ def _chain_id(value: Any) -> int | None:
 
 
 def _amount(value: Any) -> str | None:
-    ok = isinstance(value, str) and _BASE_UNITS.fullmatch(value) and int(value) < 2**256
+    ok = isinstance(value, str) and BASE_UNITS.fullmatch(value) and int(value) < 2**256
     return value if ok else None
 
 
@@ -139,13 +143,6 @@ def _terms(body: Mapping[str, Any]) -> _Terms | None:
     return _Terms(chain_id, vault, token, amount)
 
 
-def _last(steps: Sequence[Step], before: int, event_type: EventType) -> int | None:
-    for i in range(before - 1, -1, -1):
-        if steps[i].env.type == event_type:
-            return i
-    return None
-
-
 def check_payouts(report: Report, steps: Sequence[Step]) -> None:
     """The ``payout`` checks of every vault payment among ``steps`` (the complaint's steps in
     chain order, all proven included); nothing for a complaint without one."""
@@ -160,7 +157,7 @@ def _check_payment(
     report: Report, steps: Sequence[Step], texts: Sequence[Mapping[str, Any] | None], p: int
 ) -> None:
     paid = steps[p].env
-    a = _last(steps, p, EventType.COMPENSATION_ACCEPTED)
+    o, a = accepted_offer([s.env.type for s in steps], p)
     if a is None or "payout" not in steps[a].env.public:
         report.add(
             _text("item.payout_named", seq=paid.seq),
@@ -170,7 +167,6 @@ def _check_payment(
         )
         return
     accepted = steps[a].env
-    o = _last(steps, a, EventType.COMPENSATION_OFFERED)
     if o is None:
         report.add(
             _text("item.payout_commitment", seq=accepted.seq),
@@ -263,7 +259,7 @@ def _check_paid_text(
             report.add(name, False, _text("err.payout_field_differs", field=field), CATEGORY)
             return
     tx = body.get("tx_hash")
-    if not isinstance(tx, str) or not _TX_HASH.fullmatch(tx):
+    if not isinstance(tx, str) or not TX_HASH.fullmatch(tx):
         report.add(name, False, _text("err.payout_no_tx"), CATEGORY)
         return
     report.add(name, True, _text("detail.payout_paid", recipient=recipient, tx=tx), CATEGORY)
