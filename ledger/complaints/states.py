@@ -625,6 +625,10 @@ def guard(state: StepState, et: EventType, public: Mapping[str, Any]) -> None:
         check(state, public)
 
 
+# The steps ``check_context`` has rules for (the monitor calls it for these alone).
+CONTEXT_EVENTS = frozenset({E.PLAYBOOK_STEP, E.COMPENSATION_PAID})
+
+
 def check_context(
     state: StepState, et: EventType, role: Role | str, public: Mapping[str, Any], at: str
 ) -> None:

@@ -48,7 +48,7 @@ _GUARDS = _states.GUARDS
 _check_position = _states.check_position
 _EFFECTS = _states.EFFECTS
 _check_context = _states.check_context
-_CONTEXT_EVENTS = frozenset({E.PLAYBOOK_STEP, E.COMPENSATION_PAID})  # what check_context reads
+_CONTEXT_EVENTS = _states.CONTEXT_EVENTS
 
 # --- the state: the domain's fields, mutable, plus where the monitor is in the chain ---------
 
