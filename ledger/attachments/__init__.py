@@ -1,0 +1,1 @@
+"""Attachments: content-addressed files (screenshots, statements) that steps commit to."""

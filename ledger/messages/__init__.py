@@ -1,0 +1,1 @@
+"""Customer messages: the transactional outbox, its dispatcher, SMTP and webhooks."""

@@ -1,0 +1,21 @@
+"""(placeholder: to be filled by the work that owns it)
+
+Revision ID: 0012_nps_facts
+Revises: 0011_portal_sessions
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0012_nps_facts"
+down_revision: str | Sequence[str] | None = "0011_portal_sessions"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
