@@ -169,6 +169,17 @@ class Csat(ma.Schema):
     distribution = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
 
 
+class Nps(ma.Schema):
+    responses = ma.fields.Integer()
+    promoters = ma.fields.Integer(metadata={"description": "scores of 9 and 10"})
+    passives = ma.fields.Integer(metadata={"description": "scores of 7 and 8"})
+    detractors = ma.fields.Integer(metadata={"description": "scores of 0 to 6"})
+    score = ma.fields.Float(
+        allow_none=True, metadata={"description": "% promoters - % detractors (-100 to 100)"}
+    )
+    distribution = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+
+
 class SliceFigures(ma.Schema):
     received = ma.fields.Integer()
     open_at_end = ma.fields.Integer()
@@ -187,6 +198,12 @@ class SliceFigures(ma.Schema):
     deadline_breaches = ma.fields.Nested(Breaches)
     redress_paid = ma.fields.Nested(Redress)
     csat = ma.fields.Nested(Csat)
+    csat_by_interaction = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(Csat),
+        metadata={"description": "CSAT per type of the step rated (acknowledged, decision, ...)"},
+    )
+    nps = ma.fields.Nested(Nps, metadata={"description": "Net Promoter Score (nps_given steps)"})
 
 
 def _breakdown(what: str) -> ma.fields.Dict:

@@ -17,6 +17,7 @@ from ledger.complaints.vocab import (
     SIGNED_EVENTS,
     Category,
     Channel,
+    ContactChannel,
     ErasureBasis,
     EventType,
     Language,
@@ -24,8 +25,15 @@ from ledger.complaints.vocab import (
     Status,
 )
 
-# Steps recorded through /events; officer keys, erasures and exports have their own endpoints.
-OWN_ENDPOINT = {"erased", "bundle_exported", "officer_key_registered", "officer_key_revoked"}
+# Steps recorded through /events; officer keys, erasures and exports have their own endpoints,
+# and only the message dispatcher records that a message was sent (ledger.messages).
+OWN_ENDPOINT = {
+    "erased",
+    "bundle_exported",
+    "officer_key_registered",
+    "officer_key_revoked",
+    "message_sent",
+}
 EVENT_STEPS = [t.value for t in EventType if t.value not in OWN_ENDPOINT]
 HEX64 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lower-case hex characters")
 
@@ -66,6 +74,13 @@ class Contact(Strict):
     name = ma.fields.String(validate=validate.Length(max=200))
     email = ma.fields.Email()
     phone = ma.fields.String(validate=validate.Length(max=40))
+    # Every new contact states it (payloads.BODY_REQUIRED_WHEN_RECORDING); left out, the
+    # customer did not agree to be written to.
+    consent = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "the customer agrees to be written to at this address"},
+    )
+    channel = ma.fields.String(validate=choice(ContactChannel))
 
 
 class FileComplaint(Strict):

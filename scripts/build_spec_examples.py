@@ -107,7 +107,7 @@ def _scenario(ledger, app, out: Path) -> list[str]:
         "channel": "web_form",
         "language": "en",
         "description": "My withdrawal has been pending for 9 hours.",
-        "contact": {"name": "Ana Silva", "email": "ana@example.org"},
+        "contact": {"name": "Ana Silva", "email": "ana@example.org", "consent": True},
         "transaction": TX_HASH,
     }, 201)  # fmt: skip
     ref, secret = filed["reference"], filed["secret"]

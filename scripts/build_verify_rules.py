@@ -118,6 +118,19 @@ def _authority() -> dict[str, Any]:
     }
 
 
+def _transition(rule: states.Rule) -> dict[str, Any]:
+    """One row of the transition table; ``refused``, where the rule names one, is the error
+    code for a status it does not move from (the browser's message is ``rule_`` + it, lower)."""
+    row: dict[str, Any] = {
+        "roles": _values(rule.roles),
+        "moves": {str(a): str(b) for a, b in rule.moves.items()},
+        "signed": rule.signed,
+    }
+    if rule.refused is not None:
+        row["refused"] = rule.refused
+    return row
+
+
 def _default_kind() -> str:
     """The compensation kind of an offer or payment that names none (states._offered,
     states._paid_guard and payloads._check_money read a missing kind as money)."""
@@ -145,14 +158,7 @@ def build_rules() -> dict[str, Any]:
             next(f.default for f in dataclasses.fields(states.ComplaintState) if f.name == "level")
         ),
         "evidence_events": _values(states.EVIDENCE_EVENTS),
-        "transitions": {
-            str(et): {
-                "roles": _values(rule.roles),
-                "moves": {str(a): str(b) for a, b in rule.moves.items()},
-                "signed": rule.signed,
-            }
-            for et, rule in states.TRANSITIONS.items()
-        },
+        "transitions": {str(et): _transition(rule) for et, rule in states.TRANSITIONS.items()},
         "public_fields": {
             str(et): describe_fields(spec, f"public[{et}]")
             for et, spec in payloads.PUBLIC_SPECS.items()

@@ -30,6 +30,7 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    inspect,
     not_,
     or_,
     select,
@@ -52,9 +53,10 @@ from ledger.complaints.figures import (
     accumulate,
     derive_fact,
     finalise,
+    rated_type_of,
     to_ms,
 )
-from ledger.complaints.vocab import OFFICER_KEY_EVENTS, EscalationLevel
+from ledger.complaints.vocab import OFFICER_KEY_EVENTS, EscalationLevel, EventType
 from ledger.db import Base
 from ledger.logstore.models import Log, LogEntry, install_append_only_triggers
 from ledger.logstore.store import defer_insert
@@ -117,13 +119,15 @@ class AuditFact(Base):
     resolved: Mapped[bool] = mapped_column(Boolean)
     resolution: Mapped[bool] = mapped_column(Boolean)
     resolution_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    nps: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    rated_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     __table_args__ = (
         Index("ux_audit_facts_reference_seq", "reference", "seq", unique=True),
         # Covering indexes, cell columns first: each figure query reads only the rows it counts
         # and reads them already in GROUP BY order (no sort, no hash table; see sql_cells).
-        Index("ix_audit_facts_counts", "type", *_CELL, "outcome", "root_cause", "csat", "at_ms",
-              "log_index"),
+        Index("ix_audit_facts_counts", "type", *_CELL, "outcome", "root_cause", "csat",
+              "rated_type", "nps", "at_ms", "log_index"),
         _partial("ix_audit_facts_open", "open_delta <> 0", *_CELL, "at_ms", "open_delta",
                  "log_index"),
         _partial("ix_audit_facts_due_add", "due_add_ms IS NOT NULL", *_CELL, "due_add_ms",
@@ -184,9 +188,25 @@ def write_fact(
             select(*_COLUMNS).where(T.reference == envelope.complaint, T.seq == envelope.seq - 1)
         ).first()
         prev = _fact(row) if row is not None else _rebuild(conn, envelope)
-    fact = derive_fact(prev, envelope, index)
+    fact = derive_fact(prev, envelope, index, rated_type=_rated_type(conn, envelope))
     defer_insert(conn, AuditFact, fact_row(fact))
     return fact
+
+
+def _rated_type(conn: Connection, envelope: Envelope) -> str | None:
+    """For a rating naming its step, that step's type (committed before the rating: the
+    rating was checked against the complaint's committed chain); None for other events."""
+    if envelope.type != EventType.RATED or "rates" not in envelope.public:
+        return None
+    seq = envelope.public["rates"]
+    found = conn.execute(
+        select(ComplaintEvent.type).where(
+            ComplaintEvent.reference == envelope.complaint, ComplaintEvent.seq == seq
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise LookupError(f"no step {seq} of complaint {envelope.complaint} before its rating")
+    return str(found)
 
 
 def _rebuild(conn: Connection, envelope: Envelope) -> Fact:
@@ -208,8 +228,11 @@ def _rebuild(conn: Connection, envelope: Envelope) -> Fact:
     have = {r[0] for r in conn.execute(select(T.seq).where(T.reference == reference)).all()}
     prev: Fact | None = None
     missing = []
+    types: list[str | None] = []
     for index in indexes:
-        prev = derive_fact(prev, parse_envelope(leaves[index]), index)
+        env = parse_envelope(leaves[index])
+        prev = derive_fact(prev, env, index, rated_type=rated_type_of(types, env))
+        types.append(prev.type)
         if prev.seq not in have:
             missing.append(fact_row(prev))
     if missing:
@@ -226,6 +249,10 @@ def backfill(conn: Connection, batch: int = 4096) -> int:
     it). Runs in the caller's transaction.
     """
     have = {r[0] for r in conn.execute(select(T.log_index)).all()}
+    # An older revision's migration runs this code against its own, narrower table: only the
+    # columns the table has by then are written (a later revision rebuilds it with the rest).
+    present = {c["name"] for c in inspect(conn).get_columns(AuditFact.__tablename__)}
+    insert_rows = insert(AuditFact.__table__)
     added = 0
     for (log_id,) in conn.execute(select(Log.id).order_by(Log.id)).all():
         deriver = FactDeriver()
@@ -247,9 +274,9 @@ def backfill(conn: Connection, batch: int = 4096) -> int:
                     continue  # not a complaint-ledger entry
                 fact = deriver.add(env, index)
                 if fact is not None and index not in have:
-                    new.append(fact_row(fact))
+                    new.append({k: v for k, v in fact_row(fact).items() if k in present})
             if new:
-                conn.execute(insert(AuditFact), new)
+                conn.execute(insert_rows, new)
                 added += len(new)
             begin = rows[-1][0] + 1
     return added
@@ -264,7 +291,7 @@ def _between(col, w: Window):
 
 CELL_COLUMNS = (T.category, T.channel, T.language, T.jurisdiction)
 _N = len(CELL_COLUMNS)
-_COUNTED_TYPES = (*COUNTED_EVENTS, "decision", "rated")
+_COUNTED_TYPES = (*COUNTED_EVENTS, "decision", "rated", "nps_given")
 _BOT = EscalationLevel.BOT.value
 
 
@@ -312,18 +339,23 @@ def sql_cells(conn: Connection, w: Window) -> Cells:
         return c
 
     count = func.count()
+    detail = (T.outcome, T.root_cause, T.csat, T.rated_type, T.nps)
     for row in conn.execute(
-        select(T.type, *CELL_COLUMNS, T.outcome, T.root_cause, T.csat, count)
+        select(T.type, *CELL_COLUMNS, *detail, count)
         .where(T.type.in_(_COUNTED_TYPES), in_period)
-        .group_by(T.type, *CELL_COLUMNS, T.outcome, T.root_cause, T.csat)
+        .group_by(T.type, *CELL_COLUMNS, *detail)
     ):
-        type_, (outcome, root, csat, n) = row[0], row[_N + 1 : _N + 5]
+        type_, (outcome, root, csat, rated, nps, n) = row[0], row[_N + 1 : _N + 7]
         counts = cell(row[1 : _N + 1]).counts
         if type_ == "decision":
             counts[IX[f"decision_{outcome}"]] += n
             counts[IX[f"root_{root}"]] += n
         elif type_ == "rated":
             counts[IX[f"csat_{csat}"]] += n
+            if rated is not None:
+                counts[IX[f"csat_{rated}_{csat}"]] += n
+        elif type_ == "nps_given":
+            counts[IX[f"nps_{nps}"]] += n
         else:
             counts[IX[type_]] += n
     for name, where in (

@@ -39,7 +39,12 @@ instant the figures speak for. An event is *in the period* when ``from <= at < t
   as ``amount_undisclosed``.
 * CSAT: rated events in the period: count, distribution 1-5, mean (4 decimals). Each rating
   names the step it rates (``public.rates``) and the state machine refuses a second rating of
-  the same step, so every rated interaction counts once.
+  the same step, so every rated interaction counts once. CSAT by interaction: the same per
+  type of the step rated (acknowledgement, decision, ...: ``vocab.RATEABLE_EVENTS``); ratings
+  recorded before ratings named their step count in the total only.
+* NPS: nps_given events in the period (at most one per complaint, after its closure):
+  responses, promoters (9-10), passives (7-8), detractors (0-6), the distribution 0-10 and the
+  score = % promoters - % detractors (from -100 to 100, 4 decimals).
 * first response within goal / limit: first responses in the period sent before the goal and
   the limit the complaint was promised at intake (``public.deadlines.first_response_goal`` and
   ``first_response`` of its received event; the default service rules when the leaf has none).
@@ -64,7 +69,7 @@ jurisdiction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, localcontext
@@ -81,6 +86,7 @@ from ledger.complaints.service_rules import DEFAULT_RULES
 from ledger.complaints.timestamps import format_timestamp
 from ledger.complaints.vocab import (
     OFFICER_KEY_EVENTS,
+    RATEABLE_EVENTS,
     Category,
     Channel,
     CompensationKind,
@@ -91,7 +97,7 @@ from ledger.complaints.vocab import (
     RootCause,
 )
 
-FIGURES_VERSION = "audit-figures/2"
+FIGURES_VERSION = "audit-figures/3"
 E = EventType
 TERMINAL = frozenset({"closed", "withdrawn"})
 COUNTED_EVENTS = ("received", "closed", "withdrawn", "referred", "reopened", "incident_linked")
@@ -99,6 +105,9 @@ OUTCOMES = tuple(o.value for o in Outcome)
 ROOT_CAUSES = tuple(r.value for r in RootCause)
 KINDS = tuple(k.value for k in CompensationKind)
 CSAT_VALUES = (1, 2, 3, 4, 5)
+INTERACTIONS = tuple(sorted(str(t) for t in RATEABLE_EVENTS))  # what CSAT is broken down by
+NPS_VALUES = tuple(range(11))
+PROMOTER_FROM, DETRACTOR_UNTIL = 9, 6  # 9-10 promoters, 7-8 passives, 0-6 detractors
 # Steps after which the complaint needed more than its first contact (first-contact resolution).
 _MORE_CONTACT = frozenset({"info_requested", "escalated", "holding_reply", "reopened"})
 
@@ -267,6 +276,8 @@ class Fact:
     resolved: bool  # the cycle's solution has been carried out
     resolution: bool  # this event carried it out
     resolution_ms: int | None  # resolution events: time to resolution, waits excluded
+    nps: int | None = None  # nps_given events: the score, 0-10
+    rated_type: str | None = None  # rated events naming their step: that step's event type
 
 
 FACT_FIELDS = tuple(f.name for f in fields(Fact))
@@ -281,10 +292,13 @@ def derive_fact(
     index: int,
     reference: str | None = None,
     at_ms: int | None = None,
+    rated_type: str | None = None,
 ) -> Fact:
     """The fact row of ``envelope`` (log entry ``index``) given its complaint's previous fact.
 
-    ``at_ms`` is ``epoch_ms(envelope.at)`` when the caller has it already.
+    ``at_ms`` is ``epoch_ms(envelope.at)`` when the caller has it already. ``rated_type``: for
+    a rating that names the step it rates (``public.rates``), that step's event type, which
+    the caller knows from the complaint's chain (ValueError without it).
     """
     et = _TYPE_NAMES.get(envelope.type) or str(envelope.type)
     public = envelope.public
@@ -407,7 +421,25 @@ def derive_fact(
                 f.unit_kind, f.unit = "currency", public["currency"]
     elif et == "rated":
         f.csat = public["csat"]
+        if "rates" in public:
+            if rated_type is None:
+                raise ValueError(f"the type of the step rating {f.reference} seq {f.seq} rates")
+            f.rated_type = str(rated_type)
+    elif et == "nps_given":
+        f.nps = public["nps"]
     return f
+
+
+def rated_type_of(types: Sequence[str | None], envelope: Envelope) -> str | None:
+    """For a rating naming its step, that step's type from the complaint's event types so far
+    (``types[seq]``); None for any other event. The chain's rules made ``rates`` an earlier
+    seq; ValueError when ``types`` does not reach it."""
+    if envelope.type != E.RATED or "rates" not in envelope.public:
+        return None
+    seq: int = envelope.public["rates"]
+    if not 0 <= seq < len(types):
+        raise ValueError(f"no step {seq} before this rating of {envelope.complaint}")
+    return types[seq]
 
 
 def _spans_of(deadlines: Any, at_ms: int, *names: str) -> tuple[int | None, ...]:
@@ -490,18 +522,27 @@ def _resolution_time(f: Fact, et: str, public: Mapping[str, Any]) -> None:
 
 
 class FactDeriver:
-    """Derives facts from envelopes in log order, keeping the last fact of each complaint."""
+    """Derives facts from envelopes in log order, keeping the last fact of each complaint and
+    its event types (a rating's fact names the type of the step it rates)."""
 
     def __init__(self, last: Mapping[str, Fact] | None = None) -> None:
         self.last: dict[str, Fact] = dict(last or {})
+        self.types: dict[str, list[str | None]] = {}
 
     def add(self, envelope: Envelope, index: int, reference: str | None = None) -> Fact | None:
         """The fact of log entry ``index`` (None for officer-key entries)."""
         if envelope.type in OFFICER_KEY_EVENTS:
             return None
         prev = None if envelope.complaint is None else self.last.get(envelope.complaint)
-        fact = derive_fact(prev, envelope, index, reference)
+        types: list[str | None] = []
+        if prev is not None:
+            # Resumed from ``last`` alone, the earlier steps' types are unknown (None): a rating
+            # of one of them cannot be derived (ValueError from derive_fact).
+            types = self.types.get(prev.reference) or [None] * (prev.seq + 1)
+        fact = derive_fact(prev, envelope, index, reference, None, rated_type_of(types, envelope))
         self.last[fact.reference] = fact
+        types.append(fact.type)
+        self.types[fact.reference] = types
         return fact
 
 
@@ -554,6 +595,8 @@ COUNTERS = (
     *(f"decision_{o}" for o in OUTCOMES),
     *(f"root_{r}" for r in ROOT_CAUSES),
     *(f"csat_{v}" for v in CSAT_VALUES),
+    *(f"csat_{t}_{v}" for t in INTERACTIONS for v in CSAT_VALUES),
+    *(f"nps_{v}" for v in NPS_VALUES),
     "due_add",
     "due_sub",
     "met",
@@ -594,6 +637,8 @@ _TYPE_IX = {t: IX[t] for t in COUNTED_EVENTS}
 _DECISION_IX = {o: IX[f"decision_{o}"] for o in OUTCOMES}
 _ROOT_IX = {r: IX[f"root_{r}"] for r in ROOT_CAUSES}
 _CSAT_IX = {v: IX[f"csat_{v}"] for v in CSAT_VALUES}
+_CSAT_TYPE_IX = {(t, v): IX[f"csat_{t}_{v}"] for t in INTERACTIONS for v in CSAT_VALUES}
+_NPS_IX = {v: IX[f"nps_{v}"] for v in NPS_VALUES}
 _FR_GOAL, _FR_LIMIT = IX["fr_goal"], IX["fr_limit"]
 _RES = tuple(IX[n] for n in ("res_timed", "res_target", "res_limit", "res_fcr", "res_bot"))
 _BOT = EscalationLevel.BOT.value
@@ -679,6 +724,11 @@ def _count(cell: Cell, f: Fact, window: Window) -> None:
     elif t == "rated":
         assert f.csat is not None  # derive_fact sets it from the rating
         c[_CSAT_IX[f.csat]] += 1
+        if f.rated_type is not None:
+            c[_CSAT_TYPE_IX[f.rated_type, f.csat]] += 1
+    elif t == "nps_given":
+        assert f.nps is not None  # derive_fact sets it from the score
+        c[_NPS_IX[f.nps]] += 1
     elif t == "compensation_paid":
         # derive_fact sets amount, unit_kind and unit together, or none of them
         if f.amount is None or f.unit_kind is None or f.unit is None:
@@ -729,6 +779,33 @@ def _durations(values: list[int]) -> dict[str, Any]:
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def _csat(total: Mapping[str, int], prefix: str) -> dict[str, Any]:
+    """Ratings, mean (4 decimals) and distribution of the counters ``<prefix>1`` .. ``5``."""
+    counts = {v: total[f"{prefix}{v}"] for v in CSAT_VALUES}
+    ratings = sum(counts.values())
+    return {
+        "ratings": ratings,
+        "mean": round(sum(v * n for v, n in counts.items()) / ratings, 4) if ratings else None,
+        "distribution": {str(v): n for v, n in counts.items()},
+    }
+
+
+def _nps(total: Mapping[str, int]) -> dict[str, Any]:
+    """Net Promoter Score: % promoters - % detractors, rounded as the CSAT mean is."""
+    counts = {v: total[f"nps_{v}"] for v in NPS_VALUES}
+    responses = sum(counts.values())
+    promoters = sum(n for v, n in counts.items() if v >= PROMOTER_FROM)
+    detractors = sum(n for v, n in counts.items() if v <= DETRACTOR_UNTIL)
+    return {
+        "responses": responses,
+        "promoters": promoters,
+        "passives": responses - promoters - detractors,
+        "detractors": detractors,
+        "score": round((promoters - detractors) * 100 / responses, 4) if responses else None,
+        "distribution": {str(v): n for v, n in counts.items()},
+    }
 
 
 def _amounts(sums: dict[str, Decimal]) -> dict[str, str]:
@@ -799,8 +876,6 @@ class _Slice:
     def figures(self) -> dict[str, Any]:
         total = dict(zip(COUNTERS, self.counts, strict=True))
         decisions = sum(total[f"decision_{o}"] for o in OUTCOMES)
-        ratings = sum(total[f"csat_{v}"] for v in CSAT_VALUES)
-        csat_sum = sum(v * total[f"csat_{v}"] for v in CSAT_VALUES)
         due = total["due_add"] - total["due_sub"]
         breached = due - total["met"]
         responses, resolutions = len(self.first), len(self.resolution)
@@ -871,11 +946,9 @@ class _Slice:
                     for k, part in self.kinds.items()
                 },
             },
-            "csat": {
-                "ratings": ratings,
-                "mean": round(csat_sum / ratings, 4) if ratings else None,
-                "distribution": {str(v): total[f"csat_{v}"] for v in CSAT_VALUES},
-            },
+            "csat": _csat(total, "csat_"),
+            "csat_by_interaction": {t: _csat(total, f"csat_{t}_") for t in INTERACTIONS},
+            "nps": _nps(total),
         }
 
 

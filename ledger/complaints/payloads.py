@@ -9,6 +9,7 @@ Validators never normalise: a leaf is hashed as written, so values must already 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,10 @@ from ledger.complaints.vocab import (
     CloseReason,
     CompensationKind,
     Confirmation,
+    ContactChannel,
     DeclineReason,
+    DeliveryChannel,
+    DeliveryOutcome,
     ErasureBasis,
     EscalationLevel,
     EscalationReason,
@@ -64,6 +68,16 @@ RULE_REF = re.compile(r"^[A-Za-z0-9§][A-Za-z0-9 ._:/()&§#-]{0,79}$")
 SCHEME = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 PAYMENT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]{0,63}$")
 INCIDENT = re.compile(r"^INC-[0-9]{4}-[0-9]{4,6}$")  # a mass incident, e.g. INC-2026-0042
+# An e-mail address: the WHATWG HTML "valid e-mail address" (what a browser's type=email
+# accepts), at most 320 characters (RFC 3696 erratum 1690). Written so that Python's fullmatch
+# and the browser's RegExp read it alike (rules.json).
+EMAIL = re.compile(
+    r"^(?=.{3,320}$)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+MESSAGE_ID = re.compile(r"^msg_[0-9a-f]{32}$")  # "msg_" + 32 lower hex (ledger/messages)
+TEMPLATE = re.compile(r"^[a-z_]{1,64}$")  # a texts.MessageKind value; new kinds stay valid
+MAX_MESSAGE_TEXT = 200_000  # a letter quotes free text (a finding of up to MAX_TEXT) and more
 MAX_TARGET_MINUTES = 525_600  # a year
 # ISO 4217 minor units where they differ from 2; fiat amounts may not be more precise.
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
@@ -426,6 +440,23 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
     EventType.INCIDENT_LINKED: {
         "incident": Field(pattern(INCIDENT, "an incident id such as 'INC-2026-0042'"))
     },
+    # A customer message the dispatcher delivered (or gave up on): how, which template in which
+    # language, the step whose letter it is (``for_seq``, an earlier seq of this complaint; for
+    # a reminder the information request's), the SHA-256 of the exact UTF-8 text delivered
+    # (the body holds the text: check_consistency), the outcome, the message id (stable across
+    # retries) and how many attempts it took.
+    EventType.MESSAGE_SENT: {
+        "channel": Field(enum_of(DeliveryChannel)),
+        "template": Field(pattern(TEMPLATE, "a message template name such as 'decision'")),
+        "language": Field(enum_of(Language)),
+        "for_seq": Field(int_range(0, 2**53 - 1)),
+        "text_sha256": Field(_hash),
+        "outcome": Field(enum_of(DeliveryOutcome)),
+        "message_id": Field(pattern(MESSAGE_ID, "a message id ('msg_' + 32 lower-case hex)")),
+        "attempts": Field(int_range(1, 2**53 - 1)),
+    },
+    # The customer's Net Promoter Score for the whole complaint, once, after its closure.
+    EventType.NPS_GIVEN: {"nps": Field(int_range(0, 10))},
     # An evidence bundle (ledger/evidence) was exported: its SHA-256, its format version and
     # the tree size of the checkpoint it was built on. Recorded after the bundle was built.
     EventType.BUNDLE_EXPORTED: {
@@ -488,8 +519,25 @@ ON_CHAIN_BODY: dict[str, Validator] = {
 # What a vault offer's body states (the recipient comes with the customer's acceptance).
 VAULT_TERMS = ("chain_id", "vault", "amount_base_units", "decimals")
 
+# How to write to the customer (erasable personal data in the received body). ``consent``: the
+# customer agreed to be written to (no contact, or no consent: no message is sent); the log
+# accepts contacts recorded before it existed, every new one states it (validate_new_step).
+# Open, as bodies are: contacts filed before this rule may carry a phone number.
+CONTACT_SPEC = {
+    "name": Field(text(200), required=False),
+    "email": Field(pattern(EMAIL, "an e-mail address of at most 320 characters"), required=False),
+    "consent": Field(boolean, required=False),
+    "channel": Field(enum_of(ContactChannel), required=False),
+}
+_contact = obj(CONTACT_SPEC, closed=False)
+
 BODY_SPECS: dict[EventType, dict[str, Field]] = {
-    EventType.RECEIVED: {"description": Field(text())},
+    EventType.RECEIVED: {
+        "description": Field(text()),
+        "contact": Field(_contact, required=False),
+    },
+    # The named person who handles the complaint (the acknowledgement letter names them).
+    EventType.ACKNOWLEDGED: {"responsible": Field(text(200), required=False)},
     EventType.INFO_REQUESTED: {"request": Field(text())},
     EventType.INFO_RECEIVED: {
         "text": Field(text(), required=False),
@@ -538,6 +586,13 @@ BODY_SPECS: dict[EventType, dict[str, Field]] = {
     # Where the check can be found (a case id at the verification provider), never documents.
     EventType.IDENTITY_VERIFIED: {"check_reference": Field(text(200))},
     EventType.INCIDENT_LINKED: {"title": Field(text(200), required=False)},
+    # The message as delivered: to whom (an e-mail address or a webhook URL), its subject and
+    # its exact text (public.text_sha256 is the SHA-256 of its UTF-8 bytes).
+    EventType.MESSAGE_SENT: {
+        "to": Field(text(2048)),
+        "subject": Field(text(998)),
+        "text": Field(text(MAX_MESSAGE_TEXT)),
+    },
 }
 for _t in EventType:
     BODY_SPECS.setdefault(_t, {})
@@ -582,12 +637,31 @@ REQUIRED_WHEN_RECORDING: Mapping[EventType, tuple[str, ...]] = MappingProxyType(
 )
 
 
-def validate_new_step(event_type: EventType | str, public: Mapping[str, Any]) -> None:
-    """Raise PayloadError when a step about to be recorded lacks a field new steps need."""
+# The same for body objects: (event type, body field) -> the fields a new one must carry.
+BODY_REQUIRED_WHEN_RECORDING: Mapping[tuple[EventType, str], tuple[str, ...]] = MappingProxyType(
+    {(EventType.RECEIVED, "contact"): ("consent",)}
+)
+
+
+def validate_new_step(
+    event_type: EventType | str, public: Mapping[str, Any], body: Any = None
+) -> None:
+    """Raise PayloadError when a step about to be recorded lacks a field new steps need
+    (in ``public``; in ``body`` when it is given: a new contact states the customer's consent)."""
     et = _event_type(event_type)
     for name in REQUIRED_WHEN_RECORDING.get(et, ()):
         if name not in public:
             _fail(f"public.{name}", f"is required in a new {et} step", "MISSING_FIELD")
+    if not isinstance(body, Mapping):
+        return
+    for (owner, field_name), names in BODY_REQUIRED_WHEN_RECORDING.items():
+        value = body.get(field_name)
+        if owner != et or not isinstance(value, Mapping):
+            continue  # absent, or not an object: validate_body says what is wrong with it
+        for name in names:
+            if name not in value:
+                path = f"body.{field_name}.{name}"
+                _fail(path, f"is required in a new {et} step", "MISSING_FIELD")
 
 
 def validate_public(
@@ -687,6 +761,11 @@ LETTER_FACTS: dict[str, Validator] = {
     "asset": pattern(ASSET, "an asset symbol such as 'BTC'"),
     "method": enum_of(PaymentMethod),
     "respond_by": timestamp,
+    # The acknowledgement's handler and a payment's trace (casework/letters.py).
+    "responsible": text(200),
+    "payment_reference": pattern(PAYMENT_REF, "a payment reference"),
+    "tx_hash": pattern(TX_HASH, "an on-chain transaction hash (0x + 64 hex)"),
+    "chain_id": int_range(1, 2**53 - 1),
 }
 # Public ``reason`` fields are codes (close, decline, escalation reasons), not letter text.
 _PUBLIC_LETTER_FACTS = ("outcome", "respond_by")
@@ -735,6 +814,8 @@ def check_consistency(
     if et == EventType.COMPENSATION_ACCEPTED and ("payout" in public) != ("recipient" in body):
         _fail("public.payout", "goes with the customer's 'recipient' address",
               "PUBLIC_BODY_MISMATCH")  # fmt: skip
+    if et == EventType.MESSAGE_SENT:
+        check_message_text(public, body)
     if et in MONEY_EVENTS:
         # The leaf must say what kind of redress it is whenever it is not money: the state
         # machine (and every verifier) reads the kind from the public fields alone.
@@ -747,6 +828,27 @@ def check_consistency(
             and unit_public != {k for k in ("currency", "asset") if k in body}
         ):
             _fail("public", "names a different unit than the body", "PUBLIC_BODY_MISMATCH")
+
+
+def message_text_sha256(text_: str) -> str:
+    """The lower-hex SHA-256 of a message's text, as delivered (its UTF-8 bytes)."""
+    return hashlib.sha256(text_.encode("utf-8")).hexdigest()
+
+
+def check_message_text(public: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    """Raise PayloadError (MESSAGE_TEXT_MISMATCH) unless the body's text is the one whose
+    SHA-256 the leaf states: the log proves what the customer was told, word for word."""
+    text_ = body.get("text")
+    try:
+        digest = message_text_sha256(text_) if isinstance(text_, str) else None
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 bytes were ever delivered
+        digest = None
+    if digest is None or digest != public.get("text_sha256"):
+        _fail(
+            "public.text_sha256",
+            "is not the SHA-256 of the message text in the body",
+            "MESSAGE_TEXT_MISMATCH",
+        )
 
 
 def validate_event(event_type: EventType | str, public: Any, body: Any) -> None:

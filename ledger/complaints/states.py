@@ -3,7 +3,8 @@
 ``TRANSITIONS`` is the whole table (event type -> roles, from-status -> to-status, signed).
 ``GUARDS`` holds the rules the table cannot express (information must have been requested
 before it is received, escalation only goes up, one holding reply per cycle, no offer after a
-rejection, payment equals the accepted offer, one rating per rateable step, ...) and
+rejection, payment equals the accepted offer, one rating per rateable step, a message is about
+an earlier step, one Net Promoter Score per complaint, ...) and
 ``EFFECTS`` what each step changes besides the status. ``apply`` checks one step against all
 three; the monitor (ledger.monitor.chains) uses the same tables on a mutable state.
 ``replay`` folds a whole chain of envelopes, checking seq, prev, reference, log and time order,
@@ -53,11 +54,15 @@ _Vocab = TypeVar("_Vocab", bound=StrEnum)
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may record an event type, and from which status it leads to which status."""
+    """Who may record an event type, and from which status it leads to which status.
+
+    ``refused``: the error code when the status is not one it moves from, where a more precise
+    one than INVALID_TRANSITION tells the caller why (a score before the closure)."""
 
     roles: frozenset[Role]
     moves: Mapping[Status, Status]
     signed: bool = False
+    refused: str | None = None
 
 
 def _same(*statuses: Status) -> dict[Status, Status]:
@@ -166,11 +171,18 @@ TRANSITIONS: dict[EventType, Rule] = {
     E.ERASED: Rule(frozenset({R.ADMIN, R.LEGAL}), _same(*Status)),
     # Recorded after an evidence bundle was built (it cannot contain its own export event).
     E.BUNDLE_EXPORTED: Rule(frozenset({R.LEGAL, R.CUSTOMER, R.REGULATOR, R.ADMIN}), _same(*Status)),
+    # The dispatcher (role system) records each customer message once delivered or given up
+    # on, whatever the status by then (a letter may leave after the complaint moved on, even
+    # after its closure); it never moves the complaint, and it is no response of its own: the
+    # step whose letter it delivers is (deadlines.FIRST_RESPONSE_EVENTS).
+    E.MESSAGE_SENT: Rule(frozenset({R.SYSTEM}), _same(*Status)),
+    # The customer's Net Promoter Score: once the complaint is closed, once per complaint.
+    E.NPS_GIVEN: Rule(frozenset({R.CUSTOMER}), _same(S.CLOSED), refused="NPS_BEFORE_CLOSURE"),
 }
 START_ROLES = frozenset({R.CUSTOMER, R.AGENT, R.SYSTEM})  # who may record "received"
-# Recorded by the ledger as the trace of another action (building an evidence bundle), never
-# chosen as a step: ``allowed_events`` does not offer them.
-TRACE_EVENTS = frozenset({E.BUNDLE_EXPORTED})
+# Recorded by the ledger as the trace of another action (building an evidence bundle,
+# delivering a message), never chosen as a step: ``allowed_events`` does not offer them.
+TRACE_EVENTS = frozenset({E.BUNDLE_EXPORTED, E.MESSAGE_SENT})
 # Events whose evidence may be cited by a decision.
 EVIDENCE_EVENTS = frozenset({E.RECEIVED, E.INFO_RECEIVED, E.EVIDENCE_ADDED})
 
@@ -209,6 +221,7 @@ class ComplaintState:
     offer_needs_identity: bool = False  # that offer may be paid only after identity_verified
     offer_terms: str | None = None  # a vault offer's payout_terms (payouts.py)
     accepted_payout: str | None = None  # the accepted vault offer's payout commitment
+    nps_given: bool = False  # the customer gave their Net Promoter Score (once per complaint)
     log: str | None = None
     reference: str | None = None
     seq: int = -1
@@ -308,6 +321,9 @@ class StepState(Protocol):
     def accepted_payout(self) -> str | None: ...
 
     @property
+    def nps_given(self) -> bool: ...
+
+    @property
     def events(self) -> Collection[object]:
         """Only its size is read: empty when the chain is not known (a state built by apply)."""
         ...
@@ -359,7 +375,7 @@ def transition_target(state: ComplaintState, et: EventType, role: Role) -> Statu
         allowed = ", ".join(sorted(rule.moves)) or "nowhere"
         raise TransitionError(
             f"cannot record {et} on a complaint that is {state.status} (allowed from: {allowed})",
-            "INVALID_TRANSITION",
+            rule.refused or "INVALID_TRANSITION",
         )
     return target
 
@@ -583,6 +599,25 @@ def _rated_guard(state: StepState, public: Mapping[str, Any]) -> None:
         raise TransitionError(f"step {target} has already been rated", "RATING_DUPLICATE")
 
 
+def _message_sent_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    # The message delivers the letter of a step already on the chain (its own seq is the
+    # chain's length; unknown, as in a bare ``apply``, when no chain is held).
+    if state.events and public["for_seq"] >= len(state.events):
+        raise TransitionError(
+            f"for_seq {public['for_seq']} is not an earlier step of this complaint: a message "
+            "is sent for a step already recorded",
+            "MESSAGE_FOR_SEQ",
+        )
+
+
+def _nps_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    if state.nps_given:
+        raise TransitionError(
+            "the customer already gave their Net Promoter Score for this complaint",
+            "NPS_ALREADY_GIVEN",
+        )
+
+
 def _erased_guard(state: StepState, public: Mapping[str, Any]) -> None:
     target = public["erases"]
     target_type = state.event_type_of(target)
@@ -614,6 +649,8 @@ GUARDS: Mapping[EventType, Guard] = MappingProxyType(
         E.PLAYBOOK_STEP: _playbook_guard,
         E.TARGET_SET: _target_guard,
         E.INCIDENT_LINKED: _incident_guard,
+        E.MESSAGE_SENT: _message_sent_guard,
+        E.NPS_GIVEN: _nps_guard,
     }
 )
 
@@ -786,6 +823,10 @@ def _erased(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
     return {"erased": state.erased | {public["erases"]}}
 
 
+def _nps_given(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"nps_given": True}
+
+
 Effect = Callable[[StepState, Mapping[str, Any]], dict[str, Any]]
 EFFECTS: Mapping[EventType, Effect] = MappingProxyType(
     {
@@ -805,6 +846,7 @@ EFFECTS: Mapping[EventType, Effect] = MappingProxyType(
         E.PLAYBOOK_STEP: _playbook_step,
         E.TARGET_SET: _target_set,
         E.INCIDENT_LINKED: _incident_linked,
+        E.NPS_GIVEN: _nps_given,
     }
 )
 
@@ -944,6 +986,7 @@ _POSSIBLE: Mapping[EventType, Callable[[ComplaintState], bool]] = MappingProxyTy
         E.IDENTITY_VERIFIED: lambda s: not s.identity_verified,
         E.TARGET_SET: lambda s: s.category in playbooks.UNTIMED_CATEGORIES and not s.target_set,
         E.INCIDENT_LINKED: lambda s: s.incident is None,
+        E.NPS_GIVEN: lambda s: not s.nps_given,
     }
 )
 

@@ -31,6 +31,10 @@ class EventType(StrEnum):
     PLAYBOOK_STEP = "playbook_step"  # one step of the category's playbook, in its order
     TARGET_SET = "target_set"  # the handler's resolution target for an untimed category
     INCIDENT_LINKED = "incident_linked"  # the complaint is part of a mass incident
+    # Talking to the customer: a message the dispatcher sent (or finally failed to send), and
+    # the customer's Net Promoter Score once the complaint is closed.
+    MESSAGE_SENT = "message_sent"  # commits to the exact text delivered (public.text_sha256)
+    NPS_GIVEN = "nps_given"  # 0-10, once per complaint; CSAT stays ``rated`` (per interaction)
     # Log entries that are not complaint steps: the officer key registry.
     OFFICER_KEY_REGISTERED = "officer_key_registered"
     OFFICER_KEY_REVOKED = "officer_key_revoked"
@@ -51,7 +55,9 @@ SIGNER_ROLES: dict[EventType, frozenset[str]] = {
 }
 assert set(SIGNER_ROLES) == SIGNED_EVENTS
 # The firm's interactions with the customer: the steps a customer may rate (``rated`` names
-# one by its seq in ``public.rates``; at most one rating per step).
+# one by its seq in ``public.rates``; at most one rating per step). Not ``message_sent``: it
+# is the delivery of a step's letter, and the step itself is what is rated; not ``nps_given``
+# either: it is the customer's own answer about the whole complaint, not the firm's act.
 RATEABLE_EVENTS = frozenset(
     {
         EventType.ACKNOWLEDGED,
@@ -115,6 +121,26 @@ class Channel(StrEnum):
     SOCIAL = "social"
     IN_APP = "in_app"
     WEB_FORM = "web_form"
+
+
+class DeliveryChannel(StrEnum):
+    """How a message reached (or failed to reach) its receiver (``message_sent.public.channel``)."""
+
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class DeliveryOutcome(StrEnum):
+    """How a message's delivery ended: delivered, or failed for good after its attempts."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class ContactChannel(StrEnum):
+    """How the customer agreed to be written to (``received`` body ``contact.channel``)."""
+
+    EMAIL = "email"
 
 
 class Language(StrEnum):

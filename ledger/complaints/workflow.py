@@ -28,6 +28,7 @@ def start_complaint(
     salt: bytes | None = None,
 ) -> tuple[BuiltEvent, ComplaintState]:
     """Build the received event of a new complaint; the state carries its new reference."""
+    validate_new_step(EventType.RECEIVED, public, body)
     new = apply(None, EventType.RECEIVED, actor.role, public)
     built = build_event(
         log=log,
@@ -83,7 +84,7 @@ def append_event(
     """
     log, reference, head = _chain_position(state)
     event_type = EventType(type)
-    validate_new_step(event_type, public)
+    validate_new_step(event_type, public, body)
     new = apply(state, event_type, actor.role, public)
     built = build_event(
         log=log,

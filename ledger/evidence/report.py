@@ -53,6 +53,8 @@ LABELS = {
     "playbook_step": "Playbook step",
     "target_set": "Resolution target set",
     "incident_linked": "Linked to an incident",
+    "message_sent": "Message to the customer",
+    "nps_given": "Net Promoter Score",
 }
 assert set(LABELS) == set(COMPLAINT_EVENTS), "every complaint step has its label in the report"
 
@@ -208,6 +210,17 @@ def _details(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | Non
                 f"bundle sha256 {public.get('bundle_sha256')}, format "
                 f"{public.get('format_version')}, checkpoint size {public.get('tree_size')}"
             )
+        case "message_sent":
+            tries = public.get("attempts")
+            digest = _short(public.get("text_sha256"))
+            text = (
+                f"{public.get('template')} letter for event {public.get('for_seq')} by "
+                f"{public.get('channel')}, {public.get('outcome')} after {tries} "
+                f"attempt{'' if tries == 1 else 's'} (text sha256 {digest})"
+            )
+            return f"{text}: {b['subject']}" if b.get("subject") else text
+        case "nps_given":
+            return f"NPS {public.get('nps')} of 10"
     return ""
 
 

@@ -21,7 +21,7 @@ from ledger.complaints.errors import ChainError, ComplaintError
 from ledger.complaints.figures import FACT_FIELDS, Fact, FactDeriver, derive_fact
 from ledger.complaints.officers import OfficerRegistry
 from ledger.complaints.reference import ALPHABET, format_reference
-from ledger.complaints.vocab import OFFICER_KEY_EVENTS
+from ledger.complaints.vocab import OFFICER_KEY_EVENTS, EventType
 from ledger.monitor.chains import ChainState, start_chain, step_chain
 from ledger.monitor.leaves import read_leaf
 
@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover - exercised where orjson is not installe
 
 
 MAX_PROBLEMS = 50
+E_RATED = EventType.RATED
 BROADCAST = -1  # route(): every partition replays this leaf (officer-key entries)
 FACT_BLOCK = 4096  # facts are stored in blocks of this many log entries (see StateFile)
 SETTLE_ENTRIES = 4 * FACT_BLOCK  # see Replayer.settle
@@ -244,6 +245,7 @@ class Replayer:
                     self.officer_leaves[index] = data
                 return
             ref = env.complaint
+            rated_type = None
             if ref is None:
                 ref = format_reference(leaf_hash)
                 if ref in chains or ref in self.broken:
@@ -260,11 +262,14 @@ class Replayer:
                         "CHAIN_START",
                     )
                 step_chain(state, env, self.registry)
+                if et == E_RATED and "rates" in env.public:
+                    # The chain's rules made it an earlier step: the type is in the chain.
+                    rated_type = state.event_type_at(env.public["rates"])
             self.dirty[ref] = index
             # FactDeriver.add, without its checks: this is a complaint event of chain ``ref``.
             last = self.deriver.last
             prev = last.get(ref) if env.complaint else None
-            fact = derive_fact(prev, env, index, ref, env.at_ms)  # type: ignore[arg-type]
+            fact = derive_fact(prev, env, index, ref, env.at_ms, rated_type)  # type: ignore[arg-type]
             last[ref] = fact
             self.facts.append(fact)
         except ComplaintError as exc:

@@ -31,7 +31,7 @@ def test_figures_are_bound_to_a_checkpoint_and_recomputable(client, ledger, marc
     assert cp.size == body["checkpoint"]["size"] == body["figures"]["tree_size"]
     assert cp.root.hex() == body["checkpoint"]["root"]
     assert body["figures"]["totals"]["received"] == 6
-    assert body["definitions"] == "audit-figures/2"
+    assert body["definitions"] == "audit-figures/3"
     # Anyone with the leaves recomputes exactly the same document.
     f = body["figures"]
     window = Window.of(

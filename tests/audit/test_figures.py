@@ -126,10 +126,11 @@ def test_march_totals_are_the_hand_computed_ones(ledger, march) -> None:
             "free_service": nothing,
         },
     }
+    # A 5, B 2, C 4 and G 3 rate their decisions; D 1 its acknowledgement.
     assert t["csat"] == {
-        "ratings": 4,
-        "mean": 3.5,
-        "distribution": {"1": 0, "2": 1, "3": 1, "4": 1, "5": 1},
+        "ratings": 5,
+        "mean": 3.0,
+        "distribution": {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1},
     }
 
 

@@ -4,6 +4,7 @@ tests/audit/test_figures.py spell out the expected numbers."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from ledger.runtime import Ledger
 AGENT = Actor(Role.AGENT, "agent-7")
 CUSTOMER = Actor(Role.CUSTOMER, "customer")
 SUPERVISOR = Actor(Role.SUPERVISOR, "supervisor-2")
+DISPATCHER = Actor(Role.SYSTEM, "dispatcher")
 
 MARCH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 
@@ -107,6 +109,26 @@ class Writer:
         seq = max(i for i, e in enumerate(state.events) if e.type == rates)
         self.step(ref, when, "rated", {"csat": csat, "rates": seq}, actor=CUSTOMER)
 
+    def nps(self, ref: str, when: str, score: int) -> None:
+        """The customer's Net Promoter Score (the complaint is closed)."""
+        self.step(ref, when, "nps_given", {"nps": score}, actor=CUSTOMER)
+
+    def message(self, ref: str, when: str, for_seq: int, template: str) -> None:
+        """The dispatcher's record of the letter of step ``for_seq``, delivered by e-mail."""
+        text = f"Dear customer, the {template} letter of step {for_seq} of {ref}."
+        public = {
+            "channel": "email",
+            "template": template,
+            "language": "en",
+            "for_seq": for_seq,
+            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "outcome": "delivered",
+            "message_id": "msg_" + hashlib.sha256(f"{ref}/{for_seq}".encode()).hexdigest()[:32],
+            "attempts": 1,
+        }
+        body = {"to": "customer@example.org", "subject": "Your complaint", "text": text}
+        self.step(ref, when, "message_sent", public, body, actor=DISPATCHER)
+
     def pay(self, ref: str, offered: str, accepted: str, paid: str, money: dict, public=True):
         self.signed(ref, offered, "compensation_offered", money, money if public else
                     {"method": money["method"]})  # fmt: skip
@@ -135,9 +157,13 @@ def build_march(ledger: Ledger, clock: FakeClock) -> dict[str, str]:
     b = refs["B"] = w.file("2026-03-02T10:00:00Z", "hacked_account", "chat", "ca", "UK-FCA-DISP")
     w.step(b, "2026-03-02T11:00:00Z", "acknowledged")
     w.step(b, "2026-03-02T11:30:00Z", "info_requested", body={"request": "Screenshots?"})
-    # D: acknowledged, never decided: its PSD2 deadline (23 March) passes.
+    # D: acknowledged, never decided: its PSD2 deadline (23 March) passes. A letter about its
+    # receipt left at 12:05 (message_sent): not a response, the acknowledgement at 12:10 is.
+    # The customer rates the acknowledgement 1.
     d = refs["D"] = w.file("2026-03-02T12:00:00Z", "sync_fault", "in_app", "en", "EU-PSD2")
+    w.message(d, "2026-03-02T12:05:00Z", 0, "acknowledgement")
     w.step(d, "2026-03-02T12:10:00Z", "acknowledged")
+    w.rate(d, "2026-03-02T13:00:00Z", 1, rates="acknowledged")
     # E: holding reply before the deadline (extended to 22 April), decided, paid (undisclosed).
     e = refs["E"] = w.file("2026-03-02T13:00:00Z", "interface_fault", "phone", "zh", "EU-PSD2")
     w.step(e, "2026-03-02T14:00:00Z", "acknowledged")
@@ -150,10 +176,13 @@ def build_march(ledger: Ledger, clock: FakeClock) -> dict[str, str]:
     w.pay(a, "2026-03-03T10:00:00Z", "2026-03-03T11:00:00Z", "2026-03-03T12:30:00Z",
           {"amount": "50.00", "currency": "EUR", "method": "bank_transfer"})  # fmt: skip
     w.step(a, "2026-03-03T13:00:00Z", "closed")
+    w.message(a, "2026-03-03T13:01:00Z", 6, "closure")  # seq 6: the closure, its letter
+    w.nps(a, "2026-03-03T13:30:00Z", 10)  # a promoter
     w.rate(a, "2026-03-03T14:00:00Z", 5)
     w.decide(b, "2026-03-04T10:00:00Z", "rejected")
     w.step(b, "2026-03-04T11:00:00Z", "closed")
     w.rate(b, "2026-03-04T12:00:00Z", 2)
+    w.nps(b, "2026-03-04T12:30:00Z", 3)  # a detractor
     # F: withdrawn an hour after filing, no response.
     f = refs["F"] = w.file("2026-03-05T09:00:00Z", "lost_recovery_phrase", "social", "lt",
                            "UK-FCA-DISP")  # fmt: skip
@@ -163,12 +192,14 @@ def build_march(ledger: Ledger, clock: FakeClock) -> dict[str, str]:
           {"amount": "25.50", "asset": "USDC", "method": "on_chain"})  # fmt: skip
     w.step(c, "2026-03-06T12:00:00Z", "closed")
     w.rate(c, "2026-03-06T13:00:00Z", 4)
+    w.nps(c, "2026-03-06T14:00:00Z", 8)  # a passive
     w.step(b, "2026-03-10T09:00:00Z", "referred", {"to": "ombudsman"}, actor=CUSTOMER)
     w.decide(g, "2026-03-17T09:00:00Z", "upheld")
     w.pay(g, "2026-03-17T10:00:00Z", "2026-03-17T11:00:00Z", "2026-03-17T12:00:00Z",
           {"amount": "10.00", "currency": "EUR", "method": "bank_transfer"})  # fmt: skip
     w.step(g, "2026-03-18T09:00:00Z", "closed")
     w.rate(g, "2026-03-18T10:00:00Z", 3)
+    w.nps(g, "2026-03-18T11:00:00Z", 9)  # a promoter; once per complaint, reopened or not
     w.step(g, "2026-03-19T09:00:00Z", "reopened", {"reason": "quality_review"}, actor=SUPERVISOR)
     w.step(e, "2026-03-20T10:00:00Z", "holding_reply", body={"reason": "We need the vendor."})
     w.decide(g, "2026-03-20T09:00:00Z", "rejected")
@@ -178,6 +209,7 @@ def build_march(ledger: Ledger, clock: FakeClock) -> dict[str, str]:
           {"amount": "15.00", "currency": "EUR", "method": "account_credit"},
           public=False)  # fmt: skip
     w.step(e, "2026-03-26T09:00:00Z", "closed")
+    w.nps(e, "2026-04-02T09:00:00Z", 0)  # given in April: not in March's figures
     # After the period: D is finally answered in April (a late answer: still one breach).
     return refs
 

@@ -82,6 +82,7 @@ SUPERVISOR = Actor(Role.SUPERVISOR, "sup-2")
 ADMIN = Actor(Role.ADMIN, "admin-1")
 LEGAL = Actor(Role.LEGAL, "legal-3")
 OFFICER = Actor(Role.OFFICER, OFFICER_ID)
+DISPATCHER = Actor(Role.SYSTEM, "dispatcher")
 
 
 def default_step(
@@ -169,6 +170,23 @@ def default_step(
             return AGENT, {"target_minutes": 120, "limit_minutes": 480}, {}
         case E.INCIDENT_LINKED:
             return AGENT, {"incident": "INC-2026-0001"}, {"title": "Node provider outage"}
+        case E.MESSAGE_SENT:
+            # The letter of the last step, delivered by e-mail at the first attempt.
+            text = f"Dear customer, about step {state.seq} of {state.reference}."
+            public = {
+                "channel": "email",
+                "template": "acknowledgement",
+                "language": "en",
+                "for_seq": state.seq,
+                "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "outcome": "delivered",
+                "message_id": "msg_" + hashlib.sha256(f"{state.seq}".encode()).hexdigest()[:32],
+                "attempts": 1,
+            }
+            body = {"to": "ana@example.org", "subject": "Your complaint", "text": text}
+            return DISPATCHER, public, body
+        case E.NPS_GIVEN:
+            return CUSTOMER, {"nps": 9}, {}
     raise AssertionError(et)
 
 

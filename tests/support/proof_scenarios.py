@@ -702,6 +702,72 @@ def _vault(tweak: str = "") -> Callable[[Signer], dict]:
     return build
 
 
+# --- customer messages and the Net Promoter Score (message_sent, nps_given) ----------------------
+
+DISPATCHER = ("system", "dispatcher")
+# The closure letter's text, and another: a leaf that commits to one while its body holds the
+# other states a text the customer was never sent.
+CLOSURE_TEXT = "Dear Ana Silva,\n\nWe have closed your complaint. Ελπίζουμε 😊 — thank you."
+OTHER_TEXT = "Dear Ana Silva,\n\nWe have closed your complaint."
+
+
+def _message(for_seq: int, text: str = CLOSURE_TEXT, **public: Any) -> tuple[dict, dict]:
+    """The public fields and the body of a message_sent step for step ``for_seq``."""
+    fields = {
+        "state": "closed",
+        "channel": "email",
+        "template": "closure",
+        "language": "en",
+        "for_seq": for_seq,
+        "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "outcome": "delivered",
+        "message_id": "msg_" + hashlib.sha256(f"m{for_seq}".encode()).hexdigest()[:32],
+        "attempts": 1,
+        **public,
+    }
+    body = {"to": "ana@example.org", "subject": "Your complaint is closed", "text": text}
+    return fields, body
+
+
+def _messages(tweak: str = ""):
+    """After the lifecycle's closure (seq 6): the closure letter delivered (seq 7), the
+    acknowledgement's letter delivered late, after two failed attempts (seq 8), a webhook that
+    failed for good (seq 9), then the customer's score (seq 10); or one step broken."""
+
+    def after(b: Builder, _):
+        public, body = _message(6)
+        if tweak == "text_mismatch":
+            # The leaf commits to the closure text; the body holds another one.
+            b.raw_step("message_sent", minutes(8), DISPATCHER, public, {**body, "text": OTHER_TEXT})
+            return None
+        if tweak == "by_customer":
+            b.step("message_sent", minutes(8), CUSTOMER, public, body)
+            return None
+        if tweak == "for_itself":
+            public, body = _message(7)
+            b.step("message_sent", minutes(8), DISPATCHER, public, body)
+            return None
+        b.step("message_sent", minutes(8), DISPATCHER, public, body)
+        public, body = _message(1, "We have received your complaint.", attempts=3,
+                                template="acknowledgement")  # fmt: skip
+        b.step("message_sent", minutes(9), DISPATCHER, public, body)
+        public, body = _message(6, outcome="failed", channel="webhook", attempts=8)
+        b.step("message_sent", minutes(10), DISPATCHER, public,
+               {**body, "to": "https://hooks.example.org/complaints"})  # fmt: skip
+        b.step("nps_given", minutes(11), CUSTOMER, {"state": "closed", "nps": 9}, {})
+        if tweak == "nps_twice":
+            b.step("nps_given", minutes(12), CUSTOMER, {"state": "closed", "nps": 10}, {})
+        return None
+
+    return after
+
+
+def _nps_before_closure(b: Builder, key: Ed25519PrivateKey) -> None:
+    """A score while the complaint is only acknowledged (seq 2)."""
+    _open(b, "refund_or_claim")
+    b.step("nps_given", minutes(2), CUSTOMER, {"state": "acknowledged", "nps": 3}, {})
+
+
 SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "valid": _scenario(),
     "valid_without_bodies": _scenario(disclose=False),
@@ -767,6 +833,14 @@ SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "vault_accepted_without_address": _vault("accepted_without_address"),
     "vault_paid_without_payout": _vault("paid_without_payout"),
     "vault_worker_pays_another_offer": _vault("not_a_vault_offer"),
+    "messages_and_nps": _scenario(after=_messages()),
+    "messages_and_nps_without_bodies": _scenario(after=_messages(), disclose=False),
+    "message_text_differs_from_its_hash": _scenario(after=_messages("text_mismatch")),
+    "message_text_hash_without_bodies": _scenario(after=_messages("text_mismatch"), disclose=False),
+    "message_sent_by_the_customer": _scenario(after=_messages("by_customer")),
+    "message_for_itself": _scenario(after=_messages("for_itself")),
+    "nps_before_closure": _chain(_nps_before_closure),
+    "nps_twice": _scenario(after=_messages("nps_twice")),
 }
 VALID = {
     "valid",
@@ -781,6 +855,10 @@ VALID = {
     "limits_dual_signed_without_bodies",
     "limits_at_the_threshold_alone",
     "vault_paid_by_the_worker",
+    "messages_and_nps",
+    "messages_and_nps_without_bodies",
+    # Without the bodies the text cannot be compared with its hash: nothing is wrong to see.
+    "message_text_hash_without_bodies",
 }
 # Where each broken playbook chain breaks: (seq, the Python error code, the browser's message
 # key); the chain ends there, so nothing else fails.
@@ -829,4 +907,13 @@ LIMIT_BREAKS: dict[str, tuple[int, str, str]] = {
     "limits_cosigned_by_the_same_key": (3, "COSIGNER_SAME_KEY", "auth_cosigner_same_key"),
     "limits_cosigner_without_officer_role": (3, "ROLE_MISSING", "cosigner_role"),
     "limits_cosigner_over_its_limit": (3, "OVER_LIMIT", "auth_over_limit"),
+}
+# Where each broken message or score chain breaks: (seq, the Python error code, the browser's
+# message key); the chain ends there. A message whose text is not the one its leaf commits to
+# fails its body's check instead (commitments), in both.
+MESSAGE_BREAKS: dict[str, tuple[int, str, str]] = {
+    "message_sent_by_the_customer": (7, "ROLE_NOT_ALLOWED", "rule_role"),
+    "message_for_itself": (7, "MESSAGE_FOR_SEQ", "rule_message_for_seq"),
+    "nps_before_closure": (2, "NPS_BEFORE_CLOSURE", "rule_nps_before_closure"),
+    "nps_twice": (11, "NPS_ALREADY_GIVEN", "rule_nps_already_given"),
 }

@@ -4,6 +4,7 @@
 //
 // The field specs come from the rulebook (rules.js); these are the checks that are code.
 
+import { hexencode, sha256, utf8 } from "./bytes.js";
 import { fail } from "./errors.js";
 import { canonicalJson, isObject } from "./json.js";
 import { compiled, rulebook } from "./rules.js";
@@ -191,6 +192,15 @@ export async function checkPayoutTerms(env, body) {
   }
   if (env.type === "compensation_accepted" && "payout" in env.public !== "recipient" in body)
     fail("public_body_mismatch", { field: "payout" });
+}
+
+/** payloads.check_message_text: a message's body holds the very text whose SHA-256 (of its
+ * UTF-8 bytes) the leaf states, so the log proves what the customer was told. */
+export async function checkMessageText(env, body) {
+  if (env.type !== "message_sent") return;
+  const text = body.text;
+  const digest = typeof text === "string" ? hexencode(await sha256(utf8(text))) : null;
+  if (digest === null || digest !== env.public.text_sha256) fail("message_text_mismatch");
 }
 
 /** The context a signed body names (log, complaint, prev, type) is its envelope's. */

@@ -4,7 +4,8 @@
 // Implements the checks of ledger/verify/complaint.py (verify_complaint_proof): C2SP
 // signed-note checkpoint, RFC 9162 inclusion and consistency proofs, the RFC 8785 event
 // envelopes, the per-complaint hash chain and state machine, salted commitments, officer keys
-// (log entries) and Ed25519 body signatures with their authority at signing time, and the
+// (log entries) and Ed25519 body signatures with their authority at signing time, each
+// disclosed message's text against the SHA-256 its leaf states, and the
 // blockchain anchor record; a vault payout against its offer, acceptance and payment, and,
 // given a way to get receipts, its Paid event on chain (payout.js). Every check goes in the
 // report; nothing here throws for bad input.
@@ -18,7 +19,13 @@ import { asProofList, leafHash, verifyInclusion } from "./merkle.js";
 import { loadMessages } from "./messages.js";
 import { ed25519Verify, openCheckpoint, parseVerifierKey } from "./note.js";
 import { checkStepAuthority, registerKey, revokeKey, verifyCosignature } from "./officers.js";
-import { checkBody, checkConsistency, checkContext, checkPayoutTerms } from "./payloads.js";
+import {
+  checkBody,
+  checkConsistency,
+  checkContext,
+  checkMessageText,
+  checkPayoutTerms,
+} from "./payloads.js";
 import { checkPayouts } from "./payout.js";
 import { formatReference, parseReference } from "./reference.js";
 import { errMsg, msg, Report } from "./report.js";
@@ -339,6 +346,7 @@ export async function verifyProof(
         checkBody(ev.env.type, body);
         checkConsistency(ev.env, body);
         await checkPayoutTerms(ev.env, body);
+        await checkMessageText(ev.env, body);
         ev.body = body;
         report.ok("commitments", label, msg("detail.commitment"), {
           ...extra,

@@ -111,6 +111,7 @@ export function applyStep(state, env, leafHashHex) {
       confirmBy: null, // the wait for the customer's confirmation, when stated
       targetSet: false,
       incident: null,
+      npsGiven: false, // the customer's Net Promoter Score, once per complaint
       ...NO_OFFER,
     };
   }
@@ -119,7 +120,12 @@ export function applyStep(state, env, leafHashHex) {
   if (!rule) fail("rule_transition", { type, status: state.status });
   if (!rule.roles.includes(role)) fail("rule_role", { role, type });
   const target = Object.hasOwn(rule.moves, state.status) ? rule.moves[state.status] : null;
-  if (!target) fail("rule_transition", { type, status: state.status });
+  // A rule may name why it refuses a status (states.Rule.refused): a score before the closure.
+  if (!target)
+    fail(rule.refused ? `rule_${rule.refused.toLowerCase()}` : "rule_transition", {
+      type,
+      status: state.status,
+    });
   if (pub.state !== target) fail("rule_state_mismatch", { claimed: pub.state, target });
   const typeOf = (h) => state.events.find((e) => e.hash === h)?.type;
   // Guards (states.GUARDS).
@@ -182,6 +188,10 @@ export function applyStep(state, env, leafHashHex) {
   }
   if (type === "incident_linked" && state.incident !== null)
     fail("rule_incident_twice", { incident: state.incident });
+  // A message delivers the letter of a step already on the chain (its own seq is the length).
+  if (type === "message_sent" && pub.for_seq >= state.events.length)
+    fail("rule_message_for_seq", { seq: pub.for_seq });
+  if (type === "nps_given" && state.npsGiven) fail("rule_nps_already_given");
   // After the guards, as states.step calls it after apply.
   checkContext(state, env);
   // Effects (states.EFFECTS).
@@ -262,6 +272,9 @@ export function applyStep(state, env, leafHashHex) {
       break;
     case "erased":
       next.erased = [...state.erased, pub.erases];
+      break;
+    case "nps_given":
+      next.npsGiven = true;
       break;
     default:
       break;

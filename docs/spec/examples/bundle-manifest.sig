@@ -1,7 +1,7 @@
 complaint-ledger evidence bundle v1
 log spec.ledger.example/log
-complaint CMP-99JP2-P2C4N-ZZZR7-MCF5R-ZXDCA
+complaint CMP-A2MRV-QZ4T3-EN6J4-S1V2F-XBPQQ
 tree-size 5
-manifest-sha256 dc95bbe1be5e5a0888e63e93deed78525bd37f6831e7a365bd533206b0a58db2
+manifest-sha256 f1465919b443a6606f2d9e2ec86ea03eeeb472ac6126e0544d4c8a4ca1b7dd24
 
-— spec.ledger.example/log B5RFI92QOqpqm2uI+YIspt/4WIgJT15sAXRzCFUjcHLq85unZe2oqjVAhyKdwc0lqH82A+LVDM/7TrMmUwXgaYAtvgg=
+— spec.ledger.example/log i3+vtR2HZlseyRS1oFFq5fgkTQM5lEBEKuZKyvClTmsJ7nkW6VMvZDAgbYvzyj1Yc7laMvxu1KwrNSWwxOiAa+/+KgM=
