@@ -3,7 +3,7 @@ capability secret for one complaint. Both arrive as ``Authorization: Bearer <tok
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import g, request
 
@@ -23,6 +23,9 @@ class Caller:
     role: str  # "anonymous", "customer" or an API key role
     id: str  # non-personal: API key id, or "customer"
     reference: str | None = None  # the complaint a customer's secret opens
+    # The API key's name (may be a person's: the acknowledgement names the handler by it);
+    # never an actor id, never logged.
+    name: str = field(default="", repr=False)
 
     @property
     def is_staff(self) -> bool:
@@ -55,7 +58,7 @@ def current_caller(reference: str | None = None) -> Caller:
             if principal is None:
                 raise Problem("unauthorized", "unknown or revoked API key",
                               headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
-            caller = Caller(principal.role, principal.id)
+            caller = Caller(principal.role, principal.id, name=principal.name)
         elif token.startswith(CAPABILITY_PREFIX) and reference is not None:
             if not get_ledger().complaints.reads.check_secret(reference, token):
                 raise Problem("unauthorized", "this secret does not open this complaint",

@@ -402,7 +402,12 @@ class EventsResource(MethodView):
         service adds ``public.payout``, the commitment to the offer's terms, that address and
         that offer, which the vault checks before paying (a ``payout`` sent by the client is
         replaced). Without an address the step is refused (409 ``PAYOUT_ADDRESS_REQUIRED``);
-        a malformed one is a 422 naming ``body.recipient``."""
+        a malformed one is a 422 naming ``body.recipient``.
+
+        Steps with a customer letter get it in ``body.message``, rendered in the complaint's
+        language; a fact it needs that is missing is a 422 ``MISSING_FACT``. The
+        acknowledgement's letter names the person responsible for the complaint,
+        ``body.responsible``: without one, the name of the API key recording it."""
         ref = _ref(reference)
         caller = current_caller(ref)
         _check_step_role(caller, ref)
@@ -421,6 +426,10 @@ class EventsResource(MethodView):
             # The payout address is read to build public.payout: a malformed one is named
             # here rather than refused later as a missing address.
             validate_body(event_type, body)
+        if event_type == EventType.ACKNOWLEDGED and caller.is_staff and caller.name:
+            # The letter names the person responsible: without one given, the staff member
+            # acknowledging, by their API key's name (in the body only, never the leaf).
+            body = {"responsible": caller.name, **body}
         if event_type not in SIGNED_EVENTS:
             body = get_ledger().complaints.writes.with_letter(
                 ref, event_type, public, body, role=caller.role

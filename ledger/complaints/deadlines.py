@@ -63,8 +63,21 @@ FIRST_RESPONSE_EVENTS = frozenset({E.ACKNOWLEDGED, E.INFO_REQUESTED, E.HOLDING_R
 
 
 @dataclass(frozen=True)
+class Referral:
+    """Where a customer not satisfied with the final response can take the complaint, and by
+    when; the letters word it (``texts``, locale key ``referral_rights``)."""
+
+    scheme: str  # the body: financial_ombudsman, bank_of_lithuania, eu_adr (locale keys)
+    months: int  # the time limit
+    # From when it runs: "final_response" (our final response) or "complaint" (the day the
+    # customer complained to us).
+    counted_from: str
+
+
+@dataclass(frozen=True)
 class Jurisdiction:
-    """How the statutory final-response deadline is computed."""
+    """How the statutory final-response deadline is computed, and where a customer not
+    satisfied with it can refer the complaint."""
 
     code: str
     basis: str  # the rule, for humans and reports
@@ -73,6 +86,7 @@ class Jurisdiction:
     business_days: int | None = None  # PSD2-style: 15
     extended_business_days: int | None = None  # 35 after a timely holding reply
     weeks: int | None = None  # DISP-style: 8 calendar weeks
+    referral: Referral | None = None
 
     def __post_init__(self) -> None:
         if (self.business_days is None) == (self.weeks is None):
@@ -109,6 +123,9 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
             "Europe/Brussels",
             business_days=15,
             extended_business_days=35,
+            # ADR Directive 2013/11/EU Art. 5(4)(e): a scheme may not refuse a dispute brought
+            # within a year of the complaint to the firm (member states may allow longer).
+            referral=Referral("eu_adr", 12, "complaint"),
         ),
         Jurisdiction(
             "EU-PSD2-LT",
@@ -117,6 +134,9 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
             "Europe/Vilnius",
             business_days=15,
             extended_business_days=35,
+            # The Bank of Lithuania resolves consumer disputes with financial market
+            # participants out of court, if brought within a year of the complaint to the firm.
+            referral=Referral("bank_of_lithuania", 12, "complaint"),
         ),
         Jurisdiction(
             "UK-FCA-DISP",
@@ -124,6 +144,8 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
             ENGLAND_AND_WALES,
             "Europe/London",
             weeks=8,
+            # DISP 2.8.2R: within six months of the firm's final response.
+            referral=Referral("financial_ombudsman", 6, "final_response"),
         ),
         Jurisdiction(
             "UK-FCA-PSR",
@@ -133,6 +155,7 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
             "Europe/London",
             business_days=15,
             extended_business_days=35,
+            referral=Referral("financial_ombudsman", 6, "final_response"),
         ),
     )
 }

@@ -7,22 +7,28 @@ plain text; HTML escaping is the job of whoever renders it into HTML.
 
 Placeholders sit only where grammar does not depend on them (after a colon, or a date after a
 preposition that takes the date as written), so one localised value fits every template.
+Durations follow the same idea: each language words them in one grammatical form that fits
+every phrase it uses them in (Russian and Lithuanian: the genitive, whose number is chosen by
+the last digits), so ``durations`` has two forms per unit, ``one`` and ``other``.
+
+Every letter opens with a salutation (the customer's name, or a formal generic one when the
+complaint has none: a designed variant, not a blank) and closes with the same sign-off.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import TypedDict, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
-from ledger.complaints.deadlines import JURISDICTIONS, Clock, ClockName
+from ledger.complaints.deadlines import JURISDICTIONS, Clock, ClockName, Referral
 from ledger.complaints.errors import TemplateError
 from ledger.complaints.payloads import AMOUNT
 from ledger.complaints.playbooks import playbook
@@ -52,6 +58,34 @@ class MessageKind(StrEnum):
     COMPENSATION_OFFER = "compensation_offer"
     PLAYBOOK_STEP = "playbook_step"  # a progress update: one playbook step done
     INCIDENT_HOLDING_REPLY = "incident_holding_reply"  # the holding reply of a mass incident
+    PAYMENT_CONFIRMATION = "payment_confirmation"  # compensation paid: how, with its reference
+    CLOSURE = "closure"  # the complaint is closed: the invitation to rate us (CSAT, NPS)
+    INFO_REMINDER = "info_reminder"  # the information we asked for is still awaited
+
+
+@dataclass(frozen=True)
+class TimeFrame:
+    """The time to resolve a complaint that the letters quote: its target to its limit.
+
+    Both None (``TO_BE_SET``): a category without fixed times whose handler has not set them
+    yet; the letter says that the handler will (a designed variant, not a blank).
+    """
+
+    target: timedelta | None
+    limit: timedelta | None
+
+    def __post_init__(self) -> None:
+        if (self.target is None) != (self.limit is None):
+            raise TemplateError("a time frame has a target and a limit, or neither", "BAD_FACT")
+        if (
+            self.target is not None
+            and self.limit is not None
+            and not (timedelta(0) < self.target <= self.limit)
+        ):
+            raise TemplateError("a time frame runs from its target to its limit", "BAD_FACT")
+
+
+TO_BE_SET = TimeFrame(None, None)
 
 
 @dataclass(frozen=True)
@@ -81,6 +115,13 @@ class MessageFacts:
     step: PlaybookStep | str | None = None  # a step of the category's playbook
     incident: str | None = None  # the mass incident's id, e.g. INC-2026-0042
     kind: CompensationKind | str | None = None  # None: money
+    customer_name: str | None = None  # None: the formal generic salutation
+    responsible: str | None = None  # the named person handling the complaint
+    time_frame: TimeFrame | None = None  # the resolution time frame (service rules)
+    payment_reference: str | None = None  # a payment's reference (not on chain)
+    tx_hash: str | None = None  # an on-chain payment's transaction
+    explorer_url: str | None = None  # that transaction's page on a block explorer, if known
+    portal_url: str | None = None  # where the customer rates us, answers, follows the complaint
 
 
 @dataclass(frozen=True)
@@ -110,6 +151,24 @@ class ClockBases(TypedDict):
     handler_target: str  # {target}, {limit} (hours)
 
 
+class Salutation(TypedDict):
+    named: str  # {customer_name}
+    generic: str  # the formal salutation when the complaint has no name
+
+
+class TimeFrameTexts(TypedDict):
+    range: str  # {target}, {limit}: durations of different units (15 minutes to 2 hours)
+    range_same_unit: str  # {target_number}, {limit}: the unit said once (4 to 12 hours)
+    within: str  # {limit}: target and limit are the same (within 24 hours)
+    to_be_set: str  # an untimed category whose handler has not set its times yet
+
+
+class PaymentDetails(TypedDict):
+    tx_link: str  # {tx_hash}, {explorer_url}
+    tx: str  # {tx_hash}: no block explorer is configured for the chain
+    reference: str  # {payment_reference}
+
+
 class Locale(TypedDict):
     """A ``locales/<lang>.json`` file (every language has the same keys; the tests check)."""
 
@@ -117,6 +176,13 @@ class Locale(TypedDict):
     date: DateFormat
     number: NumberFormat
     list_separator: str
+    sentence_separator: str  # between two sentences of one paragraph (none in Chinese)
+    salutation: Salutation
+    sign_off: str
+    durations: Mapping[str, Mapping[str, str]]  # minute, hour, month -> one, other ({n})
+    time_frame: TimeFrameTexts
+    apologies: Mapping[str, str]  # by outcome: upheld, partially_upheld
+    payment_details: PaymentDetails
     statuses: Mapping[str, str]
     categories: Mapping[str, Mapping[str, str]]  # name, note, info_hint
     outcomes: Mapping[str, str]
@@ -127,7 +193,8 @@ class Locale(TypedDict):
     playbook_progress: str  # {number}, {total}, {step_name}
     playbook_not_started: str  # {total}
     playbook_complete: str  # {total}
-    referral_rights: Mapping[str, str]  # by region (UK, EU)
+    referral_rights: Mapping[str, str]  # by Referral.scheme; {time_limit}
+    referral_time_limit: Mapping[str, str]  # by Referral.counted_from; {duration}
     no_remedy: str
     templates: Mapping[str, Mapping[str, str]]  # subject, body
     clock_bases: ClockBases
@@ -339,6 +406,79 @@ def format_amount(amount: str, unit: str, language: Language | str) -> str:
     return f"{text}\u00a0{unit}"
 
 
+# Languages whose durations are worded in the genitive ("от 4 до 12 часов", "nuo 4 iki 12
+# valandų"): the singular after 1, 21, 31 ..., but not 11; the plural after every other number.
+_GENITIVE_DURATIONS = frozenset({Language.RU, Language.LT})
+_MINUTES_PER_HOUR = 60
+
+
+def _plural_form(n: int, language: Language) -> str:
+    if language in _GENITIVE_DURATIONS:
+        return "one" if n % 10 == 1 and n % 100 != 11 else "other"
+    return "one" if n == 1 else "other"
+
+
+def format_count(n: int, unit: str, language: Language | str) -> str:
+    """``n`` of a unit (``minute``, ``hour``, ``month``) in words: ``6 months``, ``6 месяцев``."""
+    lang = _language(language)
+    forms = locale(lang)["durations"].get(unit)
+    if forms is None:
+        raise TemplateError(f"unknown unit {unit!r}", "BAD_FACT")
+    return render(forms[_plural_form(n, lang)], {"n": str(n)})
+
+
+def _duration_parts(span: timedelta) -> tuple[int, str]:
+    """A span as a whole number of hours, else of minutes."""
+    seconds = span.total_seconds()
+    if seconds <= 0 or seconds % 60:
+        raise TemplateError(f"not a whole number of minutes: {span}", "BAD_FACT")
+    minutes = int(seconds // 60)
+    if minutes % _MINUTES_PER_HOUR == 0:
+        return minutes // _MINUTES_PER_HOUR, "hour"
+    return minutes, "minute"
+
+
+def format_duration(span: timedelta, language: Language | str) -> str:
+    """A span in words, in hours when it is whole hours, else in minutes (``90 minutes``)."""
+    n, unit = _duration_parts(span)
+    return format_count(n, unit, language)
+
+
+def time_frame_text(frame: TimeFrame, language: Language | str) -> str:
+    """The resolution time frame in words: ``4 to 12 hours``, ``within 24 hours``, or that the
+    handler will set it."""
+    texts = locale(language)["time_frame"]
+    if frame.target is None or frame.limit is None:
+        return texts["to_be_set"]
+    limit = format_duration(frame.limit, language)
+    if frame.target == frame.limit:
+        return render(texts["within"], {"limit": limit})
+    target_number, target_unit = _duration_parts(frame.target)
+    if target_unit == _duration_parts(frame.limit)[1]:
+        return render(texts["range_same_unit"], {"target_number": str(target_number),
+                                                 "limit": limit})  # fmt: skip
+    return render(
+        texts["range"], {"target": format_duration(frame.target, language), "limit": limit}
+    )
+
+
+def referral_rights(jurisdiction: str, language: Language | str) -> str:
+    """Where the customer can refer the complaint and by when, under ``jurisdiction``'s rules
+    (``deadlines.Referral``); TemplateError when the jurisdiction names no scheme."""
+    known = JURISDICTIONS.get(jurisdiction)
+    referral: Referral | None = known.referral if known is not None else None
+    if referral is None:
+        raise TemplateError(f"no referral scheme for jurisdiction {jurisdiction!r}",
+                            "MISSING_FACT")  # fmt: skip
+    loc = locale(language)
+    scheme = loc["referral_rights"].get(referral.scheme)
+    counted = loc["referral_time_limit"].get(referral.counted_from)
+    if scheme is None or counted is None:
+        raise TemplateError(f"no wording for the referral {referral}", "BAD_FACT")
+    duration = format_count(referral.months, "month", language)
+    return render(scheme, {"time_limit": render(counted, {"duration": duration})})
+
+
 def render_message(
     kind: MessageKind | str, language: Language | str, facts: MessageFacts
 ) -> Message:
@@ -440,6 +580,28 @@ def _as_date(value: date | datetime | str, facts: MessageFacts) -> date:
     return as_utc(value).astimezone(_timezone(facts)).date()
 
 
+def _payment_details(
+    facts: MessageFacts, lang: Language, need: Callable[[object, str], bool]
+) -> str | None:
+    """How a payment can be traced: its transaction (linked to the chain's block explorer
+    when one is known) for an on-chain payment, else its payment reference. None: a fact is
+    missing (``need`` noted it)."""
+    details = locale(lang)["payment_details"]
+    if not need(facts.method, "method"):
+        return None
+    if _code(PaymentMethod, str(facts.method), "payment method") == PaymentMethod.ON_CHAIN:
+        if not need(facts.tx_hash, "tx_hash") or facts.tx_hash is None:
+            return None
+        if facts.explorer_url:
+            return render(
+                details["tx_link"], {"tx_hash": facts.tx_hash, "explorer_url": facts.explorer_url}
+            )
+        return render(details["tx"], {"tx_hash": facts.tx_hash})
+    if not need(facts.payment_reference, "payment_reference") or facts.payment_reference is None:
+        return None
+    return render(details["reference"], {"payment_reference": facts.payment_reference})
+
+
 def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[str, str]:
     """Localised values for exactly the placeholders needed; missing facts are collected."""
     loc = locale(lang)
@@ -479,15 +641,17 @@ def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[
                     out[name] = getattr(facts, name)
             case "outcome_sentence":
                 if need(facts.outcome, "outcome"):
-                    out[name] = loc["outcomes"][str(Outcome(facts.outcome))]
+                    outcome = _code(Outcome, facts.outcome, "outcome")
+                    apology = loc["apologies"].get(outcome)  # upheld, partially upheld
+                    sentences = [loc["outcomes"][outcome], *([apology] if apology else [])]
+                    out[name] = loc["sentence_separator"].join(sentences)
             case "rules":
                 if need(tuple(facts.rules), "rules"):
                     out[name] = loc["list_separator"].join(facts.rules)
             case "remedy":
                 out[name] = facts.remedy or loc["no_remedy"]
             case "referral_rights":
-                region = facts.jurisdiction.split("-")[0]
-                out[name] = loc["referral_rights"].get(region, loc["referral_rights"]["EU"])
+                out[name] = referral_rights(facts.jurisdiction, lang)
             case "amount":
                 unit = facts.asset or facts.currency
                 if need(facts.amount, "amount") and need(unit, "currency or asset"):
@@ -501,9 +665,26 @@ def _values(names: frozenset[str], lang: Language, facts: MessageFacts) -> dict[
             case "step_name" | "step_note" | "step_number" | "step_total":
                 if need(facts.step, "step") and facts.step is not None:
                     out[name] = _step_values(facts.category, facts.step, lang)[name]
-            case "incident":
-                if need(facts.incident, "incident"):
-                    out[name] = facts.incident
+            case "incident" | "responsible" | "portal_url":
+                if need(getattr(facts, name), name):
+                    out[name] = getattr(facts, name)
+            case "salutation":
+                customer = (facts.customer_name or "").strip()
+                salutation = loc["salutation"]
+                out[name] = (
+                    render(salutation["named"], {"customer_name": customer})
+                    if customer
+                    else salutation["generic"]
+                )
+            case "sign_off":
+                out[name] = loc["sign_off"]
+            case "time_frame":
+                if need(facts.time_frame, "time_frame"):
+                    out[name] = time_frame_text(facts.time_frame, lang)
+            case "payment_details":
+                details = _payment_details(facts, lang, need)
+                if details is not None:
+                    out[name] = details
             case _:
                 raise TemplateError(f"template uses unknown placeholder {name!r}", "BAD_TEMPLATE")
     if missing:

@@ -420,9 +420,14 @@ class PayoutWorker:
     def _signed_step(
         self, acc: Accepted, state: ComplaintState, tx_hash: str, event_index: int
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        body = signing_body(
-            state, E.COMPENSATION_PAID, self._paid_content(acc, tx_hash, event_index)
+        content = self._paid_content(acc, tx_hash, event_index)
+        # The customer's letter, signed with the payment: the transaction and its link on the
+        # chain's block explorer. A letter that cannot be rendered blocks the payout in
+        # _check_recordable, before anything is sent.
+        content = self.writes.with_letter(
+            acc.reference, E.COMPENSATION_PAID, self._paid_public(acc), content
         )
+        body = signing_body(state, E.COMPENSATION_PAID, content)
         public = {**self._paid_public(acc), "signature": signature_field(self.signing_key, body)}
         return public, body
 

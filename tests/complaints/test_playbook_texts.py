@@ -18,6 +18,7 @@ from ledger.complaints.texts import (
     locale,
     placeholders,
     playbook_progress,
+    referral_rights,
     render,
     render_message,
 )
@@ -183,9 +184,11 @@ def test_playbook_progress_refuses_a_record_the_state_machine_would_not_keep():
 def test_new_letters_use_exactly_their_facts(lang):
     assert placeholders("playbook_step", lang) == {
         "reference", "category_name", "step_number", "step_total", "step_name", "step_note",
+        "salutation", "sign_off",
     }  # fmt: skip
     assert placeholders("incident_holding_reply", lang) == {
         "reference", "incident", "delay_reason", "final_response_date", "referral_rights",
+        "salutation", "sign_off",
     }  # fmt: skip
     assert "compensation_kind" in placeholders("compensation_offer", lang)
 
@@ -229,12 +232,13 @@ def test_incident_holding_reply_gives_the_date_and_the_right_to_refer(lang, juri
     assert REF in msg.subject and "INC-2026-0042" in msg.subject + msg.body
     assert f.delay_reason in msg.body
     assert format_date(date(2026, 4, 20), lang) in msg.body
-    assert loc["referral_rights"][jurisdiction.split("-")[0]] in msg.body
+    assert referral_rights(jurisdiction, lang) in msg.body
     assert msg.body.strip() == msg.body and "  " not in msg.body
     # It mirrors the ordinary holding reply: same apology for the delay, same promised date.
     holding = loc["templates"]["holding_reply"]["body"]
-    promise = holding[holding.rindex("\n\n") + 2 :].split("{final_response_date}")[0]
-    assert promise in msg.body
+    paragraph = next(p for p in holding.split("\n\n") if "{final_response_date}" in p)
+    promise = paragraph.split("{final_response_date}")[0]
+    assert promise and promise in msg.body
 
 
 def test_incident_letter_is_inserted_verbatim():

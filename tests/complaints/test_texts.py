@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -12,6 +12,7 @@ from ledger.complaints.playbooks import playbook
 from ledger.complaints.texts import (
     MessageFacts,
     MessageKind,
+    TimeFrame,
     format_amount,
     format_date,
     locale,
@@ -52,6 +53,11 @@ def facts(category=Category.HACKED_ACCOUNT, **kw) -> MessageFacts:
         method=PaymentMethod.BANK_TRANSFER,
         step=playbook(category)[1] if category in list(Category) else None,
         incident="INC-2026-0042",
+        customer_name="Ana Silva",
+        responsible="Marta Soler",
+        time_frame=TimeFrame(timedelta(hours=4), timedelta(hours=12)),
+        payment_reference="SEPA-2026-0001",
+        portal_url="https://complaints.example/portal",
     )
     base.update(kw)
     return MessageFacts(**base)
@@ -132,7 +138,7 @@ def test_compensation_offer_names_the_kind_of_redress(lang):
 def test_decision_without_remedy_and_referral_rights_per_jurisdiction():
     msg = render_message("decision", "pt", facts(outcome="rejected", remedy=None))
     assert "improcedente" in msg.body and locale("pt")["no_remedy"] in msg.body
-    assert locale("pt")["referral_rights"]["EU"] in msg.body
+    assert "entidade de resolução alternativa de litígios no prazo de 12 meses" in msg.body
     uk = render_message("decision", "en", facts(jurisdiction="UK-FCA-PSR"))
     assert "Financial Ombudsman Service" in uk.body
 

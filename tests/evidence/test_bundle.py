@@ -165,27 +165,34 @@ def test_wrong_key_and_foreign_signature_fail(actors, vkey, ledger) -> None:
 
 def test_erased_body_still_verifies_as_erased(actors, vkey, ledger) -> None:
     ref, _ = run_lifecycle(actors)
-    received = timeline(actors, ref)[0]
-    actors["legal"].post(
-        f"/v1/complaints/{ref}/erasures",
-        {"target": received["leaf_hash"], "basis": "gdpr_art17"},
-    )
+    events = timeline(actors, ref)
+    # The customer's personal data: the received body, and the letters that name them (each
+    # step's own body, signed ones included), each erased by its own erasure step.
+    letters = [e for e in events if (e["body"] or {}).get("message")]
+    for target in [events[0], *letters]:
+        actors["legal"].post(
+            f"/v1/complaints/{ref}/erasures",
+            {"target": target["leaf_hash"], "basis": "gdpr_art17"},
+        )
     files = unzip(get_bundle(actors, ref).content)
     report = verify_bundle(deterministic_zip(files), log_key=vkey)
     assert report.ok, report.lines()
     erased = next(r for r in report.checks if r.name.startswith("erased bodies"))
-    assert erased.ok and "event(s) 0 erased" in erased.detail
+    listed = erased.detail.removeprefix("event(s) ").split(" erased")[0].split(", ")
+    assert erased.ok and sorted(map(int, listed)) == [e["seq"] for e in [events[0], *letters]]
     assert "events/000-received.body.json" not in files
     assert "events/000-received.salt.hex" not in files
     record = json.loads(files["events/000-received.erasure.json"])
     assert record["erased"] and record["erased_by"]["basis"] == "gdpr_art17"
     assert record["erased_by"]["seq"] == 12
     assert b"Ana Silva" not in b"".join(files.values())  # the personal data is gone
-    assert json.loads(files["manifest.json"])["contents"]["bodies"]["erased"] == 1
+    erased_bodies = json.loads(files["manifest.json"])["contents"]["bodies"]["erased"]
+    assert erased_bodies == 1 + len(letters)
     # Even signed by the log key, a bundle claiming an erasure the log does not hold fails.
     proof = json.loads(files["proof.json"])
-    proof["events"][1]["erased"] = True
-    del proof["events"][1]["body"], proof["events"][1]["salt"]
+    kept = next(e for e in proof["events"] if not e["erased"] and "body" in e)
+    kept["erased"] = True
+    del kept["body"], kept["salt"]
     forged = build_bundle(proof, ledger.store.signer).data
     report = verify_bundle(forged, log_key=vkey)
     assert [r.name for r in report.failures] == [

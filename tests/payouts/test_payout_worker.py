@@ -237,6 +237,7 @@ def test_an_accepted_vault_offer_is_paid_once_anchored_and_recorded(rig, native,
     assert body["amount_base_units"] == terms["amount_base_units"]
     assert body["decimals"] == terms["decimals"] and body["method"] == "on_chain"
     assert body["paid_event_log_index"] == event.log_index == rec.paid_log_index
+    assert body["tx_hash"] in body["message"]["text"]  # the customer's payment letter
     assert rec.state == PayoutState.RECORDED and rec.recorded_index == paid_step(rig, ref).log_index
     # Replayed with the registry, the whole chain holds (the worker's key, role system).
     events = rig.ledger.complaints.reads.events(ref)
