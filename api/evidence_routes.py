@@ -35,6 +35,7 @@ from api.guards import principal_limit
 from api.problems import Problem
 from api.request_ids import request_id
 from api.schemas import Strict
+from ledger.attachments.errors import AttachmentCorrupt, StorageError
 from ledger.casework import exports
 from ledger.casework.appends import ChainConflict, Hooks
 from ledger.casework.proof_document import AnchorFor, ProofUnavailable, collect_proof
@@ -47,7 +48,7 @@ from ledger.evidence.bundle import Bundle, BundleError, ExportEntry, build_bundl
 from ledger.evidence.report import pdf_fonts
 from ledger.logstore.store import NotFound
 from ledger.runtime import Ledger
-from ledger.verify.layout import FORMAT_VERSION, jcs, sha256_hex
+from ledger.verify.layout import FORMAT_VERSION, attachment_listings, jcs, sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +138,29 @@ def prepare_bundle(
             return Prepared(Bundle.from_bytes(known.data), proof_sha256, safe, True)
         except BundleError:
             log.warning("stored export of %s unreadable; building it again", reference)
+    files = _attached_files(ledger, reference, proof)
     try:
         fonts = pdf_fonts(ledger.settings.pdf_font, ledger.settings.pdf_font_bold)
-        bundle = build_bundle(proof, signer, fonts=fonts)
+        bundle = build_bundle(proof, signer, fonts=fonts, attachments=files)
     except BundleError as exc:  # the ledger's own data does not verify: never sign it
         raise Problem("internal-error", f"the evidence does not verify: {exc}") from exc
     return Prepared(bundle, proof_sha256, safe, False)
+
+
+def _attached_files(ledger: Ledger, reference: str, proof: Mapping[str, Any]) -> dict[str, bytes]:
+    """The files the proof's disclosed bodies list, from the attachment store (erased ones and
+    files never uploaded are not there: the bundle then says so for each)."""
+    if ledger.attachments is None:
+        return {}
+    try:
+        return ledger.attachments.files(
+            reference, {listing.sha256 for listing in attachment_listings(proof)}
+        )
+    except StorageError as exc:
+        raise Problem("unavailable", "the file storage is unavailable; retry later") from exc
+    except AttachmentCorrupt as exc:  # never export (and sign) bytes that are not the file
+        log.error("evidence bundle of %s: %s", reference, exc)
+        raise Problem("internal-error", f"an attached file is damaged: {exc}") from exc
 
 
 def record_export(

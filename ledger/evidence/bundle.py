@@ -90,12 +90,15 @@ def build_bundle(
     *,
     anchor: Mapping[str, Any] | None = _MISSING,
     fonts: PdfFonts | None = None,
+    attachments: Mapping[str, bytes] | None = None,
 ) -> Bundle:
     """The evidence bundle of one complaint.
 
     ``proof``: the ``GET /v1/complaints/<ref>/proof`` JSON (``api.evidence_routes`` builds it
     at a chosen checkpoint). ``anchor``: the anchor coverage of that checkpoint
     (``anchor_coverage``), if not already in ``proof["anchor"]``. ``signer``: the log key.
+    ``attachments``: files by SHA-256; those the disclosed bodies list go in the bundle as
+    ``attachments/<sha256>`` (``layout.attachment_files``).
     """
     proof = dict(proof)
     if anchor is not _MISSING:
@@ -110,6 +113,7 @@ def build_bundle(
         raise BundleError(f"the proof does not verify: {failed}")
     try:
         files = layout.data_files(proof)
+        files.update(layout.attachment_files(proof, attachments or {}))
         files[layout.PROOF] = jcs(proof)
     except (layout.LayoutError, ValueError) as exc:
         raise BundleError(str(exc)) from exc

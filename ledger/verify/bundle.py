@@ -21,6 +21,8 @@ What is checked:
    signatures and their authority (``ledger.verify.complaint``);
 5. every other data file is exactly what the format derives from ``proof.json``;
 6. erased bodies: flagged exactly where an erasure event of the chain says so, and gone;
+   every attached file (``attachments/<sha256>``) has the SHA-256 and size the disclosed body
+   listing it commits to, and no file is there that no disclosed body lists;
 7. the anchor: the anchored checkpoint is signed by the log key, and the consistency proof
    leads from this checkpoint to the anchored root;
 8. with a chain: the anchor transaction succeeded in the recorded block with enough
@@ -183,6 +185,7 @@ def _verify_bundle_files(files: dict[str, bytes], opts: Options, report: Report)
     _check_derived(files, proof, report)
     _check_summary(manifest, proof, report)
     _check_erasures(proof, report)
+    _check_attachments(files, proof, report)
     cp = _checkpoint(proof_now, verifier, origin)
     _check_anchor(proof_now, cp, verifier, origin, opts, report)
     check_payments(report, proof, opts.readers(), opts.confirmations, explorers=opts.explorers)
@@ -302,7 +305,8 @@ def _check_derived(files: Mapping[str, bytes], proof: Mapping[str, Any], report:
         report.add("every data file agrees with proof.json", False, str(exc), "derived")
         return
     fixed = {layout.MANIFEST, layout.SIGNATURE, layout.PROOF, *layout.REPORTS}
-    actual = {p for p in files if p not in fixed}
+    # Attached files are not derived from the proof: _check_attachments checks them.
+    actual = {p for p in files if p not in fixed and not p.startswith(layout.ATTACHMENTS)}
     bad = 0
     for path in sorted(actual | set(expected)):
         name = f"file {path} agrees with proof.json"
@@ -356,6 +360,48 @@ def _check_erasures(proof: Mapping[str, Any], report: Report) -> None:
     report.add(
         "erased bodies are exactly those erased on the log, and gone", ok, detail, "erasures"
     )
+
+
+def _check_attachments(
+    files: Mapping[str, bytes], proof: Mapping[str, Any], report: Report
+) -> None:
+    """Each attached file against the body listing it (SHA-256 and size), and no stray file.
+
+    A listed file that is not in the bundle is a skip, not a failure: its body (and so its
+    SHA-256) still verifies against the leaf, only the bytes were not exported."""
+    try:
+        listings = layout.attachment_listings(proof)
+    except LayoutError as exc:
+        report.add("attached files agree with their bodies", False, str(exc), "attachments")
+        return
+    listed = {listing.path for listing in listings}
+    for path in sorted(p for p in files if p.startswith(layout.ATTACHMENTS)):
+        if path not in listed:
+            report.add(
+                f"file {path} is listed by a disclosed body",
+                False,
+                "no disclosed body lists this file",
+                "attachments",
+            )
+    for listing in listings:
+        what = f"attachment {listing.name!r} of event {listing.seq}"
+        data = files.get(listing.path)
+        if data is None:
+            report.skip(
+                f"{what} is not in the bundle",
+                f"its SHA-256 {listing.sha256} is committed in the body; the file was not exported",
+                "attachments",
+            )
+            continue
+        actual = sha256_hex(data)
+        ok = actual == listing.sha256 and listing.size in (None, len(data))
+        detail = f"{len(data)} bytes, sha256 {actual}"
+        if not ok:
+            size = "no size" if listing.size is None else f"{listing.size} bytes"
+            detail = f"the file has {detail}; the body commits to {size}, sha256 {listing.sha256}"
+        report.add(
+            f"{what} has the SHA-256 and size its body commits to", ok, detail, "attachments"
+        )
 
 
 def _checkpoint(proof: Mapping[str, Any], verifier: Verifier, origin: str) -> Checkpoint | None:

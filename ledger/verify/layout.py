@@ -3,10 +3,13 @@
 Version 1 bundles have the same files; only the tree roots and proof nodes in them are base64
 (a verifier reads their proof through ``proof_v1_to_v2``).
 
-Everything a bundle holds, except the two reports, is a pure function of ``proof.json`` (the
-``GET /v1/complaints/<ref>/proof`` format): the builder writes those files and the verifier
-derives them again and compares byte for byte, so no file can say something the proof does
-not. JSON files are RFC 8785 (JCS) bytes; notes and keys are their exact text.
+Everything a bundle holds, except the two reports and the attached files, is a pure function
+of ``proof.json`` (the ``GET /v1/complaints/<ref>/proof`` format): the builder writes those
+files and the verifier derives them again and compares byte for byte, so no file can say
+something the proof does not. An attached file is named by its SHA-256, which a disclosed body
+lists with its size (``attachment_listings``): the verifier checks its bytes against that, and
+refuses a file no disclosed body lists. JSON files are RFC 8785 (JCS) bytes; notes and keys are
+their exact text.
 
 ::
 
@@ -27,6 +30,8 @@ not. JSON files are RFC 8785 (JCS) bytes; notes and keys are their exact text.
     anchor/anchor.json                    chain id, contract, tx hash, block number and hash, ...
     anchor/anchored-checkpoint.txt        the signed checkpoint that was anchored
     anchor/consistency-proof.json         RFC 9162 proof: this checkpoint -> the anchored one
+    attachments/<sha256>                  a file a disclosed body lists, byte for byte (none for
+                                          an erased body; a bundle without files has no folder)
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ledger.errors import LedgerError
@@ -59,6 +65,7 @@ REPORT_HTML = "report.html"
 REPORT_PDF = "report.pdf"
 REPORTS = (REPORT_HTML, REPORT_PDF)
 INDEX = "index.json"
+ATTACHMENTS = "attachments/"
 INDEX_SIGNATURE = "index.sig"
 
 # First lines of the notes the log key signs. Their second line never is a number, so no
@@ -68,6 +75,7 @@ EXPORT_NOTE_HEADER = "complaint-ledger evidence export v1"
 
 _SAFE = re.compile(r"^[a-z][a-z_]{0,63}$")
 _HEX = re.compile(r"^[0-9a-f]{1,128}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class LayoutError(LedgerError, ValueError):
@@ -116,6 +124,73 @@ def erasures(proof: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
                 "at": leaf.get("at"),
             }
     return found
+
+
+@dataclass(frozen=True)
+class AttachmentListing:
+    """One file as one disclosed body lists it: the step, its place in the list, the file's
+    SHA-256 (hex), and its size and type and name when the body gives them."""
+
+    seq: int
+    position: int
+    sha256: str
+    size: int | None
+    media_type: str | None
+    name: str
+
+    @property
+    def path(self) -> str:
+        return attachment_path(self.sha256)
+
+
+def attachment_path(sha256: str) -> str:
+    return f"{ATTACHMENTS}{sha256}"
+
+
+def attachment_listings(proof: Mapping[str, Any]) -> list[AttachmentListing]:
+    """Every file the disclosed bodies of ``proof`` list (``attachments`` of a step's body),
+    in step order; erased and withheld bodies list none. Raises LayoutError for a disclosed
+    body that is not JSON."""
+    out: list[AttachmentListing] = []
+    for item in proof.get("events", []):
+        if item.get("erased") or not isinstance(item.get("body"), str):
+            continue
+        try:
+            body = json.loads(item["body"])
+        except ValueError as exc:
+            raise LayoutError(f"the body of event {item.get('seq')} is not JSON") from exc
+        items = body.get("attachments") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            continue
+        seq = item["seq"]
+        for position, entry in enumerate(items):
+            if not isinstance(entry, dict):
+                continue
+            sha, size, media = entry.get("sha256"), entry.get("size"), entry.get("media_type")
+            if not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+                continue  # not a file reference: the body's own checks say so
+            if not isinstance(size, int) or isinstance(size, bool):
+                size = None
+            media = media if isinstance(media, str) else None
+            name = str(entry.get("name", ""))
+            out.append(AttachmentListing(seq, position, sha, size, media, name))
+    return out
+
+
+def attachment_files(proof: Mapping[str, Any], available: Mapping[str, bytes]) -> dict[str, bytes]:
+    """The ``attachments/<sha256>`` files of a bundle: each file of ``available`` (by
+    SHA-256) that a disclosed body lists, whose bytes hash to its name and have the size every
+    listing gives. A file missing or not matching is left out (the verifier then says it is
+    not in the bundle), never put in to fail."""
+    listings = attachment_listings(proof)
+    files: dict[str, bytes] = {}
+    for sha in sorted({listing.sha256 for listing in listings}):
+        data = available.get(sha)
+        if data is None or sha256_hex(data) != sha:
+            continue
+        if all(lst.size in (None, len(data)) for lst in listings if lst.sha256 == sha):
+            files[attachment_path(sha)] = data
+    return files
 
 
 def data_files(proof: Mapping[str, Any]) -> dict[str, bytes]:

@@ -16,7 +16,7 @@
 //   anchor.js      the blockchain anchor record
 //   payout.js      a vault payout against the offer, acceptance and payment it carries out
 //   proof.js       verifyProof, the entry point
-//   zip.js, bundle.js   the proof inside an evidence bundle ZIP
+//   zip.js, bundle.js   the proof inside an evidence bundle ZIP, and its attached files
 //
 // verifyProof() returns a report: categories of checks, each item "ok", "fail" or "skip"
 // (not checked, with the reason), with message keys and parameters for translation;
@@ -59,5 +59,11 @@ export { applyStep } from "./states.js";
 export { checkAuthority } from "./officers.js";
 export { checkPayouts } from "./payout.js";
 export { verifyProof } from "./proof.js";
-export { crc32, readZipEntry } from "./zip.js";
-export { proofV1ToV2, readBundleProof } from "./bundle.js";
+export { crc32, readZipBytes, readZipEntry, zipNames } from "./zip.js";
+export {
+  addAttachmentChecks,
+  attachmentListings,
+  checkAttachments,
+  proofV1ToV2,
+  readBundleProof,
+} from "./bundle.js";

@@ -1,5 +1,6 @@
-// A minimal ZIP reader: one named file out of an archive, stored or deflated (through the
-// browser's DecompressionStream), its CRC-32 and sizes checked. No ZIP64, no encryption.
+// A minimal ZIP reader: its file names, and one named file out of an archive, stored or
+// deflated (through the browser's DecompressionStream), its CRC-32 and sizes checked. No ZIP64,
+// no encryption.
 
 import { fail } from "./errors.js";
 
@@ -27,9 +28,8 @@ async function inflateRaw(data) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** Read one file (default ``proof.json``, at the top level or in one folder) out of a ZIP. */
-export async function readZipEntry(buffer, wanted = "proof.json") {
-  const bytes = new Uint8Array(buffer);
+/** The central directory of a ZIP: its entries' names, flags, methods, CRCs, sizes, offsets. */
+function zipEntries(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
@@ -59,10 +59,26 @@ export async function readZipEntry(buffer, wanted = "proof.json") {
     found.push({ name, flags, method, crc, csize, usize, local });
     pos += 46 + nameLen + extraLen + commentLen;
   }
-  const depth = (e) => e.name.split("/").length;
-  const entry = found
-    .filter((e) => e.name === wanted || (e.name.endsWith("/" + wanted) && depth(e) === 2))
-    .sort((a, b) => depth(a) - depth(b))[0];
+  return found;
+}
+
+/** The names of every file in a ZIP. */
+export function zipNames(buffer) {
+  return zipEntries(new Uint8Array(buffer)).map((e) => e.name);
+}
+
+/**
+ * The bytes of one file (default ``proof.json``) of a ZIP: at ``wanted``, or under one folder
+ * holding the whole bundle (``<folder>/wanted``). CRC-32 and size checked.
+ */
+export async function readZipBytes(buffer, wanted = "proof.json") {
+  const bytes = new Uint8Array(buffer);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const depth = (name) => name.split("/").length;
+  const inFolder = (name) => name.endsWith("/" + wanted) && depth(name) === depth(wanted) + 1;
+  const entry = zipEntries(bytes)
+    .filter((e) => e.name === wanted || inFolder(e.name))
+    .sort((a, b) => depth(a.name) - depth(b.name))[0];
   if (!entry) fail("zip_no_proof", { name: wanted });
   if (entry.flags & 1) fail("zip_encrypted");
   if (entry.csize === 0xffffffff || entry.local === 0xffffffff) fail("zip_zip64");
@@ -79,6 +95,13 @@ export async function readZipEntry(buffer, wanted = "proof.json") {
   else if (entry.method === 8) out = await inflateRaw(data);
   else fail("zip_method", { method: entry.method });
   if (out.length !== entry.usize || crc32(out) !== entry.crc) fail("zip_crc");
+  return out;
+}
+
+/** Read one file (default ``proof.json``, at the top level or in one folder) out of a ZIP, as
+ * UTF-8 text. */
+export async function readZipEntry(buffer, wanted = "proof.json") {
+  const out = await readZipBytes(buffer, wanted);
   try {
     return td.decode(out);
   } catch {
