@@ -52,6 +52,7 @@ from ledger.anchoring.models import AnchorState
 from ledger.anchoring.status import latest_anchor
 from ledger.backup import latest_mark
 from ledger.casework.overview import complaint_counts
+from ledger.messages.listing import outbox_summary
 from ledger.payouts.models import payout_summary
 
 disable_created_metrics()  # no *_created series: they only add noise
@@ -315,6 +316,7 @@ class LedgerCollector:
             families += self._log_and_anchor(ledger, origin)
             families += self._complaints(ledger)
             families += self._payouts(ledger)
+            families += self._outbox(ledger)
             up.add_metric([], 1)
         except Exception as exc:
             log.warning("metrics scrape could not read the database: %s", type(exc).__name__)
@@ -335,6 +337,24 @@ class LedgerCollector:
             "Age of the oldest vault payout not yet on the log (0 if none)",
         )
         oldest.add_metric([], summary["oldest_unrecorded_seconds"])
+        return [by_state, oldest]
+
+    def _outbox(self, ledger) -> list:
+        """Outbound messages by state, and how long the longest-waiting due one has waited
+        (an alert: the SMTP server or a webhook receiver is down, or no dispatcher runs)."""
+        summary = outbox_summary(ledger.engine)
+        by_state = GaugeMetricFamily(
+            "ledger_outbox_messages", "Outbound messages by state", labels=["state"]
+        )
+        messages = summary["messages"]
+        assert isinstance(messages, dict)  # state -> count
+        for state, n in messages.items():
+            by_state.add_metric([state], n)
+        oldest = GaugeMetricFamily(
+            "ledger_outbox_oldest_pending_seconds",
+            "Seconds the longest-waiting due message has waited to be sent (0 if none)",
+        )
+        oldest.add_metric([], summary["oldest_pending_seconds"])
         return [by_state, oldest]
 
     def _log_and_anchor(self, ledger, origin: str) -> list:
