@@ -19,16 +19,15 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy.orm import Session
 
 from ledger.anchoring.contract import load_artifact
 from ledger.anchoring.devchain import DevChain
 from ledger.log import merkle
 from ledger.verify.rpc import PAID_TOPIC, TRANSFER_TOPIC, VAULT_LOG_ID_SELECTOR, JsonRpcChain
+from tests.support.anchor_records import anchor_latest_checkpoint
 from tests.support.browser import DESKTOP, PHONE, Visit, drop_bundle
 from tests.support.complaint_api import TX_HASH, Client, run_lifecycle, signed_step
 from tests.support.paths import ROOT
@@ -42,6 +41,7 @@ from tests.support.payout_scenarios import (
 )
 from tests.support.proof_scenarios import (
     LIMIT_BREAKS,
+    MESSAGE_BREAKS,
     PLAYBOOK_BREAKS,
     RECIPIENT,
     SCENARIOS,
@@ -53,15 +53,16 @@ from tests.support.proof_scenarios import (
 from tests.support.token_transfers import token_transfer
 
 VECTORS = ROOT / "tests" / "vectors"
-# The block explorer the test app names for the dev chain (LEDGER_EXPLORER_TX_URLS).
+# The block explorer the test app names for chain 1 and for the dev chain 31337
+# (LEDGER_EXPLORER_TX_URLS); the page links chain 1's transactions, never a dev chain's.
 EXPLORER = "https://explorer.example/tx/{tx}"
 
 
 @pytest.fixture
 def settings(settings, request):
-    """The app of these tests links transactions on chain 31337 to EXPLORER (GET /v1/chains);
-    a test that asks for ``anvil`` has it as the service's chain node (else none)."""
-    changes: dict = {"explorer_tx_urls": {31337: EXPLORER}}
+    """The app of these tests names EXPLORER for chains 1 and 31337 (GET /v1/chains); a test
+    that asks for ``anvil`` has it as the service's chain node (else none)."""
+    changes: dict = {"explorer_tx_urls": {1: EXPLORER, 31337: EXPLORER}}
     if "anvil" in request.fixturenames:
         changes["chain_rpc_url"] = request.getfixturevalue("anvil").url
     return replace(settings, **changes)
@@ -74,45 +75,6 @@ def anvil(tmp_path) -> Iterator[DevChain]:
         yield node
     finally:
         node.stop()
-
-
-def anchor_latest_checkpoint(ledger, state: str = "confirmed") -> dict:
-    """Record an anchor of the latest checkpoint, as the anchor worker would."""
-    from ledger.anchoring.models import AnchorRecord, AnchorState, log_id_for_origin
-    from ledger.anchoring.status import ensure_anchor_table
-
-    ensure_anchor_table(ledger.engine)
-    cp = ledger.store.latest_checkpoint()
-    tx = hashlib.sha256(b"anchor tx").digest()
-    now = datetime.now(UTC)
-    with Session(ledger.engine) as s:
-        s.add(
-            AnchorRecord(
-                log_origin=ledger.store.origin,
-                log_id=log_id_for_origin(ledger.store.origin),
-                tree_size=cp.size,
-                root_hash=cp.root,
-                from_size=0,
-                note_hash=hashlib.sha256(cp.note.encode()).digest(),
-                chain_id=31337,
-                contract_address="0x5FbDB2315678afecb367f032d93F642f64180aa3",
-                sender="0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
-                nonce=0,
-                tx_hash=tx,
-                raw_tx=b"raw",
-                gas_limit=100_000,
-                max_fee_per_gas=1,
-                max_priority_fee_per_gas=1,
-                state=AnchorState(state),
-                block_number=7,
-                block_hash=b"\x07" * 32,
-                confirmations=3 if state == "confirmed" else 1,
-                mined_at=now,
-                finalized_at=now if state == "confirmed" else None,
-            )
-        )
-        s.commit()
-    return {"tx_hash": "0x" + tx.hex(), "size": cp.size}
 
 
 @pytest.fixture
@@ -151,7 +113,8 @@ def test_good_complaint_verifies_in_english_on_desktop(visit, complaint) -> None
     expect(decision.locator("[data-aspect=signature]")).to_have_attribute("data-status", "ok")
     expect(decision.locator("[data-aspect=authority]")).to_have_attribute("data-status", "ok")
 
-    reasons = page.locator("#decision")
+    # The decision and its reasons are shown once, in the timeline.
+    reasons = decision
     expect(reasons).to_contain_text("Partially upheld")
     expect(reasons).to_contain_text("delayed by our fee estimator")
     expect(reasons).to_contain_text("PSD2 Art. 89; Withdrawal SLA 4.2")
@@ -159,11 +122,12 @@ def test_good_complaint_verifies_in_english_on_desktop(visit, complaint) -> None
     expect(reasons).to_contain_text("We refund the network fee")
     expect(reasons).to_contain_text("step 4 (Evidence added)")
 
-    money = page.locator("#compensation")
-    expect(money).to_contain_text("25.00\u00a0USDC")
-    expect(money).to_contain_text("On-chain transfer")
-    expect(money).to_contain_text(TX_HASH)
-    assert money.locator(".block").count() == 3  # offered, accepted, paid
+    money = page.locator("#timeline li.event[data-type^=compensation_]")
+    expect(money).to_have_count(3)  # offered, accepted, paid
+    expect(money.nth(0)).to_contain_text("25.00\u00a0USDC")
+    expect(money.nth(0)).to_contain_text("On-chain transfer")
+    expect(money.nth(2)).to_contain_text(TX_HASH)
+    assert page.locator("[data-type=decision]").count() == 1  # the timeline is shown once
 
     anchor = page.locator("#anchor")
     expect(anchor).to_contain_text("confirmed")
@@ -187,7 +151,7 @@ def test_good_complaint_verifies_in_english_on_desktop(visit, complaint) -> None
     # Switching the language re-renders the verified result without fetching it again.
     page.select_option("#lang", "ru")
     expect(page.locator("#verdict-title")).to_have_text("Проверено")
-    expect(page.locator("#decision")).to_contain_text("Частично удовлетворена")
+    expect(decision).to_contain_text("Частично удовлетворена")
     assert len([r for r in v.requests if r.url.endswith("/proof")]) == 1
     v.screenshot("good-ru-desktop")
     assert v.errors == []
@@ -207,8 +171,11 @@ def test_good_complaint_in_catalan_on_a_phone(visit, complaint) -> None:
     v.check(complaint["ref"], complaint["secret"])
     assert v.verdict() == "ok"
     expect(page.locator("#verdict-title")).to_have_text("Verificat")
-    expect(page.locator("#decision")).to_contain_text("Defecte del producte")
-    expect(page.locator("#compensation")).to_contain_text("25,00\u00a0USDC")
+    timeline = page.locator("#timeline")
+    expect(timeline.locator("li.event[data-type=decision]")).to_contain_text("Defecte del producte")
+    expect(timeline.locator("li.event[data-type=compensation_offered]")).to_contain_text(
+        "25,00\u00a0USDC"
+    )
     assert v.no_horizontal_scroll()
     # Touch targets: the main controls are at least 44 px high.
     for selector in ("#ref", "#secret", "#submit", "#toggle-secret", "#lang"):
@@ -234,10 +201,11 @@ def test_without_secret_only_public_parts_are_checked(visit, complaint) -> None:
     assert "authorization" not in proof_requests[0].headers
     v.screenshot("public-pt-phone")
 
-    # A wrong secret is refused by the service and said so, in the page's language.
+    # A wrong secret is refused by the service and said so next to it, in the page's language.
     page.fill("#secret", "cs_not-the-secret")
     page.click("#submit")
-    expect(page.locator("#progress[data-kind=error]")).to_contain_text("segredo")
+    expect(page.locator("#secret-error")).to_contain_text("segredo")
+    expect(page.locator("#secret")).to_have_attribute("aria-invalid", "true")
     assert v.errors == []
 
 
@@ -549,6 +517,8 @@ FAILS_AT = {
     **{name: "authority" for name in LIMIT_BREAKS},
     "limits_cosignature_invalid": "signatures",
     **{name: "payout" for name in PAYOUT_BREAKS},
+    **{name: "rules" for name in MESSAGE_BREAKS},
+    "message_text_differs_from_its_hash": "commitments",
 }
 
 
@@ -609,6 +579,11 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
         assert browser[name]["broken"] == [[seq, f"err.{key}"]], (name, browser[name]["broken"])
         details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
         assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
+    # Messages and scores: the same step refused, by the same rule, in both.
+    for name, (seq, code, key) in MESSAGE_BREAKS.items():
+        assert browser[name]["broken"] == [[seq, f"err.{key}"]], (name, browser[name]["broken"])
+        details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
+        assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
     # Officer limits and dual control: the same step refused, for the same reason, in both.
     for name, (seq, code, key) in LIMIT_BREAKS.items():
         assert browser[name]["denied"] == [[seq, f"err.{key}"]], (name, browser[name]["denied"])
@@ -650,7 +625,7 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     assert v.check_status("checkpoint") == "ok"
     assert v.check_status("authority") == "fail"
     expect(page.locator("li.check[data-check=authority]")).to_contain_text("was revoked at")
-    decision = page.locator("#decision")
+    decision = page.locator("#timeline li.event[data-type=decision]")
     expect(decision.locator("[data-mark=fail]").first).to_be_visible()
     v.screenshot("bundle-key-revoked-en")
     assert v.errors == []
@@ -861,7 +836,7 @@ def test_dual_signed_steps_show_their_signers_and_limits(visit) -> None:
     drop_bundle(page, "dual.zip", _bundle(dual, zipfile.ZIP_DEFLATED))
     assert v.verdict() == "ok"
     assert v.check_status("authority") == "ok"
-    offered = page.locator("#compensation [data-type=compensation_offered]")
+    offered = page.locator("#timeline li.event[data-type=compensation_offered]")
     expect(offered).to_contain_text("Co-signed by officer key")
     expect(offered).to_contain_text(_cosigner(dual))
     expect(offered).to_contain_text(
@@ -908,7 +883,7 @@ def test_playbook_steps_are_shown_and_checked_on_the_page(visit) -> None:
     expect(steps.nth(1)).to_contain_text("Customer may confirm until")
     expect(steps.nth(2)).to_contain_text("Fix confirmed")
     expect(steps.nth(2)).to_contain_text("No answer within the stated wait")
-    paid = page.locator("#compensation [data-type=compensation_paid]")
+    paid = page.locator("#timeline li.event[data-type=compensation_paid]")
     expect(paid).to_contain_text("Discount")
     expect(paid).to_contain_text("Given in kind")
     summary = page.locator("#summary")
@@ -925,7 +900,7 @@ def test_playbook_steps_are_shown_and_checked_on_the_page(visit) -> None:
     expect(identity).to_contain_text("Identity verified")
     expect(identity).to_contain_text("Video call")
     expect(identity).to_contain_text("IDV-2026-0107")
-    expect(page.locator("#compensation [data-type=compensation_paid]")).to_contain_text("Money")
+    expect(timeline.locator("li.event[data-type=compensation_paid]")).to_contain_text("Money")
     # Reopened: the playbook starts again after the identity check, which stays done.
     expect(summary).to_contain_text("Identity verified → Recovery alternatives proposed")
     assert v.errors == []
@@ -961,14 +936,17 @@ def _drop_with_key(v: Visit, proof: dict, name: str) -> None:
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
 def test_a_vault_payout_is_verified_and_its_transaction_linked(visit, viewport: str) -> None:
-    """A bundle of a vault payout: the summary shows the amount, the customer's address and
-    the transaction, linked to the block explorer the service names for the chain; the payout
-    checks pass step by step; this service has no chain node, so the Paid event on chain is
-    not checked, saying so; the page never fetches anything from the explorer."""
+    """A bundle of a vault payout on chain 1: the summary shows the amount, the customer's
+    address and the transaction, linked to the block explorer the service names for the
+    chain; the payout checks pass step by step; this service has no chain node, so the Paid
+    event on chain is not checked, saying so; the page never fetches anything from the
+    explorer. The same payout on the local development chain 31337 is not linked, although
+    the service names an explorer for it too: no public explorer knows that chain."""
     v = visit(locale="en-GB", viewport=PHONE if viewport == "phone" else DESKTOP)
     v.open()
     page = v.page
-    proof = PAYOUT_SCENARIOS["payout_in_a_token"](_scenario_signer())
+    signer = _scenario_signer()
+    proof = _vault_payout(terms={**VAULT_TERMS, "chain_id": 1})(signer)
     _drop_with_key(v, proof, "payout.zip")
     assert v.verdict() == "ok"
     assert v.check_status("payout") == "ok"
@@ -995,18 +973,27 @@ def test_a_vault_payout_is_verified_and_its_transaction_linked(visit, viewport: 
     expect(page.locator("#payout-note")).to_contain_text("this service's own chain node")
     expect(page.locator("#payout-note code")).to_have_text("ledger-verify-bundle --rpc")
     expect(page.locator("#verdict")).not_to_contain_text("receipt came from this service")
-    paid = page.locator("#compensation [data-type=compensation_paid]")
+    paid = page.locator("#timeline li.event[data-type=compensation_paid]")
     expect(paid.locator("a.explorer")).to_have_attribute("href", href)
     expect(paid).to_contain_text("0x" + "5a" * 20)  # the vault
-    accepted = page.locator("#compensation [data-type=compensation_accepted]")
+    accepted = page.locator("#timeline li.event[data-type=compensation_accepted]")
     expect(accepted).to_contain_text(RECIPIENT)
     assert len([r for r in v.requests if r.url.endswith("/v1/chains")]) == 1
     asked = [r.url for r in v.requests if "/transactions/" in r.url]
-    assert asked == [f"{v.base_url}/v1/chains/31337/transactions/{PAYOUT_TX}"]  # same origin
+    assert asked == [f"{v.base_url}/v1/chains/1/transactions/{PAYOUT_TX}"]  # same origin
     assert not [r for r in v.requests if "explorer.example" in r.url]
     if viewport == "phone":
         assert v.no_horizontal_scroll()
     v.screenshot(f"payout-en-{viewport}")
+
+    dev = PAYOUT_SCENARIOS["payout_in_a_token"](signer)  # the same payout, on chain 31337
+    drop_bundle(page, "payout-dev-chain.zip", _bundle(dev, zipfile.ZIP_DEFLATED))
+    assert v.verdict() == "ok"
+    expect(summary.locator(".payout[data-payout=ok]")).to_contain_text("25.50\u00a0USDC")
+    expect(summary).to_contain_text(PAYOUT_TX)
+    expect(paid).to_contain_text("local test chain 31337")
+    expect(page.locator("#results a.explorer")).to_have_count(0)
+    assert not [r for r in v.requests if "explorer.example" in r.url]
     assert v.errors == []
 
 
@@ -1033,7 +1020,7 @@ def test_a_payout_to_another_address_fails_on_the_page(visit) -> None:
     expect(page.locator("#summary .payout[data-payout=fail]")).to_be_visible()
     expect(page.locator("#summary a.explorer")).to_have_count(0)  # only a verified payout's
     expect(page.locator("#payout-note")).not_to_contain_text("пакет доказательств")  # disclosed
-    expect(page.locator("#compensation [data-type=compensation_paid]")).to_contain_text(
+    expect(page.locator("#timeline li.event[data-type=compensation_paid]")).to_contain_text(
         OTHER_ADDRESS
     )
     v.screenshot("payout-other-address-ru-desktop")

@@ -26,10 +26,12 @@ PHONE = {"width": 375, "height": 812}
 class Visit:
     """One browser context: a page with the language, viewport and time zone given."""
 
-    def __init__(self, browser, base_url: str, locale: str = "en-GB", viewport=DESKTOP):
+    def __init__(
+        self, browser, base_url: str, locale: str = "en-GB", viewport=DESKTOP, timezone_id="UTC"
+    ):
         self.context = browser.new_context(
             locale=locale,
-            timezone_id="UTC",
+            timezone_id=timezone_id,
             viewport=viewport,
             is_mobile=viewport is PHONE,
             has_touch=viewport is PHONE,

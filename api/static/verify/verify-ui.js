@@ -1,6 +1,8 @@
 // The /verify page: fetch a complaint proof (or read it from an evidence bundle), verify it in
-// this browser with verify-core.js, and show every step with a verified / failed mark.
-// The secret is sent only as an Authorization header to this service and never stored.
+// this browser with verify-core.js, and say what it found in plain words: the verdict and a
+// short summary first, then what happened step by step, then the checks, folded.
+// The secret is sent only as an Authorization header to this service and never stored; it is
+// never read from the address (a secret= parameter is dropped from it unread).
 
 import { formatMessage, loadMessages, lookupText } from "./messages.js";
 import { rulebook } from "./rules.js";
@@ -8,6 +10,9 @@ import * as core from "./verify-core.js";
 
 const LANGS = ["en", "ca", "pt", "zh", "lt", "ru"];
 const HTML_LANG = { zh: "zh-Hans" };
+// Local development chains (anvil/hardhat, ganache): no public explorer knows them, so their
+// transactions are never linked, whatever explorer is configured.
+const DEV_CHAINS = new Set([31337, 1337]);
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 const API = meta("verify-api").replace(/\/$/, "");
 const $ = (id) => document.getElementById(id);
@@ -28,14 +33,55 @@ window.VerifyCore = core; // for the browser tests (vectors) and curious users
 
 // --- translation -----------------------------------------------------------------------------
 
+const locale = () => HTML_LANG[page.lang] || page.lang;
+
+/** The locale for dates, numbers and plurals: the reader's own variant of the page's language
+ * (en-GB: 24-hour times, day before month), else the language itself. */
+function formatLocale() {
+  if (HTML_LANG[page.lang]) return HTML_LANG[page.lang]; // one script for Chinese
+  for (const tag of navigator.languages || [navigator.language]) {
+    if (String(tag).toLowerCase().split(/[-_]/)[0] !== page.lang) continue;
+    try {
+      return Intl.getCanonicalLocales(tag)[0];
+    } catch {
+      break;
+    }
+  }
+  return page.lang;
+}
+
 // The page's language first, English where it lacks a text; times in the reader's form.
 const t = (key, params = {}) => formatMessage([page.dict, page.fallback], key, params, formatTime);
 
 const tm = (m) => (m ? t(m.key, m.params) : "");
 
+/** A code of a vocabulary in words; an unknown code made readable, never shown raw. */
 function vocab(kind, code) {
   if (code === null || code === undefined) return "—";
-  return lookupText([page.dict, page.fallback], `${kind}.${code}`) ?? String(code);
+  const words = lookupText([page.dict, page.fallback], `${kind}.${code}`);
+  return words ?? String(code).replace(/_/g, " ");
+}
+
+const pluralRules = new Map(); // locale -> Intl.PluralRules
+
+/** "{n} things" in the page's language: the catalogue's plural.<key>.<CLDR category>. */
+function plural(key, n, params = {}) {
+  const loc = formatLocale();
+  if (!pluralRules.has(loc)) pluralRules.set(loc, new Intl.PluralRules(loc));
+  const category = Number.isFinite(n) ? pluralRules.get(loc).select(n) : "other";
+  const dicts = [page.dict, page.fallback];
+  const form = lookupText(dicts, `plural.${key}.${category}`) !== undefined ? category : "other";
+  return t(`plural.${key}.${form}`, { ...params, n: new Intl.NumberFormat(loc).format(n) });
+}
+
+/** A language code ("pt") as its name in the page's language ("Portuguese"). */
+function languageName(code) {
+  if (typeof code !== "string" || !code) return "—";
+  try {
+    return new Intl.DisplayNames([formatLocale()], { type: "language" }).of(code) || code;
+  } catch {
+    return code;
+  }
 }
 
 function pickLanguage() {
@@ -53,11 +99,14 @@ async function setLanguage(lang) {
   if (!Object.keys(page.fallback).length) page.fallback = await loadMessages("en");
   page.dict = lang === "en" ? page.fallback : await loadMessages(lang);
   page.lang = lang;
-  document.documentElement.lang = HTML_LANG[lang] || lang;
+  document.documentElement.lang = locale();
   $("lang").value = lang;
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of document.querySelectorAll("[data-i18n-placeholder]"))
     el.placeholder = t(el.dataset.i18nPlaceholder);
+  // A field's error is re-said in the new language (its key is kept on the element).
+  for (const el of document.querySelectorAll("[data-error-key]"))
+    el.textContent = t(el.dataset.errorKey, JSON.parse(el.dataset.errorParams || "{}"));
   document.title = t("ui.title");
   updateSecretToggle();
   renderKey();
@@ -104,18 +153,25 @@ function mark(status, text = null) {
   );
 }
 
-function showProgress(text, kind = "info") {
-  const box = $("progress");
+/** Progress and errors of the form (boxId "form-status") or of a bundle ("progress"). */
+function showProgress(text, kind = "info", boxId = "form-status") {
+  const box = $(boxId);
   box.replaceChildren();
   box.dataset.kind = kind;
   if (text) box.append(el("p", { text }));
+}
+
+function clearProgress() {
+  showProgress("", "info", "form-status");
+  showProgress("", "info", "progress");
 }
 
 function formatTime(iso) {
   const ms = core.parseTimestamp(iso);
   if (ms === null) return String(iso);
   try {
-    return new Intl.DateTimeFormat(HTML_LANG[page.lang] || page.lang, {
+    // The reader's own time zone, named after the time.
+    return new Intl.DateTimeFormat(formatLocale(), {
       year: "numeric",
       month: "short",
       day: "numeric",
@@ -127,6 +183,20 @@ function formatTime(iso) {
   } catch {
     return iso;
   }
+}
+
+/** The reader's time zone, by its name in the page's language and its IANA id. */
+function zoneName() {
+  const options = Intl.DateTimeFormat().resolvedOptions();
+  const id = options.timeZone || "UTC";
+  let long = "";
+  try {
+    const parts = new Intl.DateTimeFormat(formatLocale(), { timeZone: id, timeZoneName: "long" });
+    long = parts.formatToParts(new Date()).find((p) => p.type === "timeZoneName")?.value || "";
+  } catch {
+    /* the id alone */
+  }
+  return long && long !== id ? `${long} (${id})` : id;
 }
 
 function timeEl(iso) {
@@ -206,17 +276,18 @@ function renderKey() {
 }
 
 async function useKey() {
-  const text = $("key-paste").value.trim();
-  const error = $("key-paste-error");
-  error.hidden = true;
-  $("key-paste").removeAttribute("aria-invalid");
+  const input = $("key-paste");
+  const text = input.value.trim();
+  fieldError(input, $("key-paste-error"), null);
   try {
     await core.parseVerifierKey(text);
   } catch (exc) {
-    error.textContent =
-      exc instanceof core.VerifyError ? t(`err.${exc.code}`, exc.params) : String(exc);
-    error.hidden = false;
-    $("key-paste").setAttribute("aria-invalid", "true");
+    const error =
+      exc instanceof core.VerifyError
+        ? { key: `err.${exc.code}`, params: exc.params }
+        : { text: String(exc) };
+    fieldError(input, $("key-paste-error"), error);
+    input.focus();
     return;
   }
   page.pastedKey = text;
@@ -227,7 +298,7 @@ async function useKey() {
 async function resetKey() {
   page.pastedKey = null;
   $("key-paste").value = "";
-  $("key-paste-error").hidden = true;
+  fieldError($("key-paste"), $("key-paste-error"), null);
   renderKey();
   if (page.last) await runVerification();
 }
@@ -301,32 +372,74 @@ function setBusy(busy) {
   $("results").setAttribute("aria-busy", busy ? "true" : "false");
 }
 
-function fieldError(input, errorBox, text) {
-  errorBox.textContent = text || "";
-  errorBox.hidden = !text;
-  if (text) input.setAttribute("aria-invalid", "true");
-  else input.removeAttribute("aria-invalid");
+/**
+ * Say what is wrong with a field right below it: ``error`` is {key, params} (re-said when the
+ * language changes) or {text}; null clears it. The message is the field's description
+ * (aria-describedby) and an alert; the field is marked invalid.
+ */
+function fieldError(input, box, error) {
+  delete box.dataset.errorKey;
+  delete box.dataset.errorParams;
+  if (!error) {
+    box.textContent = "";
+    box.hidden = true;
+    input.removeAttribute("aria-invalid");
+    return;
+  }
+  if (error.key) {
+    box.dataset.errorKey = error.key;
+    box.dataset.errorParams = JSON.stringify(error.params || {});
+    box.textContent = t(error.key, error.params || {});
+  } else {
+    box.textContent = error.text;
+  }
+  box.hidden = false;
+  input.setAttribute("aria-invalid", "true");
 }
+
+/** Put the reader on a field that needs correcting, its message in view with it. */
+function focusField(input) {
+  input.focus({ preventScroll: true });
+  input.closest(".field")?.scrollIntoView({ block: "nearest" });
+}
+
+/** Forget the result shown: a new check starts from nothing. */
+function clearResults() {
+  page.last = null;
+  page.result = null;
+  const box = $("results");
+  box.replaceChildren();
+  box.hidden = true;
+  delete box.dataset.ready;
+  renderKey();
+}
+
+// Answers of the proof request that say which field is wrong.
+const SECRET_REFUSED = [401, 403];
+const REFERENCE_REFUSED = [400, 404, 422];
 
 async function onSubmit(event) {
   event.preventDefault();
   if (page.busy) return;
   const refInput = $("ref");
+  const secretInput = $("secret");
+  clearProgress();
+  fieldError(secretInput, $("secret-error"), null);
   let reference;
   try {
     reference = core.parseReference(refInput.value);
   } catch (exc) {
-    fieldError(refInput, $("ref-error"), t(`err.${exc.code}`, exc.params));
-    refInput.focus();
+    fieldError(refInput, $("ref-error"), { key: `err.${exc.code}`, params: exc.params });
+    focusField(refInput);
     return;
   }
-  fieldError(refInput, $("ref-error"), "");
+  fieldError(refInput, $("ref-error"), null);
   refInput.value = reference;
-  const secretInput = $("secret");
   const secret = secretInput.value.trim();
   const headers = { Accept: "application/json" };
   if (secret) headers.Authorization = `Bearer ${secret}`;
   const opts = { headers, credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" };
+  clearResults();
   setBusy(true);
   showProgress(t("ui.fetching"));
   try {
@@ -338,11 +451,20 @@ async function onSubmit(event) {
       return;
     }
     if (!resp.ok) {
-      const key = [400, 401, 403, 404, 422, 429].includes(resp.status)
-        ? `http.${resp.status}`
-        : "http.other";
-      showProgress(t(key, { status: resp.status }), "error");
-      if (resp.status === 401) secretInput.focus();
+      const status = resp.status;
+      const known = [...SECRET_REFUSED, ...REFERENCE_REFUSED, 429].includes(status);
+      const error = { key: known ? `http.${status}` : "http.other", params: { status } };
+      if (SECRET_REFUSED.includes(status)) {
+        showProgress("");
+        fieldError(secretInput, $("secret-error"), error);
+        focusField(secretInput);
+      } else if (REFERENCE_REFUSED.includes(status)) {
+        showProgress("");
+        fieldError(refInput, $("ref-error"), error);
+        focusField(refInput);
+      } else {
+        showProgress(t(error.key, error.params), "error");
+      }
       return;
     }
     let proof;
@@ -380,22 +502,27 @@ async function onSubmit(event) {
 
 async function onBundle(file) {
   if (!file || page.busy) return;
+  clearProgress();
+  clearResults();
   setBusy(true);
-  showProgress(t("ui.reading_bundle"));
+  showProgress(t("ui.reading_bundle"), "info", "progress");
   try {
-    let proof;
+    let proof, attachments;
     try {
-      // Its proof.json, in the current format (a format-1 bundle's base64 hashes read as hex).
-      ({ proof } = await core.readBundleProof(await file.arrayBuffer()));
+      // Its proof.json, in the current format (a format-1 bundle's base64 hashes read as hex),
+      // and its attached files checked against the bodies that list them.
+      ({ proof, attachments } = await core.readBundleProof(await file.arrayBuffer()));
     } catch (exc) {
       showProgress(
         exc instanceof core.VerifyError ? t(`err.${exc.code}`, exc.params) : String(exc),
         "error",
+        "progress",
       );
       return;
     }
     page.last = {
       proof,
+      attachments,
       source: "bundle",
       expectedReference: null,
       server: null,
@@ -409,22 +536,24 @@ async function onBundle(file) {
 }
 
 async function runVerification() {
-  const { proof, expectedReference, server } = page.last;
+  const { proof, expectedReference, server, source } = page.last;
+  const box = source === "bundle" ? "progress" : "form-status";
   const key = currentKey(proof);
   page.keyUsed = key;
   renderKey();
-  showProgress(t("ui.verifying"));
+  showProgress(t("ui.verifying"), "info", box);
   page.result = await core.verifyProof(proof, key ? key.text : "", {
     expectedReference,
     serverStatus: server && typeof server.status === "string" ? server.status : null,
     receipts: fetchReceipt,
   });
-  showProgress("");
+  if (page.last.attachments) core.addAttachmentChecks(page.result, page.last.attachments);
+  showProgress("", "info", box);
   renderResults();
   const heading = $("verdict-title");
   if (heading) {
     heading.focus({ preventScroll: true });
-    heading.scrollIntoView({ block: "start" });
+    $("verdict").scrollIntoView({ block: "start" }); // the whole verdict box, its border too
   }
 }
 
@@ -452,9 +581,23 @@ const code = (text) => el("code", { class: "hash", text });
 
 const TX_HASH = /^0x[0-9a-fA-F]{64}$/;
 
-/** A transaction hash, linked to its chain's block explorer when this service names one. */
+/** A chain in words: a development chain says so (no explorer knows it). */
+function chainName(chainId) {
+  if (!Number.isSafeInteger(chainId)) return "—";
+  return t(DEV_CHAINS.has(chainId) ? "ui.chain_dev" : "ui.chain", { chain: chainId });
+}
+
+/** A chain id as a fact's value: the number, or a development chain said to be one. */
+function chainValue(chainId) {
+  if (!Number.isSafeInteger(chainId)) return "—";
+  return DEV_CHAINS.has(chainId) ? t("ui.chain_dev", { chain: chainId }) : String(chainId);
+}
+
+/** A transaction hash, linked to its chain's block explorer when this service names one and
+ * the chain is not a local development chain. */
 function txLink(chainId, tx) {
   const template = page.explorers[chainId];
+  if (DEV_CHAINS.has(chainId)) return code(tx);
   if (typeof template !== "string" || typeof tx !== "string" || !TX_HASH.test(tx)) return code(tx);
   let url;
   try {
@@ -477,29 +620,64 @@ function txLink(chainId, tx) {
   );
 }
 
+/** The anchor in a few words: state, chain, confirmations. */
+function anchorText(a) {
+  if (!a) return t("ui.anchor_none_short");
+  return t("ui.anchor_short", {
+    state: a.state,
+    chain: chainName(a.chain_id),
+    confirmations: plural("confirmations", a.confirmations ?? 0),
+  });
+}
+
+/** The record's current status (and outcome) in a sentence. */
+function statusSentence(state) {
+  if (!state) return null;
+  const status = t("verdict.status", { status: state.status });
+  return state.outcome
+    ? `${status} ${t("verdict.outcome", { outcome: vocab("outcome", state.outcome) })}`
+    : status;
+}
+
+// Anchor states that will not change any more (a superseded anchor was followed by a later one).
+const FINAL_ANCHOR = ["confirmed", "superseded"];
+
 function renderVerdict(r) {
   const failed = r.categories.filter((c) => c.status === "fail");
   const status = r.ok ? "ok" : "fail";
   const title = r.ok ? t("verdict.ok") : t("verdict.fail");
+  const text = el("div", { class: "verdict-text" });
   const box = el(
     "div",
     { class: `verdict verdict-${status}`, id: "verdict", "data-verdict": status },
     el("span", { class: "verdict-icon", "aria-hidden": "true", text: ICON[status] }),
-    el(
-      "div",
-      {},
-      el("h2", { id: "verdict-title", tabindex: "-1", text: title }),
-      el("p", {
-        text: r.ok ? t("verdict.ok_detail") : t("verdict.fail_detail", { n: failed.length }),
-      }),
-    ),
+    text,
   );
-  if (!r.ok) {
-    box.lastChild.append(
+  text.append(el("h2", { id: "verdict-title", tabindex: "-1", text: title }));
+  if (r.ok) {
+    // The plain summary: what was found, in one breath, before any technical word.
+    const sentences = [t("verdict.ok_plain", { steps: plural("steps", r.events.length) })];
+    // Said only of an anchor that is final and proven to contain this record.
+    const a = r.anchor;
+    if (a && a.consistency === "ok" && FINAL_ANCHOR.includes(a.state))
+      sentences.push(t("verdict.anchored", { anchor: anchorText(a) }));
+    const state = statusSentence(r.state);
+    if (state) sentences.push(state);
+    text.append(
+      el("p", { id: "verdict-summary", class: "verdict-summary", text: sentences.join(" ") }),
+    );
+  } else {
+    text.append(
+      el("p", {
+        id: "verdict-summary",
+        class: "verdict-summary",
+        text: t("verdict.fail_detail", { failed: plural("failed_checks", failed.length) }),
+      }),
       el(
         "ul",
         { class: "failed-list" },
-        failed.map((c) => el("li", { text: t(`cat.${c.id}.name`) })),
+        // Each named as its row below is, marked failed (the name states what was expected).
+        failed.map((c) => el("li", {}, mark("fail"), " ", t(`plain.${c.id}`))),
       ),
     );
   }
@@ -515,7 +693,7 @@ function renderVerdict(r) {
   if ((r.payouts || []).some((p) => p.onchain === "ok" || p.onchain === "fail"))
     caveats.push(t("caveat.payout_receipt_server"));
   if (caveats.length) {
-    box.lastChild.append(
+    text.append(
       el("p", { class: "caveats-title", text: t("caveat.title") }),
       el(
         "ul",
@@ -542,6 +720,14 @@ function paidText(fields) {
   return `${amount} (${vocab("compensation_kind", kind)})`;
 }
 
+const stepId = (seq) => `step-${seq}`;
+
+/** A link to a step of the timeline: "step 6 (Decision)". */
+function stepLink(ev) {
+  const type = ev.env?.type || ev.type;
+  return el("a", { href: `#${stepId(ev.seq)}`, text: t("ui.event_ref", { seq: ev.seq, type }) });
+}
+
 function renderSummary(r) {
   const last = page.last;
   const state = r.state;
@@ -556,7 +742,11 @@ function renderSummary(r) {
     [t("field.status"), state ? vocab("status", state.status) : "—"],
   ];
   if (last.server?.status_text) rows.push([t("field.server_status_text"), last.server.status_text]);
-  if (state?.outcome) rows.push([t("field.outcome"), vocab("outcome", state.outcome)]);
+  if (state?.outcome) {
+    const decision = r.events.findLast((ev) => ev.env?.type === "decision");
+    const where = decision ? [" · ", stepLink(decision)] : [];
+    rows.push([t("field.outcome"), el("span", {}, vocab("outcome", state.outcome), ...where)]);
+  }
   if (state?.playbook?.length) {
     const done = state.playbook.map((step) => vocab("playbook_step", step));
     rows.push([t("field.playbook"), done.join(" → ")]);
@@ -591,11 +781,8 @@ function renderSummary(r) {
       rows.push([t("field.payout_onchain"), onchain]);
     }
   }
-  const anchor = r.anchor
-    ? t("ui.anchor_short", { state: r.anchor.state, n: r.anchor.confirmations ?? 0 })
-    : t("ui.anchor_none_short");
-  rows.push([t("field.anchor"), anchor]);
-  rows.push([t("field.events"), String(r.events.length)]);
+  rows.push([t("field.anchor"), anchorText(r.anchor)]);
+  rows.push([t("field.events"), plural("steps", r.events.length)]);
   // Not checked for want of the texts (no secret given): say where they are.
   const hidden = payouts.some((p) => p.status === "skip");
   return section(
@@ -611,6 +798,21 @@ function renderSummary(r) {
           hidden ? ` ${t("ui.payout_needs_secret")}` : null,
         )
       : null,
+  );
+}
+
+/** A foldable row: a <details> whose summary names it, with a visible open/closed marker. */
+function foldable(open, summaryChildren, ...content) {
+  return el(
+    "details",
+    { class: "fold", open },
+    el(
+      "summary",
+      {},
+      el("span", { class: "fold-marker", "aria-hidden": "true" }),
+      ...summaryChildren,
+    ),
+    ...content,
   );
 }
 
@@ -640,17 +842,21 @@ function renderChecks(r) {
       );
       items.append(li);
     }
-    const details = el(
-      "details",
-      { open: c.status === "fail" },
-      el(
-        "summary",
-        {},
+    // The row says it in plain words; the technical name and its terms are inside.
+    const details = foldable(
+      c.status === "fail",
+      [
         mark(c.status),
-        el("span", { class: "check-name", text: t(`cat.${c.id}.name`) }),
+        el("span", { class: "check-name", text: t(`plain.${c.id}`) }),
         el("span", { class: "check-count", text: t("ui.count", { ok, total: c.items.length }) }),
+      ],
+      el(
+        "p",
+        { class: "check-help" },
+        el("strong", { class: "check-term", text: t(`cat.${c.id}.name`) }),
+        ": ",
+        t(`cat.${c.id}.help`),
       ),
-      el("p", { class: "check-help", text: t(`cat.${c.id}.help`) }),
       items,
     );
     list.append(
@@ -678,15 +884,43 @@ function eventStatus(ev) {
   return ev.marks.inclusion === "ok" ? "ok" : "skip";
 }
 
-function letter(body) {
-  const m = body?.message;
+/** The letter a step committed (body.message), or the text a sent message delivered. */
+function letter(ev) {
+  const b = ev.body;
+  const sent = ev.env?.type === "message_sent";
+  const m = sent ? b : b?.message;
   if (!m || typeof m !== "object" || typeof m.text !== "string") return null;
+  const language = sent ? ev.env.public.language : m.language;
   return el(
     "details",
-    { class: "letter" },
-    el("summary", {}, t("ui.letter_summary", { subject: m.subject || "" })),
-    el("p", { class: "letter-text", lang: m.language || null, text: m.text }),
+    { class: "letter fold" },
+    el(
+      "summary",
+      {},
+      el("span", { class: "fold-marker", "aria-hidden": "true" }),
+      t("ui.letter_summary", { subject: m.subject || "" }),
+    ),
+    el("p", { class: "letter-text", lang: language || null, text: m.text }),
   );
+}
+
+/** A sent message in words: "Letter sent by email: decision (Portuguese), delivered." */
+function messageSentence(p) {
+  const params = {
+    channel: vocab("delivery_channel", p.channel),
+    template: vocab("letter_kind", p.template),
+    language: languageName(p.language),
+    attempts: plural("attempts", Number.isSafeInteger(p.attempts) ? p.attempts : 1),
+  };
+  return t(p.outcome === "failed" ? "ui.message_failed" : "ui.message_delivered", params);
+}
+
+/** Whether the sent text is the one the step committed to (checked by the verifier core). */
+function messageTextCheck(ev) {
+  const s = ev.marks.commitment;
+  if (s === "ok" && ev.body) return mark("ok", t("ui.message_text_ok"));
+  if (s === "fail") return mark("fail", t("ui.message_text_fail"));
+  return mark("skip", t(ev.erased ? "ui.erased" : "ui.message_text_needs_secret"));
 }
 
 function eventFacts(ev, r) {
@@ -696,6 +930,7 @@ function eventFacts(ev, r) {
   const b = ev.body || {};
   const rows = [];
   const add = (key, value) => rows.push([t(`field.${key}`), value]);
+  const bySeq = (seq) => r.events.find((e) => e.seq === seq);
   const seqOf = (hash) => {
     const found = r.events.find((e) => e.hash && core.hexencode(e.hash) === hash);
     return found
@@ -708,6 +943,14 @@ function eventFacts(ev, r) {
       add("channel", vocab("channel", p.channel));
       if (b.description) add("description", b.description);
       if (b.transaction) add("transaction", code(b.transaction));
+      if (b.contact && typeof b.contact === "object") {
+        const who = [b.contact.name, b.contact.email].filter((x) => typeof x === "string");
+        if (who.length) add("contact", who.join(", "));
+        add("consent", t(b.contact.consent === true ? "ui.consent_yes" : "ui.consent_no"));
+      }
+      break;
+    case "acknowledged":
+      if (b.responsible) add("responsible", b.responsible);
       break;
     case "info_requested":
       if (b.request) add("request", b.request);
@@ -763,7 +1006,7 @@ function eventFacts(ev, r) {
       if (b.payment_reference) add("payment_reference", code(b.payment_reference));
       // On chain: where and in what (a vault offer's terms, or what a payment paid).
       if (Number.isSafeInteger(b.chain_id)) {
-        add("chain_id", String(b.chain_id));
+        add("chain_id", chainValue(b.chain_id));
         if (typeof b.vault === "string") add("vault", code(b.vault));
         add("token", typeof b.token === "string" ? code(b.token) : t("ui.native_coin"));
       }
@@ -791,10 +1034,21 @@ function eventFacts(ev, r) {
       break;
     case "rated": {
       add("csat", `${p.csat} / 5`);
-      const rated = r.events.find((e) => e.seq === p.rates);
+      const rated = bySeq(p.rates);
       const type = rated?.env?.type || rated?.type;
       if (Number.isSafeInteger(p.rates))
         add("rates", type ? t("ui.event_ref", { seq: p.rates, type }) : String(p.rates));
+      break;
+    }
+    case "nps_given":
+      add("nps", `${p.nps} / 10`);
+      break;
+    case "message_sent": {
+      const about = bySeq(p.for_seq);
+      if (about) add("for_step", stepLink(about));
+      if (typeof b.to === "string") add("sent_to", b.to);
+      if (p.outcome === "failed") add("delivery", t("ui.message_not_delivered"));
+      add("message_text", messageTextCheck(ev));
       break;
     }
     case "identity_verified":
@@ -828,25 +1082,49 @@ function eventFacts(ev, r) {
   return rows.length ? dl(rows) : null;
 }
 
+/** What a step without its private text cannot show, said where the text would be. */
+function missingText(ev) {
+  const type = ev.env?.type;
+  if (type !== "decision" || ev.body) return null;
+  const key = ev.marks.commitment === "fail" ? "ui.text_failed" : "ui.decision_needs_secret";
+  return el("p", { class: "hint", text: t(key) });
+}
+
+/** The checks of one step, folded: each aspect with its mark, in words. */
+function stepChecks(ev) {
+  const chips = el("ul", { class: "chips", "aria-label": t("ui.event_checks") });
+  for (const name of MARK_NAMES) {
+    const s = ev.marks[name];
+    if (!s) continue;
+    chips.append(
+      el(
+        "li",
+        { class: `chip chip-${s}`, "data-aspect": name, "data-status": s },
+        el("span", { class: "icon", "aria-hidden": "true", text: ICON[s] }),
+        el("span", { text: t(`aspect.${name}`) }),
+        el("span", { class: "sr-only", text: `: ${t(`mark.${s}`)}` }),
+      ),
+    );
+  }
+  const failed = Object.values(ev.marks).includes("fail");
+  return el(
+    "details",
+    { class: "step-checks fold", open: failed },
+    el(
+      "summary",
+      {},
+      el("span", { class: "fold-marker", "aria-hidden": "true" }),
+      t("ui.event_checks"),
+    ),
+    chips,
+  );
+}
+
 function renderTimeline(r) {
   const list = el("ol", { class: "timeline" });
   for (const ev of r.events) {
     const status = eventStatus(ev);
     const type = ev.env?.type || ev.type;
-    const chips = el("ul", { class: "chips", "aria-label": t("ui.event_checks") });
-    for (const name of MARK_NAMES) {
-      const s = ev.marks[name];
-      if (!s) continue;
-      chips.append(
-        el(
-          "li",
-          { class: `chip chip-${s}`, "data-aspect": name, "data-status": s },
-          el("span", { class: "icon", "aria-hidden": "true", text: ICON[s] }),
-          el("span", { text: t(`aspect.${name}`) }),
-          el("span", { class: "sr-only", text: `: ${t(`mark.${s}`)}` }),
-        ),
-      );
-    }
     const head = el(
       "div",
       { class: "event-head" },
@@ -870,96 +1148,35 @@ function renderTimeline(r) {
       ev.env ? ` · ${vocab("role", ev.env.actor.role)}` : null,
       ev.erased ? ` · ${t("ui.erased")}` : null,
     );
+    const lead =
+      type === "message_sent" && ev.env
+        ? el("p", { class: "event-lead", text: messageSentence(ev.env.public) })
+        : null;
     list.append(
       el(
         "li",
         {
           class: `event event-${status}`,
+          id: Number.isSafeInteger(ev.seq) ? stepId(ev.seq) : null,
           "data-seq": ev.seq,
           "data-type": type,
           "data-status": status,
         },
         head,
         meta,
-        chips,
+        lead,
         eventFacts(ev, r),
-        letter(ev.body),
+        missingText(ev),
+        letter(ev),
+        stepChecks(ev),
       ),
     );
   }
-  return section("timeline", "ui.timeline_heading", list);
-}
-
-function signedMarks(ev) {
-  return el(
-    "p",
-    { class: "signed-marks" },
-    mark(
-      ev.marks.signature || "skip",
-      `${t("aspect.signature")}: ${t(`mark.${ev.marks.signature || "skip"}`)}`,
-    ),
-    " ",
-    mark(
-      ev.marks.authority || "skip",
-      `${t("aspect.authority")}: ${t(`mark.${ev.marks.authority || "skip"}`)}`,
-    ),
-  );
-}
-
-function renderDecision(r) {
-  const decisions = r.events.filter((ev) => ev.env?.type === "decision");
-  if (!decisions.length)
-    return section("decision", "ui.decision_heading", el("p", { text: t("ui.no_decision") }));
   return section(
-    "decision",
-    "ui.decision_heading",
-    decisions.map((ev) =>
-      el(
-        "div",
-        { class: "block", "data-seq": ev.seq },
-        el(
-          "p",
-          { class: "block-title" },
-          t("ui.event_ref", { seq: ev.seq, type: "decision" }),
-          " · ",
-          timeEl(ev.env.at),
-        ),
-        signedMarks(ev),
-        eventFacts(ev, r),
-        ev.body
-          ? letter(ev.body)
-          : el("p", {
-              class: "hint",
-              text: t(
-                ev.marks.commitment === "fail" ? "ui.text_failed" : "ui.decision_needs_secret",
-              ),
-            }),
-      ),
-    ),
-  );
-}
-
-function renderCompensation(r) {
-  const steps = r.events.filter((ev) => (ev.env?.type || "").startsWith("compensation_"));
-  if (!steps.length) {
-    return section(
-      "compensation",
-      "ui.compensation_heading",
-      el("p", { text: t("ui.no_compensation") }),
-    );
-  }
-  return section(
-    "compensation",
-    "ui.compensation_heading",
-    steps.map((ev) =>
-      el(
-        "div",
-        { class: "block", "data-seq": ev.seq, "data-type": ev.env.type },
-        el("p", { class: "block-title" }, vocab("type", ev.env.type), " · ", timeEl(ev.env.at)),
-        core.SIGNED_EVENTS.includes(ev.env.type) ? signedMarks(ev) : null,
-        eventFacts(ev, r),
-      ),
-    ),
+    "timeline",
+    "ui.timeline_heading",
+    el("p", { class: "hint", id: "time-zone", text: t("ui.times_zone", { zone: zoneName() }) }),
+    list,
   );
 }
 
@@ -979,9 +1196,9 @@ function renderAnchor(r) {
   const rows = [
     [t("field.anchor_state"), mark(anchorStatus, vocab("anchor_state", a.state))],
     [t("field.confirmations"), String(a.confirmations ?? 0)],
-    [t("field.chain_id"), String(a.chain_id ?? "—")],
+    [t("field.chain_id"), chainValue(a.chain_id)],
     [t("field.contract"), a.contract ? code(a.contract) : "—"],
-    [t("field.tx_hash"), a.tx_hash ? code(a.tx_hash) : "—"],
+    [t("field.tx_hash"), a.tx_hash ? txLink(a.chain_id, a.tx_hash) : "—"],
     [
       t("field.block_number"),
       a.block_number === null || a.block_number === undefined ? "—" : String(a.block_number),
@@ -990,11 +1207,14 @@ function renderAnchor(r) {
     [t("field.anchored_root"), a.anchored_root ? code(a.anchored_root) : "—"],
     [t("field.consistency"), mark(a.consistency)],
   ];
+  const explain = DEV_CHAINS.has(a.chain_id)
+    ? t("ui.anchor_dev_chain", { chain: a.chain_id })
+    : t("ui.anchor_explain", { chain: a.chain_id ?? "—" });
   return section(
     "anchor",
     "ui.anchor_heading",
-    dl(rows),
-    el("p", { class: "hint", text: t("ui.anchor_explain", { chain: a.chain_id ?? "—" }) }),
+    el("p", { class: "anchor-plain" }, anchorText(a)),
+    foldable(false, [t("ui.anchor_details")], dl(rows), el("p", { class: "hint", text: explain })),
   );
 }
 
@@ -1014,14 +1234,10 @@ function renderTechnical(r) {
   return el(
     "section",
     { class: "card", id: "technical", "aria-labelledby": "technical-title" },
-    el(
-      "details",
-      {},
-      el(
-        "summary",
-        {},
-        el("h2", { id: "technical-title", class: "inline", text: t("ui.technical_heading") }),
-      ),
+    el("h2", { id: "technical-title", text: t("ui.technical_heading") }),
+    foldable(
+      false,
+      [t("ui.technical_summary")],
       dl(rows),
       typeof note === "string" ? el("pre", { class: "note", text: note }) : null,
     ),
@@ -1031,13 +1247,12 @@ function renderTechnical(r) {
 function renderResults() {
   const r = page.result;
   const box = $("results");
+  // The verdict and its plain summary first; what happened once; the checks folded below.
   box.replaceChildren(
     renderVerdict(r),
     renderSummary(r),
-    renderChecks(r),
     renderTimeline(r),
-    renderDecision(r),
-    renderCompensation(r),
+    renderChecks(r),
     renderAnchor(r),
     renderTechnical(r),
   );
@@ -1062,6 +1277,9 @@ function wire() {
     input.type = input.type === "password" ? "text" : "password";
     updateSecretToggle();
   });
+  // A field being corrected is no longer marked wrong.
+  $("secret").addEventListener("input", () => fieldError($("secret"), $("secret-error"), null));
+  $("ref").addEventListener("input", () => fieldError($("ref"), $("ref-error"), null));
   $("bundle").addEventListener("change", (e) => onBundle(e.target.files[0]));
   const drop = $("drop");
   for (const name of ["dragenter", "dragover"]) {
@@ -1081,10 +1299,25 @@ function wire() {
   $("key-reset").addEventListener("click", resetKey);
 }
 
+/**
+ * What the address may give: a reference to check (?reference=, or ?ref=), never a secret. A
+ * secret= parameter is not read, and is taken out of the address (and so of the history).
+ */
+function readAddress() {
+  const params = new URLSearchParams(location.search);
+  if (params.has("secret")) {
+    params.delete("secret");
+    const query = params.toString();
+    const address = `${location.pathname}${query ? `?${query}` : ""}${location.hash}`;
+    history.replaceState(history.state, "", address);
+  }
+  const ref = (params.get("reference") ?? params.get("ref") ?? "").trim().slice(0, 100);
+  if (ref) $("ref").value = ref; // a reference is not secret
+}
+
 async function main() {
+  readAddress();
   wire();
-  const ref = new URLSearchParams(location.search).get("ref");
-  if (ref) $("ref").value = ref; // a reference is not secret; the secret is never read from the URL
   await setLanguage(pickLanguage());
   await core.loadRules(); // once: a bundle dropped later is verified without the network
   await Promise.all([loadServerKey(), loadExplorers()]);
