@@ -52,23 +52,29 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         ops_routes,
     )
     from api.anchor_routes import anchor_api
+    from api.attachment_routes import blp as attachments
     from api.chain_routes import blp as chains
     from api.docs_page import blp as docs_page
     from api.guards import install_guards
     from api.log_routes import log_api, tiles
+    from api.message_routes import blp as messages
+    from api.portal.views import blp as portal
     from api.verify_page import blp as verify_page
 
     install_guards(app, settings)
     app.register_blueprint(tiles)
     app.register_blueprint(verify_page)
+    app.register_blueprint(portal)  # HTML pages and forms: not in the OpenAPI
     app.register_blueprint(docs_page)
     api.register_blueprint(log_api)
     api.register_blueprint(anchor_api)
     api.register_blueprint(chains)
     api.register_blueprint(complaints_routes.blp)
+    api.register_blueprint(attachments)
     api.register_blueprint(officer_routes.blp)
     api.register_blueprint(evidence_routes.blp)
     api.register_blueprint(audit_routes.blp)
     api.register_blueprint(incident_routes.blp)
+    api.register_blueprint(messages)
     ops_routes.install(app)  # /healthz, /readyz, /metrics; request metrics and log lines
     return app

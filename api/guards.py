@@ -20,6 +20,12 @@ FILING_ENDPOINT = "complaints.ComplaintsResource"
 # Public, cacheable documents (checkpoints, tiles, proofs, anchors): their own caching holds
 # even for a caller that sends credentials.
 PUBLIC_PREFIXES = ("/log/", "/v1/log/", "/v1/anchors", "/v1/service-rules", "/v1/chains")
+# Blueprints whose writes are HTML forms, not JSON: the customer portal (api/portal checks
+# each form's CSRF token and Origin itself).
+FORM_BLUEPRINTS = frozenset({"portal"})
+# Blueprints whose writes are raw files (attachment uploads: api/attachment_routes.py reads
+# them with a size cap and checks their type itself).
+RAW_BODY_BLUEPRINTS = frozenset({"attachments"})
 
 
 def _check_json_body() -> None:
@@ -63,7 +69,9 @@ def install_guards(app: Flask, settings: Settings) -> Limiter | None:
         request_id()
         if request.routing_exception is not None:
             return  # 404 / 405 are answered as such, whatever the body
-        if request.method in ("POST", "PUT", "PATCH"):
+        if request.method in ("POST", "PUT", "PATCH") and request.blueprint not in (
+            FORM_BLUEPRINTS | RAW_BODY_BLUEPRINTS
+        ):
             _check_json_body()
 
     @app.after_request

@@ -35,6 +35,16 @@ PAYOUT_VARIABLES = (
     "LEDGER_PAYOUT_RETRY_MAX_SECONDS",
 )
 
+# The S3-compatible storage of attachments (docs/attachments.md); the secret key is never shown.
+ATTACHMENT_S3_VARIABLES = (
+    "LEDGER_ATTACHMENTS_S3_URL",
+    "LEDGER_ATTACHMENTS_S3_BUCKET",
+    "LEDGER_ATTACHMENTS_S3_REGION",
+    "LEDGER_ATTACHMENTS_S3_PREFIX",
+    "LEDGER_ATTACHMENTS_S3_ACCESS_KEY_ID",
+    "LEDGER_ATTACHMENTS_S3_SECRET_ACCESS_KEY",
+)
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -51,6 +61,17 @@ def _path(name: str) -> Path | None:
 
 
 _EXPLORER_TEMPLATE = re.compile(r"^https?://[^\s{}]+(\{tx\}[^\s{}]*)+$")
+
+
+def _public_url() -> str | None:
+    """``LEDGER_PUBLIC_URL``: the service's address as customers reach it, without a trailing
+    slash; unset or empty: None (letters then give the portal's path alone)."""
+    text = _env("LEDGER_PUBLIC_URL", "").strip().rstrip("/")
+    if not text:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", text):
+        raise ValueError("LEDGER_PUBLIC_URL is an http(s) URL such as https://complaints.example")
+    return text
 
 
 def _explorer_tx_urls() -> dict[int, str]:
@@ -79,6 +100,20 @@ def _explorer_tx_urls() -> dict[int, str]:
 def _present(names: tuple[str, ...]) -> dict[str, str]:
     """The variables among ``names`` that are set (empty ones included), as set."""
     return {name: os.environ[name] for name in names if name in os.environ}
+
+
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration_seconds(name: str, default: str) -> float:
+    """A duration in seconds from ``name``: a number of seconds, or with a unit suffix
+    (``90m``, ``36h``, ``2d``)."""
+    text = _env(name, default).strip() or default
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{name} is a duration such as 172800, 48h or 2d, not {text!r}")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 @dataclass(frozen=True)
@@ -164,6 +199,16 @@ class Settings:
     pdf_font: Path | None = field(default_factory=lambda: _path("LEDGER_PDF_FONT"))
     # Its bold face; unset: pdf_font itself (ignored without pdf_font).
     pdf_font_bold: Path | None = field(default_factory=lambda: _path("LEDGER_PDF_FONT_BOLD"))
+    # Attachments (docs/attachments.md): the largest file, the local folder (unset:
+    # <data>/attachments) and, when LEDGER_ATTACHMENTS_S3_URL is set, the S3-compatible
+    # bucket instead (ATTACHMENT_S3_VARIABLES as set, checked by ledger.attachments.config).
+    attachment_max_bytes: int = field(
+        default_factory=lambda: int(_env("LEDGER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+    )
+    attachments_dir: Path | None = field(default_factory=lambda: _path("LEDGER_ATTACHMENTS_DIR"))
+    attachments_s3: Mapping[str, str] = field(
+        default_factory=lambda: _present(ATTACHMENT_S3_VARIABLES), repr=False, hash=False
+    )
     # The anchor worker's variables (ANCHOR_VARIABLES) as set, for AnchorSettings and
     # AnchorScope (ledger.anchoring); not shown: the RPC URL may carry an API key.
     anchor_env: Mapping[str, str] = field(
@@ -174,8 +219,56 @@ class Settings:
     payout_env: Mapping[str, str] = field(
         default_factory=lambda: _present(PAYOUT_VARIABLES), repr=False, hash=False
     )
-    # Block explorers per chain id, for the links of the /verify page (GET /v1/chains).
+    # Block explorers per chain id, for the links of the /verify page (GET /v1/chains) and of
+    # the customer's payment letter.
     explorer_tx_urls: Mapping[int, str] = field(default_factory=_explorer_tx_urls, hash=False)
+    # Where customers reach this service (scheme://host[/prefix]): letters link to its /portal.
+    public_url: str | None = field(default_factory=_public_url)
+
+    # The customer portal (docs/portal.md): session lifetime and idle timeout, Secure cookies
+    # even over plain HTTP (behind a TLS proxy), and sign-in attempts per client address.
+    portal_session_hours: float = field(
+        default_factory=lambda: float(_env("LEDGER_PORTAL_SESSION_HOURS", "12"))
+    )
+    portal_idle_minutes: float = field(
+        default_factory=lambda: float(_env("LEDGER_PORTAL_IDLE_MINUTES", "30"))
+    )
+    portal_secure_cookies: bool = field(
+        default_factory=lambda: _flag("LEDGER_PORTAL_SECURE_COOKIES", "0")
+    )
+    portal_signin_limit: str = field(
+        default_factory=lambda: _env("LEDGER_PORTAL_SIGNIN_LIMIT", "10/minute;50/hour")
+    )
+
+    # Customer messages (docs/messages.md): the SMTP server (unset: the local mail server
+    # on LEDGER_MAIL_PORT), the sender, the outbox's retries and the info-request reminder.
+    smtp_url: str | None = field(
+        default_factory=lambda: os.environ.get("LEDGER_SMTP_URL", "").strip() or None,
+        repr=False,  # may carry a password
+    )
+    mail_from: str = field(
+        default_factory=lambda: _env("LEDGER_MAIL_FROM", "complaints@ledger.example").strip()
+    )
+    mail_port: int | None = field(
+        default_factory=lambda: int(_env("LEDGER_MAIL_PORT", "0").strip() or "0") or None
+    )
+    outbox_max_attempts: int = field(
+        default_factory=lambda: int(_env("LEDGER_OUTBOX_MAX_ATTEMPTS", "8"))
+    )
+    outbox_backoff_seconds: float = field(
+        default_factory=lambda: float(_env("LEDGER_OUTBOX_BACKOFF_SECONDS", "30"))
+    )
+    outbox_lease_seconds: float = field(
+        default_factory=lambda: float(_env("LEDGER_OUTBOX_LEASE_SECONDS", "120"))
+    )
+    outbox_poll_seconds: float = field(
+        default_factory=lambda: float(_env("LEDGER_OUTBOX_POLL_SECONDS", "1"))
+    )
+    reminder_before_seconds: float = field(
+        default_factory=lambda: _duration_seconds("LEDGER_REMINDER_BEFORE", "2d")
+    )
+    # The key that encrypts webhook endpoints' signing secrets at rest (mode 0600).
+    webhook_key_file: Path | None = None
 
     def engine_options(self) -> dict:
         """Pool settings for ``ledger.db.make_engine`` (PostgreSQL; SQLite needs none)."""
@@ -200,6 +293,14 @@ class Settings:
         if self.server_key_file is None:
             key = os.environ.get("LEDGER_SERVER_KEY_FILE") or str(self.data_dir / "server.key")
             object.__setattr__(self, "server_key_file", Path(key))
+        if self.webhook_key_file is None:
+            key = os.environ.get("LEDGER_WEBHOOK_KEY_FILE") or str(self.data_dir / "webhook.key")
+            object.__setattr__(self, "webhook_key_file", Path(key))
+        if self.outbox_max_attempts < 1 or self.outbox_backoff_seconds < 0:
+            raise ValueError(
+                "LEDGER_OUTBOX_MAX_ATTEMPTS must be at least 1 and "
+                "LEDGER_OUTBOX_BACKOFF_SECONDS not negative"
+            )
         if self.idempotency_ttl <= 0:
             raise ValueError("LEDGER_IDEMPOTENCY_TTL must be a positive number of seconds")
 

@@ -96,6 +96,10 @@ SCENARIOS = (
     Scenario(Category.LOST_RECOVERY_PHRASE, "EU-PSD2", "received"),
     Scenario(Category.STUCK_TRANSACTION, "UK-FCA-DISP", "withdrawn"),
 )
+# The demo agent who handles the complaints, as their acknowledgements name them.
+DEMO_HANDLER = "Marta Soler"
+# The demo customers' address (example.org: reserved, nothing leaves the local mail server).
+DEMO_EMAIL = "demo.customer@example.org"
 # The complaint whose reference and secret the run command prints.
 SHOWN = "discount_paid"
 
@@ -237,6 +241,8 @@ class _Seeder:
             customer_steps = ("info_received", "compensation_accepted", "compensation_declined",
                               "rated", "referred")  # fmt: skip
             actor = self.customer if type_ in customer_steps else self.agent
+        if type_ == "acknowledged":
+            body = {"responsible": DEMO_HANDLER, **body}  # the acknowledgement names them
         body = self.service.writes.with_letter(ref, type_, public, body, role=actor.role)
         self.service.writes.record(ref, type=type_, public=public, body=body, actor=actor)
 
@@ -265,7 +271,10 @@ class _Seeder:
             "jurisdiction": jurisdiction,
             "deadlines": deadlines,
         }
-        body = {"description": DESCRIPTIONS[category], "contact": {"name": "Demo Customer"}}
+        # An address the customer agreed to be written to: the run command's local mail
+        # server keeps the letters (docs/messages.md).
+        contact = {"name": "Demo Customer", "email": DEMO_EMAIL, "consent": True}
+        body = {"description": DESCRIPTIONS[category], "contact": contact}
         recorded, secret = self.service.writes.file(public, body, self.customer)
         ref = recorded.state.reference
         assert ref is not None

@@ -13,9 +13,12 @@ from ledger import migrations
 from ledger.access import models as _access_models  # noqa: F401  (registers tables)
 from ledger.anchoring.config import ConfigError
 from ledger.anchoring.status import anchor_coverage
+from ledger.attachments.config import backend_for
+from ledger.attachments.store import AttachmentStore
 from ledger.backup import ensure_servable
 from ledger.casework import records as _complaint_records  # noqa: F401
 from ledger.casework.access_log import AccessLog
+from ledger.casework.letters import DEFAULT_PORTAL_URL, LetterSettings
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.service import ComplaintService
 from ledger.complaints.errors import RulesError
@@ -28,6 +31,7 @@ from ledger.log.keys import ensure_key_file, load_key_file
 from ledger.logstore import models as _log_models  # noqa: F401
 from ledger.logstore.sequencer import Sequencer
 from ledger.logstore.store import LogStore
+from ledger.messages.service import Messages
 from ledger.secretfiles import ensure_private_dir, ensure_secret_key
 
 
@@ -48,6 +52,10 @@ class Ledger:
     # The deployment's service times (LEDGER_SERVICE_RULES), for intake deadlines, clocks,
     # the identity threshold of payouts and the disclosure gate.
     service_rules: ServiceRules = DEFAULT_RULES
+    # Customer messages: the outbox every step writes to, webhook endpoints (docs/messages.md).
+    messages: Messages | None = None
+    # Files uploaded to complaints (docs/attachments.md): the portal and the API store them.
+    attachments: AttachmentStore | None = None
 
     @property
     def reader(self) -> Engine:
@@ -60,6 +68,8 @@ class Ledger:
 
     def close(self) -> None:
         self.idempotency.close()
+        if self.attachments is not None:
+            self.attachments.close()
         self.sequencer.close()
         self.engine.dispose()
 
@@ -92,9 +102,17 @@ def load_service_rules(path: Path | None) -> ServiceRules:
         raise ConfigError(f"{where}: malformed service rules ({exc})") from exc
 
 
+def letter_settings(settings: Settings) -> LetterSettings:
+    """What the customer letters quote from the deployment: the portal's address (absolute
+    with LEDGER_PUBLIC_URL) and the block explorers (LEDGER_EXPLORER_TX_URLS)."""
+    portal = f"{settings.public_url or ''}{DEFAULT_PORTAL_URL}"
+    return LetterSettings(portal_url=portal, explorer_tx_urls=settings.explorer_tx_urls)
+
+
 def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     """Open (and if needed initialise) the log described by ``settings``."""
     service_rules = load_service_rules(settings.service_rules_file)  # before any connection
+    attachment_storage = backend_for(settings)  # a half-configured bucket stops the start
     if settings.database_url.startswith("sqlite"):
         ensure_private_dir(settings.data_dir)  # 0700: the database holds personal data
     engine = make_engine(settings.database_url, **settings.engine_options())
@@ -125,8 +143,20 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     idempotency.start_purging()  # expired records: deleted now, then every hour
     sequencer = Sequencer(store, settings.sequencer_max_batch)
     officer_keys = OfficerKeys(engine, store, sequencer)
-    complaints = ComplaintService(engine, store, sequencer, officer_keys, rules=service_rules)
+    messages = Messages(engine, settings)
+    complaints = ComplaintService(
+        engine,
+        store,
+        sequencer,
+        officer_keys,
+        rules=service_rules,
+        listeners=[messages.outbox.enqueue],
+    )
     access_log = AccessLog(engine)
+    attachments = AttachmentStore(engine, attachment_storage, settings.attachment_max_bytes)
+    attachments.start_purging()  # erased files still in storage: deleted now, then hourly
+    complaints.writes.attachments = attachments  # an erasure's files go after its commit
+    complaints.writes.letters = letter_settings(settings)
     return Ledger(
         settings,
         engine,
@@ -137,4 +167,6 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
         access_log,
         idempotency,
         service_rules,
+        messages=messages,
+        attachments=attachments,
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import Engine
 
 from ledger.casework.clock import Clock, utc_now
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads
-from ledger.casework.writes import ComplaintWrites
+from ledger.casework.writes import ComplaintWrites, StepListener
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.logstore.sequencer import Sequencer
 from ledger.logstore.store import LogStore
@@ -26,6 +28,9 @@ class ComplaintService:
         clock: Clock = utc_now,
         cache_size: int = 4096,
         rules: ServiceRules = DEFAULT_RULES,
+        listeners: Sequence[StepListener] = (),
     ) -> None:
         self.reads = ComplaintReads(engine, store, cache_size)
-        self.writes = ComplaintWrites(self.reads, officer_keys, sequencer, clock, rules)
+        self.writes = ComplaintWrites(
+            self.reads, officer_keys, sequencer, clock, rules, listeners=listeners
+        )

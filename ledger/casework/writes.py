@@ -10,8 +10,9 @@ processes by checking the chain head inside the log's write transaction.
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,10 +20,22 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ledger.access.secrets import hash_secret, new_secret
+from ledger.attachments.store import (
+    AttachmentStore,
+    check_uploaded,
+    listed_attachments,
+    mark_erased,
+)
 from ledger.casework.appends import ChainConflict, Hooks, run_check, run_write
 from ledger.casework.clock import Clock, utc_now
 from ledger.casework.facts import write_fact
-from ledger.casework.letters import needs_letter, render_letter
+from ledger.casework.letters import (
+    DEFAULT_SETTINGS,
+    LetterSettings,
+    needs_letter,
+    render_letter,
+    time_frame,
+)
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads, IncidentLink
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
@@ -34,15 +47,23 @@ from ledger.complaints.payloads import AMOUNT
 from ledger.complaints.payouts import last_of, payout_commitment, terms_commitment
 from ledger.complaints.playbooks import playbook
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
-from ledger.complaints.states import ComplaintState
+from ledger.complaints.states import ComplaintState, allowed_events
 from ledger.complaints.texts import MessageKind
-from ledger.complaints.vocab import SIGNED_EVENTS, Category, EventType
+from ledger.complaints.vocab import SIGNED_EVENTS, Category, EventType, Role
 from ledger.complaints.workflow import append_event, start_complaint
 from ledger.logstore.sequencer import Sequencer
 from ledger.logstore.store import PendingEntry, Receipt, Rejected, defer_insert
 
+log = logging.getLogger(__name__)
+
 CAPABILITY_PREFIX = "cs_"
+ROLES = frozenset(Role)  # the roles the domain knows (with_letter's ``role``)
 MAX_RETRIES = 5
+
+# Work that joins every step's write transaction, after its rows (the runtime passes the
+# message outbox's enqueue): (connection, reference, envelope, body, log index). It must not
+# fail for a valid step: raising rolls back the step and the rest of its append batch.
+StepListener = Callable[[Connection, str, Envelope, Mapping[str, Any], int], None]
 
 # The chain-head check of a step: moves the head only if it is still where the step began.
 _MOVE_HEAD = (
@@ -139,6 +160,7 @@ class ComplaintWrites:
         sequencer: Sequencer,
         clock: Clock = utc_now,
         rules: ServiceRules = DEFAULT_RULES,
+        listeners: Sequence[StepListener] = (),
     ) -> None:
         self.reads = reads
         self.officer_keys = officer_keys
@@ -148,8 +170,15 @@ class ComplaintWrites:
         # The deployment's service rules (ledger.runtime sets them): offers above their
         # payout threshold are marked as needing the customer's identity.
         self.rules = rules
+        # The attachment store (ledger.runtime sets it): an erasure's files leave it after
+        # the erasure commits. Steps listing files are checked against the uploads anyway.
+        self.attachments: AttachmentStore | None = None
+        # What letters quote from the deployment (ledger.runtime sets it): the portal's
+        # address, the block explorers.
+        self.letters: LetterSettings = DEFAULT_SETTINGS
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self.listeners = tuple(listeners)
 
     # --- filing ------------------------------------------------------------------------
 
@@ -205,6 +234,7 @@ class ComplaintWrites:
                 )
             )
             fact[0] = self._write_event(conn, reference, built, index, None)
+            self._notify(conn, reference, built, index)
             run_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
@@ -275,6 +305,8 @@ class ComplaintWrites:
                         raise
                     continue
                 self.reads.remember(new_state, fact)
+                if event_type == EventType.ERASED:
+                    self._purge_files()
                 return Recorded(built.envelope, new_state, receipt)
         raise AssertionError("unreachable")
 
@@ -303,6 +335,9 @@ class ComplaintWrites:
 
         def check(conn: Connection) -> None:
             run_check(hooks, conn)
+            # Files the body lists must be this complaint's uploads (AttachmentNotUploaded is
+            # a Rejected: refused before the head moves, so nothing of the step is written).
+            check_uploaded(conn, reference, listed_attachments(built.body))
             # Check the chain head and move it in one statement: nothing after this check
             # can refuse the entry, and a refusal rolls nothing back (no row matched).
             moved = conn.execute(
@@ -321,8 +356,10 @@ class ComplaintWrites:
 
         def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
             fact[0] = self._write_event(conn, reference, built, index, prev_fact)
+            self._notify(conn, reference, built, index)
             if built.envelope.type == EventType.ERASED:
                 target = built.envelope.public["erases"]
+                self._erase_files(conn, reference, target, built.envelope.at_datetime)
                 conn.execute(
                     update(EventBody)
                     .where(EventBody.leaf_hash == target)
@@ -358,6 +395,36 @@ class ComplaintWrites:
         # Regulator audit facts, same transaction as the leaf; derived from the previous fact
         # this process committed (no read) when it has it.
         return write_fact(conn, env, index, prev_fact)
+
+    def _notify(self, conn: Connection, reference: str, built: BuiltEvent, index: int) -> None:
+        for listener in self.listeners:
+            listener(conn, reference, built.envelope, built.body, index)
+
+    def _erase_files(self, conn: Connection, reference: str, target: str, at: datetime) -> None:
+        """Mark erased the files the erased body lists that no other live body of the complaint
+        lists (same transaction; the blobs go after the commit: ``_purge_files``)."""
+        bodies = conn.execute(
+            select(EventBody.leaf_hash, EventBody.body_jcs)
+            .join(ComplaintEvent, ComplaintEvent.leaf_hash == EventBody.leaf_hash)
+            .where(ComplaintEvent.reference == reference, EventBody.body_jcs.is_not(None))
+        ).all()
+        files = {
+            row.leaf_hash: {str(a["sha256"]) for a in listed_attachments(json.loads(row.body_jcs))}
+            for row in bodies
+        }
+        erased = files.pop(target, set())
+        if erased:
+            mark_erased(conn, reference, erased.difference(*files.values()), at)
+
+    def _purge_files(self) -> None:
+        """After an erasure: delete the blobs no live file names any more. A failure is only
+        logged: the rows stay pending and the store's hourly purge tries again."""
+        if self.attachments is None:
+            return
+        try:
+            self.attachments.purge()
+        except Exception:
+            log.exception("attachment purge after an erasure failed; it will be retried")
 
     def _with_payout(
         self, reference: str, public: Mapping[str, Any], body: Mapping[str, Any]
@@ -401,20 +468,40 @@ class ComplaintWrites:
         """The body plus the customer letter rendered from the step's template, if it has one.
 
         The letter is in the complaint's language and becomes part of the committed body, so
-        what the customer was told is on the record. ``role`` is the recording actor's (a
-        customer is not written to about their own step); ``kind`` picks another template
-        than the step's own (an incident's holding reply).
+        what the customer was told is on the record. It quotes the customer's name (the
+        received body's contact), the resolution time frame (the service rules, or the
+        handler's target) and the deployment's portal and block explorers (``letters``).
+        ``role`` is the recording actor's (a customer is not written to about their own
+        step); ``kind`` picks another template than the step's own (an incident's holding
+        reply). A fact the letter needs that is missing raises TemplateError (MISSING_FACT).
         """
         if not needs_letter(event_type, body, role):
             return dict(body)
-        state = self.reads.state(reference)
+        events = self.reads.events(reference)
+        state = self.reads.state_of(reference, events)
         if event_type == EventType.PLAYBOOK_STEP and public.get("step") not in playbook(
             state.category
         ):
             return dict(body)  # no letter for a step the domain refuses (with its own code)
-        received_at = self.reads.complaint(reference).received_at
+        if role in ROLES and event_type not in allowed_events(state, role):
+            # Not this role's step now: the domain refuses it with its own code, which a
+            # letter missing a fact (a customer "acknowledging") must not hide.
+            return dict(body)
+        received = events[0]
+        # The customer's name is in the received body: erased, it is no longer quoted.
+        filed = json.loads(received.body_jcs) if received.body_jcs is not None else {}
         letter = render_letter(
-            reference, state, received_at, event_type, public, body, self.clock(), kind=kind
+            reference,
+            state,
+            received.envelope.at_datetime,
+            event_type,
+            public,
+            body,
+            self.clock(),
+            kind=kind,
+            contact=filed.get("contact"),
+            frame=time_frame(state, [e.envelope for e in events], self.rules),
+            settings=self.letters,
         )
         return {**body, "message": letter}
 

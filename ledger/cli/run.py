@@ -19,7 +19,9 @@ worker registers its signing key (role system) when it first needs it. In produc
 payout worker runs when LEDGER_PAYOUT_KEY_FILE is set (docs/payouts.md).
 
 Then it starts the anchor worker (ledger.cli.anchor_worker), the payout worker
-(ledger.cli.payout_worker) and the API (gunicorn) as child processes, prints where everything
+(ledger.cli.payout_worker), the message dispatcher (ledger.cli.dispatcher; with
+LEDGER_SMTP_URL unset also the local mail server, ledger.cli.mail_server, which keeps every
+letter in <data>/mail) and the API (gunicorn) as child processes, prints where everything
 is, and runs until SIGINT or SIGTERM, or until a child dies; either way it stops every child
 (API, workers, then anvil, which writes its state). Every step is idempotent: a second run
 reuses the data folder, the chain and the contracts.
@@ -60,10 +62,21 @@ from ledger.demo import DemoInfo, VaultTerms, seed_demo, seed_vault_demo
 from ledger.errors import LedgerError
 from ledger.log.keys import KeyFileError
 from ledger.logstore.store import LogError
+from ledger.messages.errors import ConfigError as MessagesConfigError
+from ledger.messages.mailserver import mail_folder
+from ledger.messages.smtp import parse_smtp_url
 from ledger.payouts import models as _payout_models  # noqa: F401  (payout_records table)
 from ledger.payouts.devvault import ensure_dev_vault
 from ledger.payouts.settings import PayoutSettings, ensure_signing_key, load_signing_key
-from ledger.processes import WaitTimeout, port_free, start_process, stop_process, wait_for_http
+from ledger.processes import (
+    WaitTimeout,
+    free_port,
+    port_free,
+    start_process,
+    stop_process,
+    wait_for,
+    wait_for_http,
+)
 from ledger.runtime import open_ledger
 from ledger.secretfiles import SecretFileError, ensure_private_dir
 
@@ -437,6 +450,28 @@ def gunicorn_command(args: argparse.Namespace) -> list[str]:
     ]  # fmt: skip
 
 
+def start_messages(settings: Settings, env: dict[str, str], sup: Supervisor) -> str:
+    """The message dispatcher, and the local mail server when no SMTP server is configured
+    (its letters kept in <data>/mail); returns where mail goes, for the summary."""
+    if settings.smtp_url is not None:
+        where = f"{parse_smtp_url(settings.smtp_url).redacted()} (LEDGER_SMTP_URL)"
+    else:
+        port = settings.mail_port or free_port()
+        if not port_free("127.0.0.1", port):
+            raise ConfigError(f"port {port} is in use: set LEDGER_MAIL_PORT")
+        cmd = [sys.executable, "-m", "ledger.cli.mail_server", "--port", str(port)]
+        sup.spawn("mail server", cmd, env)
+        wait_for(
+            lambda: sup.check() or not port_free("127.0.0.1", port),
+            READY_TIMEOUT,
+            what=f"the mail server on port {port}",
+        )
+        env["LEDGER_SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+        where = f"smtp://127.0.0.1:{port}, letters kept in {mail_folder(settings.data_dir)}"
+    sup.spawn("dispatcher", [sys.executable, "-m", "ledger.cli.dispatcher"], env)
+    return where
+
+
 def print_summary(
     args: argparse.Namespace,
     settings: Settings,
@@ -444,6 +479,7 @@ def print_summary(
     chain: ChainInfo,
     sup: Supervisor,
     payouts: PayoutInfo | None = None,
+    mail: str | None = None,
 ) -> None:
     host = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
     where = (
@@ -477,6 +513,8 @@ def print_summary(
             f"  payouts      : sender {payouts.sender} (key file {payouts.key_file}), signing "
             f"key {payouts.key_id} ({payouts.signing_key_file})",
         ]
+    if mail is not None:
+        lines.append(f"  mail         : {mail}")
     lines += [f"  {c.name:<13}: pid {c.pid}" for c in sup.children]
     lines.append("Ctrl-C (SIGINT) or SIGTERM stops everything.")
     print("\n".join(lines), flush=True)
@@ -522,6 +560,7 @@ def print_demo(
         )
     lines += [
         f"  demo API keys and customers: {demo.credentials_file} (mode 0600)",
+        f"  customers file and follow complaints in the browser: {base}/portal/",
         f"  verify a complaint in the browser: {base}/verify",
         f"  curl -s {base}/log/checkpoint",
     ]
@@ -597,12 +636,13 @@ def main(argv: list[str] | None = None) -> int:
         if payouts is not None:
             worker = [sys.executable, "-m", "ledger.cli.payout_worker", *payouts.worker_args]
             sup.spawn("payout worker", worker, env)
+        mail = start_messages(settings, env, sup)
         # 4. Serve.
         sup.spawn("API", gunicorn_command(args), env)
         probe = "127.0.0.1" if args.host in ("0.0.0.0", "") else args.host
         url = f"http://{probe}:{args.port}/v1/log/keys"
         wait_for_http(url, READY_TIMEOUT, check=sup.check, what=f"the API on {url}")
-        print_summary(args, settings, verifier, chain, sup, payouts)
+        print_summary(args, settings, verifier, chain, sup, payouts, mail)
         if demo is not None:
             print_demo(args, demo, vault_reference)
         while True:
@@ -615,6 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     except (
         ConfigError,
+        MessagesConfigError,
         KeyFileError,
         SecretFileError,
         LogError,

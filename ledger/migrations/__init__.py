@@ -60,6 +60,9 @@ MODEL_MODULES = (
     "ledger.payouts.models",
     "ledger.backup",
     "ledger.casework.exports",
+    "ledger.access.portal_sessions",
+    "ledger.messages.models",
+    "ledger.attachments.models",
 )
 OPTIONAL_MODEL_MODULES = ("ledger.casework.facts",)
 _LOCK_KEY = struct.unpack(">q", hashlib.sha256(b"ledger-schema-migrations").digest()[:8])[0]

@@ -83,6 +83,34 @@ GUARDED = {
     ("POST", "/v1/officers/keys/<key_id>/revocation"): ({"reason": "other"}, "officer", False),
     ("GET", "/v1/incidents/<incident>"): (None, None, False),
     ("POST", "/v1/incidents/<incident>/holding-reply"): ({"reason": "x"}, "regulator", False),
+    # Attachments (api/attachment_routes.py): uploads by the customer and the roles that add
+    # evidence; downloads by whoever reads the complaint (staff reads recorded).
+    ("POST", "/v1/complaints/<reference>/attachments"): (None, "regulator", False),
+    ("GET", "/v1/complaints/<reference>/attachments/<sha256>"): (None, None, False),
+    # Outbound messages (api/message_routes.py): webhook endpoints are the admin's, the outbox
+    # (dead letters) the supervisor's and the admin's.
+    ("GET", "/v1/webhook-endpoints"): (None, "supervisor", False),
+    ("POST", "/v1/webhook-endpoints"): ({"url": "https://hooks.example/in"}, "supervisor", False),
+    ("DELETE", "/v1/webhook-endpoints/<endpoint_id>"): (None, "supervisor", False),
+    ("GET", "/v1/outbox"): (None, "agent", False),
+}
+
+# The customer portal (api/portal): HTML for people, not the JSON API. Its pages are open;
+# a complaint's pages and forms need the portal session that opens it (no session: a
+# redirect to sign in; an API key or a secret in a header opens nothing there); every form
+# POST needs its CSRF token (without it: a 403 page, nothing done).
+PORTAL = {
+    ("GET", "/portal/"): "page",
+    ("GET", "/portal/file"): "page",
+    ("GET", "/portal/sign-in"): "page",
+    ("GET", "/portal/static/<path:filename>"): "page",
+    ("GET", "/portal/complaints/<reference>"): "session",
+    ("GET", "/portal/complaints/<reference>/attachments/<sha256>"): "session",
+    ("POST", "/portal/file"): "form",
+    ("POST", "/portal/sign-in"): "form",
+    ("POST", "/portal/sign-out"): "form",
+    ("POST", "/portal/complaints/<reference>/actions/<action>"): "session",
+    ("POST", "/portal/complaints/<reference>/bundle"): "session",
 }
 
 
@@ -104,6 +132,9 @@ def concrete(rule: str, ref: str) -> str:
         .replace("<path:filename>", "x.css")
         .replace("<chain_id>", "31337")
         .replace("<tx_hash>", "0x" + "ab" * 32)
+        .replace("<sha256>", "0" * 64)
+        .replace("<endpoint_id>", "ep_" + "0" * 24)
+        .replace("<action>", "withdraw")
     )
 
 
@@ -123,7 +154,7 @@ def assert_refused(resp, statuses=(401,)) -> None:
 
 
 def test_every_endpoint_is_classified(app) -> None:
-    unknown = [e for e in endpoints(app) if e not in PUBLIC and e not in GUARDED]
+    unknown = [e for e in endpoints(app) if e not in PUBLIC and e not in GUARDED | PORTAL.keys()]
     assert unknown == [], f"classify these endpoints in tests/security: {unknown}"
 
 
@@ -201,3 +232,32 @@ def test_proof_discloses_only_with_a_credential(world) -> None:
     assert "jane.roe@example.org" not in wrong.get_data(as_text=True)
     own = c.get(f"/v1/complaints/{mine}/proof", headers=bearer(secret))
     assert own.status_code == 200 and "Jane Roe" in own.get_data(as_text=True)
+
+
+def test_portal_endpoints_need_their_session_or_form_token(app, world) -> None:
+    """Bearer credentials open nothing in the portal: a complaint's page or form without a
+    portal session redirects to sign in, a form POST without its token is refused, nothing
+    is written (tests/portal has the token and session checks with a session)."""
+    c, ref = world.client, world.refs[0]
+    before = c.get(f"/v1/complaints/{ref}", headers=bearer(world.keys["admin"])).json
+    for (method, rule), kind in sorted(PORTAL.items()):
+        if (method, rule) not in endpoints(app):
+            continue
+        for headers in ({}, bearer(world.secrets[0]), bearer(world.keys["admin"])):
+            path = concrete(rule, ref)
+            if method == "GET":
+                resp = c.get(path, headers=headers)
+            else:
+                resp = c.post(path, data={"confirm": "yes", "secret": world.secrets[0],
+                                          "reference": ref}, headers=headers)  # fmt: skip
+            if kind == "page":
+                assert resp.status_code in (200, 404), (rule, resp.status_code)
+            elif kind == "session":
+                assert resp.status_code == 303, (rule, resp.status_code)
+                assert "/portal/sign-in" in resp.headers["Location"]
+            else:
+                assert resp.status_code == 403, (rule, resp.status_code)
+                assert resp.mimetype == "text/html"
+            assert c.get_cookie("portal_session", path="/portal") is None, rule
+    after = c.get(f"/v1/complaints/{ref}", headers=bearer(world.keys["admin"])).json
+    assert after["events"] == before["events"], "a refused portal call wrote to the complaint"
