@@ -100,6 +100,7 @@ class ComplaintPage:
     category: str
     jurisdiction: str
     level: str
+    responsible: str | None  # the person named on the latest acknowledgement, when disclosed
     clocks: list[dict[str, Any]]
     playbook: dict[str, Any]
     steps: list[Step]
@@ -313,6 +314,13 @@ def listed_files(reference: str) -> dict[str, dict[str, Any]]:
     return files
 
 
+def _responsible(events: list[StoredEvent], withheld: frozenset[int]) -> str | None:
+    """Who handles the complaint: the person the latest acknowledgement names."""
+    ack = _last(events, E.ACKNOWLEDGED)
+    name = None if ack is None else (_body(ack, withheld) or {}).get("responsible")
+    return name if isinstance(name, str) else None
+
+
 def complaint_page(reference: str, lang: str, now: datetime | None = None) -> ComplaintPage:
     """The complaint page of ``reference`` for its customer, in ``lang``."""
     ledger = get_ledger()
@@ -341,6 +349,7 @@ def complaint_page(reference: str, lang: str, now: datetime | None = None) -> Co
             state.jurisdiction, state.jurisdiction
         ),
         level=text(lang, f"level.{state.level}"),
+        responsible=_responsible(events, withheld),
         clocks=_clocks(events, lang, now or datetime.now(UTC)),
         playbook=dict(playbook_progress(state.category, [str(s) for s in state.playbook], lang)),
         steps=_steps(events, state, withheld, lang, rateable),
