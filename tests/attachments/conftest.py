@@ -4,6 +4,7 @@ accepted type (real magic numbers), and moto's S3 served over real HTTP."""
 from __future__ import annotations
 
 import struct
+import sys
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from ledger.access.apikeys import create_api_key
-from ledger.processes import free_port
+from ledger.processes import free_port, start_process, stop_process, wait_for_http
 from tests.browser.conftest import browser, visit  # noqa: F401  (the /verify page's fixtures)
 
 FILE = {"category": "sync_fault", "channel": "in_app", "description": "Balance shows 0."}
@@ -128,17 +129,22 @@ class S3Server:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """One moto S3 server for the session (its base URL)."""
-    from moto.server import ThreadedMotoServer
-
+def moto_server(tmp_path_factory) -> Iterator[str]:
+    """One moto S3 server for the session (its base URL), in its own process: a server thread
+    left in the test process would make the monitor's worker pools spawn instead of fork."""
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = start_process(
+        [sys.executable, "-c", "from moto.server import main; main()", "-H", "127.0.0.1",
+         "-p", str(port)],
+        log=log,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/moto-api/", 60, what="the moto S3 server")
+        yield url
     finally:
-        server.stop()
+        stop_process(proc, 10)
 
 
 @pytest.fixture
