@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -153,3 +154,12 @@ def stop_process(
             on_kill()
         signal_process(proc, signal.SIGKILL, group=group)
         return proc.wait(timeout=KILL_WAIT)
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that SIGINT or SIGTERM sets: a long-running command's loop runs until it is
+    set, then stops cleanly (main thread only, where Python installs signal handlers)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop

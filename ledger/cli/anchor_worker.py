@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import signal
-import threading
 from collections.abc import Callable
 
 from sqlalchemy import Engine
@@ -42,6 +40,7 @@ from ledger.anchoring.status import ensure_anchor_table
 from ledger.anchoring.worker import AnchorWorker, WorkerConfig
 from ledger.config import Settings
 from ledger.db import make_engine
+from ledger.processes import stop_on_signals
 
 DEFAULT_SOURCE = "ledger.anchoring.logsource:store_source"
 
@@ -112,9 +111,7 @@ def main(argv: list[str] | None = None, source_factory: SourceFactory | None = N
     if args.once:
         log.info("step: %s", worker.step())
         return 0
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     worker.run(stop)
     log.info("anchor worker stopped")
     return 0

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
 from ledger.config import Settings
 from ledger.log.keys import KeyFileError
@@ -31,6 +29,7 @@ from ledger.messages.errors import ConfigError
 from ledger.messages.mailserver import DEFAULT_PORT
 from ledger.messages.smtp import SmtpSender, parse_smtp_url, sender_domain
 from ledger.messages.webhooks import WebhookSender
+from ledger.processes import stop_on_signals
 from ledger.runtime import Ledger, open_ledger
 
 log = logging.getLogger("dispatcher")
@@ -89,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             log.info("step: %d message(s)", dispatcher.step())
             return 0
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop = stop_on_signals()
         dispatcher.run(stop)
         log.info("dispatcher stopped")
         return 0

@@ -8,11 +8,10 @@ listens on 127.0.0.1 only, keeps each Message-ID once and logs every receipt in
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 
 from ledger.config import Settings
 from ledger.messages.mailserver import DEFAULT_PORT, MailServer, mail_folder
+from ledger.processes import stop_on_signals
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc}", flush=True)
         return 2
     print(f"mail server on {server.url}; messages kept in {folder}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     try:
         stop.wait()
     finally:

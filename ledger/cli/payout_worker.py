@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
 
 from web3 import Web3
 
@@ -37,6 +35,7 @@ from ledger.logstore.store import LogError
 from ledger.payouts.settings import PayoutSettings, load_signing_key
 from ledger.payouts.vault import CompensationVaultClient
 from ledger.payouts.worker import PayoutBlocked, PayoutConfig, PayoutWorker
+from ledger.processes import stop_on_signals
 from ledger.runtime import Ledger, open_ledger
 
 log = logging.getLogger("payout_worker")
@@ -115,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 log.error("%s", exc)
                 return 1
             return 0
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop = stop_on_signals()
         worker.run(stop)
         log.info("payout worker stopped")
         return 0
