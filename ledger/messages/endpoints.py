@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from ledger.complaints.vocab import COMPLAINT_EVENTS
 from ledger.errors import LedgerError
 from ledger.messages.models import WebhookEndpoint
-from ledger.messages.sealing import SecretBox
+from ledger.sealing import SecretBox
 from ledger.messages.webhooks import new_secret
 
 ALL_EVENTS = "*"

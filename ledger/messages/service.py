@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from ledger.config import Settings
 from ledger.messages.endpoints import WebhookEndpoints
 from ledger.messages.outbox import Outbox
-from ledger.messages.sealing import SecretBox
+from ledger.sealing import SecretBox
 
 
 class Messages:
