@@ -14,7 +14,7 @@ answer may hold a customer's capability secret (shown once). So the database row
   retrying the same request holds the last two: neither a copy of the database nor the
   server secret alone opens a record.
 - ``created_at``: a record older than the TTL (``LEDGER_IDEMPOTENCY_TTL``, 24 h by default)
-  is ignored, and deleted when the ledger opens and then every hour (``RecordPurger``).
+  is ignored, and deleted when the ledger opens and then every hour (``ledger.periodic.Periodic``).
 
 The server secret is a 32-byte file (``LEDGER_SERVER_KEY_FILE``, default
 ``<data>/server.key``, mode 0600), made on first start. Every API process of one ledger
@@ -28,9 +28,7 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,8 +39,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from ledger.casework.records import IdempotencyRecord
 from ledger.errors import LedgerError
-
-log = logging.getLogger(__name__)
+from ledger.periodic import Periodic
 
 PURGE_INTERVAL_SECONDS = 3600.0
 NONCE_BYTES = 12
@@ -103,7 +100,7 @@ class IdempotencyRecords:
         self.engine = engine
         self._secret = server_secret
         self.ttl = timedelta(seconds=ttl_seconds)
-        self._purger: RecordPurger | None = None
+        self._purger: Periodic | None = None
 
     def __repr__(self) -> str:  # never the secret
         return f"IdempotencyRecords(ttl={self.ttl.total_seconds():g}s)"
@@ -178,37 +175,9 @@ class IdempotencyRecords:
         """Purge now, then every ``interval`` seconds in a daemon thread until ``close``."""
         self.purge()
         if self._purger is None:
-            self._purger = RecordPurger(self, interval)
-            self._purger.start()
+            self._purger = Periodic("idempotency-purge", interval, self.purge)
 
     def close(self) -> None:
         if self._purger is not None:
             self._purger.stop()
             self._purger = None
-
-
-class RecordPurger:
-    """A daemon thread deleting expired idempotency records every ``interval`` seconds."""
-
-    def __init__(self, records: IdempotencyRecords, interval: float) -> None:
-        self._records = records
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="idempotency-purge", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                purged = self._records.purge()
-            except Exception:  # the database is away for a moment: try again next time
-                log.warning("idempotency purge failed", exc_info=True)
-                continue
-            if purged:
-                log.info("purged %d expired idempotency record(s)", purged)

@@ -20,7 +20,6 @@ import hashlib
 import logging
 import re
 import struct
-import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from ledger.attachments.errors import (
 )
 from ledger.attachments.media import EXTENSIONS, checked_type
 from ledger.attachments.models import Attachment
+from ledger.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class AttachmentStore:
         self.backend = backend
         self.max_bytes = max_bytes
         self.clock = clock
-        self._purger: _Purger | None = None
+        self._purger: Periodic | None = None
 
     # --- uploads -----------------------------------------------------------------------------
 
@@ -267,7 +267,7 @@ class AttachmentStore:
         """Purge now, then every ``interval`` seconds in a daemon thread until ``close``."""
         self.purge()
         if self._purger is None:
-            self._purger = _Purger(self, interval)
+            self._purger = Periodic("attachment-purge", interval, self.purge)
 
     def close(self) -> None:
         if self._purger is not None:
@@ -356,25 +356,3 @@ def mark_erased(conn: Connection, reference: str, sha256s: Iterable[str], at: da
         .where(_A.c.reference == reference, _A.c.sha256.in_(shas), _A.c.erased_at.is_(None))
         .values(erased_at=at, name="")
     ).rowcount
-
-
-class _Purger:
-    """A daemon thread running ``AttachmentStore.purge`` every ``interval`` seconds."""
-
-    def __init__(self, store: AttachmentStore, interval: float) -> None:
-        self._store = store
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="attachment-purge", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._store.purge()
-            except Exception:  # a database outage: try again next time
-                log.exception("attachment purge failed")
