@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Generate api/static/verify/rules.json, the browser verifier's rulebook, from the domain.
 
-The /verify page (api/static/verify/*.js) checks complaint chains with the same
-rules as ledger/complaints: event types, roles, the transition table, signed and officer-key
-events, payload specs (fields, enums, patterns, limits, money units and kinds), which steps may
-be rated, the service playbooks (each category's steps in order, the identity check, the
-confirming steps), and what officer key limits apply to (the events with an amount, the role a
-co-signer holds). Everything here is read from the Python domain's own data, never listed by
-hand, so the browser cannot drift from it; a test fails when the committed file differs from a
-fresh generation. Output is deterministic: sorted keys, enum members in definition order.
+The /verify page (api/static/verify/*.js) checks complaint chains with the same rules as
+ledger/complaints: event types, roles, the transition table, signed and officer-key events, who
+records which kind of assignment, payload specs (fields, enums, patterns, limits, money units
+and kinds), which steps may be rated, the service playbooks (each category's steps in order,
+the identity check, the confirming steps), and what officer key limits apply to (the events
+with an amount, the role a co-signer holds). Everything here is read from the Python domain's
+own data, never listed by hand, so the browser cannot drift from it; a test fails when the
+committed file differs from a fresh generation. Output is deterministic: sorted keys, enum
+members in definition order.
 
     python scripts/build_verify_rules.py            # (re)write api/static/verify/rules.json
     python scripts/build_verify_rules.py --check    # exit 1 if the committed file differs
@@ -151,6 +152,8 @@ def build_rules() -> dict[str, Any]:
         "officer_key_events": _values(vocab.OFFICER_KEY_EVENTS),
         "signed_events": _values(vocab.SIGNED_EVENTS),
         "signer_roles": {str(et): sorted(roles) for et, roles in vocab.SIGNER_ROLES.items()},
+        # Who records each kind of assignment (states.check_context: claims are one's own).
+        "assigner_roles": {str(k): sorted(roles) for k, roles in vocab.ASSIGNER_ROLES.items()},
         "rateable_events": _rateable_events(),
         "escalation_rank": {str(k): v for k, v in vocab.ESCALATION_RANK.items()},
         "start_roles": _values(states.START_ROLES),

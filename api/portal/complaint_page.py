@@ -100,7 +100,7 @@ class ComplaintPage:
     category: str
     jurisdiction: str
     level: str
-    responsible: str | None  # the person named on the latest acknowledgement, when disclosed
+    responsible: str | None  # the owner's name, else the acknowledgement's, when disclosed
     clocks: list[dict[str, Any]]
     playbook: dict[str, Any]
     steps: list[Step]
@@ -155,6 +155,8 @@ def _details(e: StoredEvent, body: dict[str, Any] | None, lang: str) -> list[tup
         add("detail.transaction", b.get("transaction"))
     elif t == E.ACKNOWLEDGED:
         add("detail.responsible", b.get("responsible"))
+    elif t == E.ASSIGNED:
+        add("detail.responsible", b.get("owner_name"))
     elif t == E.ESCALATED:
         add("detail.level", text(lang, f"level.{public['level']}"))
     elif t == E.DECISION:
@@ -212,10 +214,11 @@ def _sent_lines(events: list[StoredEvent], lang: str) -> dict[int, list[str]]:
     return out
 
 
-def _steps(
+def timeline_steps(
     events: list[StoredEvent], state: ComplaintState, withheld: frozenset[int], lang: str,
     rateable: set[int],
 ) -> list[Step]:  # fmt: skip
+    """The timeline's steps worded in ``lang`` (the portal's and the console's)."""
     sent = _sent_lines(events, lang)
     ratings = {
         e.envelope.public["rates"]: e.envelope.public["csat"]
@@ -284,7 +287,8 @@ def _pending_request(events: list[StoredEvent], withheld, lang: str):
     }
 
 
-def _clocks(events: list[StoredEvent], lang: str, now: datetime) -> list[dict[str, Any]]:
+def clock_rows(events: list[StoredEvent], lang: str, now: datetime) -> list[dict[str, Any]]:
+    """The complaint's clocks, worded in ``lang`` (the portal's and the console's)."""
     report = due_report([e.envelope for e in events], now, rules=get_ledger().service_rules)
     return [
         {
@@ -314,8 +318,16 @@ def listed_files(reference: str) -> dict[str, dict[str, Any]]:
     return files
 
 
-def _responsible(events: list[StoredEvent], withheld: frozenset[int]) -> str | None:
-    """Who handles the complaint: the person the latest acknowledgement names."""
+def _responsible(
+    events: list[StoredEvent], state: ComplaintState, withheld: frozenset[int]
+) -> str | None:
+    """Who handles the complaint: its owner now (the latest assignment's name, while no
+    escalation has cleared it), else the person the latest acknowledgement names."""
+    assigned = _last(events, E.ASSIGNED) if state.owner is not None else None
+    if assigned is not None:
+        name = (_body(assigned, withheld) or {}).get("owner_name")
+        if isinstance(name, str):
+            return name
     ack = _last(events, E.ACKNOWLEDGED)
     name = None if ack is None else (_body(ack, withheld) or {}).get("responsible")
     return name if isinstance(name, str) else None
@@ -349,10 +361,10 @@ def complaint_page(reference: str, lang: str, now: datetime | None = None) -> Co
             state.jurisdiction, state.jurisdiction
         ),
         level=text(lang, f"level.{state.level}"),
-        responsible=_responsible(events, withheld),
-        clocks=_clocks(events, lang, now or datetime.now(UTC)),
+        responsible=_responsible(events, state, withheld),
+        clocks=clock_rows(events, lang, now or datetime.now(UTC)),
         playbook=dict(playbook_progress(state.category, [str(s) for s in state.playbook], lang)),
-        steps=_steps(events, state, withheld, lang, rateable),
+        steps=timeline_steps(events, state, withheld, lang, rateable),
         actions=frozenset(actions),
         pending_request=_pending_request(events, withheld, lang) if state.info_pending else None,
         offer=_offer(events, state, withheld, lang) if "accept" in actions else None,

@@ -151,6 +151,8 @@ def render_letter(
         kind=body.get("kind") or public.get("kind"),
         customer_name=customer_name(contact),
         responsible=body.get("responsible"),
+        # The handler's own words: the acknowledgement's alone (payloads.BODY_SPECS).
+        paragraph=body.get("paragraph") if event_type == "acknowledged" else None,
         time_frame=frame,
         payment_reference=body.get("payment_reference"),
         tx_hash=paid_on_chain,

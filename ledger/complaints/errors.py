@@ -89,3 +89,9 @@ class RulesError(ComplaintError):
     """A deployment's service rules (ledger.complaints.service_rules) are malformed."""
 
     default_code = "BAD_RULES"
+
+
+class QueueError(ComplaintError):
+    """A queue id that names no queue, or facts that give none (ledger/complaints/queues.py)."""
+
+    default_code = "BAD_QUEUE"

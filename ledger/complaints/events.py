@@ -50,7 +50,7 @@ ENVELOPE_FIELDS = frozenset(
 )
 SALT_SIZE = 32
 MAX_SEQ = 2**53 - 1  # JCS integers are exact only up to 2**53
-ACTOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")  # no '@' or spaces: no e-mails/names
+ACTOR_ID = payloads.ACTOR_ID  # no '@' or spaces: no e-mails/names
 CUSTOMER_ID = "customer"
 _LOG_ORIGIN = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")  # a C2SP checkpoint origin line
 

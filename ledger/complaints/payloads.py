@@ -23,6 +23,7 @@ from ledger.complaints.payouts import EVM_ADDRESS, terms_commitment
 from ledger.complaints.timestamps import parse_timestamp
 from ledger.complaints.vocab import (
     COMPLAINT_EVENTS,
+    AssignmentKind,
     Category,
     Channel,
     CloseReason,
@@ -67,6 +68,9 @@ JURISDICTION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]+){1,3}$")
 RULE_REF = re.compile(r"^[A-Za-z0-9§][A-Za-z0-9 ._:/()&§#-]{0,79}$")
 SCHEME = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
 PAYMENT_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]{0,63}$")
+# An actor's id on the log (events.parse_actor), and an owner's pseudonym (assigned.public.owner):
+# no '@' or spaces, so no e-mail addresses or names.
+ACTOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 INCIDENT = re.compile(r"^INC-[0-9]{4}-[0-9]{4,6}$")  # a mass incident, e.g. INC-2026-0042
 # An e-mail address: the WHATWG HTML "valid e-mail address" (what a browser's type=email
 # accepts), at most 320 characters (RFC 3696 erratum 1690). Written so that Python's fullmatch
@@ -83,6 +87,7 @@ MAX_TARGET_MINUTES = 525_600  # a year
 MINOR_UNITS = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3}
 DEFAULT_MINOR_UNITS = 2
 MAX_TEXT = 20_000
+MAX_PARAGRAPH = 2_000  # the handler's personal paragraph in the acknowledgement letter
 # Request bodies and event bodies nest at most this many JSON levels (docs/complaints.md):
 # every parser and verifier recurses per level, so deeper input is refused up front.
 MAX_DEPTH = 32
@@ -457,6 +462,12 @@ PUBLIC_SPECS: dict[EventType, dict[str, Field]] = {
     },
     # The customer's Net Promoter Score for the whole complaint, once, after its closure.
     EventType.NPS_GIVEN: {"nps": Field(int_range(0, 10))},
+    # The complaint's owner from now on: their pseudonym (an actor id, never a name) and how
+    # they got it (states: a claim is the actor's own, reassigning needs an owner to replace).
+    EventType.ASSIGNED: {
+        "owner": Field(pattern(ACTOR_ID, "a pseudonym such as 'staff-3f9a2b1c'")),
+        "how": Field(enum_of(AssignmentKind)),
+    },
     # An evidence bundle (ledger/evidence) was exported: its SHA-256, its format version and
     # the tree size of the checkpoint it was built on. Recorded after the bundle was built.
     EventType.BUNDLE_EXPORTED: {
@@ -536,8 +547,12 @@ BODY_SPECS: dict[EventType, dict[str, Field]] = {
         "description": Field(text()),
         "contact": Field(_contact, required=False),
     },
-    # The named person who handles the complaint (the acknowledgement letter names them).
-    EventType.ACKNOWLEDGED: {"responsible": Field(text(200), required=False)},
+    # The named person who handles the complaint (the acknowledgement letter names them), and
+    # their own words to the customer, printed in the letter as given (never translated).
+    EventType.ACKNOWLEDGED: {
+        "responsible": Field(text(200), required=False),
+        "paragraph": Field(text(MAX_PARAGRAPH), required=False),
+    },
     EventType.INFO_REQUESTED: {"request": Field(text())},
     EventType.INFO_RECEIVED: {
         "text": Field(text(), required=False),
@@ -586,6 +601,8 @@ BODY_SPECS: dict[EventType, dict[str, Field]] = {
     # Where the check can be found (a case id at the verification provider), never documents.
     EventType.IDENTITY_VERIFIED: {"check_reference": Field(text(200))},
     EventType.INCIDENT_LINKED: {"title": Field(text(200), required=False)},
+    # The owner's display name, as the customer sees it (personal data: erasable).
+    EventType.ASSIGNED: {"owner_name": Field(text(200))},
     # The message as delivered: to whom (an e-mail address or a webhook URL), its subject and
     # its exact text (public.text_sha256 is the SHA-256 of its UTF-8 bytes).
     EventType.MESSAGE_SENT: {
@@ -761,8 +778,10 @@ LETTER_FACTS: dict[str, Validator] = {
     "asset": pattern(ASSET, "an asset symbol such as 'BTC'"),
     "method": enum_of(PaymentMethod),
     "respond_by": timestamp,
-    # The acknowledgement's handler and a payment's trace (casework/letters.py).
+    # The acknowledgement's handler, their personal paragraph, and a payment's trace
+    # (casework/letters.py).
     "responsible": text(200),
+    "paragraph": text(MAX_PARAGRAPH),
     "payment_reference": pattern(PAYMENT_REF, "a payment reference"),
     "tx_hash": pattern(TX_HASH, "an on-chain transaction hash (0x + 64 hex)"),
     "chain_id": int_range(1, 2**53 - 1),

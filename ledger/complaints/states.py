@@ -27,10 +27,12 @@ from ledger.complaints.payloads import Money
 from ledger.complaints.reference import format_reference
 from ledger.complaints.timestamps import parse_timestamp
 from ledger.complaints.vocab import (
+    ASSIGNER_ROLES,
     ESCALATION_RANK,
     OFFICER_KEY_EVENTS,
     RATEABLE_EVENTS,
     SIGNED_EVENTS,
+    AssignmentKind,
     Category,
     Channel,
     CloseReason,
@@ -178,6 +180,9 @@ TRANSITIONS: dict[EventType, Rule] = {
     E.MESSAGE_SENT: Rule(frozenset({R.SYSTEM}), _same(*Status)),
     # The customer's Net Promoter Score: once the complaint is closed, once per complaint.
     E.NPS_GIVEN: Rule(frozenset({R.CUSTOMER}), _same(S.CLOSED), refused="NPS_BEFORE_CLOSURE"),
+    # Who is responsible: claimed, assigned or reassigned while the complaint is open; it moves
+    # no status and stops no clock. Which role may record which kind: check_context.
+    E.ASSIGNED: Rule(_STAFF | {R.SYSTEM}, _OPEN_SAME),
 }
 START_ROLES = frozenset({R.CUSTOMER, R.AGENT, R.SYSTEM})  # who may record "received"
 # Recorded by the ledger as the trace of another action (building an evidence bundle,
@@ -222,6 +227,7 @@ class ComplaintState:
     offer_terms: str | None = None  # a vault offer's payout_terms (payouts.py)
     accepted_payout: str | None = None  # the accepted vault offer's payout commitment
     nps_given: bool = False  # the customer gave their Net Promoter Score (once per complaint)
+    owner: str | None = None  # the pseudonym of whoever is responsible now (assigned steps)
     log: str | None = None
     reference: str | None = None
     seq: int = -1
@@ -322,6 +328,9 @@ class StepState(Protocol):
 
     @property
     def nps_given(self) -> bool: ...
+
+    @property
+    def owner(self) -> str | None: ...
 
     @property
     def events(self) -> Collection[object]:
@@ -618,6 +627,23 @@ def _nps_guard(state: StepState, public: Mapping[str, Any]) -> None:
         )
 
 
+def _assigned_guard(state: StepState, public: Mapping[str, Any]) -> None:
+    how = AssignmentKind(public["how"])
+    if how == AssignmentKind.REASSIGN:
+        if state.owner is None:
+            raise TransitionError(
+                "the complaint has no owner to replace: it is claimed or assigned",
+                "NOT_OWNED",
+            )
+        if public["owner"] == state.owner:
+            raise TransitionError(f"the complaint is already owned by {state.owner}", "SAME_OWNER")
+    elif state.owner is not None:
+        raise TransitionError(
+            f"the complaint is already owned by {state.owner}: a supervisor reassigns it",
+            "ALREADY_OWNED",
+        )
+
+
 def _erased_guard(state: StepState, public: Mapping[str, Any]) -> None:
     target = public["erases"]
     target_type = state.event_type_of(target)
@@ -651,6 +677,7 @@ GUARDS: Mapping[EventType, Guard] = MappingProxyType(
         E.INCIDENT_LINKED: _incident_guard,
         E.MESSAGE_SENT: _message_sent_guard,
         E.NPS_GIVEN: _nps_guard,
+        E.ASSIGNED: _assigned_guard,
     }
 )
 
@@ -663,16 +690,26 @@ def guard(state: StepState, et: EventType, public: Mapping[str, Any]) -> None:
 
 
 # The steps ``check_context`` has rules for (the monitor calls it for these alone).
-CONTEXT_EVENTS = frozenset({E.PLAYBOOK_STEP, E.COMPENSATION_PAID})
+CONTEXT_EVENTS = frozenset({E.PLAYBOOK_STEP, E.COMPENSATION_PAID, E.ASSIGNED})
 
 
 def check_context(
-    state: StepState, et: EventType, role: Role | str, public: Mapping[str, Any], at: str
+    state: StepState,
+    et: EventType,
+    role: Role | str,
+    public: Mapping[str, Any],
+    at: str,
+    actor_id: str | None = None,
 ) -> None:
     """The rules that need the step's actor or time (``step`` and the monitor pass the leaf's):
     the customer records only their own confirmation of a fix, the system never does, and a
     confirmation lapses only once the wait the previous step stated has passed; the system
-    (the payout worker) records a payment only for the vault."""
+    (the payout worker) records a payment only for the vault; handlers claim a complaint for
+    themselves (``actor_id`` is the owner; unchecked when None), supervisors and the system
+    assign and reassign."""
+    if et == E.ASSIGNED:
+        _check_assigner(AssignmentKind(public["how"]), Role(role), public["owner"], actor_id)
+        return
     if et == E.COMPENSATION_PAID:
         if role == R.SYSTEM and state.accepted_payout is None:
             raise TransitionError(
@@ -704,6 +741,21 @@ def check_context(
         )
 
 
+def _check_assigner(how: AssignmentKind, role: Role, owner: str, actor_id: str | None) -> None:
+    if role not in ASSIGNER_ROLES[how]:
+        raise TransitionError(
+            f"a {role} may not {how} a complaint; allowed: "
+            + ", ".join(sorted(ASSIGNER_ROLES[how])),
+            "ROLE_NOT_ALLOWED",
+        )
+    if how == AssignmentKind.CLAIM and actor_id is not None and actor_id != owner:
+        raise TransitionError(
+            f"{actor_id} claims the complaint for {owner}: a claim is for oneself "
+            "(a supervisor assigns it to someone else)",
+            "CLAIM_FOR_ANOTHER",
+        )
+
+
 # --- effects: the fields a step changes besides the status ----------------------------------
 # Each returns the changed fields' new values, computed from the state before the step; the
 # domain builds a new frozen state from them, the monitor sets them on its mutable one.
@@ -719,9 +771,11 @@ def _info_received(state: StepState, public: Mapping[str, Any]) -> dict[str, Any
 
 def _escalated(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
     specialism = public.get("specialism")
+    # The complaint moves to another queue and waits there to be claimed: no owner.
     return {
         "level": EscalationLevel(public["level"]),
         "specialism": None if specialism is None else Specialism(specialism),
+        "owner": None,
     }
 
 
@@ -827,6 +881,10 @@ def _nps_given(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
     return {"nps_given": True}
 
 
+def _assigned(state: StepState, public: Mapping[str, Any]) -> dict[str, Any]:
+    return {"owner": public["owner"]}
+
+
 Effect = Callable[[StepState, Mapping[str, Any]], dict[str, Any]]
 EFFECTS: Mapping[EventType, Effect] = MappingProxyType(
     {
@@ -847,6 +905,7 @@ EFFECTS: Mapping[EventType, Effect] = MappingProxyType(
         E.TARGET_SET: _target_set,
         E.INCIDENT_LINKED: _incident_linked,
         E.NPS_GIVEN: _nps_given,
+        E.ASSIGNED: _assigned,
     }
 )
 
@@ -937,7 +996,14 @@ def step(
         )
     new = apply(state, envelope.type, envelope.actor.role, envelope.public)
     if state is not None:  # after apply, as the monitor checks: table, guards, then these
-        check_context(state, envelope.type, envelope.actor.role, envelope.public, envelope.at)
+        check_context(
+            state,
+            envelope.type,
+            envelope.actor.role,
+            envelope.public,
+            envelope.at,
+            envelope.actor.id,
+        )
     return link(new, envelope)
 
 
@@ -1007,7 +1073,18 @@ def allowed_events(state: ComplaintState | None, role: Role | str) -> list[Event
         and _POSSIBLE.get(et, _always)(state)
         and (et != E.PLAYBOOK_STEP or _playbook_step_possible(state, role))
         and (et != E.COMPENSATION_PAID or role != R.SYSTEM or state.accepted_payout is not None)
+        and (et != E.ASSIGNED or _assignment_possible(state, role))
     ]
+
+
+def _assignment_possible(state: ComplaintState, role: Role) -> bool:
+    """Whether ``role`` can record some assignment now: claim or assign an unowned complaint,
+    reassign an owned one (check_context's roles, the guard's owner rules)."""
+    if state.owner is None:
+        kinds: tuple[AssignmentKind, ...] = (AssignmentKind.CLAIM, AssignmentKind.ASSIGN)
+    else:
+        kinds = (AssignmentKind.REASSIGN,)
+    return any(role in ASSIGNER_ROLES[how] for how in kinds)
 
 
 def _playbook_step_possible(state: ComplaintState, role: Role) -> bool:

@@ -12,7 +12,10 @@ every phrase it uses them in (Russian and Lithuanian: the genitive, whose number
 the last digits), so ``durations`` has two forms per unit, ``one`` and ``other``.
 
 Every letter opens with a salutation (the customer's name, or a formal generic one when the
-complaint has none: a designed variant, not a blank) and closes with the same sign-off.
+complaint has none: a designed variant, not a blank) and closes with the same sign-off. A
+handler's personal paragraph (``MessageFacts.paragraph``, given with the acknowledgement)
+follows the letter's opening lines exactly as written: it is the handler's own words, in the
+language they chose, and never translated or scanned for placeholders.
 """
 
 from __future__ import annotations
@@ -122,6 +125,7 @@ class MessageFacts:
     tx_hash: str | None = None  # an on-chain payment's transaction
     explorer_url: str | None = None  # that transaction's page on a block explorer, if known
     portal_url: str | None = None  # where the customer rates us, answers, follows the complaint
+    paragraph: str | None = None  # the handler's own words, after the opening lines, as given
 
 
 @dataclass(frozen=True)
@@ -490,8 +494,25 @@ def render_message(
         kind=MessageKind(kind),
         language=lang,
         subject=render(template["subject"], values),
-        body=render(template["body"], values),
+        body=_with_paragraph(template["body"], values, facts.paragraph),
     )
+
+
+# The salutation and the first paragraph: the personal paragraph comes after them.
+OPENING_PARAGRAPHS = 2
+
+
+def _with_paragraph(body: str, values: Mapping[str, str], paragraph: str | None) -> str:
+    """The rendered body, with the handler's paragraph after its opening lines when given.
+
+    Rendered around the paragraph, never through it: its words are printed as written (a
+    brace in them is a brace)."""
+    if paragraph is None or not paragraph.strip():
+        return render(body, values)
+    parts = body.split("\n\n")
+    head = render("\n\n".join(parts[:OPENING_PARAGRAPHS]), values)
+    tail = render("\n\n".join(parts[OPENING_PARAGRAPHS:]), values)
+    return "\n\n".join(p for p in (head, paragraph.strip(), tail) if p)
 
 
 def negotiate_language(accept_language: str | None, query_lang: str | None = None) -> Language:

@@ -35,6 +35,9 @@ class EventType(StrEnum):
     # the customer's Net Promoter Score once the complaint is closed.
     MESSAGE_SENT = "message_sent"  # commits to the exact text delivered (public.text_sha256)
     NPS_GIVEN = "nps_given"  # 0-10, once per complaint; CSAT stays ``rated`` (per interaction)
+    # Who is responsible for the complaint now: claimed by a handler, assigned or reassigned
+    # (the owner's pseudonym on the leaf, their display name in the erasable body).
+    ASSIGNED = "assigned"
     # Log entries that are not complaint steps: the officer key registry.
     OFFICER_KEY_REGISTERED = "officer_key_registered"
     OFFICER_KEY_REVOKED = "officer_key_revoked"
@@ -72,6 +75,14 @@ RATEABLE_EVENTS = frozenset(
 )
 
 
+class AssignmentKind(StrEnum):
+    """How a complaint got its owner (``assigned.public.how``)."""
+
+    CLAIM = "claim"  # a handler takes an unowned complaint for themselves
+    ASSIGN = "assign"  # a supervisor (or the system) gives an unowned complaint an owner
+    REASSIGN = "reassign"  # a supervisor (or the system) moves it to another owner
+
+
 class Role(StrEnum):
     CUSTOMER = "customer"
     AGENT = "agent"
@@ -84,6 +95,15 @@ class Role(StrEnum):
 
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.OFFICER, Role.SUPERVISOR, Role.LEGAL, Role.ADMIN})
+
+
+# Who records each kind of assignment (states.check_context): handlers claim for themselves;
+# supervisors, and the system's automatic escalation, assign and reassign.
+ASSIGNER_ROLES: dict[AssignmentKind, frozenset[Role]] = {
+    AssignmentKind.CLAIM: frozenset({Role.AGENT, Role.OFFICER, Role.SUPERVISOR}),
+    AssignmentKind.ASSIGN: frozenset({Role.SUPERVISOR, Role.SYSTEM}),
+    AssignmentKind.REASSIGN: frozenset({Role.SUPERVISOR, Role.SYSTEM}),
+}
 
 
 class Status(StrEnum):

@@ -27,6 +27,7 @@ from ledger.complaints.timestamps import format_timestamp, parse_timestamp
 from ledger.complaints.vocab import COMPLAINT_EVENTS
 from ledger.log.canonical import canonical_json
 from ledger.log.merkle import leaf_hash
+from ledger.verify.owners import assignment_text
 
 LABELS = {
     "received": "Complaint received",
@@ -55,6 +56,7 @@ LABELS = {
     "incident_linked": "Linked to an incident",
     "message_sent": "Message to the customer",
     "nps_given": "Net Promoter Score",
+    "assigned": "Person responsible",
 }
 assert set(LABELS) == set(COMPLAINT_EVENTS), "every complaint step has its label in the report"
 
@@ -221,6 +223,8 @@ def _details(kind: str, public: Mapping[str, Any], body: Mapping[str, Any] | Non
             return f"{text}: {b['subject']}" if b.get("subject") else text
         case "nps_given":
             return f"NPS {public.get('nps')} of 10"
+        case "assigned":
+            return assignment_text(public, b)
     return ""
 
 

@@ -247,7 +247,7 @@ def step_chain(state: ChainState, env: Event, registry: Mapping[str, Any] | None
     if check is not None:
         check(state, public)
     if et in _CONTEXT_EVENTS:
-        _check_context(state, et, role, public, at)
+        _check_context(state, et, role, public, at, env.actor.id)
     state.status = target
     effect = _EFFECTS.get(et)
     if effect is not None:

@@ -24,6 +24,7 @@ from ledger.log import merkle
 from ledger.log.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from ledger.log.encoding import parse_hashes
 from ledger.log.note import Verifier
+from ledger.verify.owners import owner_history
 from ledger.verify.payouts import Step, check_payouts, opened_body
 from ledger.verify.report import Report, checked
 from ledger.verify.trail import Disclosure, verify_complaint
@@ -155,7 +156,10 @@ def _verify(
             "every event verified", False, "some events are missing or unproven", "inclusion"
         )
         return
-    _verify_steps(response, cp, envelopes, disclosures, report)
+    if _verify_steps(response, cp, envelopes, disclosures, report):
+        owners = owner_history((s.env, s.body) for s in steps)
+        if owners:  # who was responsible, when: what the record says, for an auditor
+            report.add("who was responsible, step by step", True, "; ".join(owners), "rules")
     # Checked from the steps themselves, also when the chain's rules or bodies failed above:
     # a payout that the texts contradict is reported as such, as the browser does.
     check_payouts(report, steps)
@@ -167,8 +171,9 @@ def _verify_steps(
     envelopes: list[Envelope],
     disclosures: dict[str, Disclosure],
     report: Report,
-) -> None:
-    """The reference, the officer keys, then the chain, its rules, bodies and signatures."""
+) -> bool:
+    """The reference, the officer keys, then the chain, its rules, bodies and signatures;
+    whether the chain and its rules verified."""
     reference = response.get("reference", "")
     report.add(
         "reference is derived from the first event",
@@ -188,7 +193,7 @@ def _verify_steps(
         registry = OfficerRegistry.fold([leaf for _, leaf in sorted(officer_leaves)])
     except ComplaintError as exc:
         report.add("officer key entries are consistent", False, str(exc), "officer_keys")
-        return
+        return False
 
     try:
         audit = verify_complaint(envelopes, disclosures=disclosures, registry=registry)
@@ -200,7 +205,7 @@ def _verify_steps(
             f"{exc.code}{where}: {exc.message}",
             _category(exc),
         )
-        return
+        return False
     report.add(
         "hash chain links every event to the previous one",
         True,
@@ -231,6 +236,7 @@ def _verify_steps(
             ", ".join(sorted(audit.erased_but_disclosed)),
             "commitments",
         )
+    return True
 
 
 def _category(exc: ComplaintError) -> str:

@@ -484,3 +484,42 @@ def test_signed_publics_share_verdicts_only_through_their_signatures(ledger, mar
             assert _outcome(lambda d=data: parse_leaf(d, leaf_hash(d), known)) == expected, data
             outcomes.add(expected[0])
     assert outcomes == {"ok", "error"}
+
+
+def test_assignments_give_the_domains_verdicts(ledger, march) -> None:
+    """Claims, assignments and reassignments: both replays accept the same steps with the same
+    owner, and refuse the same broken ones for the same reason (a claim that looks like an
+    accepted one but names another owner included: nothing about it is remembered)."""
+    registry, chains = _chains(ledger)
+    received = chains[march["D"]][0]
+    start = replay([received])
+    name = {"body": {"owner_name": "Ana Silva"}}
+    claim = _next(start, "assigned", {"state": "received", "owner": "agent-1", "how": "claim"},
+                  **name)  # fmt: skip
+    events = [received, claim]
+    state = replay(events, registry=registry)
+    assert state.owner == "agent-1"
+    _same_state(_fast_replay(events, registry), state)
+    supervisor = {"role": Role.SUPERVISOR, "actor_id": "sup-1", **name}
+    cases = {
+        "ALREADY_OWNED": _next(state, "assigned", {"state": "received", "owner": "agent-2",
+                                                    "how": "claim"}, actor_id="agent-2", **name),
+        "SAME_OWNER": _next(state, "assigned", {"state": "received", "owner": "agent-1",
+                                                 "how": "reassign"}, **supervisor),
+        "ROLE_NOT_ALLOWED": _next(state, "assigned", {"state": "received", "owner": "agent-2",
+                                                       "how": "reassign"}, **name),
+    }  # fmt: skip
+    for code, bad in cases.items():
+        domain = _outcome(lambda b=bad: replay([*events, b], registry=registry))
+        assert domain == ("error", code)
+        assert _outcome(lambda b=bad: _fast_replay([*events, b], registry)) == domain
+    other = _next(start, "assigned", {"state": "received", "owner": "agent-2", "how": "claim"},
+                  **name)  # fmt: skip
+    domain = _outcome(lambda: replay([received, other], registry=registry))
+    assert domain == ("error", "CLAIM_FOR_ANOTHER")
+    assert _outcome(lambda: _fast_replay([received, other], registry)) == domain
+    reassigned = _next(state, "assigned", {"state": "received", "owner": "agent-2",
+                                           "how": "reassign"}, **supervisor)  # fmt: skip
+    fast = _fast_replay([*events, reassigned], registry)
+    _same_state(fast, replay([*events, reassigned], registry=registry))
+    assert fast.owner == "agent-2"

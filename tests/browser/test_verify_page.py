@@ -40,6 +40,7 @@ from tests.support.payout_scenarios import (
     _vault_payout,
 )
 from tests.support.proof_scenarios import (
+    ASSIGNMENT_BREAKS,
     LIMIT_BREAKS,
     MESSAGE_BREAKS,
     PLAYBOOK_BREAKS,
@@ -518,6 +519,7 @@ FAILS_AT = {
     "limits_cosignature_invalid": "signatures",
     **{name: "payout" for name in PAYOUT_BREAKS},
     **{name: "rules" for name in MESSAGE_BREAKS},
+    **{name: "rules" for name in ASSIGNMENT_BREAKS},
     "message_text_differs_from_its_hash": "commitments",
 }
 
@@ -579,8 +581,8 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
         assert browser[name]["broken"] == [[seq, f"err.{key}"]], (name, browser[name]["broken"])
         details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
         assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
-    # Messages and scores: the same step refused, by the same rule, in both.
-    for name, (seq, code, key) in MESSAGE_BREAKS.items():
+    # Messages, scores and owners: the same step refused, by the same rule, in both.
+    for name, (seq, code, key) in {**MESSAGE_BREAKS, **ASSIGNMENT_BREAKS}.items():
         assert browser[name]["broken"] == [[seq, f"err.{key}"]], (name, browser[name]["broken"])
         details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
         assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
@@ -921,6 +923,49 @@ def test_playbook_steps_are_shown_and_checked_on_the_page(visit) -> None:
     )
     ru.screenshot("playbook-reset-before-identity-ru-desktop")
     assert ru.errors == []
+
+
+# --- owners: who was responsible, when ------------------------------------------------------------
+
+
+def test_owners_are_shown_by_name_with_the_secret_and_by_pseudonym_without(visit) -> None:
+    """A claim, a reassignment, an escalation that clears the owner and an automatic
+    assignment: each in words with the owner's name; the summary names who is responsible
+    now. Without the bodies, the pseudonyms on the record; a broken rule in Portuguese."""
+    signer = _scenario_signer()
+    v = visit(locale="en-GB")
+    v.open()
+    page = v.page
+    owners = SCENARIOS["owners_claimed_reassigned_escalated"](signer)
+    _drop_with_key(v, owners, "owners.zip")
+    assert v.verdict() == "ok"
+    steps = page.locator("#timeline li.event[data-type=assigned]")
+    expect(steps).to_have_count(3)
+    expect(steps.nth(0).locator(".event-lead")).to_have_text("Claimed by Ana Silva")
+    expect(steps.nth(1).locator(".event-lead")).to_have_text("Reassigned to Rui Costa")
+    expect(steps.nth(2).locator(".event-lead")).to_have_text("Assigned to Sara Lima")
+    expect(steps.nth(2)).to_contain_text("staff-5e0d")
+    expect(steps.nth(0).locator(".event-title")).to_have_text("2. Handler assigned")
+    expect(page.locator("#summary")).to_contain_text("Sara Lima")
+    v.screenshot("owners-en-desktop")
+
+    hidden = SCENARIOS["owners_without_bodies"](signer)
+    drop_bundle(page, "owners-hidden.zip", _bundle(hidden, zipfile.ZIP_DEFLATED))  # same key
+    assert v.verdict() == "ok"
+    expect(steps.nth(0).locator(".event-lead")).to_have_text("Claimed by agent-7")
+    expect(page.locator("#timeline")).not_to_contain_text("Ana Silva")
+    assert v.errors == []
+
+    pt = visit(locale="pt-PT")
+    pt.open()
+    broken = SCENARIOS["owner_claimed_for_another"](signer)
+    _drop_with_key(pt, broken, "claimed-for-another.zip")
+    assert pt.verdict() == "fail"
+    assert pt.item_status("rules", 2) == "fail"
+    expect(pt.page.locator("li.check[data-check=rules]")).to_contain_text(
+        "agent-7 assumiu a reclamação por staff-3f9a2b1c"
+    )
+    assert pt.errors == []
 
 
 # --- a vault payout: checked against the log, its transaction linked to the explorer ------------

@@ -413,3 +413,44 @@ def test_render_reminder(lang):
     with pytest.raises(TemplateError) as exc:
         render_reminder(REF, state, received, "", "2026-03-16T12:00:00Z", None)
     assert exc.value.code == "MISSING_FACT"
+
+
+# --- the handler's personal paragraph --------------------------------------------------------
+
+PARAGRAPH = "Olá Ana, I have read your message {twice} and will call you tomorrow.\nRui"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_personal_paragraph_follows_the_opening_lines_as_given(lang):
+    plain = render_message("acknowledgement", lang, facts()).body
+    msg = render_message("acknowledgement", lang, facts(paragraph=PARAGRAPH))
+    parts, plain_parts = msg.body.split("\n\n"), plain.split("\n\n")
+    # Salutation and opening lines, then the paragraph word for word, then the rest unchanged.
+    assert parts[:2] == plain_parts[:2]
+    assert "\n\n".join(parts[2:]).startswith(PARAGRAPH)  # braces and all: never a placeholder
+    assert msg.body == "\n\n".join([*plain_parts[:2], PARAGRAPH, *plain_parts[2:]])
+    assert msg.subject == render_message("acknowledgement", lang, facts()).subject
+
+
+def test_without_a_paragraph_the_letter_is_unchanged():
+    plain = render_message("acknowledgement", Language.EN, facts()).body
+    for nothing in (None, "", "  \n "):
+        assert render_message("acknowledgement", Language.EN, facts(paragraph=nothing)).body == (
+            plain
+        )
+    # Surrounding blank lines are the writer's, not the letter's.
+    padded = render_message("acknowledgement", Language.EN, facts(paragraph="\n Hello. \n"))
+    assert "\n\nHello.\n\n" in padded.body
+
+
+def test_the_acknowledgement_step_carries_its_paragraph_into_the_letter():
+    chain = Chain(category="stuck_transaction")
+    received = chain.built[0].envelope.at_datetime
+    body = {"responsible": HANDLER, "paragraph": PARAGRAPH}
+    frame = TimeFrame(4 * H, 12 * H)
+    now = received + timedelta(hours=1)
+    ack = render_letter(REF, chain.state, received, "acknowledged", {}, body, now, frame=frame)
+    assert PARAGRAPH in ack["text"] and HANDLER in ack["text"]
+    # Only the acknowledgement prints one: other letters ignore a stray field.
+    closed = render_letter(REF, chain.state, received, "closed", {}, {"paragraph": "x y"}, now)
+    assert "x y" not in closed["text"]

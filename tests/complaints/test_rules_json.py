@@ -93,6 +93,12 @@ def test_rules_carry_the_domain_tables() -> None:
     assert signature["fields"]["sig"]["check"]["pattern"] == payloads.SIGNATURE.pattern
     assert rules["money"]["minor_units"]["JPY"] == 0
     assert rules["money"]["events"] == sorted(payloads.MONEY_EVENTS)
+    # Who claims, assigns and reassigns (states.check_context reads vocab.ASSIGNER_ROLES).
+    assert rules["assigner_roles"] == {
+        "claim": ["agent", "officer", "supervisor"],
+        "assign": ["supervisor", "system"],
+        "reassign": ["supervisor", "system"],
+    }
 
 
 def test_rules_carry_the_playbooks_and_compensation_kinds() -> None:

@@ -26,6 +26,7 @@ from ledger.complaints.states import (
     replay,
 )
 from ledger.complaints.vocab import (
+    ASSIGNER_ROLES,
     COMPLAINT_EVENTS,
     OFFICER_KEY_EVENTS,
     RATEABLE_EVENTS,
@@ -109,6 +110,7 @@ SAMPLE_PUBLIC = {
         "attempts": 1,
     },
     E.NPS_GIVEN: {"nps": 9},
+    E.ASSIGNED: {"owner": "staff-1", "how": "claim"},
 }
 CASES = [(et, status, role) for et in sorted(TRANSITIONS) for status in Status for role in Role]
 
@@ -451,6 +453,7 @@ def _states_in_every_status():
             target_set=True,
             incident="INC-2026-0001",
             playbook=playbook(Category.SECURITY_QUESTION),
+            owner="staff-1",
         )
         # a timed category (no handler's target) waiting for the customer's confirmation
         yield guard(
@@ -459,6 +462,14 @@ def _states_in_every_status():
             playbook=(PlaybookStep.CHAIN_ERROR_FOUND, PlaybookStep.CUSTOMER_UPDATED),
             confirm_by="2026-03-05T10:00:00.000Z",
         )
+
+
+def _assignment_for(state: ComplaintState, role: Role) -> dict:
+    """The assignment ``role`` would try: a claim if it claims, else an assignment; a
+    reassignment to someone else once the complaint has an owner."""
+    if state.owner is not None:
+        return {"owner": "staff-2", "how": "reassign"}
+    return {"owner": "staff-1", "how": "claim" if role in ASSIGNER_ROLES["claim"] else "assign"}
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -481,6 +492,8 @@ def test_next_steps_are_steps_the_role_can_record(role):
             if et == E.ERASED:
                 erasable = [e.leaf_hash for e in state.events if e.leaf_hash not in state.erased]
                 public["erases"] = erasable[0] if erasable else A_HASH
+            if et == E.ASSIGNED:
+                public = _assignment_for(state, role)
             if et == E.PLAYBOOK_STEP:
                 nxt = next_step(state.category, state.playbook) or playbook(state.category)[0]
                 public = {"step": str(nxt)}

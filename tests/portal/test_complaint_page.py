@@ -176,3 +176,19 @@ def test_the_evidence_bundle_downloads(browser_client, filed, staff) -> None:
     assert resp.headers["Content-Disposition"].startswith("attachment")
     assert resp.data[:2] == b"PK"
     assert _types(staff, filed.reference)[-1] == "bundle_exported"
+
+
+def test_the_person_responsible_is_the_owner_while_there_is_one(browser_client, filed, staff):
+    """The acknowledgement names Rui Costa; an agent claims the complaint as Ana Silva (her
+    pseudonym on the log, her name in the body); an escalation clears the owner again."""
+    staff.acknowledge(filed.reference)
+    responsible = 'data-testid="complaint-responsible">{}<'
+    assert responsible.format("Rui Costa") in complaint_page(browser_client, filed.reference)
+    agent = staff.events(filed.reference)[-1]["actor"]["id"]  # the agent's API key id
+    staff.step(filed.reference, "assigned", {"owner": agent, "how": "claim"},
+               {"owner_name": "Ana Silva"})  # fmt: skip
+    page = complaint_page(browser_client, filed.reference)
+    assert responsible.format("Ana Silva") in page
+    assert agent not in page  # the pseudonym stays on the log
+    staff.step(filed.reference, "escalated", {"level": "specialist", "specialism": "security"})
+    assert responsible.format("Rui Costa") in complaint_page(browser_client, filed.reference)

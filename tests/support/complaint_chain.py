@@ -187,6 +187,12 @@ def default_step(
             return DISPATCHER, public, body
         case E.NPS_GIVEN:
             return CUSTOMER, {"nps": 9}, {}
+        case E.ASSIGNED:
+            # The agent claims an unowned complaint; a supervisor reassigns an owned one.
+            if state.owner is None:
+                return AGENT, {"owner": AGENT.id, "how": "claim"}, {"owner_name": "Ana Agent"}
+            other = "agent-8" if state.owner != "agent-8" else AGENT.id
+            return SUPERVISOR, {"owner": other, "how": "reassign"}, {"owner_name": "Rui Reis"}
     raise AssertionError(et)
 
 
@@ -198,6 +204,7 @@ class Chain:
         *,
         category: str = "stuck_transaction",
         jurisdiction: str = "EU-PSD2",
+        language: str = "en",
         start: datetime = datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
         key: Ed25519PrivateKey = OFFICER_KEY,
         registry: OfficerRegistry = REGISTRY,
@@ -213,7 +220,7 @@ class Chain:
             public={
                 "category": category,
                 "channel": "chat",
-                "language": "en",
+                "language": language,
                 "jurisdiction": jurisdiction,
                 "level": "bot",
             },

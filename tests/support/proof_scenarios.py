@@ -377,6 +377,21 @@ def _chain(steps: Callable[[Builder, Ed25519PrivateKey], None]) -> Callable[[Sig
     return build
 
 
+def _disclosed(
+    steps: Callable[[Builder, Ed25519PrivateKey], None], disclose: bool
+) -> Callable[[Signer], dict]:
+    """``_chain``, with the bodies disclosed or not."""
+
+    def build(signer: Signer) -> dict:
+        b = Builder(signer)
+        key = Ed25519PrivateKey.generate()
+        b.register_key(key, minutes(-60))
+        steps(b, key)
+        return b.proof(disclose=disclose)
+
+    return build
+
+
 def _open(b: Builder, category: str) -> None:
     """received (seq 0) and acknowledged (seq 1)."""
     received = {**RECEIVED, "category": category}
@@ -768,6 +783,52 @@ def _nps_before_closure(b: Builder, key: Ed25519PrivateKey) -> None:
     b.step("nps_given", minutes(2), CUSTOMER, {"state": "acknowledged", "nps": 3}, {})
 
 
+# --- owners: claimed, reassigned, cleared by an escalation, assigned again (assigned) -----------
+
+SUPERVISOR = ("supervisor", "sup-1")
+ESCALATOR = ("system", "auto-escalation")
+OWNER_NAMES = {"agent-7": "Ana Silva", "staff-3f9a2b1c": "Rui Costa", "staff-5e0d": "Sara Lima"}
+
+
+def _assigned(
+    b: Builder, at: datetime, actor: tuple[str, str], owner: str, how: str, state: str
+) -> None:
+    public = {"state": state, "owner": owner, "how": how}
+    b.step("assigned", at, actor, public, {"owner_name": OWNER_NAMES.get(owner, "Eva Mota")})
+
+
+def _owners(tweak: str = "") -> Callable[[Builder, Ed25519PrivateKey], None]:
+    """After the acknowledgement (seq 1): the agent claims it (seq 2), a supervisor reassigns
+    it (seq 3), an escalation to a specialist clears the owner (seq 4) and the automatic
+    escalation assigns the specialist queue's handler (seq 5); or one step broken at seq 2/3."""
+
+    def steps(b: Builder, key: Ed25519PrivateKey) -> None:
+        _open(b, "hacked_account")
+        ack = "acknowledged"
+        if tweak == "reassign_unowned":
+            _assigned(b, minutes(2), SUPERVISOR, "agent-7", "reassign", ack)
+            return
+        if tweak == "claim_for_another":
+            _assigned(b, minutes(2), AGENT, "staff-3f9a2b1c", "claim", ack)
+            return
+        if tweak == "assigned_by_an_agent":
+            _assigned(b, minutes(2), AGENT, "staff-3f9a2b1c", "assign", ack)
+            return
+        _assigned(b, minutes(2), AGENT, "agent-7", "claim", ack)
+        if tweak == "claim_when_owned":
+            _assigned(b, minutes(3), ("agent", "staff-3f9a2b1c"), "staff-3f9a2b1c", "claim", ack)
+            return
+        if tweak == "same_owner":
+            _assigned(b, minutes(3), SUPERVISOR, "agent-7", "reassign", ack)
+            return
+        _assigned(b, minutes(3), SUPERVISOR, "staff-3f9a2b1c", "reassign", ack)
+        escalated = {"state": "investigating", "level": "specialist", "specialism": "security"}
+        b.step("escalated", minutes(4), AGENT, escalated, {})
+        _assigned(b, minutes(5), ESCALATOR, "staff-5e0d", "assign", "investigating")
+
+    return steps
+
+
 SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "valid": _scenario(),
     "valid_without_bodies": _scenario(disclose=False),
@@ -841,6 +902,13 @@ SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "message_for_itself": _scenario(after=_messages("for_itself")),
     "nps_before_closure": _chain(_nps_before_closure),
     "nps_twice": _scenario(after=_messages("nps_twice")),
+    "owners_claimed_reassigned_escalated": _chain(_owners()),
+    "owners_without_bodies": _disclosed(_owners(), False),
+    "owner_reassigned_when_unowned": _chain(_owners("reassign_unowned")),
+    "owner_claimed_for_another": _chain(_owners("claim_for_another")),
+    "owner_assigned_by_an_agent": _chain(_owners("assigned_by_an_agent")),
+    "owner_claimed_when_owned": _chain(_owners("claim_when_owned")),
+    "owner_reassigned_to_the_same": _chain(_owners("same_owner")),
 }
 VALID = {
     "valid",
@@ -859,6 +927,8 @@ VALID = {
     "messages_and_nps_without_bodies",
     # Without the bodies the text cannot be compared with its hash: nothing is wrong to see.
     "message_text_hash_without_bodies",
+    "owners_claimed_reassigned_escalated",
+    "owners_without_bodies",
 }
 # Where each broken playbook chain breaks: (seq, the Python error code, the browser's message
 # key); the chain ends there, so nothing else fails.
@@ -916,4 +986,13 @@ MESSAGE_BREAKS: dict[str, tuple[int, str, str]] = {
     "message_for_itself": (7, "MESSAGE_FOR_SEQ", "rule_message_for_seq"),
     "nps_before_closure": (2, "NPS_BEFORE_CLOSURE", "rule_nps_before_closure"),
     "nps_twice": (11, "NPS_ALREADY_GIVEN", "rule_nps_already_given"),
+}
+# Where each broken assignment chain breaks: (seq, the Python error code, the browser's message
+# key); the chain ends there.
+ASSIGNMENT_BREAKS: dict[str, tuple[int, str, str]] = {
+    "owner_reassigned_when_unowned": (2, "NOT_OWNED", "rule_not_owned"),
+    "owner_claimed_for_another": (2, "CLAIM_FOR_ANOTHER", "rule_claim_for_another"),
+    "owner_assigned_by_an_agent": (2, "ROLE_NOT_ALLOWED", "rule_assigner_role"),
+    "owner_claimed_when_owned": (3, "ALREADY_OWNED", "rule_already_owned"),
+    "owner_reassigned_to_the_same": (3, "SAME_OWNER", "rule_same_owner"),
 }

@@ -60,6 +60,16 @@ function checkPlaybookStep(book, state, pub) {
 
 /** states.check_context: the rules that need the step's actor and time. */
 function checkContext(state, env) {
+  // Handlers claim for themselves; supervisors and the system assign and reassign.
+  if (env.type === "assigned") {
+    const { how, owner } = env.public;
+    const role = env.actor.role;
+    if (!(rulebook().assigner_roles[how] || []).includes(role))
+      fail("rule_assigner_role", { role, how });
+    if (how === "claim" && env.actor.id !== owner)
+      fail("rule_claim_for_another", { actor: env.actor.id, owner });
+    return;
+  }
   // The payout worker (system) records only the vault's payouts.
   if (env.type === "compensation_paid") {
     if (env.actor.role === "system" && state.acceptedPayout === null)
@@ -112,6 +122,7 @@ export function applyStep(state, env, leafHashHex) {
       targetSet: false,
       incident: null,
       npsGiven: false, // the customer's Net Promoter Score, once per complaint
+      owner: null, // the pseudonym of whoever is responsible now (assigned steps)
       ...NO_OFFER,
     };
   }
@@ -192,6 +203,13 @@ export function applyStep(state, env, leafHashHex) {
   if (type === "message_sent" && pub.for_seq >= state.events.length)
     fail("rule_message_for_seq", { seq: pub.for_seq });
   if (type === "nps_given" && state.npsGiven) fail("rule_nps_already_given");
+  // An owner is claimed or assigned when there is none, and reassigned to someone else.
+  if (type === "assigned") {
+    if (pub.how === "reassign") {
+      if (state.owner === null) fail("rule_not_owned");
+      if (pub.owner === state.owner) fail("rule_same_owner", { owner: state.owner });
+    } else if (state.owner !== null) fail("rule_already_owned", { owner: state.owner });
+  }
   // After the guards, as states.step calls it after apply.
   checkContext(state, env);
   // Effects (states.EFFECTS).
@@ -206,6 +224,7 @@ export function applyStep(state, env, leafHashHex) {
     case "escalated":
       next.level = pub.level;
       next.specialism = pub.specialism || null;
+      next.owner = null; // another queue: it waits there to be claimed
       break;
     case "holding_reply":
       next.holdingReplySent = true;
@@ -275,6 +294,9 @@ export function applyStep(state, env, leafHashHex) {
       break;
     case "nps_given":
       next.npsGiven = true;
+      break;
+    case "assigned":
+      next.owner = pub.owner;
       break;
     default:
       break;

@@ -752,6 +752,15 @@ function renderSummary(r) {
     rows.push([t("field.playbook"), done.join(" → ")]);
   }
   if (state?.incident) rows.push([t("field.incident"), code(state.incident)]);
+  // Who is responsible now: the latest assignment, unless an escalation cleared it since.
+  if (state?.owner) {
+    const assigned = r.events.findLast((ev) => ev.env?.type === "assigned");
+    if (assigned) {
+      const name =
+        typeof assigned.body?.owner_name === "string" ? assigned.body.owner_name : state.owner;
+      rows.push([t("field.responsible"), el("span", {}, name, " · ", stepLink(assigned))]);
+    }
+  }
   const paid = r.events.filter((ev) => ev.env?.type === "compensation_paid");
   if (paid.length) {
     rows.push([
@@ -915,6 +924,16 @@ function messageSentence(p) {
   return t(p.outcome === "failed" ? "ui.message_failed" : "ui.message_delivered", params);
 }
 
+/** An assignment in words: "Assigned to Ana Silva" (the display name when the body is
+ * revealed, the pseudonym on the record otherwise), with the claim/assign/reassign wording. */
+function assignmentSentence(ev) {
+  const name = typeof ev.body?.owner_name === "string" ? ev.body.owner_name : ev.env.public.owner;
+  const how = ["claim", "assign", "reassign"].includes(ev.env.public.how)
+    ? ev.env.public.how
+    : "assign";
+  return t(`ui.assigned_${how}`, { name });
+}
+
 /** Whether the sent text is the one the step committed to (checked by the verifier core). */
 function messageTextCheck(ev) {
   const s = ev.marks.commitment;
@@ -951,6 +970,10 @@ function eventFacts(ev, r) {
       break;
     case "acknowledged":
       if (b.responsible) add("responsible", b.responsible);
+      if (b.paragraph) add("paragraph", b.paragraph);
+      break;
+    case "assigned":
+      add("owner", code(p.owner));
       break;
     case "info_requested":
       if (b.request) add("request", b.request);
@@ -1148,10 +1171,11 @@ function renderTimeline(r) {
       ev.env ? ` · ${vocab("role", ev.env.actor.role)}` : null,
       ev.erased ? ` · ${t("ui.erased")}` : null,
     );
-    const lead =
-      type === "message_sent" && ev.env
-        ? el("p", { class: "event-lead", text: messageSentence(ev.env.public) })
-        : null;
+    let lead = null;
+    if (type === "message_sent" && ev.env)
+      lead = el("p", { class: "event-lead", text: messageSentence(ev.env.public) });
+    if (type === "assigned" && ev.env)
+      lead = el("p", { class: "event-lead", text: assignmentSentence(ev) });
     list.append(
       el(
         "li",
