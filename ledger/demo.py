@@ -6,14 +6,21 @@ complaint is compensated by the vault (``seed_vault_demo``): its offer and the c
 acceptance with their address are seeded, and the payout worker pays it on chain once the
 acceptance is anchored and records the payment.
 
-The demo's secrets (API keys, one customer secret, the officer's private key) are written
-to files in the data folder with mode 0600, never to logs.
+The demo's staff sign in to the console (``DEMO_STAFF``: one account per role, a second
+officer for co-signing and a security specialist); the demo officer's signing key is
+registered in the first officer's name, and the demo agent's steps carry the handler's
+pseudonym.
+
+The demo's secrets (API keys, one customer secret, the officer's private key, the staff
+accounts' passwords and TOTP secrets) are written to files in the data folder with mode
+0600, never to logs.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +38,7 @@ from cryptography.hazmat.primitives.serialization import (
 from eth_utils import to_checksum_address
 
 from ledger.access.apikeys import create_api_key
+from ledger.access.staff import StaffAccounts
 from ledger.casework.service import ComplaintService
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.events import Actor
@@ -98,6 +106,31 @@ SCENARIOS = (
 )
 # The demo agent who handles the complaints, as their acknowledgements name them.
 DEMO_HANDLER = "Marta Soler"
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    """A demo staff account: its password and TOTP secret go to the credentials file."""
+
+    username: str
+    name: str
+    roles: tuple[str, ...]
+    languages: tuple[str, ...] = ("en",)
+    specialisms: tuple[str, ...] = ()
+
+
+# One account per staff role, a second officer (dual control) and a security specialist.
+DEMO_STAFF = (
+    DemoStaff("rui.costa", "Rui Costa", ("agent",), ("pt", "en")),
+    DemoStaff("marta.soler", DEMO_HANDLER, ("agent",), ("ca", "en"), ("security",)),
+    DemoStaff("ines.duarte", "Inês Duarte", ("officer",), ("pt", "en")),
+    DemoStaff("tomas.jonaitis", "Tomas Jonaitis", ("officer",), ("lt", "en")),
+    DemoStaff("li.wei", "Li Wei", ("supervisor",), ("zh", "en")),
+    DemoStaff("anna.volkova", "Anna Volkova", ("legal",), ("ru", "en")),
+    DemoStaff("jordi.puig", "Jordi Puig", ("admin",), ("ca", "en")),
+)
+# The officer whose name the demo's registered signing key carries.
+DEMO_OFFICER = "ines.duarte"
 # The demo customers' address (example.org: reserved, nothing leaves the local mail server).
 DEMO_EMAIL = "demo.customer@example.org"
 # The complaint whose reference and secret the run command prints.
@@ -110,6 +143,45 @@ class DemoInfo:
     credentials_file: Path
     customer_reference: str | None = None
     customer_secret: str | None = None
+    # The demo staff's usernames (their passwords and TOTP secrets: the credentials file).
+    staff_usernames: tuple[str, ...] = ()
+
+
+def seed_staff(staff: StaffAccounts) -> list[dict]:
+    """The demo staff accounts, each with a random password: their credentials (for the
+    0600 file only)."""
+    out = []
+    for person in DEMO_STAFF:
+        password = secrets.token_urlsafe(15)
+        new = staff.create(
+            person.username,
+            person.name,
+            password,
+            person.roles,
+            languages=person.languages,
+            specialisms=person.specialisms,
+        )
+        out.append(
+            {
+                "username": new.member.username,
+                "name": new.member.display_name,
+                "roles": list(new.member.roles),
+                "pseudonym": new.member.pseudonym,
+                "password": password,
+                "totp_secret": new.totp_secret,
+                "totp_uri": new.provisioning_uri,
+            }
+        )
+    return out
+
+
+def _staff_usernames(cred_file: Path) -> tuple[str, ...]:
+    """The demo staff's usernames in an existing credentials file (none if unreadable)."""
+    try:
+        staff = json.loads(cred_file.read_text()).get("staff", [])
+        return tuple(str(s["username"]) for s in staff)
+    except (OSError, ValueError, TypeError, KeyError):
+        return ()
 
 
 def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
@@ -117,8 +189,11 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
     cred_file = data_dir / CREDENTIALS
     total, _ = ledger.complaints.reads.list(limit=1)
     if cred_file.exists() or total > 0:
-        return DemoInfo(False, cred_file)
+        return DemoInfo(False, cred_file, staff_usernames=_staff_usernames(cred_file))
     engine = ledger.engine
+    assert ledger.staff is not None
+    staff = seed_staff(ledger.staff)
+    by_username = {s["username"]: s for s in staff}
     tokens = {
         role: create_api_key(engine, f"demo {role}", role)[0]
         for role in ("agent", "officer", "supervisor", "legal", "regulator", "admin")
@@ -133,9 +208,10 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
         roles=["officer"],
         valid_from=datetime.now(UTC) - timedelta(minutes=1),
         valid_until=None,
-        name="Demo Officer",
+        name=by_username[DEMO_OFFICER]["name"],
     )
-    seeder = _Seeder(ledger.complaints, officer, env.public["key_id"])
+    handler = next(s for s in staff if s["name"] == DEMO_HANDLER)["pseudonym"]
+    seeder = _Seeder(ledger.complaints, officer, env.public["key_id"], handler)
     channels, languages = list(Channel), list(Language)
     filed = [
         seeder.file(
@@ -157,10 +233,11 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
     for scenario, (ref, secret) in zip(SCENARIOS, filed, strict=True):
         seeder.handle(ref, scenario)
         customers.append({"reference": ref, "secret": secret, "path": scenario.path})
-    credentials = {"api_keys": tokens, "customers": customers}
+    credentials = {"api_keys": tokens, "customers": customers, "staff": staff}
     write_secret_file(cred_file, json.dumps(credentials, indent=2))
     shown = next(c for c in customers if c["path"] == SHOWN)
-    return DemoInfo(True, cred_file, shown["reference"], shown["secret"])
+    usernames = tuple(s["username"] for s in staff)
+    return DemoInfo(True, cred_file, shown["reference"], shown["secret"], usernames)
 
 
 # The complaint the vault pays on chain (seed_vault_demo): its path in the credentials file.
@@ -193,7 +270,9 @@ def seed_vault_demo(ledger: Ledger, data_dir: Path, terms: VaultTerms) -> str | 
         return None
     officer = load_pem_private_key(key_file.read_bytes(), password=None)
     assert isinstance(officer, Ed25519PrivateKey)
-    seeder = _Seeder(ledger.complaints, officer, officer_key_id(officer))
+    handler = next((s["pseudonym"] for s in credentials.get("staff", [])
+                    if s.get("name") == DEMO_HANDLER), "demo-agent")  # fmt: skip
+    seeder = _Seeder(ledger.complaints, officer, officer_key_id(officer), handler)
     category = Category.STUCK_TRANSACTION
     ref, secret = seeder.file(category, Channel.IN_APP, Language.EN, "EU-PSD2",
                               ledger.service_rules)  # fmt: skip
@@ -219,11 +298,13 @@ LAPSE_WAIT = timedelta(milliseconds=30)
 
 
 class _Seeder:
-    def __init__(self, service: ComplaintService, officer: Ed25519PrivateKey, key_id: str):
+    def __init__(
+        self, service: ComplaintService, officer: Ed25519PrivateKey, key_id: str, agent: str
+    ):
         self.service = service
         self.officer = officer
         self.key_id = key_id
-        self.agent = Actor(Role.AGENT, "demo-agent")
+        self.agent = Actor(Role.AGENT, agent)  # the handler's pseudonym
         self.customer = Actor(Role.CUSTOMER, "customer")
         self.system = Actor(Role.SYSTEM, "demo-scheduler")
         self.received: dict[str, str] = {}  # reference -> the received event's leaf hash

@@ -558,6 +558,12 @@ def print_demo(
             f"  paid on chain by the vault, once anchored: {vault_reference} "
             f"(curl -s {base}/v1/complaints/{vault_reference}/proof with its secret)"
         )
+    if demo.staff_usernames:
+        lines += [
+            f"  staff console: {base}/console/sign-in  (password + TOTP code)",
+            f"    demo staff: {', '.join(demo.staff_usernames)}",
+            f'    their passwords and TOTP secrets: {demo.credentials_file}, key "staff"',
+        ]
     lines += [
         f"  demo API keys and customers: {demo.credentials_file} (mode 0600)",
         f"  customers file and follow complaints in the browser: {base}/portal/",

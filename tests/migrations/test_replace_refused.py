@@ -24,6 +24,7 @@ EXPECTED = {
     "officer_key_entries",
     "access_records",
     "audit_facts",
+    "staff_access_events",
 }
 
 
@@ -106,6 +107,11 @@ def assert_rewrites_refused(url: str) -> set[str]:
                         ),
                         {"i": i, "o": f"o{i}"},
                     )
+                # The staff accounts the access events refer to (account_id "v0" and "v1").
+                accounts = Table("staff_accounts", metadata, autoload_with=engine)
+                for variant in (0, 1):
+                    row = {c.name: value(c, variant) for c in accounts.columns}
+                    conn.execute(text(insert_sql("staff_accounts", row)), row)
         for name in sorted(tables):
             table = Table(name, metadata, autoload_with=engine)
             keys = keys_of(table, inspector)
