@@ -42,7 +42,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import text
 
 from api.context import EXTENSION, get_ledger
@@ -52,6 +52,7 @@ from ledger.anchoring.models import AnchorState
 from ledger.anchoring.status import latest_anchor
 from ledger.backup import latest_mark
 from ledger.casework.overview import complaint_counts
+from ledger.messages.alerts import sla_figures
 from ledger.messages.listing import outbox_summary
 from ledger.payouts.models import payout_summary
 
@@ -317,6 +318,7 @@ class LedgerCollector:
             families += self._complaints(ledger)
             families += self._payouts(ledger)
             families += self._outbox(ledger)
+            families += self._sla(ledger)
             up.add_metric([], 1)
         except Exception as exc:
             log.warning("metrics scrape could not read the database: %s", type(exc).__name__)
@@ -356,6 +358,37 @@ class LedgerCollector:
         )
         oldest.add_metric([], summary["oldest_pending_seconds"])
         return [by_state, oldest]
+
+    def _sla(self, ledger) -> list:
+        """Open complaints per category and next clock (running, past the warning share,
+        breached), and counters of SLA alerts by kind and of automatic escalations."""
+        figures = sla_figures(ledger.engine, datetime.now(UTC), ledger.settings.sla_warn_share)
+        labels = ["category", "clock"]
+        running = GaugeMetricFamily(
+            "ledger_sla_open", "Open complaints by category and next running clock", labels=labels
+        )
+        at_risk = GaugeMetricFamily(
+            "ledger_sla_at_risk",
+            "Open complaints past the warning share of their next clock, not yet breached",
+            labels=labels,
+        )
+        breached = GaugeMetricFamily(
+            "ledger_sla_breached", "Open complaints with a clock overdue or missed", labels=labels
+        )
+        for family, cells in ((running, figures.running), (at_risk, figures.at_risk),
+                              (breached, figures.breached)):  # fmt: skip
+            for cell in sorted(figures.running):
+                family.add_metric(list(cell), cells.get(cell, 0))
+        alerts = CounterMetricFamily(
+            "ledger_sla_alerts", "SLA alerts raised, by kind", labels=["kind"]
+        )
+        for kind, n in sorted(figures.alerts.items()):
+            alerts.add_metric([kind], n)
+        escalations = CounterMetricFamily(
+            "ledger_sla_escalations", "Complaints escalated automatically on a breach"
+        )
+        escalations.add_metric([], figures.escalations)
+        return [running, at_risk, breached, alerts, escalations]
 
     def _log_and_anchor(self, ledger, origin: str) -> list:
         store = ledger.store

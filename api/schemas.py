@@ -428,6 +428,10 @@ class CategoryTimes(ma.Schema):
         values=ma.fields.Integer(),
         metadata={"description": "playbook steps with their own target from the cycle's start"},
     )
+    escalate_on_breach = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "specialism the SLA monitor escalates to (null: none)"},
+    )
     playbook = ma.fields.List(
         ma.fields.String(), metadata={"description": "the category's three steps, in order"}
     )

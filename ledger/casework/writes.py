@@ -39,6 +39,7 @@ from ledger.casework.letters import (
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads, IncidentLink
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
+from ledger.casework.work_items import WorkItemWriter
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
@@ -176,6 +177,9 @@ class ComplaintWrites:
         # What letters quote from the deployment (ledger.runtime sets it): the portal's
         # address, the block explorers.
         self.letters: LetterSettings = DEFAULT_SETTINGS
+        # The worklist's row and search keys, kept in each step's transaction (the runtime
+        # sets its lookup key and warning share).
+        self.work_items = WorkItemWriter(reads.store, rules)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.listeners = tuple(listeners)
@@ -392,6 +396,7 @@ class ComplaintWrites:
             EventBody,
             {"leaf_hash": env.leaf_hash_hex, "salt": built.salt, "body_jcs": built.body_jcs},
         )
+        self.work_items.update(conn, reference, env, built.body)
         # Regulator audit facts, same transaction as the leaf; derived from the previous fact
         # this process committed (no read) when it has it.
         return write_fact(conn, env, index, prev_fact)

@@ -10,6 +10,9 @@ Configuration (environment; docs/messages.md):
   LEDGER_OUTBOX_LEASE_SECONDS     how long a claimed message is left to its dispatcher before
                                   another may send it again (default 120)
   LEDGER_OUTBOX_POLL_SECONDS      pause when there is nothing to do (default 1)
+  LEDGER_SLA_SCAN_SECONDS         how often SLA warnings, breaches and automatic escalations
+                                  are looked for (default 60; docs/sla.md)
+  LEDGER_SLA_WARN_SHARE           share of a clock's span at which its warning goes (0.75)
   LEDGER_DATABASE_URL, LEDGER_DATA_DIR, LEDGER_LOG_ORIGIN, LEDGER_LOG_KEY_FILE   as for the
                                   rest of the ledger (it records message_sent on the log)
 
@@ -24,6 +27,7 @@ import logging
 from ledger.config import Settings
 from ledger.log.keys import KeyFileError
 from ledger.logstore.store import LogError
+from ledger.messages.alerts import SlaMonitor
 from ledger.messages.dispatcher import DispatchConfig, Dispatcher
 from ledger.messages.errors import ConfigError
 from ledger.messages.mailserver import DEFAULT_PORT
@@ -51,6 +55,20 @@ def dispatch_config(settings: Settings) -> DispatchConfig:
     )
 
 
+def build_monitor(ledger: Ledger) -> SlaMonitor:
+    """The SLA monitor over the ledger's complaints, rules, staff and webhook endpoints."""
+    assert ledger.messages is not None
+    return SlaMonitor(
+        engine=ledger.engine,
+        reads=ledger.complaints.reads,
+        writes=ledger.complaints.writes,
+        endpoints=ledger.messages.endpoints,
+        rules=ledger.service_rules,
+        staff=ledger.staff,
+        warn_share=ledger.settings.sla_warn_share,
+    )
+
+
 def build_dispatcher(ledger: Ledger) -> Dispatcher:
     settings = ledger.settings
     assert ledger.messages is not None
@@ -63,6 +81,9 @@ def build_dispatcher(ledger: Ledger) -> Dispatcher:
         mailer=SmtpSender(parse_smtp_url(smtp_url(settings))),
         webhooks=WebhookSender(),
         config=dispatch_config(settings),
+        staff=ledger.staff,
+        sla=build_monitor(ledger),
+        sla_every=settings.sla_scan_seconds,
     )
 
 
@@ -86,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         dispatcher = build_dispatcher(ledger)
         log.info("dispatcher: SMTP %s, from %s", server.redacted(), settings.mail_from)
         if args.once:
+            log.info("SLA: %d alert(s)", dispatcher.scan_sla())
             log.info("step: %d message(s)", dispatcher.step())
             return 0
         stop = stop_on_signals()

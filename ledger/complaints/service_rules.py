@@ -14,6 +14,11 @@ hacked account 1–3 h, access blocked within 15 min; interface fault 2–6 h; s
 refund or claim 24–72 h; general question immediate (taken as 15 min)–2 h; integration
 problem 4–8 h; bank integration 1 day; security question: set by the handler at triage.
 First response: 2 h limit, 1 h goal.
+
+Automatic escalation (``CategoryTimes.escalate_on_breach``, docs/sla.md): when an hour-level
+service clock of a complaint runs out untouched, the SLA monitor escalates it to a specialist:
+hacked account, security question and lost recovery phrase to security; stuck transaction,
+sync fault, bank integration and integration problem to technical; the others not at all.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from typing import Any
 
 from ledger.complaints.errors import RulesError
 from ledger.complaints.playbooks import PLAYBOOKS, TIMED_STEPS, UNTIMED_CATEGORIES
-from ledger.complaints.vocab import Category, PlaybookStep
+from ledger.complaints.vocab import Category, PlaybookStep, Specialism
 
 RULES_FORMAT = "service-rules/1"
 H = timedelta(hours=1)
@@ -43,6 +48,10 @@ class CategoryTimes:
     published_average: timedelta | None = None
     # Playbook steps with their own target from the start of the cycle (e.g. access blocked).
     step_targets: Mapping[PlaybookStep, timedelta] = field(default_factory=dict)
+    # The specialism a complaint goes to (an ``escalated`` step by the system, reason
+    # ``deadline_risk``) when one of its hour-level service clocks is breached; None: no
+    # automatic escalation (the supervisors are alerted all the same).
+    escalate_on_breach: Specialism | None = None
 
 
 @dataclass(frozen=True)
@@ -100,24 +109,30 @@ class ServiceRules:
 
 
 C = Category
+SEC, TECH = Specialism.SECURITY, Specialism.TECHNICAL
 DEFAULT_RULES = ServiceRules(
     name="wallet service playbook",
     categories=MappingProxyType(
         {
-            C.LOST_RECOVERY_PHRASE: CategoryTimes(24 * H, 48 * H, published_average=48 * H),
-            C.STUCK_TRANSACTION: CategoryTimes(4 * H, 12 * H, published_average=4 * H),
+            C.LOST_RECOVERY_PHRASE: CategoryTimes(
+                24 * H, 48 * H, published_average=48 * H, escalate_on_breach=SEC
+            ),
+            C.STUCK_TRANSACTION: CategoryTimes(
+                4 * H, 12 * H, published_average=4 * H, escalate_on_breach=TECH
+            ),
             C.HACKED_ACCOUNT: CategoryTimes(
                 1 * H,
                 3 * H,
                 step_targets=MappingProxyType({PlaybookStep.ACCESS_BLOCKED: timedelta(minutes=15)}),
+                escalate_on_breach=SEC,
             ),
             C.INTERFACE_FAULT: CategoryTimes(2 * H, 6 * H),
-            C.SYNC_FAULT: CategoryTimes(1 * H, 4 * H),
+            C.SYNC_FAULT: CategoryTimes(1 * H, 4 * H, escalate_on_breach=TECH),
             C.REFUND_OR_CLAIM: CategoryTimes(24 * H, 72 * H),
             C.GENERAL_QUESTION: CategoryTimes(timedelta(minutes=15), 2 * H),
-            C.INTEGRATION_PROBLEM: CategoryTimes(4 * H, 8 * H),
-            C.BANK_INTEGRATION: CategoryTimes(24 * H, 24 * H),
-            C.SECURITY_QUESTION: CategoryTimes(None, None),
+            C.INTEGRATION_PROBLEM: CategoryTimes(4 * H, 8 * H, escalate_on_breach=TECH),
+            C.BANK_INTEGRATION: CategoryTimes(24 * H, 24 * H, escalate_on_breach=TECH),
+            C.SECURITY_QUESTION: CategoryTimes(None, None, escalate_on_breach=SEC),
         }
     ),
     payout_identity_threshold=MappingProxyType(
@@ -155,11 +170,34 @@ def rules_to_json(rules: ServiceRules) -> dict[str, Any]:
                 "limit_minutes": _minutes(t.limit),
                 "published_average_minutes": _minutes(t.published_average),
                 "step_targets_minutes": {str(s): _minutes(d) for s, d in t.step_targets.items()},
+                "escalate_on_breach": _optional_str(t.escalate_on_breach),
                 "playbook": [str(s) for s in PLAYBOOKS[c]],
             }
             for c, t in rules.categories.items()
         },
     }
+
+
+def _optional_str(value: Specialism | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _escalation(
+    times: Mapping[str, Any], default: Specialism | None, where: str
+) -> Specialism | None:
+    """A category's ``escalate_on_breach``: absent keeps the default, null turns it off."""
+    if "escalate_on_breach" not in times:
+        return default
+    value = times["escalate_on_breach"]
+    if value is None:
+        return None
+    try:
+        return Specialism(value)
+    except ValueError:
+        known = ", ".join(str(s) for s in Specialism)
+        raise RulesError(
+            f"{where}.escalate_on_breach: one of {known} or null", "BAD_RULES"
+        ) from None
 
 
 def _minutes_span(value: Any, where: str) -> timedelta:
@@ -209,6 +247,7 @@ def rules_from_json(doc: Mapping[str, Any]) -> ServiceRules:
             _span(times.get("limit_minutes"), f"{name}.limit_minutes"),
             _span(times.get("published_average_minutes"), f"{name}.published"),
             MappingProxyType(steps),
+            _escalation(times, DEFAULT_RULES.categories[category].escalate_on_breach, name),
         )
     first = _object(doc, "first_response")
     thresholds: dict[str, Decimal] = {}

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,8 @@ from ledger.complaints.payloads import message_text_sha256
 from ledger.complaints.vocab import EventType, Role
 from ledger.db import is_sqlite
 from ledger.logstore.store import LogStore, Rejected
+from ledger.messages.alert_content import alert_payload, staff_letter
+from ledger.messages.alerts import SLA_ALERT, SlaMonitor, StaffDirectory
 from ledger.messages.content import Letter, Queued, Skip, letter_for, webhook_payload
 from ledger.messages.endpoints import WebhookEndpoints
 from ledger.messages.errors import DeliveryError, safe_reason
@@ -102,6 +105,9 @@ class Dispatcher:
         config: DispatchConfig,
         clock: Callable[[], datetime] = _now,
         rng: Callable[[], float] = random.random,
+        staff: StaffDirectory | None = None,
+        sla: SlaMonitor | None = None,
+        sla_every: float = 60.0,
     ) -> None:
         self.engine = engine
         self.store = store
@@ -113,6 +119,12 @@ class Dispatcher:
         self.config = config
         self.clock = clock
         self.rng = rng
+        # Staff alerts (ledger.messages.alerts): the addresses of their receivers, and the
+        # monitor raising them, run from this loop every ``sla_every`` seconds.
+        self.staff = staff
+        self.sla = sla
+        self.sla_every = sla_every
+        self._sla_due = 0.0  # time.monotonic() of the next scan
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -120,6 +132,7 @@ class Dispatcher:
         """Step until ``stop`` is set; a failing step (the database away) is logged and the
         next one tried after the poll interval."""
         while not stop.is_set():
+            self.scan_sla()
             try:
                 busy = self.step()
             except Exception:
@@ -127,6 +140,18 @@ class Dispatcher:
                 busy = 0
             if not busy:
                 stop.wait(self.config.poll_seconds)
+
+    def scan_sla(self) -> int:
+        """Run the SLA monitor when its interval is up; returns the alerts raised. A failure
+        is logged and the scan tried again at the next interval."""
+        if self.sla is None or time.monotonic() < self._sla_due:
+            return 0
+        self._sla_due = time.monotonic() + self.sla_every
+        try:
+            return self.sla.scan(self.clock())
+        except Exception:
+            log.exception("SLA scan failed; retrying at the next interval")
+            return 0
 
     def step(self) -> int:
         """Send the due messages and record the sent ones; returns how many were handled."""
@@ -209,11 +234,15 @@ class Dispatcher:
             log.exception("message %s could not be prepared", row.message_id)
             self._failed(row, DeliveryError(f"not sent: {type(exc).__name__}"))
             return
-        if self._finish(row, OutboxState.DELIVERED, None) and row.channel == Channel.EMAIL:
+        delivered = self._finish(row, OutboxState.DELIVERED, None)
+        # A customer letter is recorded on the complaint; a staff alert is not.
+        if delivered and row.channel == Channel.EMAIL and row.event_type != SLA_ALERT:
             self.record(row, letter, "delivered")
 
     def _letter(self, row: Queued) -> Letter | Skip:
         with self.engine.connect() as conn:
+            if row.event_type == SLA_ALERT:
+                return staff_letter(conn, row, self.staff)
             return letter_for(conn, row, self.reads, self.writes.letters)
 
     def _send_email(self, row: Queued, letter: Letter) -> None:
@@ -239,7 +268,13 @@ class Dispatcher:
             self._finish(row, OutboxState.SKIPPED, "the webhook endpoint was removed")
             return False
         with self.engine.connect() as conn:
-            payload = webhook_payload(conn, row, self.store)
+            if row.event_type == SLA_ALERT:
+                payload = alert_payload(conn, row)
+            else:
+                payload = webhook_payload(conn, row, self.store)
+        if payload is None:
+            self._finish(row, OutboxState.SKIPPED, "the alert is gone")
+            return False
         self.webhooks.send(endpoint.url, secret, row.message_id, payload, self.clock())
         return True
 
@@ -290,6 +325,7 @@ class Dispatcher:
                 .add_columns(_M.state)
                 .where(
                     _M.channel == Channel.EMAIL,
+                    _M.event_type != SLA_ALERT,  # staff alerts are not customer letters
                     _M.recorded_seq.is_(None),
                     _M.state.in_((OutboxState.DELIVERED, OutboxState.DEAD)),
                     _M.next_attempt_at <= now,

@@ -15,9 +15,10 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from ledger.complaints.vocab import COMPLAINT_EVENTS
 from ledger.errors import LedgerError
+from ledger.messages.ids import SLA_ALERT
 from ledger.messages.models import WebhookEndpoint
-from ledger.sealing import SecretBox
 from ledger.messages.webhooks import new_secret
+from ledger.sealing import SecretBox
 
 ALL_EVENTS = "*"
 MAX_URL = 2000
@@ -72,7 +73,9 @@ def check_event_types(event_types: Iterable[str] | None) -> tuple[str, ...]:
     if event_types is None:
         return (ALL_EVENTS,)
     chosen = sorted(set(event_types))
-    known = {str(e) for e in COMPLAINT_EVENTS}
+    # Complaint steps, and the staff SLA alerts (ledger.messages.alerts; only when named:
+    # "*" means every complaint step).
+    known = {str(e) for e in COMPLAINT_EVENTS} | {SLA_ALERT}
     unknown = [e for e in chosen if e != ALL_EVENTS and e not in known]
     if not chosen or unknown:
         raise EndpointError(

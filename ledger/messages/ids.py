@@ -11,6 +11,9 @@ MESSAGE_ID = re.compile(r"^msg_[0-9a-f]{32}$")
 EMAIL = "email"
 EMAIL_REMINDER = "email:info_reminder"
 WEBHOOK_PREFIX = "webhook:"
+# Staff SLA alerts (ledger.messages.alerts): the outbox rows' event type, and what a webhook
+# endpoint subscribes to for them.
+SLA_ALERT = "sla_alert"
 
 
 def message_id(leaf_hash_hex: str, receiver: str) -> str:
