@@ -54,17 +54,20 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     from api.anchor_routes import anchor_api
     from api.attachment_routes import blp as attachments
     from api.chain_routes import blp as chains
+    from api.console.views import blp as console
     from api.docs_page import blp as docs_page
     from api.guards import install_guards
     from api.log_routes import log_api, tiles
     from api.message_routes import blp as messages
     from api.portal.views import blp as portal
+    from api.staff_access_routes import blp as staff_access
     from api.verify_page import blp as verify_page
 
     install_guards(app, settings)
     app.register_blueprint(tiles)
     app.register_blueprint(verify_page)
     app.register_blueprint(portal)  # HTML pages and forms: not in the OpenAPI
+    app.register_blueprint(console)  # the staff console: HTML pages and forms too
     app.register_blueprint(docs_page)
     api.register_blueprint(log_api)
     api.register_blueprint(anchor_api)
@@ -76,5 +79,6 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     api.register_blueprint(audit_routes.blp)
     api.register_blueprint(incident_routes.blp)
     api.register_blueprint(messages)
+    api.register_blueprint(staff_access)
     ops_routes.install(app)  # /healthz, /readyz, /metrics; request metrics and log lines
     return app

@@ -32,8 +32,8 @@ from api.schemas import (
     SigningBodyResponse,
     Timeline,
 )
+from api.steps import prepare_step
 from ledger.casework.appends import ChainConflict, Hooks
-from ledger.casework.letters import LETTERS
 from ledger.casework.proof_document import collect_proof
 from ledger.casework.reads import IDENTITY_NOT_VERIFIED, StoredEvent, withheld_from_customer
 from ledger.casework.writes import Recorded, new_capability_secret
@@ -43,7 +43,6 @@ from ledger.complaints.events import Actor, body_bytes
 from ledger.complaints.payloads import (
     validate_body,
     validate_letter_facts,
-    validate_public,
 )
 from ledger.complaints.reference import format_reference, parse_reference
 from ledger.complaints.states import allowed_events
@@ -54,7 +53,7 @@ from ledger.complaints.texts import (
     playbook_progress,
     status_text,
 )
-from ledger.complaints.vocab import SIGNED_EVENTS, EventType, Role
+from ledger.complaints.vocab import Role
 from ledger.complaints.workflow import signing_body
 from ledger.log.encoding import hashes_hex
 from ledger.log.merkle import leaf_hash
@@ -415,31 +414,10 @@ class EventsResource(MethodView):
         plan = plan_for(caller.id if caller.role != "customer" else f"customer:{ref}")
         if (done := _replay(plan, lang)) is not None:
             return done
-        event_type = args["type"]
         public, body = args.get("public") or {}, args.get("body") or {}
-        # Checked before anything reads them (the letter, the signer's key id): a malformed
-        # field is a 422 naming it, never a 500. The domain checks everything again.
-        validate_public(event_type, public, state_optional=True)
-        if event_type in LETTERS:
-            validate_letter_facts(public, body)
-        if event_type == EventType.COMPENSATION_ACCEPTED:
-            # The payout address is read to build public.payout: a malformed one is named
-            # here rather than refused later as a missing address.
-            validate_body(event_type, body)
-        if event_type == EventType.ACKNOWLEDGED and caller.is_staff and caller.name:
-            # The letter names the person responsible: without one given, the staff member
-            # acknowledging, by their API key's name (in the body only, never the leaf).
-            body = {"responsible": caller.name, **body}
-        if event_type not in SIGNED_EVENTS:
-            body = get_ledger().complaints.writes.with_letter(
-                ref, event_type, public, body, role=caller.role
-            )
-        actor = _actor(caller)
-        if event_type in SIGNED_EVENTS:
-            sig = public.get("signature") or {}
-            actor = Actor(Role(caller.role), str(sig.get("key_id", caller.id)))
-        return _record_step(ref, plan, lang, type=event_type, public=public, body=body,
-                            actor=actor)  # fmt: skip
+        step = prepare_step(caller, ref, args["type"], public, body)
+        return _record_step(ref, plan, lang, type=step.type, public=step.public,
+                            body=step.body, actor=step.actor)  # fmt: skip
 
 
 @blp.route("/<reference>/signing-body")

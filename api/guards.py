@@ -20,9 +20,9 @@ FILING_ENDPOINT = "complaints.ComplaintsResource"
 # Public, cacheable documents (checkpoints, tiles, proofs, anchors): their own caching holds
 # even for a caller that sends credentials.
 PUBLIC_PREFIXES = ("/log/", "/v1/log/", "/v1/anchors", "/v1/service-rules", "/v1/chains")
-# Blueprints whose writes are HTML forms, not JSON: the customer portal (api/portal checks
-# each form's CSRF token and Origin itself).
-FORM_BLUEPRINTS = frozenset({"portal"})
+# Blueprints whose writes are HTML forms, not JSON: the customer portal and the staff console
+# (api/portal and api/console check each form's CSRF token and Origin themselves).
+FORM_BLUEPRINTS = frozenset({"portal", "console"})
 # Blueprints whose writes are raw files (attachment uploads: api/attachment_routes.py reads
 # them with a size cap and checks their type itself).
 RAW_BODY_BLUEPRINTS = frozenset({"attachments"})

@@ -239,6 +239,11 @@ class Settings:
     portal_signin_limit: str = field(
         default_factory=lambda: _env("LEDGER_PORTAL_SIGNIN_LIMIT", "10/minute;50/hour")
     )
+    # The staff console (docs/console.md): sign-in attempts per client address (on top of
+    # each account's own lockout, LEDGER_STAFF_MAX_FAILURES).
+    console_signin_limit: str = field(
+        default_factory=lambda: _env("LEDGER_CONSOLE_SIGNIN_LIMIT", "10/minute;50/hour")
+    )
 
     # Customer messages (docs/messages.md): the SMTP server (unset: the local mail server
     # on LEDGER_MAIL_PORT), the sender, the outbox's retries and the info-request reminder.
@@ -269,6 +274,33 @@ class Settings:
     )
     # The key that encrypts webhook endpoints' signing secrets at rest (mode 0600).
     webhook_key_file: Path | None = None
+    # The worklist's search keys (docs/sla.md): HMAC key of the customer e-mail and transaction
+    # hashes staff search by (32 bytes, mode 0600; unset: <data>/lookup.key).
+    lookup_key_file: Path | None = None
+    # SLA alerts (docs/sla.md): warn at this share of a clock's span, scanned this often by
+    # the dispatcher.
+    sla_warn_share: float = field(
+        default_factory=lambda: float(_env("LEDGER_SLA_WARN_SHARE", "0.75"))
+    )
+    sla_scan_seconds: float = field(
+        default_factory=lambda: float(_env("LEDGER_SLA_SCAN_SECONDS", "60"))
+    )
+
+    # Staff accounts (docs/staff.md): the key sealing their TOTP secrets (mode 0600), the
+    # console session's lifetime and idle timeout, and the lockout after repeated failures.
+    staff_key_file: Path | None = None
+    staff_session_hours: float = field(
+        default_factory=lambda: float(_env("LEDGER_STAFF_SESSION_HOURS", "10"))
+    )
+    staff_idle_minutes: float = field(
+        default_factory=lambda: float(_env("LEDGER_STAFF_IDLE_MINUTES", "30"))
+    )
+    staff_max_failures: int = field(
+        default_factory=lambda: int(_env("LEDGER_STAFF_MAX_FAILURES", "5"))
+    )
+    staff_lockout_minutes: float = field(
+        default_factory=lambda: float(_env("LEDGER_STAFF_LOCKOUT_MINUTES", "15"))
+    )
 
     def engine_options(self) -> dict:
         """Pool settings for ``ledger.db.make_engine`` (PostgreSQL; SQLite needs none)."""
@@ -296,6 +328,26 @@ class Settings:
         if self.webhook_key_file is None:
             key = os.environ.get("LEDGER_WEBHOOK_KEY_FILE") or str(self.data_dir / "webhook.key")
             object.__setattr__(self, "webhook_key_file", Path(key))
+        if self.staff_key_file is None:
+            key = os.environ.get("LEDGER_STAFF_KEY_FILE") or str(self.data_dir / "staff.key")
+            object.__setattr__(self, "staff_key_file", Path(key))
+        if self.staff_max_failures < 1 or self.staff_lockout_minutes <= 0:
+            raise ValueError(
+                "LEDGER_STAFF_MAX_FAILURES must be at least 1 and "
+                "LEDGER_STAFF_LOCKOUT_MINUTES positive"
+            )
+        if self.staff_session_hours <= 0 or self.staff_idle_minutes <= 0:
+            raise ValueError(
+                "LEDGER_STAFF_SESSION_HOURS and LEDGER_STAFF_IDLE_MINUTES must be positive"
+            )
+        if self.lookup_key_file is None:
+            key = os.environ.get("LEDGER_LOOKUP_KEY_FILE") or str(self.data_dir / "lookup.key")
+            object.__setattr__(self, "lookup_key_file", Path(key))
+        if not 0 < self.sla_warn_share < 1 or self.sla_scan_seconds <= 0:
+            raise ValueError(
+                "LEDGER_SLA_WARN_SHARE must be between 0 and 1 (exclusive) and "
+                "LEDGER_SLA_SCAN_SECONDS positive"
+            )
         if self.outbox_max_attempts < 1 or self.outbox_backoff_seconds < 0:
             raise ValueError(
                 "LEDGER_OUTBOX_MAX_ATTEMPTS must be at least 1 and "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from sqlalchemy import Engine
 
 from ledger import migrations
 from ledger.access import models as _access_models  # noqa: F401  (registers tables)
+from ledger.access.staff import StaffAccounts
+from ledger.access.staff_sessions import StaffSessions
 from ledger.anchoring.config import ConfigError
 from ledger.anchoring.status import anchor_coverage
 from ledger.attachments.config import backend_for
@@ -18,9 +21,13 @@ from ledger.attachments.store import AttachmentStore
 from ledger.backup import ensure_servable
 from ledger.casework import records as _complaint_records  # noqa: F401
 from ledger.casework.access_log import AccessLog
+from ledger.casework.drafts import Drafts
+from ledger.casework.key_holders import KeyHolders
 from ledger.casework.letters import DEFAULT_PORTAL_URL, LetterSettings
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.service import ComplaintService
+from ledger.casework.work_items import backfill as backfill_worklist
+from ledger.casework.worklist import Worklist
 from ledger.complaints.errors import RulesError
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules, rules_from_json
 from ledger.config import Settings
@@ -32,6 +39,7 @@ from ledger.logstore import models as _log_models  # noqa: F401
 from ledger.logstore.sequencer import Sequencer
 from ledger.logstore.store import LogStore
 from ledger.messages.service import Messages
+from ledger.sealing import SecretBox
 from ledger.secretfiles import ensure_private_dir, ensure_secret_key
 
 
@@ -56,6 +64,13 @@ class Ledger:
     messages: Messages | None = None
     # Files uploaded to complaints (docs/attachments.md): the portal and the API store them.
     attachments: AttachmentStore | None = None
+    # The worklist read model (docs/sla.md): what falls due next, filters and search.
+    worklist: Worklist | None = None
+    # Staff accounts (password + TOTP, the access record) and their console sessions.
+    staff: StaffAccounts | None = None
+    staff_sessions: StaffSessions | None = None
+    # Decision drafts officers sign in the console, and the officer keys each account holds.
+    drafts: Drafts | None = None
 
     @property
     def reader(self) -> Engine:
@@ -109,6 +124,32 @@ def letter_settings(settings: Settings) -> LetterSettings:
     return LetterSettings(portal_url=portal, explorer_tx_urls=settings.explorer_tx_urls)
 
 
+def staff_accounts(engine: Engine, settings: Settings) -> StaffAccounts:
+    """Staff accounts, their TOTP secrets sealed under LEDGER_STAFF_KEY_FILE (made on first
+    use) and the lockout of the settings."""
+    assert settings.staff_key_file is not None
+    return StaffAccounts(
+        engine,
+        SecretBox(settings.staff_key_file),
+        max_failures=settings.staff_max_failures,
+        lockout=timedelta(minutes=settings.staff_lockout_minutes),
+    )
+
+
+def open_worklist(
+    engine: Engine, settings: Settings, complaints: ComplaintService, rules: ServiceRules
+) -> Worklist:
+    """The worklist under the lookup key (made on first use); the write path keeps it with
+    that key and the warning share, and rows a migration made without them are done now."""
+    assert settings.lookup_key_file is not None
+    lookup_key = ensure_secret_key(settings.lookup_key_file)
+    complaints.writes.work_items.lookup_key = lookup_key
+    complaints.writes.work_items.warn_share = settings.sla_warn_share
+    with engine.begin() as conn:
+        backfill_worklist(conn, rules, lookup_key, settings.sla_warn_share, only_unindexed=True)
+    return Worklist(engine, lookup_key)
+
+
 def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     """Open (and if needed initialise) the log described by ``settings``."""
     service_rules = load_service_rules(settings.service_rules_file)  # before any connection
@@ -157,6 +198,7 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     attachments.start_purging()  # erased files still in storage: deleted now, then hourly
     complaints.writes.attachments = attachments  # an erasure's files go after its commit
     complaints.writes.letters = letter_settings(settings)
+    worklist = open_worklist(engine, settings, complaints, service_rules)
     return Ledger(
         settings,
         engine,
@@ -169,4 +211,12 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
         service_rules,
         messages=messages,
         attachments=attachments,
+        worklist=worklist,
+        staff=staff_accounts(engine, settings),
+        staff_sessions=StaffSessions(
+            engine,
+            lifetime=timedelta(hours=settings.staff_session_hours),
+            idle=timedelta(minutes=settings.staff_idle_minutes),
+        ),
+        drafts=Drafts(engine, complaints, KeyHolders(engine, officer_keys)),
     )

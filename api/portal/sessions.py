@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from flask import Response, current_app, g, request
 
+from api.browser_security import cookie_options
 from api.context import get_ledger
 from api.portal.i18n import LANG_COOKIE
 from ledger.access.portal_sessions import LiveSession, PortalSessions
@@ -73,13 +74,9 @@ def presession_token() -> str:
     return token
 
 
-def _secure() -> bool:
-    return get_ledger().settings.portal_secure_cookies or request.is_secure
-
-
 def set_cookies(response: Response) -> Response:
     """Write the cookies this request changed (an after_request hook of the portal)."""
-    options = {"path": COOKIE_PATH, "httponly": True, "samesite": "Strict", "secure": _secure()}
+    options = cookie_options(COOKIE_PATH)
     new_id = g.get("portal_new_session_id")
     if new_id:
         response.set_cookie(SESSION_COOKIE, new_id, **options)

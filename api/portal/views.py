@@ -18,7 +18,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     redirect,
     render_template,
     request,
@@ -29,10 +28,10 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import Caller
-from api.client_address import client_address, parse_trusted_proxies
+from api.browser_security import DOWNLOAD_CSP, address_limit, client, page_headers, safe_back
 from api.context import get_ledger
 from api.evidence_routes import CUSTOMER_WITHHELD, export_bundle
-from api.guards import PrincipalLimit, principal_limit
+from api.guards import principal_limit
 from api.portal import actions, csrf, filing
 from api.portal.complaint_page import ACTION_STEPS, complaint_page, listed_files
 from api.portal.forms import FieldError, FormInvalid, FormState, clean
@@ -57,18 +56,6 @@ from ledger.complaints.errors import InvalidReference
 from ledger.complaints.reference import parse_reference
 from ledger.complaints.vocab import DeclineReason, Specialism
 
-CSP = "; ".join(
-    [
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ]
-)
 # Fields never echoed back into a re-rendered form.
 NOT_ECHOED = frozenset({"secret", "csrf_token", "form_token"})
 # The file types the file fields offer (the attachment service decides from the bytes).
@@ -144,13 +131,7 @@ def _values() -> dict[str, str]:
 
 @blp.after_request
 def _headers(resp: Response) -> Response:
-    resp.headers.setdefault("Content-Security-Policy", CSP)  # a download sets its own
-    # same-origin: our own forms still send their Origin (no-referrer would make it "null").
-    resp.headers["Referrer-Policy"] = "same-origin"
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["X-Frame-Options"] = "DENY"
-    if request.endpoint != "portal.static":
-        resp.headers["Cache-Control"] = "no-store"  # personal data, and the one-time secret
+    page_headers(resp, static=request.endpoint == "portal.static")
     return set_cookies(resp)
 
 
@@ -170,9 +151,7 @@ def _upload_limit() -> None:
 @blp.errorhandler(csrf.CsrfRefused)
 @blp.errorhandler(BadFormToken)
 def _csrf_refused(exc: Exception) -> Response:
-    referrer = request.referrer
-    back = referrer if referrer and csrf.same_host(referrer) else None
-    return _error_page(403, "csrf.title", "csrf.text", back=back)
+    return _error_page(403, "csrf.title", "csrf.text", back=safe_back(request.referrer))
 
 
 @blp.errorhandler(RateLimitExceeded)
@@ -197,20 +176,6 @@ def _problem(exc: Problem) -> Response:
 @blp.errorhandler(InvalidReference)
 def _not_found(exc: Exception) -> Response:
     return _error_page(404, "not_found.title", "not_found.text")
-
-
-# --- limits --------------------------------------------------------------------------------
-
-
-def _address_limit(scope: str, spec: str) -> PrincipalLimit:
-    limits = current_app.extensions.setdefault("portal_limits", {})
-    if scope not in limits:
-        limits[scope] = PrincipalLimit(scope, spec, get_ledger().settings.redis_url)
-    return limits[scope]
-
-
-def _client() -> str:
-    return client_address(parse_trusted_proxies(get_ledger().settings.trusted_proxies))
 
 
 # --- start, filing -------------------------------------------------------------------------
@@ -246,7 +211,7 @@ def file_post() -> Response:
         return _file_page(lang, FormState("file", exc.errors, _values()), exc.status)
     if sub.outcome() is None:  # a new filing (a form sent again is not counted twice)
         spec = get_ledger().settings.anonymous_filing_limit
-        _address_limit("portal filings", spec).hit(_client())
+        address_limit("portal filings", spec).hit(client())
     try:
         filed = filing.file_complaint(sub, public, body)
     except FormInvalid as exc:
@@ -285,7 +250,7 @@ def sign_in_post() -> Response:
     csrf.check_form(before_sign_in=True)
     lang = page_language()
     spec = get_ledger().settings.portal_signin_limit
-    _address_limit("portal sign-ins", spec).hit(_client())
+    address_limit("portal sign-ins", spec).hit(client())
     typed = clean(request.form.get("reference"))
     secret = request.form.get("secret", "").strip()
     errors = []
@@ -426,5 +391,5 @@ def attachment(reference: str, sha256: str) -> Response:
         io.BytesIO(found.data), mimetype=found.media_type, as_attachment=True,
         download_name=listed[sha256].get("name") or sha256,
     )  # fmt: skip
-    resp.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    resp.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     return resp

@@ -63,6 +63,13 @@ MODEL_MODULES = (
     "ledger.access.portal_sessions",
     "ledger.messages.models",
     "ledger.attachments.models",
+    "ledger.access.staff",
+    "ledger.access.staff_record",
+    "ledger.access.staff_sessions",
+    "ledger.casework.drafts",
+    "ledger.casework.key_holders",
+    "ledger.casework.worklist",
+    "ledger.messages.alerts",
 )
 OPTIONAL_MODEL_MODULES = ("ledger.casework.facts",)
 _LOCK_KEY = struct.unpack(">q", hashlib.sha256(b"ledger-schema-migrations").digest()[:8])[0]

@@ -93,6 +93,8 @@ GUARDED = {
     ("POST", "/v1/webhook-endpoints"): ({"url": "https://hooks.example/in"}, "supervisor", False),
     ("DELETE", "/v1/webhook-endpoints/<endpoint_id>"): (None, "supervisor", False),
     ("GET", "/v1/outbox"): (None, "agent", False),
+    # The staff access record (api/staff_access_routes.py): admins and regulators only.
+    ("GET", "/v1/staff-access-events"): (None, "supervisor", False),
 }
 
 # The customer portal (api/portal): HTML for people, not the JSON API. Its pages are open;
@@ -112,6 +114,13 @@ PORTAL = {
     ("POST", "/portal/complaints/<reference>/actions/<action>"): "session",
     ("POST", "/portal/complaints/<reference>/bundle"): "session",
 }
+
+# The staff console (api/console): HTML for staff. Its sign-in page and static files are open;
+# every other page and form needs a staff session (without one: a redirect to sign in; an API
+# key or a secret in a header opens nothing there), and every form its CSRF token (without
+# it: a 403 page). Every route under /console is one of these (tests/console checks roles).
+CONSOLE_PREFIX = "/console"
+CONSOLE_OPEN = {("GET", "/console/sign-in"), ("GET", "/console/static/<path:filename>")}
 
 
 def endpoints(app) -> list[tuple[str, str]]:
@@ -135,6 +144,7 @@ def concrete(rule: str, ref: str) -> str:
         .replace("<sha256>", "0" * 64)
         .replace("<endpoint_id>", "ep_" + "0" * 24)
         .replace("<action>", "withdraw")
+        .replace("<account_id>", "0123456789abcdef")
     )
 
 
@@ -154,7 +164,13 @@ def assert_refused(resp, statuses=(401,)) -> None:
 
 
 def test_every_endpoint_is_classified(app) -> None:
-    unknown = [e for e in endpoints(app) if e not in PUBLIC and e not in GUARDED | PORTAL.keys()]
+    unknown = [
+        e
+        for e in endpoints(app)
+        if e not in PUBLIC
+        and e not in GUARDED | PORTAL.keys()
+        and not e[1].startswith(CONSOLE_PREFIX)
+    ]
     assert unknown == [], f"classify these endpoints in tests/security: {unknown}"
 
 
@@ -261,3 +277,31 @@ def test_portal_endpoints_need_their_session_or_form_token(app, world) -> None:
             assert c.get_cookie("portal_session", path="/portal") is None, rule
     after = c.get(f"/v1/complaints/{ref}", headers=bearer(world.keys["admin"])).json
     assert after["events"] == before["events"], "a refused portal call wrote to the complaint"
+
+
+def test_console_endpoints_need_a_staff_session(app, world) -> None:
+    """Without a staff session every console page redirects to its sign-in and every form is
+    refused (a redirect, or a 403 page when the form's token is checked first); bearer
+    credentials open nothing there, and nothing is written."""
+    c, ref = world.client, world.refs[0]
+    before = c.get(f"/v1/complaints/{ref}", headers=bearer(world.keys["admin"])).json
+    console = [e for e in endpoints(app) if e[1].startswith(CONSOLE_PREFIX)]
+    assert ("GET", "/console/") in console
+    for method, rule in console:
+        for headers in ({}, bearer(world.secrets[0]), bearer(world.keys["admin"])):
+            path = concrete(rule, ref)
+            if method == "GET":
+                resp = c.get(path, headers=headers)
+            else:
+                resp = c.post(path, data={"text": "x", "roles": "admin"}, headers=headers)
+            if (method, rule) in CONSOLE_OPEN:
+                assert resp.status_code in (200, 404), (rule, resp.status_code)
+            elif method == "GET":
+                assert resp.status_code == 303, (rule, resp.status_code)
+                assert "/console/sign-in" in resp.headers["Location"]
+            else:
+                assert resp.status_code in (303, 403), (rule, resp.status_code)
+                assert resp.mimetype == "text/html" or resp.status_code == 303
+            assert c.get_cookie("console_session", path="/console") is None, rule
+    after = c.get(f"/v1/complaints/{ref}", headers=bearer(world.keys["admin"])).json
+    assert after["events"] == before["events"], "a refused console call wrote to the complaint"
