@@ -380,12 +380,14 @@ class StaffAccounts:
                     row = conn.execute(
                         select(StaffAccount).where(StaffAccount.id == seen.id).with_for_update()
                     ).one()
+                    # The password checked above is still the account's (not changed since).
+                    unchanged = hmac.compare_digest(row.password_hash, seen.password_hash)
                     try:
                         return self._attempt(
                             conn,
                             row,
                             now,
-                            password_ok and hmac.compare_digest(row.password_hash, seen.password_hash),
+                            password_ok and unchanged,
                             code,
                             client,
                             rehashed,

@@ -8,7 +8,6 @@ every page."""
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -30,27 +29,12 @@ from tests.support.signing import (
     Officer,
     decision_ready,
     register_key,
+    secret_forms,
     staff_member,
 )
 
 SHOTS = ARTIFACTS / "console"
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def secret_forms(key: Ed25519PrivateKey) -> list[str]:
-    """Every spelling of the private key a leak could take."""
-    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
-    der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-    seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    forms = [
-        pem,
-        pem.replace("\n", "\r\n"),
-        base64.b64encode(der).decode(),
-        seed.hex(),
-        base64.b64encode(seed).decode(),
-        base64.urlsafe_b64encode(seed).decode().rstrip("="),
-    ]
-    return forms + [requests.utils.quote(f, safe="") for f in forms]
 
 
 def signed_in(browser, base_url: str, member: Officer, **kw) -> Visit:

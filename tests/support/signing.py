@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 
 from ledger.casework.key_holders import link_statement
 from ledger.complaints.events import Actor
@@ -133,3 +140,19 @@ def write_key_file(path: Path, key: Ed25519PrivateKey) -> Path:
 
     write_key(path, key)
     return path
+
+
+def secret_forms(key: Ed25519PrivateKey) -> list[str]:
+    """Every spelling of the private key a leak could take."""
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+    seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    forms = [
+        pem,
+        pem.replace("\n", "\r\n"),
+        base64.b64encode(der).decode(),
+        seed.hex(),
+        base64.b64encode(seed).decode(),
+        base64.urlsafe_b64encode(seed).decode().rstrip("="),
+    ]
+    return forms + [quote(f, safe="") for f in forms]
