@@ -39,6 +39,7 @@ from eth_utils import to_checksum_address
 
 from ledger.access.apikeys import create_api_key
 from ledger.access.staff import StaffAccounts
+from ledger.casework.key_holders import link_statement
 from ledger.casework.service import ComplaintService
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.events import Actor
@@ -167,6 +168,7 @@ def seed_staff(staff: StaffAccounts) -> list[dict]:
                 "name": new.member.display_name,
                 "roles": list(new.member.roles),
                 "pseudonym": new.member.pseudonym,
+                "account_id": new.member.id,
                 "password": password,
                 "totp_secret": new.totp_secret,
                 "totp_uri": new.provisioning_uri,
@@ -210,8 +212,12 @@ def seed_demo(ledger: Ledger, data_dir: Path) -> DemoInfo:
         valid_until=None,
         name=by_username[DEMO_OFFICER]["name"],
     )
+    # The first officer signs in the console with this key file: it is linked to her account.
+    key_id, holder = env.public["key_id"], by_username[DEMO_OFFICER]["account_id"]
+    assert ledger.drafts is not None
+    ledger.drafts.holders.link(holder, key_id, officer.sign(link_statement(holder, key_id)))
     handler = next(s for s in staff if s["name"] == DEMO_HANDLER)["pseudonym"]
-    seeder = _Seeder(ledger.complaints, officer, env.public["key_id"], handler)
+    seeder = _Seeder(ledger.complaints, officer, key_id, handler)
     channels, languages = list(Channel), list(Language)
     filed = [
         seeder.file(

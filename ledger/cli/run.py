@@ -58,7 +58,14 @@ from ledger.anchoring.logsource import open_store_readonly
 from ledger.complaints.officers import officer_key_id
 from ledger.config import RunSettings, Settings
 from ledger.db import make_engine
-from ledger.demo import DemoInfo, VaultTerms, seed_demo, seed_vault_demo
+from ledger.demo import (
+    DEMO_OFFICER,
+    OFFICER_KEY,
+    DemoInfo,
+    VaultTerms,
+    seed_demo,
+    seed_vault_demo,
+)
 from ledger.errors import LedgerError
 from ledger.log.keys import KeyFileError
 from ledger.logstore.store import LogError
@@ -563,6 +570,8 @@ def print_demo(
             f"  staff console: {base}/console/sign-in  (password + TOTP code)",
             f"    demo staff: {', '.join(demo.staff_usernames)}",
             f'    their passwords and TOTP secrets: {demo.credentials_file}, key "staff"',
+            f"    officer {DEMO_OFFICER} signs in the browser with the key file "
+            f"{demo.credentials_file.parent / OFFICER_KEY}",
         ]
     lines += [
         f"  demo API keys and customers: {demo.credentials_file} (mode 0600)",

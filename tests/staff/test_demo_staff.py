@@ -8,10 +8,12 @@ import argparse
 import json
 
 import pyotp
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from ledger.access.staff import STAFF_ROLES
 from ledger.cli.run import print_demo
-from ledger.demo import DEMO_STAFF, seed_demo
+from ledger.complaints.officers import officer_key_id
+from ledger.demo import DEMO_OFFICER, DEMO_STAFF, OFFICER_KEY, seed_demo
 
 
 def test_the_demo_creates_staff_who_can_sign_in(ledger, tmp_path, capsys) -> None:
@@ -38,12 +40,16 @@ def test_the_demo_creates_staff_who_can_sign_in(ledger, tmp_path, capsys) -> Non
     }
     assert members["marta.soler"].pseudonym in actors and "demo-agent" not in actors
 
+    # The first officer signs in the browser with the demo key file: it is linked to her.
+    key = load_pem_private_key((tmp_path / OFFICER_KEY).read_bytes(), password=None)
+    assert ledger.drafts.holders.holder_of(officer_key_id(key)) == members[DEMO_OFFICER].id
+
     # Later runs still know the usernames; the run command prints them, never a secret.
     again = seed_demo(ledger, tmp_path)
     assert not again.created and again.staff_usernames == info.staff_usernames
     print_demo(argparse.Namespace(host="127.0.0.1", port=8000), again)
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8000/console/sign-in" in out and "rui.costa" in out
-    assert str(info.credentials_file) in out
+    assert str(info.credentials_file) in out and str(tmp_path / OFFICER_KEY) in out
     for s in creds["staff"]:
         assert s["password"] not in out and s["totp_secret"] not in out
