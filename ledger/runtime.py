@@ -21,7 +21,7 @@ from ledger.attachments.store import AttachmentStore
 from ledger.backup import ensure_servable
 from ledger.casework import records as _complaint_records  # noqa: F401
 from ledger.casework.access_log import AccessLog
-from ledger.casework.drafts import Drafts
+from ledger.casework.drafts import Drafts, forget_on_erasure
 from ledger.casework.key_holders import KeyHolders
 from ledger.casework.letters import DEFAULT_PORTAL_URL, LetterSettings
 from ledger.casework.officer_keys import OfficerKeys
@@ -191,7 +191,8 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
         sequencer,
         officer_keys,
         rules=service_rules,
-        listeners=[messages.outbox.enqueue],
+        # The outbox queues each step's letter; drafts forget their copies at an erasure.
+        listeners=[messages.outbox.enqueue, forget_on_erasure],
     )
     access_log = AccessLog(engine)
     attachments = AttachmentStore(engine, attachment_storage, settings.attachment_max_bytes)

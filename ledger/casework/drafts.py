@@ -42,7 +42,7 @@ from ledger.casework.key_holders import KeyHolders
 from ledger.casework.service import ComplaintService
 from ledger.casework.writes import Recorded
 from ledger.complaints.errors import AuthorityError, ComplaintError
-from ledger.complaints.events import Actor, body_bytes
+from ledger.complaints.events import Actor, Envelope, body_bytes
 from ledger.complaints.officers import (
     COSIGNER_ROLE,
     check_authority,
@@ -158,6 +158,24 @@ class Draft:
         if self.cosignature is not None:
             public["cosignature"] = dict(self.cosignature)
         return public
+
+
+def forget_on_erasure(
+    conn: Connection, reference: str, envelope: Envelope, body: Mapping[str, Any], index: int
+) -> None:
+    """A step listener: an erasure in a complaint also forgets what its drafts copied of its
+    bodies (findings, the letter naming the customer); they keep who signed what, and when.
+    Open drafts are withdrawn (there is nothing left to sign)."""
+    if envelope.type != EventType.ERASED:
+        return
+    forgotten = {"content_json": "{}", "offer_json": None, "body_jcs": None}
+    table = DecisionDraft
+    conn.execute(
+        update(table)
+        .where(table.reference == reference, table.status.in_([str(s) for s in OPEN]))
+        .values(**forgotten, status=str(DraftStatus.WITHDRAWN), note="withdrawn at an erasure")
+    )
+    conn.execute(update(table).where(table.reference == reference).values(**forgotten))
 
 
 def body_digest(body_jcs: str) -> str:

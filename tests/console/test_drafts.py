@@ -363,3 +363,22 @@ def _note(ledger, ref: str) -> None:
         body={"text": "Called the customer."},
         actor=Actor(Role.AGENT, "agent-1"),
     )
+
+
+def test_an_erasure_forgets_what_drafts_copied_and_withdraws_open_ones(app, ledger, ref) -> None:
+    olga = officer(ledger, "Olga Officer")
+    writes = ledger.complaints.writes
+    kept = ledger.drafts.create(ref, "decision", DECISION, by=olga.pseudonym)
+    kept = ledger.drafts.prepare(kept.id)
+    assert "Ana Silva" in kept.body_jcs  # the letter quotes the customer by name
+
+    received = ledger.complaints.reads.events(ref)[0].envelope.leaf_hash_hex
+    erasure = {"erases": received, "basis": "gdpr_art17"}
+    writes.record(ref, type="erased", public=erasure, body={}, actor=Actor(Role.ADMIN, "a-1"))
+
+    forgotten = ledger.drafts.get(kept.id)
+    assert forgotten.status == DraftStatus.WITHDRAWN
+    assert forgotten.body_jcs is None and forgotten.content == {} and forgotten.offer is None
+    with ledger.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT * FROM decision_drafts").all()
+    assert "Ana Silva" not in repr(rows)
