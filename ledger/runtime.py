@@ -136,15 +136,17 @@ def staff_accounts(engine: Engine, settings: Settings) -> StaffAccounts:
     )
 
 
-def open_worklist(
-    engine: Engine, settings: Settings, complaints: ComplaintService, rules: ServiceRules
-) -> Worklist:
-    """The worklist under the lookup key (made on first use); the write path keeps it with
-    that key and the warning share, and rows a migration made without them are done now."""
+def lookup_key(settings: Settings) -> bytes:
+    """The key of the worklist's search keys (LEDGER_LOOKUP_KEY_FILE, made on first use)."""
     assert settings.lookup_key_file is not None
-    lookup_key = ensure_secret_key(settings.lookup_key_file)
-    complaints.writes.work_items.lookup_key = lookup_key
-    complaints.writes.work_items.warn_share = settings.sla_warn_share
+    return ensure_secret_key(settings.lookup_key_file)
+
+
+def open_worklist(
+    engine: Engine, settings: Settings, lookup_key: bytes, rules: ServiceRules
+) -> Worklist:
+    """The worklist under ``lookup_key`` (the write path keeps it with that key and the
+    warning share); rows a migration made without them are done now."""
     with engine.begin() as conn:
         backfill_worklist(conn, rules, lookup_key, settings.sla_warn_share, only_unindexed=True)
     return Worklist(engine, lookup_key)
@@ -185,6 +187,9 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     sequencer = Sequencer(store, settings.sequencer_max_batch)
     officer_keys = OfficerKeys(engine, store, sequencer)
     messages = Messages(engine, settings)
+    attachments = AttachmentStore(engine, attachment_storage, settings.attachment_max_bytes)
+    attachments.start_purging()  # erased files still in storage: deleted now, then hourly
+    search_key = lookup_key(settings)
     complaints = ComplaintService(
         engine,
         store,
@@ -193,13 +198,13 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
         rules=service_rules,
         # The outbox queues each step's letter; drafts forget their copies at an erasure.
         listeners=[messages.outbox.enqueue, forget_on_erasure],
+        attachments=attachments,  # an erasure's files go after its commit
+        letters=letter_settings(settings),
+        lookup_key=search_key,
+        warn_share=settings.sla_warn_share,
     )
     access_log = AccessLog(engine)
-    attachments = AttachmentStore(engine, attachment_storage, settings.attachment_max_bytes)
-    attachments.start_purging()  # erased files still in storage: deleted now, then hourly
-    complaints.writes.attachments = attachments  # an erasure's files go after its commit
-    complaints.writes.letters = letter_settings(settings)
-    worklist = open_worklist(engine, settings, complaints, service_rules)
+    worklist = open_worklist(engine, settings, search_key, service_rules)
     return Ledger(
         settings,
         engine,

@@ -158,17 +158,23 @@ def _store(conn: Connection, row: dict[str, Any]) -> None:
 class WorkItemWriter:
     """The write path's part of the worklist (``ComplaintWrites.work_items``).
 
-    ``lookup_key`` and ``warn_share`` are the deployment's (``ledger.runtime`` sets them);
-    without a lookup key no search keys are written and rows are left ``indexed = False``.
+    ``lookup_key`` and ``warn_share`` are the deployment's; without a lookup key no search
+    keys are written and rows are left ``indexed = False``.
     """
 
     def __init__(
-        self, store: LogStore, rules: ServiceRules = DEFAULT_RULES, cache_size: int = 4096
+        self,
+        store: LogStore,
+        rules: ServiceRules = DEFAULT_RULES,
+        cache_size: int = 4096,
+        *,
+        lookup_key: bytes | None = None,
+        warn_share: float = DEFAULT_WARN_SHARE,
     ) -> None:
         self.store = store
         self.rules = rules
-        self.lookup_key: bytes | None = None
-        self.warn_share = DEFAULT_WARN_SHARE
+        self.lookup_key = lookup_key
+        self.warn_share = warn_share
         # Each complaint's chain as this process last wrote it: the next step's row needs no
         # read when its ``prev`` is the cached chain's last leaf.
         self._chains: BoundedCache[str, tuple[Envelope, ...]] = BoundedCache(cache_size)

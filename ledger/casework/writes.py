@@ -39,7 +39,7 @@ from ledger.casework.letters import (
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads, IncidentLink
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
-from ledger.casework.work_items import WorkItemWriter
+from ledger.casework.work_items import DEFAULT_WARN_SHARE, WorkItemWriter
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
@@ -162,24 +162,30 @@ class ComplaintWrites:
         clock: Clock = utc_now,
         rules: ServiceRules = DEFAULT_RULES,
         listeners: Sequence[StepListener] = (),
+        *,
+        attachments: AttachmentStore | None = None,
+        letters: LetterSettings = DEFAULT_SETTINGS,
+        lookup_key: bytes | None = None,
+        warn_share: float = DEFAULT_WARN_SHARE,
     ) -> None:
         self.reads = reads
         self.officer_keys = officer_keys
         self.sequencer = sequencer
         self.origin = reads.store.origin
         self.clock = clock
-        # The deployment's service rules (ledger.runtime sets them): offers above their
-        # payout threshold are marked as needing the customer's identity.
+        # The deployment's service rules: offers above their payout threshold are marked as
+        # needing the customer's identity.
         self.rules = rules
-        # The attachment store (ledger.runtime sets it): an erasure's files leave it after
-        # the erasure commits. Steps listing files are checked against the uploads anyway.
-        self.attachments: AttachmentStore | None = None
-        # What letters quote from the deployment (ledger.runtime sets it): the portal's
-        # address, the block explorers.
-        self.letters: LetterSettings = DEFAULT_SETTINGS
-        # The worklist's row and search keys, kept in each step's transaction (the runtime
-        # sets its lookup key and warning share).
-        self.work_items = WorkItemWriter(reads.store, rules)
+        # The attachment store: an erasure's files leave it after the erasure commits. Steps
+        # listing files are checked against the uploads anyway.
+        self.attachments = attachments
+        # What letters quote from the deployment: the portal's address, the block explorers.
+        self.letters = letters
+        # The worklist's row and search keys (under ``lookup_key``), kept in each step's
+        # transaction; a clock is at risk past ``warn_share`` of its span.
+        self.work_items = WorkItemWriter(
+            reads.store, rules, lookup_key=lookup_key, warn_share=warn_share
+        )
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self.listeners = tuple(listeners)
