@@ -11,15 +11,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 
-LANGUAGES = ("en", "ca", "pt", "zh", "lt", "ru")
-LANGUAGE_NAMES = {
-    "en": "English",
-    "ca": "Català",
-    "pt": "Português",
-    "zh": "中文",
-    "lt": "Lietuvių",
-    "ru": "Русский",
-}
+from ledger.complaints.vocab import ENDONYMS
+
 CSP = "; ".join(
     [
         "default-src 'none'",
@@ -49,7 +42,7 @@ def verify_page() -> Response:
     html = render_template(
         "verify.html",
         api_root=request.script_root,
-        languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        languages=[(str(lang), name) for lang, name in ENDONYMS.items()],
     )
     resp = Response(html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"

@@ -19,14 +19,6 @@ from ledger.complaints.texts import negotiate_language, render
 from ledger.complaints.vocab import Language
 
 LANGUAGES = tuple(str(lang) for lang in Language)  # en ca pt zh lt ru
-LANGUAGE_NAMES = {
-    "en": "English",
-    "ca": "Català",
-    "pt": "Português",
-    "zh": "中文",
-    "lt": "Lietuvių",
-    "ru": "Русский",
-}
 CATALOGUES = Path(__file__).resolve().parent.parent / "static" / "portal" / "i18n"
 LANG_COOKIE = "portal_lang"
 

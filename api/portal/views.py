@@ -35,7 +35,7 @@ from api.guards import principal_limit
 from api.portal import actions, csrf, filing
 from api.portal.complaint_page import ACTION_STEPS, complaint_page, listed_files
 from api.portal.forms import FieldError, FormInvalid, FormState, clean
-from api.portal.i18n import LANGUAGE_NAMES, LANGUAGES, html_lang, page_language, text
+from api.portal.i18n import html_lang, page_language, text
 from api.portal.sessions import (
     SESSION_COOKIE,
     current_session,
@@ -54,7 +54,7 @@ from ledger.attachments.media import ALLOWED, EXTENSIONS
 from ledger.casework.reads import ComplaintNotFound, withheld_from_customer
 from ledger.complaints.errors import InvalidReference
 from ledger.complaints.reference import parse_reference
-from ledger.complaints.vocab import DeclineReason, Specialism
+from ledger.complaints.vocab import ENDONYMS, DeclineReason, Specialism
 
 # Fields never echoed back into a re-rendered form.
 NOT_ECHOED = frozenset({"secret", "csrf_token", "form_token"})
@@ -88,7 +88,7 @@ def _page(
         lang=lang,
         html_lang=html_lang(lang),
         t=partial(text, lang),
-        languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        languages=[(str(lang), name) for lang, name in ENDONYMS.items()],
         here=here or request.path,
         signed_in=current_session(),
         csrf_token=_csrf_token(),

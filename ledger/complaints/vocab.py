@@ -172,6 +172,18 @@ class Language(StrEnum):
     RU = "ru"
 
 
+# Each language named in its own words, as a language menu offers them.
+ENDONYMS: dict[Language, str] = {
+    Language.EN: "English",
+    Language.CA: "Català",
+    Language.PT: "Português",
+    Language.ZH: "中文",
+    Language.LT: "Lietuvių",
+    Language.RU: "Русский",
+}
+assert set(ENDONYMS) == set(Language)
+
+
 class Outcome(StrEnum):
     UPHELD = "upheld"
     PARTIALLY_UPHELD = "partially_upheld"
