@@ -21,7 +21,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import RECORDED_READERS, Caller, current_caller
 from api.context import get_ledger
-from api.problems import Problem
+from api.problems import Problem, path_reference
 from api.request_ids import request_id
 from ledger.attachments.errors import (
     AttachmentCorrupt,
@@ -35,8 +35,6 @@ from ledger.attachments.errors import (
 from ledger.attachments.media import ALLOWED
 from ledger.attachments.store import AttachmentStore, listed_attachments
 from ledger.casework.reads import withheld_from_customer
-from ledger.complaints.errors import InvalidReference
-from ledger.complaints.reference import parse_reference
 from ledger.complaints.states import allowed_events
 from ledger.complaints.vocab import EventType
 
@@ -103,13 +101,6 @@ _DOWNLOAD_DOC = {
         }
     }
 }
-
-
-def _ref(text: str) -> str:
-    try:
-        return parse_reference(text)
-    except InvalidReference as exc:
-        raise Problem("invalid-reference", exc.message, code=exc.code) from exc
 
 
 def _store() -> AttachmentStore:
@@ -235,7 +226,7 @@ class AttachmentsResource(MethodView):
         or with another size or type, is refused: 422 ``ATTACHMENT_NOT_UPLOADED``). Uploading
         the same file again answers the same.
         """
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = _uploader(ref)
         store = _store()
         _check_open(ref, caller)
@@ -265,7 +256,7 @@ class AttachmentResource(MethodView):
         ``attachment:<first 32 hex of its SHA-256>``). A file whose bodies the customer may
         not read yet (identity gate) is not served to the secret either.
         """
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = _reader(ref)
         store = _store()
         ledger = get_ledger()

@@ -14,7 +14,7 @@ from api.anchor_routes import coverage_for
 from api.auth import RECORDED_READERS, STAFF, Caller, current_caller, require
 from api.context import get_ledger
 from api.idempotency import AlreadyDone, Plan, plan_for, previous_outcome
-from api.problems import Problem
+from api.problems import Problem, path_reference
 from api.request_ids import request_id
 from api.schemas import (
     AccessLog,
@@ -38,13 +38,12 @@ from ledger.casework.proof_document import collect_proof
 from ledger.casework.reads import IDENTITY_NOT_VERIFIED, StoredEvent, withheld_from_customer
 from ledger.casework.writes import Recorded, new_capability_secret
 from ledger.complaints.deadlines import due_report
-from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor, body_bytes
 from ledger.complaints.payloads import (
     validate_body,
     validate_letter_facts,
 )
-from ledger.complaints.reference import format_reference, parse_reference
+from ledger.complaints.reference import format_reference
 from ledger.complaints.states import allowed_events
 from ledger.complaints.texts import (
     clock_basis,
@@ -65,13 +64,6 @@ blp = Blueprint(
     url_prefix="/v1/complaints",
     description="File, follow, handle and verify complaints",
 )
-
-
-def _ref(text: str) -> str:
-    try:
-        return parse_reference(text)
-    except InvalidReference as exc:
-        raise Problem("invalid-reference", exc.message, code=exc.code) from exc
 
 
 def _lang() -> str:
@@ -271,7 +263,7 @@ class ComplaintResource(MethodView):
     def get(self, _args, reference: str):
         """Status, what is due when and what is overdue, the playbook's progress, and the
         next steps allowed."""
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = _reader(ref)
         ledger = get_ledger()
         events = ledger.complaints.reads.events(ref)
@@ -330,7 +322,7 @@ class TimelineResource(MethodView):
         only once the identity was verified: until then ``body`` is null and ``withheld`` is
         ``identity_not_verified``.
         """
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = _reader(ref)
         ledger = get_ledger()
         with_bodies = caller.role == "customer" or caller.role in STAFF
@@ -407,7 +399,7 @@ class EventsResource(MethodView):
         language; a fact it needs that is missing is a 422 ``MISSING_FACT``. The
         acknowledgement's letter names the person responsible for the complaint,
         ``body.responsible``: without one, the name of the API key recording it."""
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = current_caller(ref)
         _check_step_role(caller, ref)
         lang = _lang()
@@ -431,7 +423,7 @@ class SigningBodyResource(MethodView):
         officer's Ed25519 key and send ``body`` back with ``public.signature`` to ``/events``.
         Nothing is written.
         """
-        ref = _ref(reference)
+        ref = path_reference(reference)
         require("officer", reference=ref)
         event_type = args["type"]
         validate_letter_facts({}, args["content"], "content")
@@ -454,7 +446,7 @@ class ProofResource(MethodView):
         the complaint's secret (or a staff key) also the salts and bodies, but the secret
         gets those the timeline withholds (``withheld``) only once they are shown there.
         """
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = current_caller(ref)
         disclose = (caller.role == "customer" and caller.reference == ref) or caller.is_staff
         if disclose and caller.role != "customer":
@@ -486,7 +478,7 @@ class ErasureResource(MethodView):
     def post(self, args, reference: str):
         """Erase the personal body of one event (GDPR). The leaf stays and still verifies;
         the erasure is itself a step on the log."""
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = require("admin", "legal")
         lang = _lang()
         plan = plan_for(caller.id)
@@ -502,7 +494,7 @@ class AccessLogResource(MethodView):
     @blp.response(200, AccessLog)
     def get(self, reference: str):
         """Who read this complaint's personal data, when (admin, legal, regulator)."""
-        ref = _ref(reference)
+        ref = path_reference(reference)
         require("admin", "legal", "regulator")
         records = get_ledger().access_log.records(ref)
         return {

@@ -32,7 +32,7 @@ from api.anchor_routes import coverage_for
 from api.auth import Caller, current_caller, require
 from api.context import get_ledger
 from api.guards import principal_limit
-from api.problems import Problem
+from api.problems import Problem, path_reference
 from api.request_ids import request_id
 from api.schemas import Strict
 from ledger.attachments.errors import AttachmentCorrupt, StorageError
@@ -40,9 +40,7 @@ from ledger.casework import exports
 from ledger.casework.appends import ChainConflict, Hooks
 from ledger.casework.proof_document import AnchorFor, ProofUnavailable, collect_proof
 from ledger.casework.reads import withheld_from_customer
-from ledger.complaints.errors import InvalidReference
 from ledger.complaints.events import Actor
-from ledger.complaints.reference import parse_reference
 from ledger.complaints.vocab import Category, EventType, Role
 from ledger.evidence.bundle import Bundle, BundleError, ExportEntry, build_bundle, build_export
 from ledger.evidence.report import pdf_fonts
@@ -272,13 +270,6 @@ def _discloses(data: bytes, seqs: Collection[int]) -> bool:
         )
 
 
-def _ref(text: str) -> str:
-    try:
-        return parse_reference(text)
-    except InvalidReference as exc:
-        raise Problem("invalid-reference", exc.message) from exc
-
-
 def _principal(caller: Caller) -> str:
     """Who the per-caller export limit counts: the API key, or the complaint for a secret."""
     if caller.role == "customer":
@@ -377,7 +368,7 @@ class BundleResource(MethodView):
         (200). Reads by legal and admin are recorded in the access log. ``Location`` names the
         stored export, fetched again with GET.
         """
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = _bundle_caller(ref)
         ledger = get_ledger()
         ledger.complaints.reads.complaint(ref)  # 404 before any work
@@ -414,7 +405,7 @@ class StoredBundleResource(MethodView):
         a body of the complaint is erased); after that, 410: export again. A customer fetches
         only exports without internal notes. Reads by legal and admin are in the access log.
         """
-        ref = _ref(reference)
+        ref = path_reference(reference)
         caller = _bundle_caller(ref)
         ledger = get_ledger()
         ledger.complaints.reads.complaint(ref)

@@ -7,6 +7,9 @@ import json
 import marshmallow as ma
 from flask import Response, request
 
+from ledger.complaints.errors import InvalidReference
+from ledger.complaints.reference import parse_reference
+
 PROBLEM_MIMETYPE = "application/problem+json"
 
 # Stable problem types: slug -> (title, default status). The ``type`` URI is /problems/<slug>.
@@ -107,3 +110,11 @@ def problem_response(problem: Problem) -> Response:
     resp = Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_MIMETYPE)
     resp.headers.update(problem.headers)
     return resp
+
+
+def path_reference(text: str) -> str:
+    """The complaint reference a URL path names, canonical; else a 400 ``invalid-reference``."""
+    try:
+        return parse_reference(text)
+    except InvalidReference as exc:
+        raise Problem("invalid-reference", exc.message, code=exc.code) from exc
