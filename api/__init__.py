@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     from api.anchor_routes import anchor_api
     from api.attachment_routes import blp as attachments
     from api.chain_routes import blp as chains
+    from api.common_static import blp as common_static
     from api.console.views import blp as console
     from api.docs_page import blp as docs_page
     from api.guards import install_guards
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
 
     install_guards(app, settings)
     app.register_blueprint(tiles)
+    app.register_blueprint(common_static)  # the base stylesheet of the pages for people
     app.register_blueprint(verify_page)
     app.register_blueprint(portal)  # HTML pages and forms: not in the OpenAPI
     app.register_blueprint(console)  # the staff console: HTML pages and forms too

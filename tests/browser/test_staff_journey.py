@@ -80,6 +80,7 @@ class Desk:
 
     def use_key_file(self, pem: bytes) -> None:
         page = self.page
+        expect(page.locator("[data-signing][data-ready=true]")).to_have_count(1)  # script ready
         upload = {"name": "officer.pem", "mimeType": "application/x-pem-file", "buffer": pem}
         page.set_input_files("#key-file", files=[upload])
         expect(page.get_by_test_id("key-check")).to_have_attribute("data-state", "ok")

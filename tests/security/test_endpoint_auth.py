@@ -19,6 +19,7 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/problems/<slug>"),
     ("GET", "/static/<path:filename>"),
+    ("GET", "/static/common/<path:filename>"),  # the base stylesheet of the pages for people
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
