@@ -4,8 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
-bash scripts/install_browser.sh  # Debian's chromium, for the /verify page browser tests
-bash scripts/install_promtool.sh  # Debian's prometheus: promtool checks docs/alerts/
+bash scripts/install_system_packages.sh  # Debian's chromium, jq and promtool
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/lint-imports --no-logo  # the layer contract in pyproject.toml

@@ -148,13 +148,13 @@ def actors(live_server: LiveServer, ledger: Ledger) -> dict:
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Debian's Chromium, installed if missing; a missing browser fails the tests."""
-    script = ROOT / "scripts" / "install_browser.sh"
+    script = ROOT / "scripts" / "install_system_packages.sh"
     try:
         proc = subprocess.run(
             ["bash", str(script)], capture_output=True, text=True, timeout=900, check=False
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("scripts/install_browser.sh did not finish within 15 minutes")
+        pytest.fail("scripts/install_system_packages.sh did not finish within 15 minutes")
     if proc.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
             f"Chromium is required at {CHROMIUM} for the browser tests and could not be "

@@ -18,11 +18,11 @@ RULES = ROOT / "docs" / "alerts"
 def promtool() -> str:
     """promtool from Debian's prometheus package, installed if missing."""
     if shutil.which("promtool") is None:
-        subprocess.run(["bash", str(ROOT / "scripts" / "install_promtool.sh")], check=False,
+        subprocess.run(["bash", str(ROOT / "scripts" / "install_system_packages.sh")], check=False,
                        capture_output=True, timeout=900)  # fmt: skip
     found = shutil.which("promtool")
     if found is None:
-        pytest.fail("promtool is required (scripts/install_promtool.sh could not install it)")
+        pytest.fail("promtool is required: scripts/install_system_packages.sh did not install it")
     return found
 
 
