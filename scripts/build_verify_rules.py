@@ -3,10 +3,11 @@
 
 The /verify page (api/static/verify/*.js) checks complaint chains with the same rules as
 ledger/complaints: event types, roles, the transition table, signed and officer-key events, who
-records which kind of assignment, payload specs (fields, enums, patterns, limits, money units
-and kinds), which steps may be rated, the service playbooks (each category's steps in order,
-the identity check, the confirming steps), and what officer key limits apply to (the events
-with an amount, the role a co-signer holds). Everything here is read from the Python domain's
+records which kind of assignment, which steps a signed body's context may skip (letters
+delivered), payload specs (fields, enums, patterns, limits, money units and kinds), which
+steps may be rated, the service playbooks (each category's steps in order, the identity check,
+the confirming steps), and what officer key limits apply to (the events with an amount, the
+role a co-signer holds). Everything here is read from the Python domain's
 own data, never listed by hand, so the browser cannot drift from it; a test fails when the
 committed file differs from a fresh generation. Output is deterministic: sorted keys, enum
 members in definition order.
@@ -152,6 +153,8 @@ def build_rules() -> dict[str, Any]:
         "officer_key_events": _values(vocab.OFFICER_KEY_EVENTS),
         "signed_events": _values(vocab.SIGNED_EVENTS),
         "signer_roles": {str(et): sorted(roles) for et, roles in vocab.SIGNER_ROLES.items()},
+        # Steps a signed body's context may skip (events.context_heads): letters delivered.
+        "context_skippable_events": _values(events.CONTEXT_SKIPPABLE),
         # Who records each kind of assignment (states.check_context: claims are one's own).
         "assigner_roles": {str(k): sorted(roles) for k, roles in vocab.ASSIGNER_ROLES.items()},
         "rateable_events": _rateable_events(),
@@ -206,6 +209,8 @@ def _check_complete(rules: Mapping[str, Any]) -> None:
         raise RulesError("the transition table does not cover every complaint event")
     if not set(rules["rateable_events"]) <= set(rules["complaint_events"]):
         raise RulesError("rateable_events names a type that is not a complaint event")
+    if not set(rules["context_skippable_events"]) <= set(rules["complaint_events"]):
+        raise RulesError("context_skippable_events names a type that is not a complaint event")
 
     def enums_named(node: Any) -> Iterable[str]:
         if isinstance(node, dict):

@@ -10,14 +10,17 @@ fresh nonce, ``workflow.signing_body``), stored as its JCS text. States::
        |                |     officer's co-signature over the same bytes)
        |                +--cosign--> recorded
        +--sign (no co-signature needed)--> recorded
-    drafted/signed --chain head moved--> stale --reprepare--> drafted (sign again)
+    drafted/signed --a step other than a letter recorded--> stale --reprepare--> drafted
     drafted/signed/stale --withdraw--> withdrawn
 
-A signature is checked (key held by the signer's account, Ed25519 over the stored bytes,
-authority and limits) before anything is kept; a refused one changes nothing. The draft holds
-only public data about signing (key ids and signatures), never a private key. Recording goes
-through the complaint write path, and the draft becomes ``recorded`` in the same transaction
-as the step.
+A letter delivered meanwhile (``message_sent``, recorded by the dispatcher) moves the chain
+head but leaves the draft as it was: the signed context may name a head only letters were
+recorded after (``ComplaintState.context_heads``), so a first signature waiting for its
+co-signature survives it. A signature is checked (key held by the signer's account, Ed25519
+over the stored bytes, authority and limits) before anything is kept; a refused one changes
+nothing. The draft holds only public data about signing (key ids and signatures), never a
+private key. Recording goes through the complaint write path, and the draft becomes
+``recorded`` in the same transaction as the step.
 """
 
 from __future__ import annotations
@@ -272,15 +275,15 @@ class Drafts:
     def prepare(self, draft_id: str, reference: str | None = None) -> Draft:
         """The draft, with its body bound to the complaint's current head.
 
-        A draft nobody signed yet is simply re-bound when the head moved; a signed one goes
-        stale (its signature covers the old head). Recorded, stale and withdrawn drafts are
-        returned as they are.
+        A draft nobody signed yet is simply re-bound when a step other than a letter was
+        recorded since; a signed one goes stale (its signature covers the old head). Recorded,
+        stale and withdrawn drafts are returned as they are.
         """
         draft = self.get(draft_id, reference)
         if draft.status not in OPEN:
             return draft
         state = self.complaints.reads.state(draft.reference)
-        if draft.prev == state.head and draft.body_jcs is not None:
+        if draft.body_jcs is not None and _still_fits(draft, state):
             return draft
         if draft.status == DraftStatus.SIGNED:
             return self._mark_stale(draft)
@@ -396,7 +399,7 @@ class Drafts:
                 "the new body",
                 "BODY_CHANGED",
             )
-        if self.complaints.reads.state(draft.reference).head != draft.prev:
+        if not _still_fits(draft, self.complaints.reads.state(draft.reference)):
             self._mark_stale(draft)
             raise _stale()
         return draft
@@ -471,7 +474,7 @@ class Drafts:
         except ComplaintError:
             # Another step got in after the checks above: the signed context no longer fits
             # the head (CONTEXT_MISMATCH). Any other refusal leaves the draft as it was.
-            if self.complaints.reads.state(draft.reference).head != draft.prev:
+            if not _still_fits(draft, self.complaints.reads.state(draft.reference)):
                 self._mark_stale(draft)
                 raise _stale() from None
             raise
@@ -499,8 +502,8 @@ class Drafts:
         self._update(
             draft,
             DraftStatus.STALE,
-            note="the complaint changed after this body was prepared (its chain head moved): "
-            "prepare it again and sign the new body",
+            note="the complaint changed after this body was prepared (its chain head moved by "
+            "a step other than a letter): prepare it again and sign the new body",
         )
         return self.get(draft.id)
 
@@ -525,6 +528,12 @@ _UNSIGNED = {
     "cosigned_by": None,
     "note": None,
 }
+
+
+def _still_fits(draft: Draft, state: ComplaintState) -> bool:
+    """Whether the draft's body may still be signed and recorded: its head is the chain's, or
+    only letters (``message_sent``) were recorded after it."""
+    return draft.prev is not None and draft.prev in state.context_heads
 
 
 def _stale() -> DraftError:

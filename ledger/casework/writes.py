@@ -130,6 +130,13 @@ def with_payout_terms(public: Mapping[str, Any], body: Mapping[str, Any]) -> Map
     return {**public, "payout_terms": terms}
 
 
+def _signed_on(state: ComplaintState, body: Mapping[str, Any]) -> bool:
+    """Whether a signed body's context names a head this state may still follow: its own, or
+    one only letters were recorded after (``ComplaintState.context_heads``)."""
+    context = body.get("context")
+    return isinstance(context, Mapping) and context.get("prev") in state.context_heads
+
+
 def new_capability_secret() -> str:
     return CAPABILITY_PREFIX + new_secret()
 
@@ -266,8 +273,10 @@ class ComplaintWrites:
     ) -> Recorded:
         """Check and append the next step of a complaint.
 
-        Unsigned steps are rebuilt on the new head if another writer got in first; a signed
-        step is bound to the head it was signed on, so it fails with ChainConflict instead.
+        Steps are rebuilt on the new head if another writer got in first; a signed step is
+        bound to the head it was signed on, so it is rebuilt only while that head is still one
+        its context may name (only letters recorded since: ``ComplaintState.context_heads``)
+        and fails with ChainConflict otherwise.
         An offer gets ``public.identity_required`` here when the service rules need it, and a
         vault offer its ``payout_terms``; the acceptance of a vault offer with the customer's
         address gets its ``payout`` commitment (ledger.complaints.payouts).
@@ -290,6 +299,11 @@ class ComplaintWrites:
                 else:
                     state = cached.state
                 registry = self.officer_keys.registry() if event_type in SIGNED_EVENTS else None
+                if attempt > 0 and event_type in SIGNED_EVENTS and not _signed_on(state, body):
+                    # Rebuilt after another writer's step that is no letter: the complaint
+                    # changed while the signed step was being recorded.
+                    self._raise_if_done(hooks)
+                    raise ChainConflict("the complaint changed while this step was prepared")
                 try:
                     built, new_state = append_event(
                         state,
@@ -310,10 +324,10 @@ class ComplaintWrites:
                     receipt, fact = self._append_step(reference, state, built, new_state, hooks)
                 except ChainConflict:
                     self.reads.forget(reference)
-                    if event_type in SIGNED_EVENTS or attempt == MAX_RETRIES - 1:
+                    if attempt == MAX_RETRIES - 1:
                         self._raise_if_done(hooks)
                         raise
-                    continue
+                    continue  # a signed step too: it fits the new head if only letters came
                 self.reads.remember(new_state, fact)
                 if event_type == EventType.ERASED:
                     self._purge_files()

@@ -25,7 +25,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,10 @@ MAX_SEQ = 2**53 - 1  # JCS integers are exact only up to 2**53
 ACTOR_ID = payloads.ACTOR_ID  # no '@' or spaces: no e-mails/names
 CUSTOMER_ID = "customer"
 _LOG_ORIGIN = re.compile(r"^[\x21-\x7e][\x20-\x7e]{0,254}$")  # a C2SP checkpoint origin line
+# Steps that may be recorded between an officer signing a body and its step being appended
+# without invalidating the signature: the delivery record of an earlier step's letter moves
+# the chain head but no status or clock, so it changes nothing the officer decided on.
+CONTEXT_SKIPPABLE = frozenset({EventType.MESSAGE_SENT})
 
 
 @dataclass(frozen=True)
@@ -159,23 +163,53 @@ def bind_body(
     return {**content, "context": context}
 
 
-def check_context(envelope: Envelope, body: Mapping[str, Any]) -> None:
-    """Raise EnvelopeError unless a signed body's context matches the envelope it belongs to."""
+def context_heads(chain: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The heads a signed body's ``context.prev`` may name for the step after ``chain``.
+
+    ``chain`` is the complaint's steps so far as (hex leaf hash, event type), in order. The
+    answer is the chain's head, and the head before each step of the unbroken run of
+    ``CONTEXT_SKIPPABLE`` steps (letters delivered) that ends at it: an officer who signed at
+    one of those heads saw everything but letters being recorded.
+    """
+    if not chain:
+        return ()
+    heads = [chain[-1][0]]
+    i = len(chain) - 1
+    while i > 0 and chain[i][1] in CONTEXT_SKIPPABLE:
+        heads.append(chain[i - 1][0])
+        i -= 1
+    return tuple(heads)
+
+
+def check_context(
+    envelope: Envelope, body: Mapping[str, Any], heads: Collection[str] | None = None
+) -> None:
+    """Raise EnvelopeError unless a signed body's context matches the envelope it belongs to.
+
+    Without ``heads`` the context's ``prev`` must be the envelope's (strict: the chain is not
+    known). With the chain known, ``heads`` are the ones ``context_heads`` allows for this
+    step: the envelope's ``prev``, or a head only letters were recorded after.
+    """
     context = body.get("context")
+    if not isinstance(context, Mapping):
+        raise EnvelopeError("a signed body needs a 'context' object", "CONTEXT_MISSING")
     expected = {
         "log": envelope.log,
         "complaint": envelope.complaint,
         "prev": envelope.prev,
         "type": str(envelope.type),
     }
-    if not isinstance(context, Mapping):
-        raise EnvelopeError("a signed body needs a 'context' object", "CONTEXT_MISSING")
     for name, value in expected.items():
-        if context.get(name) != value:
-            raise EnvelopeError(
-                f"body context {name!r} is {context.get(name)!r}, the envelope says {value!r}",
-                "CONTEXT_MISMATCH",
-            )
+        found = context.get(name)
+        if found == value or (
+            name == "prev" and heads is not None and isinstance(found, str) and found in heads
+        ):
+            continue
+        also = " (or a head only letters were recorded after)" if name == "prev" and heads else ""
+        raise EnvelopeError(
+            f"body context {name!r} is {found!r}, the envelope says {value!r}{also}",
+            "CONTEXT_MISMATCH",
+        )
 
 
 def build_event(
@@ -190,11 +224,14 @@ def build_event(
     public: Mapping[str, Any],
     body: Mapping[str, Any],
     salt: bytes | None = None,
+    heads: Collection[str] | None = None,
 ) -> BuiltEvent:
     """Validate and encode one event; nothing is stored. ``salt`` defaults to 32 fresh bytes.
 
     Checks payloads and envelope structure only; whether the event is allowed in the
     complaint's state is for ``states.apply`` (or use ``workflow.append_event`` for both).
+    ``heads``: the heads a signed body's context may name (``check_context``), when the
+    chain is known; without them the context must name the envelope's ``prev``.
     """
     if salt is None:
         salt = secrets.token_bytes(SALT_SIZE)
@@ -227,7 +264,7 @@ def build_event(
         raise EnvelopeError(f"envelope cannot be canonicalised: {exc}", "NOT_CANONICAL") from None
     parsed = parse_envelope(leaf)  # one validator for what we write and what we read
     if event_type in SIGNED_EVENTS:
-        check_context(parsed, body)
+        check_context(parsed, body, heads)
     return BuiltEvent(envelope=parsed, salt=salt, body=body, body_jcs=body_jcs)
 
 

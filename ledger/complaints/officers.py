@@ -20,7 +20,7 @@ the co-signature's bytes are checked where the body is at hand (``verify_event_s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -400,16 +400,20 @@ def _within_limits(
 
 
 def verify_event_signature(
-    registry: Mapping[str, OfficerKey], envelope: Envelope, body: Mapping[str, Any]
+    registry: Mapping[str, OfficerKey],
+    envelope: Envelope,
+    body: Mapping[str, Any],
+    heads: Collection[str] | None = None,
 ) -> None:
     """Full proof of authority for a signed event: context, signature, and key authority.
 
     Raises AuthorityError (or EnvelopeError for a context mismatch). The caller checks the
-    body against the envelope's commitment first (``events.verify_commitment``).
+    body against the envelope's commitment first (``events.verify_commitment``). ``heads``:
+    where the chain is known, the heads its context may name (``events.context_heads``).
     """
     if envelope.type not in SIGNED_EVENTS:
         raise AuthorityError(f"{envelope.type} events are not signed", "NOT_SIGNED")
-    check_context(envelope, body)
+    check_context(envelope, body, heads)
     sig = envelope.public["signature"]
     check_authority(registry, sig["key_id"], envelope.actor.role, envelope.at)
     key = registry[sig["key_id"]]

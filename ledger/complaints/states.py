@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 from ledger.complaints import payloads, playbooks
 from ledger.complaints.errors import ChainError, ComplaintError, TransitionError
-from ledger.complaints.events import Envelope, parse_envelope
+from ledger.complaints.events import Envelope, context_heads, parse_envelope
 from ledger.complaints.officers import OfficerKey, check_step_authority
 from ledger.complaints.payloads import Money
 from ledger.complaints.reference import format_reference
@@ -249,6 +249,12 @@ class ComplaintState:
     def event_type_at(self, seq: int) -> EventType | None:
         """The type of this chain's step ``seq``, or None when there is no such step."""
         return self.events[seq].type if 0 <= seq < len(self.events) else None
+
+    @property
+    def context_heads(self) -> tuple[str, ...]:
+        """The heads a signed body for the next step may name as its context's ``prev``:
+        the head, or one only letters were recorded after (``events.context_heads``)."""
+        return context_heads([(e.leaf_hash, e.type) for e in self.events])
 
 
 # Fields ``link`` sets (where a state sits in its chain); the others are the complaint's own,

@@ -81,6 +81,8 @@ def append_event(
     its context and the key's authority at ``at`` are verified before the leaf is returned,
     and so are the key's limits and, where dual control needs one or one is given, the
     co-signature (``public.cosignature``: another officer key's signature over the same body).
+    A signed body's context may name the head or one only letters were recorded after
+    (``ComplaintState.context_heads``): a delivered letter does not void a signature.
     """
     log, reference, head = _chain_position(state)
     event_type = EventType(type)
@@ -97,6 +99,7 @@ def append_event(
         public={**public, "state": str(new.status)},
         body=body,
         salt=salt,
+        heads=state.context_heads,
     )
     if event_type in SIGNED_EVENTS:
         if registry is None:
@@ -104,7 +107,7 @@ def append_event(
                 f"a {event_type} needs the officer registry to check its signature",
                 "REGISTRY_REQUIRED",
             )
-        verify_event_signature(registry, built.envelope, built.body)
+        verify_event_signature(registry, built.envelope, built.body, state.context_heads)
     return built, step(state, built.envelope, registry)
 
 

@@ -31,6 +31,9 @@ from ledger.verify.trail import Disclosure, verify_complaint
 
 WELL_FORMED = "the proof is well-formed"
 SIGNATURE_CODES = frozenset({"SIGNATURE_INVALID", "COSIGNATURE_INVALID"})
+# A signed body's context (events.check_context) is checked with its signature, here as in the
+# browser: the body opened its commitment, but what it was signed for is not this step.
+CONTEXT_CODES = frozenset({"CONTEXT_MISSING", "CONTEXT_MISMATCH"})
 CHECKPOINT_SIGNED = "checkpoint is signed by the log"
 
 
@@ -249,4 +252,6 @@ def _category(exc: ComplaintError) -> str:
         return "signatures" if exc.code in SIGNATURE_CODES else "authority"
     if isinstance(exc, TransitionError):
         return "rules"
+    if exc.code in CONTEXT_CODES:
+        return "signatures"
     return "commitments"  # a disclosed body that does not open or fit its leaf

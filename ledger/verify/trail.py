@@ -14,7 +14,12 @@ from typing import Any
 
 from ledger.complaints import payloads
 from ledger.complaints.errors import ComplaintError, EnvelopeError
-from ledger.complaints.events import Envelope, parse_envelope, verify_commitment
+from ledger.complaints.events import (
+    Envelope,
+    context_heads,
+    parse_envelope,
+    verify_commitment,
+)
 from ledger.complaints.officers import OfficerKey, verify_event_signature
 from ledger.complaints.states import ComplaintState, replay
 from ledger.complaints.vocab import SIGNED_EVENTS
@@ -50,6 +55,7 @@ def verify_complaint(
     envelopes = tuple(e if isinstance(e, Envelope) else parse_envelope(e) for e in leaves)
     state = replay(envelopes, registry=registry)
     by_hash = {e.leaf_hash_hex: (i, e) for i, e in enumerate(envelopes)}
+    chain = [(e.leaf_hash_hex, str(e.type)) for e in envelopes]
     opened: set[str] = set()
     verified: set[str] = set()
     for leaf_hash, disclosure in (disclosures or {}).items():
@@ -68,7 +74,8 @@ def verify_complaint(
             payloads.validate_body(env.type, body)
             payloads.check_consistency(env.type, env.public, body)
             if env.type in SIGNED_EVENTS and registry is not None:
-                verify_event_signature(registry, env, body)
+                # The chain is known: a letter recorded after the signing is no mismatch.
+                verify_event_signature(registry, env, body, context_heads(chain[:index]))
                 verified.add(leaf_hash)
         except ComplaintError as exc:
             raise exc.at_index(index) from None

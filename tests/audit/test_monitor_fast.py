@@ -523,3 +523,51 @@ def test_assignments_give_the_domains_verdicts(ledger, march) -> None:
     fast = _fast_replay([*events, reassigned], registry)
     _same_state(fast, replay([*events, reassigned], registry=registry))
     assert fast.owner == "agent-2"
+
+
+def _decision_after(*between: str):
+    """A decision signed at the acknowledgement's head, appended after ``between`` steps; its
+    leaf is built past the write path's check (the chain-aware context rule) either way."""
+    from ledger.complaints.officers import signature_field
+    from ledger.complaints.workflow import signing_body
+    from tests.support.complaint_chain import OFFICER, OFFICER_KEY, Chain, default_step
+
+    c = Chain().run("acknowledged")
+    _, public, content = default_step(c.state, EventType.DECISION)
+    body = signing_body(c.state, EventType.DECISION, content)
+    public = {**public, "state": "decided", "signature": signature_field(OFFICER_KEY, body)}
+    c.run(*between)
+    decision = build_event(
+        log=c.state.log,
+        complaint=c.state.reference,
+        seq=c.state.next_seq,
+        prev=c.state.head,
+        type="decision",
+        at=c.clock + timedelta(minutes=5),
+        actor=OFFICER,
+        public=public,
+        body=body,
+        heads={body["context"]["prev"]},
+    )
+    return [*c.built, decision]
+
+
+@pytest.mark.parametrize("between", [("message_sent", "message_sent"), ("note_added",)])
+def test_a_decision_signed_before_letters_gets_the_domains_verdict(between) -> None:
+    """The monitor replays leaves: a decision signed before letters were recorded is a valid
+    chain to it, as to ``states.replay``. The signing context is in the (erasable) body, so a
+    context from before another step is refused where the body is disclosed: by the trail
+    verifier (and the proof verifiers on it), which the monitor never sees."""
+    from ledger.verify.trail import Disclosure, verify_complaint
+    from tests.support.complaint_chain import REGISTRY
+
+    built = _decision_after(*between)
+    events = [b.envelope for b in built]
+    domain = _outcome(lambda: replay(events, registry=REGISTRY))
+    fast = _outcome(lambda: _fast_replay(events, REGISTRY))
+    assert domain[0] == fast[0] == "ok"
+    _same_state(fast[1], domain[1])
+    disclosures = {b.envelope.leaf_hash_hex: Disclosure(b.salt, b.body_jcs) for b in built}
+    verify = _outcome(lambda: verify_complaint(events, disclosures=disclosures, registry=REGISTRY))
+    expected = "ok" if between[0] == "message_sent" else "CONTEXT_MISMATCH"
+    assert (verify[0] if verify[0] == "ok" else verify[1]) == expected

@@ -6,7 +6,8 @@ proof node, the checkpoint note) and the page must show the matching step failed
 English, Catalan and Russian, on a desktop and a phone viewport, from the reference form and
 from an evidence bundle ZIP. Screenshots (full pages) go to test-artifacts/verify-page/.
 
-Needs /usr/bin/chromium (scripts/install_browser.sh installs it); never Playwright's download.
+Needs /usr/bin/chromium (scripts/install_system_packages.sh installs it), never Playwright's
+download.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tests.support.payout_scenarios import (
 )
 from tests.support.proof_scenarios import (
     ASSIGNMENT_BREAKS,
+    CONTEXT_BREAKS,
     LIMIT_BREAKS,
     MESSAGE_BREAKS,
     PLAYBOOK_BREAKS,
@@ -521,6 +523,7 @@ FAILS_AT = {
     **{name: "rules" for name in MESSAGE_BREAKS},
     **{name: "rules" for name in ASSIGNMENT_BREAKS},
     "message_text_differs_from_its_hash": "commitments",
+    **{name: "signatures" for name in CONTEXT_BREAKS},
 }
 
 
@@ -584,6 +587,13 @@ def test_browser_and_python_verifiers_agree(visit) -> None:
     # Messages, scores and owners: the same step refused, by the same rule, in both.
     for name, (seq, code, key) in {**MESSAGE_BREAKS, **ASSIGNMENT_BREAKS}.items():
         assert browser[name]["broken"] == [[seq, f"err.{key}"]], (name, browser[name]["broken"])
+        details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
+        assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
+    # A signature made before another step than a letter: that step's signature, in both.
+    for name, (seq, code) in CONTEXT_BREAKS.items():
+        failed = [c for c in browser[name]["report"]["checks"] if c["status"] == "fail"]
+        assert [c["category"] for c in failed] == ["signatures"], (name, failed)
+        assert failed[0]["name"] == f"Step {seq}: Decision", (name, failed)
         details = [c["detail"] for c in python[name]["checks"] if c["status"] == "fail"]
         assert details and details[0].startswith(f"{code} at event {seq}:"), (name, details)
     # Officer limits and dual control: the same step refused, for the same reason, in both.

@@ -20,6 +20,7 @@ from ledger.complaints.events import Actor
 from ledger.complaints.officers import verify_event_signature
 from ledger.complaints.vocab import Role
 from ledger.verify.complaint import verify_complaint_proof
+from tests.support.letters import record_letter
 from tests.support.signing import (
     DECISION,
     JUNIOR_LIMITS,
@@ -353,6 +354,55 @@ def test_linking_a_key_needs_its_signature(app, ledger) -> None:
     with pytest.raises(AuthorityError) as refused:
         link_key(ledger, thief)
     assert refused.value.code == "KEY_HELD_BY_OTHER"
+
+
+@pytest.mark.parametrize("between", [("letter",), ("letter", "letter"), ("letter", "note")])
+def test_a_held_signature_survives_letters_being_recorded(app, ledger, ref, between) -> None:
+    """The dispatcher records a letter (message_sent) while an offer waits for its
+    co-signature: the draft stays signed and the co-signature records it, its context naming
+    the head the first officer signed at; a note among them still makes it stale."""
+    junior = officer(ledger, "Jun Officer", JUNIOR_LIMITS)
+    senior = officer(ledger, "Sen Officer", SENIOR_LIMITS)
+    _decided(ledger, ref, junior)
+    draft = ledger.drafts.prepare(
+        ledger.drafts.create(ref, "compensation_offered", OFFER, by="a").id
+    )
+    ledger.drafts.sign(
+        draft.id, _sig(junior, draft), account_id=junior.account_id, body_sha256=draft.body_sha256
+    )
+    held = ledger.drafts.get(draft.id)
+    for step in between:
+        if step == "letter":
+            record_letter(ledger, ref)
+        else:
+            _note(ledger, ref)
+    head = ledger.complaints.reads.state(ref).head
+    assert head != held.prev
+    assert ledger.drafts.prepare(draft.id) == held or "note" in between
+    before = log_size(ledger)
+
+    resp = post(browser(app, senior), ref, draft.id, "cosign", sign_form(senior, held))
+    if "note" in between:
+        assert resp.status_code == 409 and "STALE" in resp.get_data(as_text=True)
+        assert ledger.drafts.get(draft.id).status == DraftStatus.STALE
+        assert log_size(ledger) == before
+        return
+    assert resp.status_code == 303 and "done=recorded" in resp.headers["Location"]
+    assert ledger.drafts.get(draft.id).status == DraftStatus.RECORDED
+    last = ledger.complaints.reads.events(ref)[-1].envelope
+    assert last.type == "compensation_offered" and last.prev == head
+    assert held.body["context"]["prev"] == held.prev != head
+    assert log_size(ledger) == before + 1
+    # The proof verifies it: the context names a head only letters were recorded after.
+    proof = browser(app, senior).get(f"/v1/complaints/{ref}/proof").get_json()
+    report = verify_complaint_proof(proof, str(ledger.store.verifier))
+    assert report.ok, [c for c in report.checks if not c.ok]
+
+
+def test_an_unsigned_draft_is_not_rebound_for_a_letter(ledger, ref) -> None:
+    draft = ledger.drafts.prepare(ledger.drafts.create(ref, "decision", DECISION, by="a").id)
+    record_letter(ledger, ref)
+    assert ledger.drafts.prepare(draft.id) == draft  # the body already shown stays signable
 
 
 def _note(ledger, ref: str) -> None:

@@ -145,10 +145,15 @@ class Builder:
         cosign: Ed25519PrivateKey | None = None,
         cosign_body: dict | None = None,
         role: str = "officer",
+        signed_at: bytes | None = None,
     ) -> bytes:
         """A signed step; ``cosign``: a second key's co-signature over the same body (or, to
-        break it, over ``cosign_body``)."""
-        body = {**content, "context": self.context(type_)}
+        break it, over ``cosign_body``); ``signed_at``: the head the officer signed at, when
+        not the current one."""
+        context = self.context(type_)
+        if signed_at is not None:
+            context["prev"] = signed_at.hex()
+        body = {**content, "context": context}
         sig = sign_body(sign_with or key, body_bytes(body)).hex()
         key_id = officer_key_id(key)
         public = {**public, "signature": {"key_id": key_id, "sig": sig}}
@@ -783,6 +788,36 @@ def _nps_before_closure(b: Builder, key: Ed25519PrivateKey) -> None:
     b.step("nps_given", minutes(2), CUSTOMER, {"state": "acknowledged", "nps": 3}, {})
 
 
+# --- a decision signed before letters were recorded (events.context_heads) ----------------------
+
+
+def _signed_before(*between: str) -> Callable[[Builder, Ed25519PrivateKey], None]:
+    """After the acknowledgement (seq 1) the officer signs a decision; ``between`` steps are
+    recorded (``letter``: the acknowledgement's letter delivered; ``note``: a note), then the
+    decision at the head it was signed at. Valid only when every step between is a letter."""
+
+    def steps(b: Builder, key: Ed25519PrivateKey) -> None:
+        _open(b, "refund_or_claim")
+        signed_at = b.prev
+        state = "acknowledged"
+        for i, what in enumerate(between):
+            at = minutes(2 + i)
+            if what == "note":
+                state = "investigating"
+                b.step("note_added", at, AGENT, {"state": state}, {"text": "Checked the logs."})
+                continue
+            public, body = _message(
+                1, "We have received your complaint.", state=state, template="acknowledgement",
+                message_id=f"msg_{i:032x}",
+            )  # fmt: skip
+            b.step("message_sent", at, DISPATCHER, public, body)
+        # Encoded by hand: the production builder checks the context strictly (no chain).
+        b.signed(key, "decision", minutes(9), DECISION, _decision_public(DECISION), raw=True,
+                 signed_at=signed_at)  # fmt: skip
+
+    return steps
+
+
 # --- owners: claimed, reassigned, cleared by an escalation, assigned again (assigned) -----------
 
 SUPERVISOR = ("supervisor", "sup-1")
@@ -909,6 +944,8 @@ SCENARIOS: dict[str, Callable[[Signer], dict]] = {
     "owner_assigned_by_an_agent": _chain(_owners("assigned_by_an_agent")),
     "owner_claimed_when_owned": _chain(_owners("claim_when_owned")),
     "owner_reassigned_to_the_same": _chain(_owners("same_owner")),
+    "signed_before_letters": _chain(_signed_before("letter", "letter")),
+    "signed_before_a_note": _chain(_signed_before("note", "letter")),
 }
 VALID = {
     "valid",
@@ -929,6 +966,7 @@ VALID = {
     "message_text_hash_without_bodies",
     "owners_claimed_reassigned_escalated",
     "owners_without_bodies",
+    "signed_before_letters",
 }
 # Where each broken playbook chain breaks: (seq, the Python error code, the browser's message
 # key); the chain ends there, so nothing else fails.
@@ -987,6 +1025,9 @@ MESSAGE_BREAKS: dict[str, tuple[int, str, str]] = {
     "nps_before_closure": (2, "NPS_BEFORE_CLOSURE", "rule_nps_before_closure"),
     "nps_twice": (11, "NPS_ALREADY_GIVEN", "rule_nps_already_given"),
 }
+# A signed body whose context names a head another step than a letter followed: (seq, the
+# Python error code); the signature check fails there, in both verifiers.
+CONTEXT_BREAKS: dict[str, tuple[int, str]] = {"signed_before_a_note": (4, "CONTEXT_MISMATCH")}
 # Where each broken assignment chain breaks: (seq, the Python error code, the browser's message
 # key); the chain ends there.
 ASSIGNMENT_BREAKS: dict[str, tuple[int, str, str]] = {

@@ -203,12 +203,29 @@ export async function checkMessageText(env, body) {
   if (digest === null || digest !== env.public.text_sha256) fail("message_text_mismatch");
 }
 
-/** The context a signed body names (log, complaint, prev, type) is its envelope's. */
-export function checkContext(env, body) {
+/** The context a signed body names (log, complaint, prev, type) is its envelope's
+ * (events.check_context); with the chain known, ``heads`` are the heads its prev may also
+ * name: ones only letters were recorded after (contextHeads). */
+export function checkContext(env, body, heads = null) {
   const ctx = body.context;
   if (!isObject(ctx)) fail("context_missing");
   const expected = { log: env.log, complaint: env.complaint, prev: env.prev, type: env.type };
   for (const [name, value] of Object.entries(expected)) {
-    if (ctx[name] !== value) fail("context_mismatch", { field: name });
+    if (ctx[name] === value) continue;
+    if (name === "prev" && heads && typeof ctx.prev === "string" && heads.includes(ctx.prev))
+      continue;
+    fail("context_mismatch", { field: name });
   }
+}
+
+/** events.context_heads: the heads a signed body's context may name for the step after
+ * ``chain`` ([leaf hash hex, type] pairs, in order): the head, and the head before each step
+ * of the unbroken run of letters delivered (rules.context_skippable_events) ending at it. */
+export function contextHeads(chain) {
+  if (!chain.length) return [];
+  const skippable = rulebook().context_skippable_events;
+  const heads = [chain[chain.length - 1][0]];
+  for (let i = chain.length - 1; i > 0 && skippable.includes(chain[i][1]); i--)
+    heads.push(chain[i - 1][0]);
+  return heads;
 }

@@ -25,6 +25,7 @@ import {
   checkContext,
   checkMessageText,
   checkPayoutTerms,
+  contextHeads,
 } from "./payloads.js";
 import { checkPayouts } from "./payout.js";
 import { formatReference, parseReference } from "./reference.js";
@@ -389,7 +390,11 @@ export async function verifyProof(
       continue;
     }
     try {
-      checkContext(ev.env, ev.body);
+      // The chain is known: a letter recorded after the signing is no mismatch.
+      const chain = result.events
+        .slice(0, ev.pos)
+        .map((e) => [e.hash ? hexencode(e.hash) : null, e.env ? e.env.type : null]);
+      checkContext(ev.env, ev.body, contextHeads(chain));
       const key = registry.get(ev.env.public.signature.key_id);
       if (!key) fail("auth_unknown_key", { key: ev.env.public.signature.key_id });
       const ok = await ed25519Verify(

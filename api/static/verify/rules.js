@@ -47,6 +47,10 @@ export async function loadRules(source = new URL("./rules.json", import.meta.url
     typeof rules.money.default_kind !== "string"
   )
     throw new Error("rules.json: the playbooks or the compensation kinds are missing");
+  // Without it a signature made before a letter was recorded would be refused: the browser
+  // would disagree with the Python verifiers (events.context_heads).
+  if (!Array.isArray(rules.context_skippable_events))
+    throw new Error("rules.json: context_skippable_events is missing");
   const fields = (specs) =>
     Object.fromEntries(
       Object.entries(specs).map(([type, spec]) => [type, compileFields(rules, spec)]),
