@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from ledger import migrations
 from ledger.access import models as _access_models  # noqa: F401  (registers tables)
+from ledger.access.passkeys import StaffPasskeys
 from ledger.access.staff import StaffAccounts
 from ledger.access.staff_sessions import StaffSessions
 from ledger.anchoring.config import ConfigError
@@ -69,6 +70,8 @@ class Ledger:
     # Staff accounts (password + TOTP, the access record) and their console sessions.
     staff: StaffAccounts | None = None
     staff_sessions: StaffSessions | None = None
+    # Passkeys members may use instead of the TOTP code (docs/staff.md).
+    staff_passkeys: StaffPasskeys | None = None
     # Decision drafts officers sign in the console, and the officer keys each account holds.
     drafts: Drafts | None = None
 
@@ -205,6 +208,7 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
     )
     access_log = AccessLog(engine)
     worklist = open_worklist(engine, settings, search_key, service_rules)
+    staff = staff_accounts(engine, settings)
     return Ledger(
         settings,
         engine,
@@ -218,11 +222,12 @@ def open_ledger(settings: Settings, create_key: bool = False) -> Ledger:
         messages=messages,
         attachments=attachments,
         worklist=worklist,
-        staff=staff_accounts(engine, settings),
+        staff=staff,
         staff_sessions=StaffSessions(
             engine,
             lifetime=timedelta(hours=settings.staff_session_hours),
             idle=timedelta(minutes=settings.staff_idle_minutes),
         ),
         drafts=Drafts(engine, complaints, KeyHolders(engine, officer_keys)),
+        staff_passkeys=StaffPasskeys(staff),
     )

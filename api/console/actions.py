@@ -15,6 +15,7 @@ from typing import Any
 from flask import request
 
 from api.console.auth import caller_for
+from api.console.nav import CASEWORK
 from api.context import get_ledger
 from api.idempotency import AlreadyDone
 from api.portal.forms import FieldError, FormInvalid, clean
@@ -153,7 +154,9 @@ def _assignment(action: str, member: StaffMember, form: Mapping[str, str]) -> St
         owner = member
     else:
         found = get_ledger().staff.by_pseudonym(form.get("owner", ""))
-        if found is None:
+        # Only those the form offers: an active member who does casework (a forged form
+        # must not hand a complaint to a disabled account or an administrator).
+        if found is None or not found.active or not any(found.has(r) for r in CASEWORK):
             raise FormInvalid([FieldError(f"{action}-owner", message="Choose a staff member.")])
         owner = found
     return Step(

@@ -41,7 +41,8 @@ def home_of(member: StaffMember) -> str:
     return url_for("console.sign_in")
 
 
-def _sign_in_page(form: FormState | None = None, status: int = 200) -> Response:
+def sign_in_page(form: FormState | None = None, status: int = 200) -> Response:
+    """The sign-in page (with ``form``'s errors); also the answer of a refused passkey."""
     notice = request.args.get("notice")
     return page(
         "sign_in.html",
@@ -55,7 +56,7 @@ def _sign_in_page(form: FormState | None = None, status: int = 200) -> Response:
 
 @blp.get("/sign-in")
 def sign_in() -> Response:
-    return _sign_in_page()
+    return sign_in_page()
 
 
 @blp.post("/sign-in")
@@ -78,15 +79,13 @@ def sign_in_post() -> Response:
         try:
             member = get_ledger().staff.authenticate(username, password, code, client=client())
         except SignInRefused as refused:
-            errors = [
-                FieldError("username", message=LOCKED if refused.reason == "locked" else REFUSED)
-            ]
+            errors = [FieldError("username", message=LOCKED if refused.may_say_locked else REFUSED)]
         else:
             start_session(member)
             target = safe_next(request.form.get("next")) or home_of(member)
             return redirect(target, 303)
     values = {"username": username, "next": request.form.get("next", "")}
-    return _sign_in_page(FormState("sign_in", errors, values), 400)
+    return sign_in_page(FormState("sign_in", errors, values), 400)
 
 
 @blp.post("/sign-out")

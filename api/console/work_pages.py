@@ -30,7 +30,7 @@ from api.portal.uploads import MAX_FILES, request_limit
 from api.request_ids import request_id
 from ledger.access.staff import StaffMember
 from ledger.attachments.errors import AttachmentError
-from ledger.casework.worklist import WorkFilter
+from ledger.casework.worklist import WorkFilter, search_kind
 from ledger.complaints.reference import parse_reference
 from ledger.complaints.vocab import (
     Category,
@@ -97,6 +97,12 @@ def worklist() -> Response:
     if query:
         items = ledger.worklist.search(query, now)
         total = len(items)
+        kind = search_kind(query)
+        if kind is not None:
+            # An e-mail address (or a payment) found a customer's complaints: a staff read
+            # of personal data, recorded per complaint as the complaint page's own read is.
+            for item in items:
+                _record_read(member, item.reference, f"console:search-{kind}")
     else:
         f = WorkFilter(**chosen, overdue=True if overdue else None,
                        owner=member.pseudonym if mine else None)  # fmt: skip

@@ -6,8 +6,10 @@ A staff member signs in with password (argon2id) and a TOTP code (RFC 6238, ``py
 are required for every staff role. The TOTP secret must stay usable, so it is sealed at rest
 (``ledger.sealing.SecretBox`` under ``Settings.staff_key_file``), bound to the account id.
 A code's time step is remembered, so a code is accepted once (no replay). Repeated failures
-lock the account for a while. Every sign-in, failure, lockout and role change is written to
-``staff_access_events`` (the access record), never a password, code or secret.
+lock the account for a while. A passkey (``ledger.access.passkeys``) may stand in for the code: it
+signs in through ``sign_in_with``, ``refuse`` and ``admit`` here, so
+its failures count toward the same lockout. Every sign-in, failure, lockout and role change
+is written to ``staff_access_events`` (the access record), never a password, code or secret.
 """
 
 from __future__ import annotations
@@ -70,6 +72,13 @@ class SignInRefused(LedgerError, PermissionError):
         super().__init__("the username, password or code is not right")
         self.reason = reason  # "unknown", "password", "code", "replayed", "locked", "disabled"
         self.locked_until = locked_until
+        # A locked account refused although its password and code were right: only then may
+        # the member be told it is locked (otherwise a guesser learns which usernames exist).
+        self.credentials_ok = False
+
+    @property
+    def may_say_locked(self) -> bool:
+        return self.reason == "locked" and self.credentials_ok
 
 
 class StaffAccount(Base):
@@ -342,6 +351,52 @@ class StaffAccounts:
         except (VerificationError, InvalidHashError):
             return False
 
+    def _password(self, name: str, password: str) -> tuple[Any, bool, str | None]:
+        """The account's id and hash (None: no such username), whether ``password`` is its
+        password (argon2, slow on purpose), and a new hash when the parameters changed."""
+        with self.engine.connect() as conn:
+            seen = conn.execute(
+                select(StaffAccount.id, StaffAccount.password_hash).where(
+                    StaffAccount.username == name
+                )
+            ).first()
+        if seen is None or len(password) > MAX_PASSWORD:
+            self._verify(self._dummy(), password[:MAX_PASSWORD])  # the same cost: no oracle
+            return seen, False, None
+        password_ok = self._verify(seen.password_hash, password)
+        rehashed = None
+        if password_ok and self.hasher.check_needs_rehash(seen.password_hash):
+            rehashed = self.hasher.hash(password)  # new parameters: stored at this sign-in
+        return seen, password_ok, rehashed
+
+    def attempt_sign_in(
+        self,
+        account_id: str | None,
+        attempt: Callable[[Connection, Any, datetime], StaffMember],
+        *,
+        client: str = "",
+    ) -> StaffMember:
+        """Run ``attempt(conn, row, now)`` in one transaction holding the account's row; a
+        SignInRefused it raises is recorded (the transaction commits), then raised.
+        ``account_id`` None: a username no account has, recorded as such."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.info["sqlite_begin"] = "IMMEDIATE"  # one writer at a time: the row lock
+            with conn.begin():
+                now = self.clock()
+                if account_id is None:
+                    record(conn, now, None, None, "sign_in_failed", reason="unknown", client=client)
+                    refused = SignInRefused("unknown")
+                else:
+                    row = conn.execute(
+                        select(StaffAccount).where(StaffAccount.id == account_id).with_for_update()
+                    ).one()
+                    try:
+                        return attempt(conn, row, now)
+                    except SignInRefused as exc:
+                        refused = exc  # recorded: the transaction commits
+        raise refused
+
     def authenticate(
         self, username: str, password: str, code: str, *, client: str = ""
     ) -> StaffMember:
@@ -352,49 +407,114 @@ class StaffAccounts:
         its time step, the failure count and the access record, so two parallel attempts
         cannot both use one code.
         """
-        name = normal_username(username)
-        with self.engine.connect() as conn:
-            seen = conn.execute(
-                select(StaffAccount.id, StaffAccount.password_hash).where(
-                    StaffAccount.username == name
-                )
-            ).first()
-        if seen is None or len(password) > MAX_PASSWORD:
-            self._verify(self._dummy(), password[:MAX_PASSWORD])  # the same cost: no oracle
-            password_ok = False
-        else:
-            password_ok = self._verify(seen.password_hash, password)
-        rehashed = None
-        if password_ok and self.hasher.check_needs_rehash(seen.password_hash):
-            rehashed = self.hasher.hash(password)  # new parameters: stored at this sign-in
+        seen, password_ok, rehashed = self._password(normal_username(username), password)
         client = client[:64]
-        with self.engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.info["sqlite_begin"] = "IMMEDIATE"  # one writer at a time: the row lock
-            with conn.begin():
-                now = self.clock()
-                if seen is None:
-                    record(conn, now, None, None, "sign_in_failed", reason="unknown", client=client)
-                    refused = SignInRefused("unknown")
-                else:
-                    row = conn.execute(
-                        select(StaffAccount).where(StaffAccount.id == seen.id).with_for_update()
-                    ).one()
-                    # The password checked above is still the account's (not changed since).
-                    unchanged = hmac.compare_digest(row.password_hash, seen.password_hash)
-                    try:
-                        return self._attempt(
-                            conn,
-                            row,
-                            now,
-                            password_ok and unchanged,
-                            code,
-                            client,
-                            rehashed,
-                        )
-                    except SignInRefused as exc:
-                        refused = exc  # recorded: the transaction commits
-        raise refused
+
+        def attempt(conn: Connection, row: Any, now: datetime) -> StaffMember:
+            # The password checked above is still the account's (not changed since).
+            unchanged = hmac.compare_digest(row.password_hash, seen.password_hash)
+            return self._attempt(conn, row, now, password_ok and unchanged, code, client, rehashed)
+
+        return self.attempt_sign_in(None if seen is None else seen.id, attempt, client=client)
+
+    def sign_in_with(
+        self,
+        username: str,
+        password: str,
+        second: Callable[[Connection, Any, datetime], None],
+        *,
+        factor: str,
+        client: str = "",
+    ) -> StaffMember:
+        """The member, when the password and a second factor other than a TOTP code (a
+        passkey) are both right; else SignInRefused (recorded, counted toward the lockout).
+
+        ``second(conn, row, now)`` checks the factor while the account's row is held and
+        raises ``refuse(...)`` when it fails. Both are checked before anything is said, so the
+        answer never tells whether the password alone was right.
+        """
+        seen, password_ok, rehashed = self._password(normal_username(username), password)
+        client = client[:64]
+
+        def attempt(conn: Connection, row: Any, now: datetime) -> StaffMember:
+            unchanged = hmac.compare_digest(row.password_hash, seen.password_hash)
+            self.refuse_unless_open(conn, row, now, client=client)
+            if not (password_ok and unchanged):
+                raise self.refuse(conn, row, now, "password", client=client)
+            second(conn, row, now)
+            values = {} if rehashed is None else {"password_hash": rehashed}
+            return self.admit(conn, row, now, client=client, values=values, factor=factor)
+
+        return self.attempt_sign_in(None if seen is None else seen.id, attempt, client=client)
+
+    def refuse(
+        self,
+        conn: Connection,
+        row: Any,  # the locked staff_accounts row
+        now: datetime,
+        reason: str,
+        *,
+        client: str,
+        count: bool = True,
+    ) -> SignInRefused:
+        """Record a refused sign-in of ``row`` and (``count``) count it toward the lockout,
+        locking the account at the limit; the error to raise."""
+        ident = (row.id, row.username)
+        record(conn, now, *ident, "sign_in_failed", reason=reason, client=client)
+        locked_until = row.locked_until if reason == "locked" else None
+        if count:
+            failures = row.failed_count + 1
+            values: dict[str, Any] = {"failed_count": failures}
+            if failures >= self.max_failures:
+                locked_until = now + self.lockout
+                values = {"failed_count": 0, "locked_until": locked_until}
+                record(
+                    conn,
+                    now,
+                    *ident,
+                    "locked",
+                    client=client,
+                    detail={"failures": failures, "until": locked_until.isoformat()},
+                )
+            conn.execute(update(StaffAccount).where(StaffAccount.id == row.id).values(values))
+        return SignInRefused(reason, locked_until=locked_until)
+
+    def refuse_unless_open(
+        self,
+        conn: Connection,
+        row: Any,
+        now: datetime,
+        *,
+        client: str,
+        credentials_ok: Callable[[], bool] | None = None,
+    ) -> None:
+        """Raise SignInRefused (recorded, not counted) when the account is disabled or locked;
+        ``credentials_ok`` says (without using them up) whether this attempt's credentials were
+        right, so that only their holder is told the account is locked."""
+        if row.disabled_at is not None:
+            raise self.refuse(conn, row, now, "disabled", client=client, count=False)
+        if row.locked_until is not None and now < row.locked_until:
+            # Not counted: the lockout does not grow.
+            refused = self.refuse(conn, row, now, "locked", client=client, count=False)
+            refused.credentials_ok = credentials_ok is not None and credentials_ok()
+            raise refused
+
+    def admit(
+        self,
+        conn: Connection,
+        row: Any,  # the locked staff_accounts row
+        now: datetime,
+        *,
+        client: str,
+        values: dict[str, Any] | None = None,
+        factor: str | None = None,
+    ) -> StaffMember:
+        """Record the sign-in of ``row`` (``factor``: "passkey" when not a TOTP code), forget
+        its failures and store ``values``; the member."""
+        update_values = {"failed_count": 0, "locked_until": None} | (values or {})
+        conn.execute(update(StaffAccount).where(StaffAccount.id == row.id).values(update_values))
+        record(conn, now, row.id, row.username, "signed_in", reason=factor, client=client)
+        return _member(row)
 
     def _attempt(
         self,
@@ -407,46 +527,23 @@ class StaffAccounts:
         rehashed: str | None,
     ) -> StaffMember:
         """The checks made while the row is held; a refusal is recorded, then raised."""
-        ident = (row.id, row.username)
-
-        def refuse(reason: str, *, count: bool = True) -> SignInRefused:
-            record(conn, now, *ident, "sign_in_failed", reason=reason, client=client)
-            locked_until = row.locked_until if reason == "locked" else None
-            if count:
-                failures = row.failed_count + 1
-                values: dict[str, Any] = {"failed_count": failures}
-                if failures >= self.max_failures:
-                    locked_until = now + self.lockout
-                    values = {"failed_count": 0, "locked_until": locked_until}
-                    record(
-                        conn,
-                        now,
-                        *ident,
-                        "locked",
-                        client=client,
-                        detail={"failures": failures, "until": locked_until.isoformat()},
-                    )
-                conn.execute(update(StaffAccount).where(StaffAccount.id == row.id).values(values))
-            return SignInRefused(reason, locked_until=locked_until)
-
-        if row.disabled_at is not None:
-            raise refuse("disabled", count=False)
-        if row.locked_until is not None and now < row.locked_until:
-            raise refuse("locked", count=False)  # not counted: the lockout does not grow
-        if not password_ok:
-            raise refuse("password")
         secret = self.box.open(f"staff-totp:{row.id}", row.totp_sealed)
         step = matching_step(secret, code, now)
+
+        def right() -> bool:  # checked, never stored: a locked account keeps its last step
+            return password_ok and step is not None and step > row.totp_last_step
+
+        self.refuse_unless_open(conn, row, now, client=client, credentials_ok=right)
+        if not password_ok:
+            raise self.refuse(conn, row, now, "password", client=client)
         if step is None:
-            raise refuse("code")
+            raise self.refuse(conn, row, now, "code", client=client)
         if step <= row.totp_last_step:
-            raise refuse("replayed")
-        values = {"failed_count": 0, "locked_until": None, "totp_last_step": step}
+            raise self.refuse(conn, row, now, "replayed", client=client)
+        values: dict[str, Any] = {"totp_last_step": step}
         if rehashed is not None:
             values["password_hash"] = rehashed
-        conn.execute(update(StaffAccount).where(StaffAccount.id == row.id).values(values))
-        record(conn, now, *ident, "signed_in", client=client)
-        return _member(row)
+        return self.admit(conn, row, now, client=client, values=values)
 
     def signed_out(self, account_id: str, *, client: str = "") -> None:
         """Record that the member signed out (the console ends the session itself)."""

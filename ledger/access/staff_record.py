@@ -1,10 +1,11 @@
 """The staff access record: one append-only row per sign-in, failure, lockout, sign-out and
 account change (``ledger.access.staff`` writes it in the transaction of what it records).
 
-It keeps when, which account and username, the kind and the refusal's reason, who made a
-change (an admin's pseudonym, or "system") and the client's address; never a password, a
-TOTP code or secret. A sign-in under a username no account has is kept without that
-username: what was typed may be a mistyped password, or someone else's name.
+It keeps when, which account and username, the kind and the refusal's reason (on a sign-in
+with a passkey, "passkey"), who made a change (an admin's pseudonym, or "system") and the
+client's address; never a password, a TOTP code or secret. A sign-in under a username no
+account has is kept without that username: what was typed may be a mistyped password, or
+someone else's name.
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ EVENT_KINDS = (
     "totp_reset",
     "disabled",
     "unlocked",
+    "passkey_added",
+    "passkey_removed",
 )
-REFUSAL_REASONS = ("unknown", "password", "code", "replayed", "locked", "disabled")
+# "passkey" on a refusal: the passkey's answer was not right; on a sign-in: the second factor
+# was a passkey, not a TOTP code.
+REFUSAL_REASONS = ("unknown", "password", "code", "replayed", "locked", "disabled", "passkey")
 SYSTEM = "system"  # ``by`` of changes made by the operator's command line or the demo
 
 

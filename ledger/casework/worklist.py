@@ -106,6 +106,15 @@ def search_key(lookup_key: bytes, kind: str, value: str) -> bytes:
     return hmac.new(lookup_key, f"{kind}:{normalised}".encode(), hashlib.sha256).digest()
 
 
+def search_kind(text: str) -> str | None:
+    """The keyed-hash kind a search text is looked up by (``TX``, ``EMAIL``), or None for a
+    reference (which names no person)."""
+    text = text.strip()
+    if TX_HASH.fullmatch(text):
+        return TX
+    return EMAIL if "@" in text else None
+
+
 @dataclass(frozen=True)
 class WorkFilter:
     """What the worklist shows: None means any. ``open=None``: open and closed alike."""
@@ -236,10 +245,9 @@ class Worklist:
         text = text.strip()
         if not text:
             return []
-        if TX_HASH.fullmatch(text):
-            refs = self._by_key(TX, text)
-        elif "@" in text:
-            refs = self._by_key(EMAIL, text)
+        kind = search_kind(text)
+        if kind is not None:
+            refs = self._by_key(kind, text)
         else:
             refs = list(dict.fromkeys((text, text.upper())))  # references are upper case
         found = [self.get(ref, now) for ref in refs]

@@ -66,6 +66,8 @@ MODEL_MODULES = (
     "ledger.access.staff",
     "ledger.access.staff_record",
     "ledger.access.staff_sessions",
+    "ledger.access.passkeys",
+    "ledger.access.passkey_challenges",
     "ledger.casework.drafts",
     "ledger.casework.key_holders",
     "ledger.casework.worklist",

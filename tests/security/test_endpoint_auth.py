@@ -122,6 +122,14 @@ PORTAL = {
 # it: a 403 page). Every route under /console is one of these (tests/console checks roles).
 CONSOLE_PREFIX = "/console"
 CONSOLE_OPEN = {("GET", "/console/sign-in"), ("GET", "/console/static/<path:filename>")}
+# The sign-in forms (password + code, or password + passkey) need no session, only the
+# pre-session's CSRF token: without it, a 403 page. The passkey pages (/console/passkeys...)
+# are ordinary console pages and forms.
+CONSOLE_SIGN_IN_FORMS = {
+    ("POST", "/console/sign-in"),
+    ("POST", "/console/sign-in/passkey-options"),
+    ("POST", "/console/sign-in/passkey"),
+}
 
 
 def endpoints(app) -> list[tuple[str, str]]:
@@ -288,6 +296,7 @@ def test_console_endpoints_need_a_staff_session(app, world) -> None:
     before = c.get(f"/v1/complaints/{ref}", headers=bearer(world.keys["admin"])).json
     console = [e for e in endpoints(app) if e[1].startswith(CONSOLE_PREFIX)]
     assert ("GET", "/console/") in console
+    assert set(console) >= CONSOLE_SIGN_IN_FORMS
     for method, rule in console:
         for headers in ({}, bearer(world.secrets[0]), bearer(world.keys["admin"])):
             path = concrete(rule, ref)
@@ -300,6 +309,8 @@ def test_console_endpoints_need_a_staff_session(app, world) -> None:
             elif method == "GET":
                 assert resp.status_code == 303, (rule, resp.status_code)
                 assert "/console/sign-in" in resp.headers["Location"]
+            elif (method, rule) in CONSOLE_SIGN_IN_FORMS:
+                assert resp.status_code == 403 and resp.mimetype == "text/html", rule
             else:
                 assert resp.status_code in (303, 403), (rule, resp.status_code)
                 assert resp.mimetype == "text/html" or resp.status_code == 303
