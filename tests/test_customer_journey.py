@@ -80,15 +80,9 @@ class Desk:
         return self.agent.post(f"/v1/complaints/{ref}/events", event)
 
     def signed(self, ref: str, type_: str, content: dict, public: dict) -> dict:
-        """A signed step; signed again on the new head when a letter's message_sent step got
-        in between (409 chain-conflict: the signature covers the head it was made on)."""
-        for _ in range(5):
-            try:
-                return signed(self.officer, ref, type_, content, public, self.signer)
-            except AssertionError as refused:
-                if "chain-conflict" not in str(refused):
-                    raise
-        raise AssertionError(f"{type_} kept conflicting with the dispatcher")
+        """A signed step: letters the dispatcher records meanwhile do not void the signature
+        (its context may name the head before them)."""
+        return signed(self.officer, ref, type_, content, public, self.signer)
 
     def events(self, ref: str) -> list[dict]:
         return self.agent.get(f"/v1/complaints/{ref}/timeline")["events"]
