@@ -17,30 +17,30 @@ from typing import Any, TypeVar, cast
 from flask import Response, g, redirect, request, url_for
 
 from api.auth import Caller
-from api.browser_security import cookie_options
+from api.browser_sessions import BrowserSessions
 from api.context import get_ledger
-from ledger.access.secrets import new_secret
 from ledger.access.staff import StaffMember
 from ledger.errors import LedgerError
 
-SESSION_COOKIE = "console_session"
-PRESESSION_COOKIE = "console_csrf"
 COOKIE_PATH = "/console"
+
+
+def _store() -> Any:
+    return get_ledger().staff_sessions
+
+
+BROWSERS = BrowserSessions("console", COOKIE_PATH, _store)
+SESSION_COOKIE = BROWSERS.session_cookie  # console_session
+PRESESSION_COOKIE = BROWSERS.presession_cookie  # console_csrf
+current_session = BROWSERS.current
+presession_token = BROWSERS.presession_token
+set_cookies = BROWSERS.set_cookies
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class RoleRefused(LedgerError, PermissionError):
     """The signed-in member has none of the roles a page or form needs: nothing is done."""
-
-
-def current_session() -> Any | None:
-    """This browser's live staff session, if any (looked up once per request)."""
-    if "console_session" not in g:
-        session_id = request.cookies.get(SESSION_COOKIE)
-        live = get_ledger().staff_sessions.find(session_id) if session_id else None
-        g.console_session = live
-    return g.console_session
 
 
 def current_member() -> StaffMember | None:
@@ -55,51 +55,24 @@ def current_member() -> StaffMember | None:
 def start_session(member: StaffMember) -> Any:
     """Sign ``member`` in on this browser: its previous session ends, a new id is issued."""
     previous = request.cookies.get(SESSION_COOKIE)
-    session_id, live = get_ledger().staff_sessions.open(member.id, replacing=previous)
-    g.console_clear_session = False
-    g.console_new_session_id = session_id
-    g.console_session, g.console_member = live, member
+    live = BROWSERS.started(*_store().open(member.id, replacing=previous))
+    g.console_member = member
     return live
 
 
 def end_session(client: str = "") -> None:
     """Revoke this browser's session (if it has one), record the sign-out, clear the cookie."""
     member = current_member()
-    session_id = request.cookies.get(SESSION_COOKIE)
-    if session_id:
-        get_ledger().staff_sessions.revoke(session_id)
-        g.console_clear_session = True
+    BROWSERS.end()
     if member is not None:
         get_ledger().staff.signed_out(member.id, client=client)
-    g.console_session = g.console_member = None
-
-
-def presession_token() -> str:
-    """The CSRF token of the sign-in form (kept in a cookie, made when missing)."""
-    token = g.get("console_new_presession") or request.cookies.get(PRESESSION_COOKIE)
-    if not token or len(token) > 100:
-        token = g.console_new_presession = new_secret()
-    return token
+    g.console_member = None
 
 
 def csrf_token() -> str:
     """The token this page's forms carry: the session's, or before sign-in the cookie's."""
     live = current_session()
     return live.csrf_token if live is not None else presession_token()
-
-
-def set_cookies(response: Response) -> Response:
-    """Write the cookies this request changed (an after_request hook of the console)."""
-    options = cookie_options(COOKIE_PATH)
-    new_id = g.get("console_new_session_id")
-    if new_id:
-        response.set_cookie(SESSION_COOKIE, new_id, **options)
-    elif g.get("console_clear_session"):
-        response.delete_cookie(SESSION_COOKIE, **options)
-    presession = g.get("console_new_presession")
-    if presession:
-        response.set_cookie(PRESESSION_COOKIE, presession, **options)
-    return response
 
 
 def caller_for(member: StaffMember, role: str) -> Caller:
