@@ -14,15 +14,16 @@ from typing import Any
 
 from flask import request
 
+from api.auth import Caller
 from api.context import get_ledger
 from api.idempotency import AlreadyDone
 from api.portal.complaint_page import ACTION_STEPS, NEXT_LEVEL
 from api.portal.forms import FieldError, FormInvalid, clean
 from api.portal.submissions import submission
 from api.portal.uploads import UploadsRefused, store_uploads
+from api.steps import record_step
 from ledger.casework.appends import ChainConflict
 from ledger.complaints.errors import ComplaintError
-from ledger.complaints.events import Actor
 from ledger.complaints.payloads import MAX_TEXT
 from ledger.complaints.payouts import EVM_ADDRESS
 from ledger.complaints.vocab import (
@@ -32,11 +33,10 @@ from ledger.complaints.vocab import (
     EscalationReason,
     EventType,
     ReferralTarget,
-    Role,
     Specialism,
 )
 
-CUSTOMER = Actor(Role.CUSTOMER, "customer")  # as the API records a secret's steps
+CUSTOMER = Caller("customer", "customer")  # as the API records a secret's steps
 # Where a domain refusal naming a field is shown, by form and field.
 DOMAIN_FIELDS = {
     ("accept", "body.recipient"): "recipient",
@@ -206,11 +206,9 @@ def take(reference: str, action: str) -> bool:
     if sub.outcome() is not None:
         return False
     step = BUILDERS[action](reference, request.form)
-    writes = get_ledger().complaints.writes
-    body = writes.with_letter(reference, step.type, step.public, step.body, role=Role.CUSTOMER)
     try:
-        writes.record(
-            reference, type=step.type, public=step.public, body=body, actor=CUSTOMER,
+        record_step(
+            CUSTOMER, reference, step.type, step.public, step.body,
             hooks=sub.hooks({"reference": reference, "action": action}),
         )  # fmt: skip
     except AlreadyDone:
