@@ -1,7 +1,8 @@
 """WSGI entry point: ``gunicorn wsgi:app`` (production: ``scripts/serve.sh``).
 
 Logs are JSON lines on stderr (``LEDGER_LOG_FORMAT=text`` for plain text) at
-``LEDGER_LOG_LEVEL``, written by a writer thread so request threads never wait on them; every setting comes from the environment (docs/production.md).
+``LEDGER_LOG_LEVEL``, written by a writer thread so request threads never wait on them;
+every setting comes from the environment (docs/production.md).
 A worker that starts while the database is unreachable waits for it (logging every few
 seconds) instead of failing to boot, so the server comes back by itself when the database
 does; ``LEDGER_STARTUP_DB_WAIT`` seconds (0: no limit) bounds that wait.

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -32,25 +32,20 @@ from api.schemas import (
     SigningBodyResponse,
     Timeline,
 )
-from api.status_tags import status_tags
+from api.status_answer import StatusAnswer
 from api.steps import prepare_step
 from ledger.casework.appends import ChainConflict, Hooks
 from ledger.casework.proof_document import collect_proof
 from ledger.casework.reads import IDENTITY_NOT_VERIFIED, StoredEvent, withheld_from_customer
 from ledger.casework.writes import Recorded, new_capability_secret
-from ledger.complaints.deadlines import due_report
 from ledger.complaints.events import Actor, body_bytes
 from ledger.complaints.payloads import (
     validate_body,
     validate_letter_facts,
 )
 from ledger.complaints.reference import format_reference
-from ledger.complaints.states import allowed_events
 from ledger.complaints.texts import (
-    clock_basis,
-    clock_name,
     negotiate_language,
-    playbook_progress,
     status_text,
 )
 from ledger.complaints.vocab import Role
@@ -239,10 +234,6 @@ class ComplaintsResource(MethodView):
         }
 
 
-# A status answer depends on who asks (role, the customer's secret) and in which language.
-STATUS_VARY = "Authorization, Accept-Language"
-
-
 def _reader(reference: str) -> Caller:
     """A caller allowed to read this complaint: its customer, staff, or a regulator."""
     caller = current_caller(reference)
@@ -276,67 +267,11 @@ class ComplaintResource(MethodView):
         when a clock falls due, and with the language and the caller's role."""
         ref = path_reference(reference)
         caller = _reader(ref)
-        ledger = get_ledger()
-        lang, role, now = _lang(), _role_for_steps(caller), datetime.now(UTC)
-        tags = status_tags()
-        if request.if_none_match:
-            head = ledger.complaints.reads.state(ref).head  # one small query when cached
-            tag = tags.tag(ref, head, lang, role, now)
-            if tag is not None and request.if_none_match.contains(tag):
-                return _not_modified(tag)
-        events = ledger.complaints.reads.events(ref)
-        state = ledger.complaints.reads.state_of(ref, events)
-        report = due_report([e.envelope for e in events], now, rules=ledger.service_rules)
-        tags.remember(ref, state.head, report)
-        tag = tags.tag(ref, state.head, lang, role, now)
-        if tag is not None and request.if_none_match.contains(tag):
-            return _not_modified(tag)
-        return (
-            {
-                "reference": ref,
-                "status": str(state.status),
-                "status_text": status_text(state.status, lang, info_pending=state.info_pending),
-                "language": lang,
-                "category": str(state.category),
-                "channel": str(state.channel),
-                "jurisdiction": state.jurisdiction,
-                "escalation_level": str(state.level),
-                "outcome": None if state.outcome is None else str(state.outcome),
-                "events": len(events),
-                "head": state.head,
-                "clocks": [
-                    {
-                        "name": str(c.name),
-                        "label": clock_name(c.name, lang),
-                        "cycle": c.cycle,
-                        "basis": clock_basis(c, lang),
-                        "status": str(c.status),
-                        "started_at": c.started_at,
-                        "due_at": c.due_at,
-                        "completed_at": c.completed_at,
-                        "statutory": c.statutory,
-                    }
-                    for c in report.clocks
-                ],
-                "overdue": [str(c.name) for c in report.overdue],
-                "next_steps": [str(t) for t in allowed_events(state, role)],
-                "playbook": playbook_progress(
-                    state.category, [str(s) for s in state.playbook], lang
-                ),
-                "identity_verified": state.identity_verified,
-                "incident": state.incident,
-            },
-            200,
-            {"ETag": f'"{tag}"', "Vary": STATUS_VARY},
-        )
-
-
-def _not_modified(tag: str) -> Response:
-    """304: the status the client holds (its ETag) is the one it would get now."""
-    resp = Response(status=304)
-    resp.set_etag(tag)
-    resp.headers["Vary"] = STATUS_VARY
-    return resp
+        view = get_ledger().complaints.status_views.get(ref)
+        answer = StatusAnswer(ref, view, _lang(), _role_for_steps(caller), datetime.now(UTC))
+        if request.if_none_match.contains(answer.tag):
+            return answer.not_modified()
+        return answer.response()
 
 
 def _role_for_steps(caller: Caller) -> str:

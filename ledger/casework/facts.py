@@ -13,7 +13,7 @@ log's write transaction (``PendingEntry.write``), so a fact commits with its lea
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -169,6 +169,46 @@ def _fact(row: Sequence[Any]) -> Fact:
 # --- writing --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PreparedFact:
+    """A step's audit fact derived before its append (``prepare_fact``): ``fact`` is None for
+    events without one; its ``log_index`` is set when the entry's index is known."""
+
+    fact: Fact | None
+
+    def write(self, conn: Connection, index: int) -> Fact | None:
+        """Queue the fact, at log entry ``index``, with the append batch (a write hook)."""
+        if self.fact is None:
+            return None
+        fact = replace(self.fact, log_index=index)
+        defer_insert(conn, AuditFact, fact_row(fact))
+        return fact
+
+
+def prepare_fact(
+    conn: Connection, envelope: Envelope, prev: Fact | None = None
+) -> PreparedFact | None:
+    """The fact of a complaint event before its append, reading with ``conn`` what it needs
+    (outside the log's write transaction: facts of committed steps never change).
+
+    ``prev`` as for ``write_fact``. None when the complaint's earlier facts predate the table:
+    ``write_fact`` then derives them in the write transaction.
+    """
+    if envelope.type in OFFICER_KEY_EVENTS:
+        return PreparedFact(None)
+    if envelope.complaint is None:
+        prev = None
+    elif prev is None or prev.reference != envelope.complaint or prev.seq != envelope.seq - 1:
+        row = conn.execute(
+            select(*_COLUMNS).where(T.reference == envelope.complaint, T.seq == envelope.seq - 1)
+        ).first()
+        if row is None:
+            return None
+        prev = _fact(row)
+    fact = derive_fact(prev, envelope, -1, rated_type=_rated_type(conn, envelope))
+    return PreparedFact(fact)
+
+
 def write_fact(
     conn: Connection, envelope: Envelope, index: int, prev: Fact | None = None
 ) -> Fact | None:
@@ -179,18 +219,12 @@ def write_fact(
     committed step returned): it is used only if it is the fact of ``envelope.seq - 1``, else
     that fact is read from the table (facts of one complaint never change once committed).
     """
-    if envelope.type in OFFICER_KEY_EVENTS:
-        return None
-    if envelope.complaint is None:
-        prev = None
-    elif prev is None or prev.reference != envelope.complaint or prev.seq != envelope.seq - 1:
-        row = conn.execute(
-            select(*_COLUMNS).where(T.reference == envelope.complaint, T.seq == envelope.seq - 1)
-        ).first()
-        prev = _fact(row) if row is not None else _rebuild(conn, envelope)
-    fact = derive_fact(prev, envelope, index, rated_type=_rated_type(conn, envelope))
-    defer_insert(conn, AuditFact, fact_row(fact))
-    return fact
+    prepared = prepare_fact(conn, envelope, prev)
+    if prepared is None:  # facts older than the table: derived from the log and written
+        prev = _rebuild(conn, envelope)
+        rated = _rated_type(conn, envelope)
+        prepared = PreparedFact(derive_fact(prev, envelope, -1, rated_type=rated))
+    return prepared.write(conn, index)
 
 
 def _rated_type(conn: Connection, envelope: Envelope) -> str | None:

@@ -11,6 +11,7 @@ from ledger.casework.clock import Clock, utc_now
 from ledger.casework.letters import DEFAULT_SETTINGS, LetterSettings
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads
+from ledger.casework.status_reads import StatusViews
 from ledger.casework.work_items import DEFAULT_WARN_SHARE
 from ledger.casework.writes import ComplaintWrites, StepListener
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
@@ -39,6 +40,7 @@ class ComplaintService:
         warn_share: float = DEFAULT_WARN_SHARE,
     ) -> None:
         self.reads = ComplaintReads(engine, store, cache_size)
+        self.status_views = StatusViews(self.reads, rules)
         self.writes = ComplaintWrites(
             self.reads,
             officer_keys,

@@ -1,9 +1,11 @@
 """Keeping the worklist (``ledger.casework.worklist``) current: a complaint's row from its chain.
 
-``WorkItemWriter.update`` runs inside every step's write transaction (``writes._write_event``):
-it derives the complaint's row from its envelopes (the chain so far, cached in process and
-checked by the hash link, plus the new step) with ``deadlines.due_report`` under the service
-rules the writes use, and keeps the search keys of the step's body. ``backfill`` does the same
+For every step the write path (``writes``) calls ``WorkItemWriter.prepare`` before the append,
+outside the log's write lock: it derives the complaint's row from its envelopes (the chain so
+far, cached in process and checked by the hash link, plus the new step) with
+``deadlines.due_report`` under the service rules the writes use, with the status answer's read
+model (``status_view``) and the search keys of the step's body. ``queue`` then queues the row
+in the step's own write transaction (one upsert per append batch). ``backfill`` does the same
 for every complaint from the log (the migration, and the runtime for rows the migration made
 without the deployment's rules and lookup key).
 """
@@ -13,23 +15,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
+from ledger.casework.appends import ChainConflict
 from ledger.casework.cache import BoundedCache
 from ledger.casework.records import ComplaintEvent, EventBody
 from ledger.casework.worklist import EMAIL, TX, WorkItemRow, WorkSearchRow, search_key
-from ledger.complaints.deadlines import Clock, ClockStatus, due_report
+from ledger.complaints.deadlines import Clock, ClockStatus, DueReport, due_report
 from ledger.complaints.events import Envelope, parse_envelope
 from ledger.complaints.queues import queue_of
 from ledger.complaints.reference import format_reference
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
+from ledger.complaints.states import ComplaintState, replay
+from ledger.complaints.status_view import status_view
 from ledger.complaints.vocab import EscalationLevel, EventType, Status
 from ledger.errors import LedgerError
 from ledger.logstore.models import LogEntry
-from ledger.logstore.store import LogStore
+from ledger.logstore.store import LogStore, defer_insert, defer_upsert
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +62,26 @@ def warn_at(clock: Clock, share: float) -> datetime | None:
     return clock.started_at + (clock.due_at - clock.started_at) * share
 
 
+def clocks_report(
+    reference: str, envelopes: Sequence[Envelope], rules: ServiceRules
+) -> DueReport | None:
+    """The complaint's clocks as of its last step; None when they cannot be computed."""
+    try:
+        return due_report(envelopes, envelopes[-1].at_datetime, rules=rules)
+    except (LedgerError, KeyError, ValueError):  # unknown jurisdiction: no clocks to show
+        log.warning("complaint %s: its clocks cannot be computed", reference)
+        return None
+
+
 def work_row(
-    reference: str, envelopes: Sequence[Envelope], rules: ServiceRules, warn_share: float
+    reference: str,
+    envelopes: Sequence[Envelope],
+    rules: ServiceRules,
+    warn_share: float,
+    report: DueReport | None = None,
 ) -> dict[str, Any]:
     """The ``work_items`` columns of a complaint after ``envelopes`` (its chain so far), as
-    of its last step."""
+    of its last step (``report``: its ``clocks_report``, when the caller has it)."""
     received, last = envelopes[0], envelopes[-1]
     level, specialism, owner = str(received.public.get("level", EscalationLevel.AGENT)), None, None
     for env in envelopes:
@@ -90,11 +112,11 @@ def work_row(
         "breached": False,
         "next_alert_at": None,
         "updated_at": last.at_datetime,
+        "status_view": None,
     }
-    try:
-        report = due_report(envelopes, last.at_datetime, rules=rules)
-    except (LedgerError, KeyError, ValueError):  # unknown jurisdiction: no clocks to show
-        log.warning("complaint %s: its clocks cannot be computed", reference)
+    if report is None:
+        report = clocks_report(reference, envelopes, rules)
+    if report is None:
         return row
     current = report.current
     nxt = report.next_due
@@ -106,6 +128,11 @@ def work_row(
         warnings = [warn_at(c, warn_share) for c in current if c.status in WATCHED]
         row["next_alert_at"] = min((w for w in warnings if w is not None), default=None)
     return row
+
+
+def view_json(state: ComplaintState, report: DueReport, rules: ServiceRules) -> str:
+    """The stored form of the complaint's status view (``status_view``)."""
+    return orjson.dumps(status_view(state, report, rules)).decode("utf-8")
 
 
 def search_values(envelope: Envelope, body: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -179,24 +206,39 @@ class WorkItemWriter:
         # read when its ``prev`` is the cached chain's last leaf.
         self._chains: BoundedCache[str, tuple[Envelope, ...]] = BoundedCache(cache_size)
 
-    def update(
-        self, conn: Connection, reference: str, envelope: Envelope, body: Mapping[str, Any]
-    ) -> None:
-        """Bring the complaint's row and search keys up to ``envelope`` (same transaction)."""
+    def prepare(
+        self,
+        conn: Connection,
+        reference: str,
+        envelope: Envelope,
+        body: Mapping[str, Any],
+        state: ComplaintState,
+    ) -> PreparedWork:
+        """The complaint's row, status view and search keys after ``envelope`` (whose state is
+        ``state``), before its append; ``conn`` reads the chain when this process does not
+        hold it. Raises ChainConflict when the stored chain does not lead to ``envelope``."""
         chain = self._chain(conn, reference, envelope)
-        row = work_row(reference, chain, self.rules, self.warn_share)
+        report = clocks_report(reference, chain, self.rules)
+        row = work_row(reference, chain, self.rules, self.warn_share, report)
         row["indexed"] = self.lookup_key is not None
-        _store(conn, row)
-        if envelope.type == EventType.ERASED:
-            target = envelope.public["erases"]
-            conn.execute(delete(WorkSearchRow).where(WorkSearchRow.leaf_hash == target))
+        if report is not None:
+            row["status_view"] = view_json(state, report, self.rules)
+        search = []
         if self.lookup_key is not None:
-            rows = _search_rows(self.lookup_key, reference, envelope, body)
-            if rows:
-                conn.execute(insert(WorkSearchRow), rows)
+            search = _search_rows(self.lookup_key, reference, envelope, body)
+        erases = envelope.public["erases"] if envelope.type == EventType.ERASED else None
+        return PreparedWork(reference, chain, row, search, erases)
+
+    def queue(self, conn: Connection, work: PreparedWork) -> None:
+        """Queue the prepared row and search keys in the step's write transaction."""
+        defer_upsert(conn, WorkItemRow, work.row)
+        if work.erases is not None:
+            conn.execute(delete(WorkSearchRow).where(WorkSearchRow.leaf_hash == work.erases))
+        for row in work.search:
+            defer_insert(conn, WorkSearchRow, row)
         # Cached before the commit: a rolled-back step is not followed (its leaf is no
         # step's ``prev``), so the next one reads the chain instead.
-        self._chains.put(reference, chain)
+        self._chains.put(work.reference, work.chain)
 
     def _chain(self, conn: Connection, reference: str, envelope: Envelope) -> tuple[Envelope, ...]:
         seq = envelope.seq
@@ -209,7 +251,21 @@ class WorkItemWriter:
             and cached[seq - 1].leaf_hash_hex == envelope.prev
         ):
             return (*cached[:seq], envelope)
-        return (*_chain_from(conn, self.store.log_id, reference, seq), envelope)
+        chain = _chain_from(conn, self.store.log_id, reference, seq)
+        if len(chain) != seq or chain[-1].leaf_hash_hex != envelope.prev:
+            raise ChainConflict("the complaint changed while this step was prepared")
+        return (*chain, envelope)
+
+
+@dataclass(frozen=True)
+class PreparedWork:
+    """A step's part of the worklist, made before its append (``WorkItemWriter.prepare``)."""
+
+    reference: str
+    chain: tuple[Envelope, ...]
+    row: dict[str, Any]
+    search: list[dict[str, Any]]
+    erases: str | None  # the leaf hash an erasure erases: its search keys go
 
 
 def backfill(
@@ -251,8 +307,11 @@ def backfill(
         if not chain:
             continue
         envelopes = [env for env, _ in chain]
-        row = work_row(reference, envelopes, rules, warn_share)
+        report = clocks_report(reference, envelopes, rules)
+        row = work_row(reference, envelopes, rules, warn_share, report)
         row["indexed"] = lookup_key is not None
+        if report is not None:
+            row["status_view"] = view_json(replay(envelopes), report, rules)
         _store(conn, row)
         if lookup_key is None:
             continue

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     and_,
     case,
     func,
@@ -74,6 +75,9 @@ class WorkItemRow(Base):
     # which has neither; the runtime finishes such rows when it opens).
     indexed: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The status answer's read model after step ``seq`` (``ledger.complaints.status_view``,
+    # JSON); None until the complaint's next step for rows a migration or backfill made.
+    status_view: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_work_items_open_due", "open", "next_due_at"),

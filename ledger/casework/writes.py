@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from ledger.access.secrets import hash_secret, new_secret
 from ledger.attachments.store import (
@@ -28,7 +28,7 @@ from ledger.attachments.store import (
 )
 from ledger.casework.appends import ChainConflict, Hooks, run_check, run_write
 from ledger.casework.clock import Clock, utc_now
-from ledger.casework.facts import write_fact
+from ledger.casework.facts import PreparedFact, prepare_fact, write_fact
 from ledger.casework.letters import (
     DEFAULT_SETTINGS,
     LetterSettings,
@@ -39,7 +39,7 @@ from ledger.casework.letters import (
 from ledger.casework.officer_keys import OfficerKeys
 from ledger.casework.reads import ComplaintReads, IncidentLink
 from ledger.casework.records import ComplaintEvent, ComplaintRecord, EventBody
-from ledger.casework.work_items import DEFAULT_WARN_SHARE, WorkItemWriter
+from ledger.casework.work_items import DEFAULT_WARN_SHARE, PreparedWork, WorkItemWriter
 from ledger.complaints.deadlines import get_jurisdiction, initial_deadlines
 from ledger.complaints.errors import ComplaintError
 from ledger.complaints.events import Actor, BuiltEvent, Envelope
@@ -53,7 +53,7 @@ from ledger.complaints.texts import MessageKind
 from ledger.complaints.vocab import SIGNED_EVENTS, Category, EventType, Role
 from ledger.complaints.workflow import append_event, start_complaint
 from ledger.logstore.sequencer import Sequencer
-from ledger.logstore.store import PendingEntry, Receipt, Rejected, defer_insert
+from ledger.logstore.store import PendingEntry, Receipt, Rejected, RowGuard, defer_insert
 
 log = logging.getLogger(__name__)
 
@@ -66,18 +66,30 @@ MAX_RETRIES = 5
 # fail for a valid step: raising rolls back the step and the rest of its append batch.
 StepListener = Callable[[Connection, str, Envelope, Mapping[str, Any], int], None]
 
-# The chain-head check of a step: moves the head only if it is still where the step began.
-_MOVE_HEAD = (
-    update(ComplaintRecord.__table__)
-    .where(ComplaintRecord.reference == bindparam("b_reference"))
-    .where(ComplaintRecord.seq == bindparam("b_expected_seq"))
-    .values(
-        seq=bindparam("b_seq"),
-        head=bindparam("b_head"),
-        status=bindparam("b_status"),
-        updated_at=bindparam("b_updated_at"),
-    )
-)
+
+class _OnDemand:
+    """A read connection taken from the pool at its first statement, if any (a step whose
+    complaint this process holds reads nothing)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn: Connection | None = None
+
+    def __enter__(self) -> Connection:
+        return self  # type: ignore[return-value]  # only execute() is used
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        if self.conn is None:
+            self.conn = self.engine.connect()
+        return self.conn.execute(*args, **kwargs)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _conflict() -> ChainConflict:
+    return ChainConflict("the complaint changed while this step was prepared")
 
 
 @dataclass(frozen=True)
@@ -223,6 +235,7 @@ class ComplaintWrites:
         assert reference is not None
         capability_hash = hash_secret(secret)
         fact: list[Fact | None] = [None]
+        work, prepared_fact = self._prepare(reference, built, state, None)
 
         def check(conn: Connection) -> None:
             run_check(hooks, conn)
@@ -250,7 +263,7 @@ class ComplaintWrites:
                     updated_at=at,
                 )
             )
-            fact[0] = self._write_event(conn, reference, built, index, None)
+            fact[0] = self._write_event(conn, reference, built, index, work, prepared_fact)
             self._notify(conn, reference, built, index)
             run_write(hooks, conn, index, leaf_hash)
 
@@ -352,34 +365,37 @@ class ComplaintWrites:
         hooks: Hooks | None,
     ) -> tuple[Receipt, Fact | None]:
         """Append the step; returns its receipt and its audit fact."""
-        expected_seq = state.seq
         cached = self.reads.states.get(reference)
         prev_fact = cached.fact if cached is not None else None
         fact: list[Fact | None] = [None]
+        # The worklist row, status view and audit fact are made here, outside the log's
+        # write lock; the transaction only queues them with the batch's other rows.
+        work, prepared_fact = self._prepare(reference, built, new_state, prev_fact)
+        # The chain-head check: the head moves only if it is still where the step began
+        # (checked and moved for the whole batch at once, after ``check``).
+        guard = RowGuard(
+            ComplaintRecord,
+            "reference",
+            reference,
+            "seq",
+            state.seq,
+            {
+                "seq": new_state.seq,
+                "head": built.envelope.leaf_hash_hex,
+                "status": str(new_state.status),
+                "updated_at": built.envelope.at_datetime,
+            },
+            _conflict,
+        )
 
         def check(conn: Connection) -> None:
             run_check(hooks, conn)
             # Files the body lists must be this complaint's uploads (AttachmentNotUploaded is
             # a Rejected: refused before the head moves, so nothing of the step is written).
             check_uploaded(conn, reference, listed_attachments(built.body))
-            # Check the chain head and move it in one statement: nothing after this check
-            # can refuse the entry, and a refusal rolls nothing back (no row matched).
-            moved = conn.execute(
-                _MOVE_HEAD,
-                {
-                    "b_reference": reference,
-                    "b_expected_seq": expected_seq,
-                    "b_seq": new_state.seq,
-                    "b_head": built.envelope.leaf_hash_hex,
-                    "b_status": str(new_state.status),
-                    "b_updated_at": built.envelope.at_datetime,
-                },
-            )
-            if moved.rowcount != 1:
-                raise ChainConflict("the complaint changed while this step was prepared")
 
         def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
-            fact[0] = self._write_event(conn, reference, built, index, prev_fact)
+            fact[0] = self._write_event(conn, reference, built, index, work, prepared_fact)
             self._notify(conn, reference, built, index)
             if built.envelope.type == EventType.ERASED:
                 target = built.envelope.public["erases"]
@@ -391,8 +407,22 @@ class ComplaintWrites:
                 )
             run_write(hooks, conn, index, leaf_hash)
 
-        receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
+        receipt = self.sequencer.append(PendingEntry(built.leaf, check, write, guard))
         return receipt, fact[0]
+
+    def _prepare(
+        self,
+        reference: str,
+        built: BuiltEvent,
+        state: ComplaintState,
+        prev_fact: Fact | None,
+    ) -> tuple[PreparedWork, PreparedFact | None]:
+        """What a step writes besides its leaf, made before its append (reads, outside the
+        log's write transaction, only what this process does not hold: committed rows)."""
+        with _OnDemand(self.reads.reader) as conn:
+            work = self.work_items.prepare(conn, reference, built.envelope, built.body, state)
+            fact = prepare_fact(conn, built.envelope, prev_fact)
+        return work, fact
 
     def _write_event(
         self,
@@ -400,9 +430,10 @@ class ComplaintWrites:
         reference: str,
         built: BuiltEvent,
         index: int,
-        prev_fact: Fact | None,
+        work: PreparedWork,
+        fact: PreparedFact | None,
     ) -> Fact | None:
-        """Queue the event's index, body and audit-fact rows; returns the fact."""
+        """Queue the event's index, body, worklist and audit-fact rows; returns the fact."""
         env = built.envelope
         # No check of an append batch reads these two tables: one INSERT each per batch.
         defer_insert(
@@ -416,10 +447,11 @@ class ComplaintWrites:
             EventBody,
             {"leaf_hash": env.leaf_hash_hex, "salt": built.salt, "body_jcs": built.body_jcs},
         )
-        self.work_items.update(conn, reference, env, built.body)
-        # Regulator audit facts, same transaction as the leaf; derived from the previous fact
-        # this process committed (no read) when it has it.
-        return write_fact(conn, env, index, prev_fact)
+        self.work_items.queue(conn, work)
+        # Regulator audit facts, same transaction as the leaf.
+        if fact is None:  # facts older than the table: derived and written here
+            return write_fact(conn, env, index)
+        return fact.write(conn, index)
 
     def _notify(self, conn: Connection, reference: str, built: BuiltEvent, index: int) -> None:
         for listener in self.listeners:

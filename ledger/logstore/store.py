@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 
 from ledger.db import is_sqlite
 from ledger.errors import LedgerError
@@ -62,12 +62,36 @@ class Rejected(LogError):
 
 
 @dataclass(frozen=True)
+class RowGuard:
+    """A compare-and-set on one row that an entry depends on, done for a whole append batch in
+    two statements (one read of every guarded row before the batch's checks, one update
+    after them) instead of one round trip per entry.
+
+    The entry is refused with ``refusal()`` unless the row of ``table`` whose ``key_column``
+    is ``key`` has ``version_column == expected`` (after the batch's earlier entries); once
+    accepted, the row's columns become ``values`` (which set the new version) when the batch
+    ends, after every entry's ``write``: a write reads the row as it was before the batch.
+    """
+
+    table: Any  # a mapped class or a Table
+    key_column: str
+    key: Any
+    version_column: str
+    expected: Any
+    values: dict[str, Any]
+    refusal: Callable[[], Rejected]
+
+
+@dataclass(frozen=True)
 class PendingEntry:
-    """An entry plus work that must happen in the same transaction as its append."""
+    """An entry plus work that must happen in the same transaction as its append: ``check``
+    may refuse it (raising ``Rejected``), then ``guard`` (see ``RowGuard``); ``write`` runs
+    once it is accepted."""
 
     data: bytes
     check: Callable[[Connection], None] | None = None
     write: Callable[[Connection, int, bytes], None] | None = None
+    guard: RowGuard | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,89 @@ def defer_insert(conn: Connection, table, row: dict[str, Any]) -> None:
         conn.execute(insert(table), [row])
     else:
         queued.setdefault(table, []).append(row)
+
+
+def defer_upsert(conn: Connection, table, row: dict[str, Any]) -> None:
+    """From a ``PendingEntry.write``: queue ``row`` to be inserted into ``table``, or to replace
+    the row with the same primary key, with the batch's other queued rows in one statement
+    (the last row queued for a key wins). Outside an append, it is written at once."""
+    table = getattr(table, "__table__", table)
+    queued = _DEFERRED.get()
+    if queued is None:
+        _upsert(conn, table, [row])
+        return
+    keys = tuple(row[c.name] for c in table.primary_key.columns)
+    queued.setdefault(("upsert", table), {})[keys] = row
+
+
+def _upsert(conn: Connection, table, rows: list[dict[str, Any]]) -> None:
+    if is_sqlite(conn.engine):
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = dialect_insert(table)
+    updated = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), rows)
+
+
+def _write_deferred(conn: Connection, deferred: dict) -> None:
+    """The rows ``defer_insert`` and ``defer_upsert`` queued, one statement per table."""
+    for target, rows in deferred.items():
+        if isinstance(target, tuple):
+            _upsert(conn, target[1], list(rows.values()))
+        else:
+            conn.execute(insert(target), rows)
+
+
+class _Guards:
+    """The guarded rows of one append batch (``RowGuard``): read once, compared in memory
+    entry by entry, and updated once."""
+
+    def __init__(self, conn: Connection, pending: Sequence[PendingEntry]) -> None:
+        self.conn = conn
+        self.versions: dict[tuple[Any, Any], Any] = {}
+        self.updates: dict[tuple[Any, Any], tuple[RowGuard, Any]] = {}
+        wanted: dict[tuple[Any, str, str], set[Any]] = {}
+        for it in pending:
+            g = it.guard
+            if g is not None:
+                table = getattr(g.table, "__table__", g.table)
+                wanted.setdefault((table, g.key_column, g.version_column), set()).add(g.key)
+        for (table, key_column, version_column), keys in wanted.items():
+            key, version = table.c[key_column], table.c[version_column]
+            for row in conn.execute(select(key, version).where(key.in_(sorted(keys)))):
+                self.versions[(table, row[0])] = row[1]
+
+    def admit(self, guard: RowGuard) -> None:
+        """Accept the guarded entry (its row is as it expects) or raise its refusal."""
+        table = getattr(guard.table, "__table__", guard.table)
+        slot = (table, guard.key)
+        if slot not in self.versions or self.versions[slot] != guard.expected:
+            raise guard.refusal()
+        self.versions[slot] = guard.values[guard.version_column]
+        first = self.updates.get(slot)
+        self.updates[slot] = (guard, guard.expected if first is None else first[1])
+
+    def apply(self) -> None:
+        """Update every admitted row, each still at the version read (under the write lock
+        nothing else moves them: a mismatch is corruption, and fails the batch)."""
+        groups: dict[tuple[Any, str, str, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for (table, key), (guard, expected) in self.updates.items():
+            names = tuple(sorted(guard.values))
+            group = groups.setdefault((table, guard.key_column, guard.version_column, names), [])
+            group.append({"g_key": key, "g_expected": expected,
+                          **{f"v_{n}": guard.values[n] for n in names}})  # fmt: skip
+        for (table, key_column, version_column, names), rows in groups.items():
+            stmt = (
+                update(table)
+                .where(table.c[key_column] == bindparam("g_key"))
+                .where(table.c[version_column] == bindparam("g_expected"))
+                .values({n: bindparam(f"v_{n}") for n in names})
+            )
+            done = self.conn.execute(stmt, rows)
+            if done.rowcount >= 0 and done.rowcount != len(rows):
+                raise LogError(f"rows of {table.name} moved under the log's write lock")
 
 
 # The append transaction's statements, built once.
@@ -248,14 +355,17 @@ class LogStore:
             tile_rows = []
             accepted: list[tuple[int, int, bytes]] = []  # (position in batch, index, leaf hash)
             size = state.size
+            guards = _Guards(conn, pending)
             for pos, it in enumerate(pending):
                 lh = leaf_hash(it.data)
-                if it.check is not None:
-                    try:
+                try:
+                    if it.check is not None:
                         it.check(conn)
-                    except Rejected as rejection:
-                        results.append(rejection)
-                        continue
+                    if it.guard is not None:
+                        guards.admit(it.guard)
+                except Rejected as rejection:
+                    results.append(rejection)
+                    continue
                 if it.write is not None:
                     it.write(conn, size, lh)
                 results.append(None)  # type: ignore[arg-type]  # filled after the commit
@@ -286,8 +396,8 @@ class LogStore:
             if not accepted:
                 return results
             root = merkle.root_from_frontier(frontier)
-            for table, rows in deferred.items():  # see defer_insert
-                conn.execute(insert(table), rows)
+            guards.apply()
+            _write_deferred(conn, deferred)
             conn.execute(_INSERT_ENTRIES, entry_rows)
             if tile_rows:
                 conn.execute(_INSERT_TILES, tile_rows)

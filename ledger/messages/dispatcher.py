@@ -372,8 +372,10 @@ class Dispatcher:
                 raise AlreadyRecorded(f"message {mid} is recorded already")
 
         def write(conn: Connection, _index: int, _leaf: bytes) -> None:
-            # The step's seq: the chain head its own check has just moved.
-            seq = select(ComplaintRecord.seq).where(ComplaintRecord.reference == reference)
+            # The step's seq: one past the chain head, which moves for the whole append batch
+            # after its writes (``RowGuard``); a batch holds at most one step per complaint,
+            # as each is built on a committed head.
+            seq = select(ComplaintRecord.seq + 1).where(ComplaintRecord.reference == reference)
             conn.execute(
                 update(_M)
                 .where(_M.message_id == mid)
