@@ -1,34 +1,43 @@
-"""API load benchmark: the app under gunicorn on PostgreSQL, driven over HTTP from another process.
+"""API load benchmark: the app under gunicorn or granian on PostgreSQL, driven over HTTP.
 
-For each server configuration (gunicorn worker class, workers, threads) it creates a fresh
-PostgreSQL database, a log key and API keys in a temporary data folder, starts gunicorn on a
-free loopback port, and runs a separate driver process (aiohttp, a fixed number of concurrent
-connections) that:
+For each server configuration it creates a fresh PostgreSQL database, a log key and API keys
+in a temporary data folder, starts the server on a free loopback port, and runs a separate
+driver process (aiohttp, a fixed number of concurrent connections) that:
 
 1. files ``--complaints`` complaints (each keeps its capability secret);
-2. appends complaint events for ``--seconds``: ``evidence_added`` and ``note_added`` by an agent
+2. ``append``: appends complaint events: ``evidence_added`` and ``note_added`` by an agent
    (API key) and ``evidence_added`` by the customer (the complaint's secret; a rating, once
-   per rated step, cannot repeat), spread over the complaints
-   so that per-complaint serialisation is not what is measured;
-3. reads ``GET /v1/complaints/<ref>`` (status) for ``--seconds``, as agent or customer;
-4. reads the app's ``GET /healthz`` for ``--seconds`` (the app's own per-request floor:
-   routing, request id, metrics and the request log line, no database).
+   per rated step, cannot repeat), spread over the complaints so that per-complaint
+   serialisation is not what is measured;
+3. ``read``: ``GET /v1/complaints/<ref>`` (status), half as agent, half as customer;
+4. ``not_modified``: the same reads, conditional: the driver first reads every complaint's
+   status once per caller kind to learn its ``ETag`` (the tag depends on the reader's role
+   and language), then sends it back as ``If-None-Match``; only a 304 counts as a success;
+5. ``healthz``: the app's ``GET /healthz`` (the app's own per-request floor: routing,
+   request id, metrics and the request log line, no database).
 
-Beside each configuration it measures the ceiling of the stack on this machine: a hello-world
-Flask app (one JSON route, nothing else) under the same gunicorn settings, driven the same way
-(``baseline_per_s``). No endpoint of the app can beat it; it tells how far the figures are
-from what this machine allows, whatever the targets say.
+Each phase is measured for ``--seconds`` after a short warm-up. Beside the app, every run
+measures the ceiling of the stack on this machine: a hello-world Flask app (one JSON route,
+nothing else) under the same server settings, driven the same way (``baseline``). No
+endpoint of the app can beat it, and the targets are shares of it, so that they hold on any
+machine: appends at least 25% of the baseline's requests per second with a p99 of at most
+250 ms, status reads at least 50% (``TARGETS``; ``*_share`` in the report).
 
-Each measured phase follows a short warm-up. Latency is per request, end to end, as the driver
-sees it (closed loop: ``--concurrency`` requests in flight). After the run the log size is
-checked against the successful appends. Then gunicorn is stopped and the database dropped.
-Prints a table and writes bench/api.json (events/s, p50/p90/p99, errors, configuration, CPU).
+Latency is per request, end to end, as the driver sees it (closed loop: ``--concurrency``
+requests in flight). After the run the log size is checked against the successful appends.
+Then the server is stopped and the database dropped. ``--runs N`` repeats the whole
+measurement (baseline and app, each run on a fresh database); the headline has the median of
+each figure over the runs and the per-run values (``runs_<figure>``). Prints a table and the
+shares, and writes bench/api.json (requests/s, p50/p90/p99, errors, configuration, CPU).
 
-Usage: python scripts/bench_api.py [--pg URL] [--config gthread:2:16 ...] [--seconds 15]
-                                   [--complaints 2000] [--concurrency 32] [--out bench/api.json]
+Usage: python scripts/bench_api.py [--pg URL] [--config gthread:2:16 ...] [--runs 1]
+                                   [--seconds 15] [--complaints 2000] [--concurrency 32]
+                                   [--out bench/api.json] [--profile DIR]
 
-A configuration is ``CLASS:WORKERS:THREADS`` (``sync`` ignores threads). Several may be given;
-the first is the headline result. The driver shares the machine's CPUs with the server.
+A configuration is ``KIND:WORKERS:THREADS``: ``gthread`` or ``sync`` (gunicorn's worker class;
+``sync`` ignores threads) or ``granian`` (granian's WSGI interface, THREADS blocking threads
+per worker, one Rust runtime thread). Several may be given; the first is the headline
+result. The driver shares the machine's CPUs with the server.
 """
 
 from __future__ import annotations
@@ -40,11 +49,13 @@ import os
 import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,7 +64,10 @@ from ledger.processes import free_port, start_process, stop_process, wait_for_ht
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "bench.ledger.example/complaints"
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
-TARGETS = {"append_per_s": 1000, "append_p99_ms": 250, "read_per_s": 3000}
+# Shares of the baseline's requests per second in the same run, and the appends' p99.
+TARGETS = {"append_share": 0.25, "append_p99_ms": 250, "read_share": 0.5}
+APP_PHASES = ("append", "read", "not_modified", "healthz")
+SHARES = {"append_share": "append", "read_share": "read", "not_modified_share": "not_modified"}
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 DRIVER_TIMEOUT_SLACK = 300.0
@@ -85,6 +99,62 @@ def summarise(latencies: list[float], errors: int, elapsed: float, statuses: dic
         "max_ms": round(lat[-1], 2) if lat else None,
         "statuses": statuses,
     }
+
+
+def share(per_s: float, baseline_per_s: float) -> float | None:
+    """A phase's requests per second as a share of the baseline's (None without a baseline)."""
+    return round(per_s / baseline_per_s, 3) if baseline_per_s else None
+
+
+def run_figures(run: dict) -> dict[str, float | None]:
+    """The headline figures of one run (app phases, baseline, shares of the baseline)."""
+    base = run["baseline"]["per_s"]
+    figures: dict[str, float | None] = {}
+    for prefix, phase in (
+        ("events", "append"),
+        ("reads", "read"),
+        ("not_modified", "not_modified"),
+    ):
+        figures[f"{prefix}_per_s"] = run[phase]["per_s"]
+        figures[f"{prefix}_p50_ms"] = run[phase]["p50_ms"]
+        figures[f"{prefix}_p99_ms"] = run[phase]["p99_ms"]
+    figures["baseline_per_s"] = base
+    figures["healthz_per_s"] = run["healthz"]["per_s"]
+    for name, phase in SHARES.items():
+        figures[name] = share(run[phase]["per_s"], base)
+    return figures
+
+
+def meets_targets(figures: dict) -> bool:
+    """Whether headline figures (one run's or the medians) meet ``TARGETS``, as reported
+    (shares to 3 decimals)."""
+    append, read, p99 = figures["append_share"], figures["read_share"], figures["events_p99_ms"]
+    if append is None or read is None or p99 is None or p99 != p99:  # NaN: no successful append
+        return False
+    return (
+        append >= TARGETS["append_share"]
+        and p99 <= TARGETS["append_p99_ms"]
+        and read >= TARGETS["read_share"]
+    )
+
+
+def median(values: list[float | None]) -> float | None:
+    """The median of the known values, rounded like the figures (None when none is known)."""
+    known = [v for v in values if v is not None and v == v]  # not None, not NaN
+    return round(statistics.median(known), 3) if known else None
+
+
+def headline(label: str, runs: list[dict]) -> dict:
+    """Each headline figure's median over ``runs`` and its per-run values (``runs_<name>``)."""
+    per_run = [run_figures(r) for r in runs]
+    out: dict = {"server": label, "runs": len(runs)}
+    for name in per_run[0]:
+        values = [figures[name] for figures in per_run]
+        out[name] = median(values)
+        out[f"runs_{name}"] = values
+    out["meets_targets"] = meets_targets(out)
+    out["runs_meets_targets"] = [meets_targets(figures) for figures in per_run]
+    return out
 
 
 # --- the driver (a separate process) ------------------------------------------------------
@@ -136,15 +206,33 @@ async def _drive_baseline(cfg: dict) -> dict:
         return {"baseline": await _measured(session, cfg, lambda i: ("GET", url, {}, 200))}
 
 
-async def _measured(session, cfg: dict, make) -> dict:
+def _start_profiler(cfg: dict, phase: str) -> subprocess.Popen | None:
+    """With ``--profile DIR``: py-spy sampling every server process through the phase
+    (collapsed stacks in DIR/<phase>.txt; the sampling costs the server some CPU)."""
+    if not cfg.get("profile_dir"):
+        return None
+    out = Path(cfg["profile_dir"]) / f"{phase}.txt"
+    cmd = [
+        str(Path(sys.executable).with_name("py-spy")), "record",
+        "--pid", str(cfg["server_pid"]), "--subprocesses", "--threads", "--nonblocking",
+        "--rate", "200", "--duration", str(int(cfg["seconds"])),
+        "--format", "raw", "--output", str(out),
+    ]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _measured(session, cfg: dict, make, phase: str = "baseline") -> dict:
     """A warm-up, then ``cfg["seconds"]`` of closed loop with the cores used meanwhile."""
     warm = await _closed_loop(session, cfg["concurrency"], WARMUP_SECONDS, make)
+    profiler = _start_profiler(cfg, phase)
     cpu0 = _cpu_snapshot(cfg)
     result = await _closed_loop(session, cfg["concurrency"], cfg["seconds"], make)
+    if profiler is not None:
+        profiler.wait(timeout=60)
     cpu = result["cpu"] = _cpu_delta(cpu0, _cpu_snapshot(cfg), result["seconds"])
     # Server CPU per answered request: the figure to compare on a shared, noisy machine.
-    cpu["gunicorn_ms_per_request"] = (
-        round(1000 * cpu["gunicorn_cores"] / result["per_s"], 2) if result["per_s"] else None
+    cpu["server_ms_per_request"] = (
+        round(1000 * cpu["server_cores"] / result["per_s"], 2) if result["per_s"] else None
     )
     result["warmup_ok"] = warm["ok"]
     result["warmup_errors"] = warm["errors"]
@@ -217,20 +305,50 @@ async def _drive(cfg: dict) -> dict:
             kwargs = {"json": payload, "headers": headers}
             return "POST", f"{base}/v1/complaints/{ref}/events", kwargs, 201
 
-        def read_request(i: int):
+        def caller(secret: str, as_agent: bool) -> dict[str, str]:
+            return agent if as_agent else {"Authorization": f"Bearer {secret}"}
+
+        def reader(i: int) -> tuple[str, bool, dict[str, str]]:
+            """The i-th status read: which complaint, by which kind of caller, its headers."""
             ref, secret = complaints[(i * 7919) % n]
-            headers = agent if i % 2 else {"Authorization": f"Bearer {secret}"}
+            as_agent = bool(i % 2)
+            return ref, as_agent, caller(secret, as_agent)
+
+        def read_request(i: int):
+            ref, _, headers = reader(i)
             return "GET", f"{base}/v1/complaints/{ref}", {"headers": headers}, 200
+
+        # 4. Conditional reads send back the tag of the status they hold. The tag depends on
+        # the reader's role and language: one per (complaint, caller kind), learnt below.
+        tags: dict[tuple[str, bool], str] = {}
+
+        def not_modified_request(i: int):
+            ref, as_agent, headers = reader(i)
+            kwargs = {"headers": {**headers, "If-None-Match": tags[(ref, as_agent)]}}
+            return "GET", f"{base}/v1/complaints/{ref}", kwargs, 304
+
+        async def learn_tag(ref: str, secret: str, as_agent: bool) -> None:
+            async with sem:
+                url, headers = f"{base}/v1/complaints/{ref}", caller(secret, as_agent)
+                async with session.get(url, headers=headers) as resp:
+                    await resp.read()
+                    etag = resp.headers.get("ETag")
+                    if resp.status != 200 or not etag:
+                        raise RuntimeError(f"status read failed: {resp.status}, ETag {etag!r}")
+                    tags[(ref, as_agent)] = etag
 
         def healthz_request(i: int):
             return "GET", f"{base}/healthz", {}, 200
 
-        for phase, make in (
-            ("append", append_request),
-            ("read", read_request),
-            ("healthz", healthz_request),
-        ):
-            out[phase] = await _measured(session, cfg, make)
+        out["append"] = await _measured(session, cfg, append_request, "append")
+        out["read"] = await _measured(session, cfg, read_request, "read")
+        start = time.perf_counter()
+        await asyncio.gather(
+            *(learn_tag(ref, secret, a) for ref, secret in complaints for a in (False, True))
+        )
+        out["tags"] = {"learnt": len(tags), "seconds": round(time.perf_counter() - start, 2)}
+        out["not_modified"] = await _measured(session, cfg, not_modified_request, "not_modified")
+        out["healthz"] = await _measured(session, cfg, healthz_request, "healthz")
     return out
 
 
@@ -273,6 +391,8 @@ def _postgres_pids() -> list[int]:
 
 
 def _cpu_snapshot(cfg: dict) -> dict:
+    # Both servers' workers are child processes of the main one (their threads are counted
+    # in their process's figures); grandchildren would be missed, neither server has any.
     server = [cfg["server_pid"], *_children(cfg["server_pid"])]
     return {
         "driver": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
@@ -282,15 +402,17 @@ def _cpu_snapshot(cfg: dict) -> dict:
 
 
 def _cpu_delta(before: dict, after: dict, seconds: float) -> dict:
-    """Cores used during a phase: driver, gunicorn (all workers), PostgreSQL (machine-wide)."""
+    """Cores used during a phase: driver, server (main process and workers), PostgreSQL
+    (machine-wide); and how many server processes were counted."""
 
     def used(key: str) -> float:
         return sum(v - before[key].get(p, 0.0) for p, v in after[key].items())
 
     return {
         "driver_cores": round((after["driver"] - before["driver"]) / seconds, 2),
-        "gunicorn_cores": round(used("server") / seconds, 2),
+        "server_cores": round(used("server") / seconds, 2),
         "postgres_cores": round(used("postgres") / seconds, 2),
+        "server_processes": len(after["server"]),
     }
 
 
@@ -306,22 +428,29 @@ def driver_main(config_path: str) -> int:
 
 @dataclass(frozen=True)
 class ServerConfig:
-    worker_class: str
+    kind: str  # gunicorn's worker class (gthread, sync) or granian
     workers: int
     threads: int
 
     @classmethod
     def parse(cls, text: str) -> ServerConfig:
         parts = text.split(":")
-        if len(parts) != 3 or parts[0] not in ("gthread", "sync"):
-            raise argparse.ArgumentTypeError("a configuration is gthread|sync:WORKERS:THREADS")
-        return cls(parts[0], int(parts[1]), int(parts[2]) if parts[0] == "gthread" else 1)
+        if len(parts) != 3 or parts[0] not in ("gthread", "sync", "granian"):
+            raise argparse.ArgumentTypeError(
+                "a configuration is gthread|sync|granian:WORKERS:THREADS"
+            )
+        kind, workers, threads = parts[0], int(parts[1]), int(parts[2])
+        return cls(kind, workers, 1 if kind == "sync" else threads)
+
+    @property
+    def server(self) -> str:
+        return "granian" if self.kind == "granian" else "gunicorn"
 
     @property
     def label(self) -> str:
-        if self.worker_class == "sync":
+        if self.kind == "sync":
             return f"sync x{self.workers}"
-        return f"gthread {self.workers}w x {self.threads}t"
+        return f"{self.kind} {self.workers}w x {self.threads}t"
 
 
 class Database:
@@ -388,7 +517,14 @@ def hello():
 """
 
 
-class Gunicorn:
+class Server(ABC):
+    """A WSGI server serving ``app`` from ``app_dir`` on a loopback port, its output in ``log``
+    (one subclass per server kind: the command line and what its log says)."""
+
+    name = "server"
+    boot_line = ""  # the log line of each worker (re)started
+    fault_lines: tuple[str, ...] = ()  # log lines that say a worker died or hung
+
     def __init__(
         self,
         cfg: ServerConfig,
@@ -401,12 +537,59 @@ class Gunicorn:
         ready_path: str = "/v1/log/keys",
     ) -> None:
         self.ready_path = ready_path
+        self.url = f"http://127.0.0.1:{port}"
+        cmd = self.command(cfg, port, log, app_dir, app, switch_interval)
+        self.proc = start_process(cmd, log=log, env=env, cwd=app_dir)
+
+    @abstractmethod
+    def command(
+        self,
+        cfg: ServerConfig,
+        port: int,
+        log: Path,
+        app_dir: Path,
+        app: str,
+        switch_interval: float | None,
+    ) -> list[str]:
+        """The command line (files it needs, such as a config, are written beside ``log``)."""
+
+    @property
+    def pid(self) -> int:
+        """The main process (its workers are its children)."""
+        return self.proc.pid
+
+    def wait_ready(self) -> None:
+        def running() -> None:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+
+        url = f"{self.url}{self.ready_path}"
+        wait_for_http(url, START_TIMEOUT, check=running, what=f"{self.name} on {url}")
+
+    def stop(self) -> None:
+        stop_process(self.proc, STOP_TIMEOUT)
+
+
+class Gunicorn(Server):
+    name = "gunicorn"
+    boot_line = "Booting worker"
+    fault_lines = ("TIMEOUT",)
+
+    def command(
+        self,
+        cfg: ServerConfig,
+        port: int,
+        log: Path,
+        app_dir: Path,
+        app: str,
+        switch_interval: float | None,
+    ) -> list[str]:
         cmd = [
             str(ROOT / ".venv" / "bin" / "gunicorn"),
             "--chdir", str(app_dir),
             "--bind", f"127.0.0.1:{port}",
             "--workers", str(cfg.workers),
-            "--worker-class", cfg.worker_class,
+            "--worker-class", cfg.kind,
             "--threads", str(cfg.threads),
             "--backlog", "2048",
             "--keep-alive", "30",
@@ -422,19 +605,48 @@ class Gunicorn:
                 f"    sys.setswitchinterval({switch_interval!r})\n"
             )
             cmd[1:1] = ["--config", str(conf)]
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = start_process(cmd, log=log, env=env)
+        return cmd
 
-    def wait_ready(self) -> None:
-        def running() -> None:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}")
 
-        url = f"{self.url}{self.ready_path}"
-        wait_for_http(url, START_TIMEOUT, check=running, what=f"gunicorn on {url}")
+class Granian(Server):
+    """granian's WSGI interface: ``cfg.threads`` blocking threads (the ones running the app)
+    per worker process, one Rust runtime thread (the I/O; more buys nothing on a few cores),
+    HTTP/1.1 only like gunicorn; the backpressure stays granian's default (backlog / workers,
+    far above ``--concurrency``)."""
 
-    def stop(self) -> None:
-        stop_process(self.proc, STOP_TIMEOUT)
+    name = "granian"
+    boot_line = "Spawning worker"
+    fault_lines = ("Unexpected exit",)
+
+    def command(
+        self,
+        cfg: ServerConfig,
+        port: int,
+        log: Path,
+        app_dir: Path,
+        app: str,
+        switch_interval: float | None,
+    ) -> list[str]:
+        if switch_interval:
+            raise ValueError("--switch-interval applies to gunicorn only")
+        return [
+            str(ROOT / ".venv" / "bin" / "granian"),
+            "--interface", "wsgi",
+            "--working-dir", str(app_dir),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--workers", str(cfg.workers),
+            "--blocking-threads", str(cfg.threads),
+            "--runtime-threads", "1",
+            "--http", "1",
+            "--no-ws",
+            "--backlog", "2048",
+            "--workers-kill-timeout", "10",
+            app,
+        ]  # fmt: skip
+
+
+SERVERS: dict[str, type[Server]] = {"gunicorn": Gunicorn, "granian": Granian}
 
 
 def count_entries(db_url: str) -> int:
@@ -466,16 +678,16 @@ def _run_driver(driver_cfg: dict, data_dir: Path, budget: float) -> dict:
 
 
 def run_baseline(cfg: ServerConfig, args: argparse.Namespace) -> dict:
-    """The hello-world Flask app under the same gunicorn settings and driver (the ceiling)."""
+    """The hello-world Flask app under the same server settings and driver (the ceiling)."""
     with tempfile.TemporaryDirectory(prefix="bench-hello-") as tmp:
         app_dir = Path(tmp)
         (app_dir / "bench_hello.py").write_text(HELLO_APP)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        server = Gunicorn(
+        server = SERVERS[cfg.server](
             cfg,
             env,
             free_port(),
-            app_dir / "gunicorn.log",
+            app_dir / "server.log",
             app_dir,
             args.switch_interval,
             app="bench_hello:app",
@@ -488,7 +700,7 @@ def run_baseline(cfg: ServerConfig, args: argparse.Namespace) -> dict:
                 "base_url": server.url,
                 "seconds": args.seconds,
                 "concurrency": args.concurrency,
-                "server_pid": server.proc.pid,
+                "server_pid": server.pid,
             }
             budget = args.seconds + WARMUP_SECONDS + DRIVER_TIMEOUT_SLACK
             return _run_driver(driver_cfg, app_dir, budget)["baseline"]
@@ -496,8 +708,21 @@ def run_baseline(cfg: ServerConfig, args: argparse.Namespace) -> dict:
             server.stop()
 
 
-def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
-    print(f"\n== {cfg.label}", flush=True)
+def _profile_dir(args: argparse.Namespace, cfg: ServerConfig, run: int) -> str | None:
+    """Where py-spy writes a run's phases: ``--profile DIR`` itself for a single measurement,
+    else one subfolder per configuration and run."""
+    if not args.profile:
+        return None
+    out = args.profile
+    if args.runs > 1 or len(args.config or ()) > 1:
+        out = out / f"{cfg.kind}-{cfg.workers}x{cfg.threads}-run{run}"
+    out.mkdir(parents=True, exist_ok=True)
+    return str(out)
+
+
+def run_once(cfg: ServerConfig, args: argparse.Namespace, run: int) -> dict:
+    """One run of a configuration: the baseline, then the app on a fresh database."""
+    print(f"\n== {cfg.label}, run {run} of {args.runs}", flush=True)
     baseline = run_baseline(cfg, args)
     load_before = os.getloadavg()[0]
     with Database(args.pg) as db, tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -516,9 +741,8 @@ def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
         env.pop("LEDGER_REDIS_URL", None)
         if args.app_dir != ROOT:  # its packages before the installed (editable) ones
             env["PYTHONPATH"] = str(args.app_dir)
-        server = Gunicorn(
-            cfg, env, free_port(), data_dir / "gunicorn.log", args.app_dir, args.switch_interval
-        )
+        log = data_dir / "server.log"
+        server = SERVERS[cfg.server](cfg, env, free_port(), log, args.app_dir, args.switch_interval)
         try:
             server.wait_ready()
             driver_cfg = {
@@ -528,13 +752,19 @@ def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
                 "seconds": args.seconds,
                 "concurrency": args.concurrency,
                 "seed": args.seed,
-                "server_pid": server.proc.pid,
+                "server_pid": server.pid,
+                "profile_dir": _profile_dir(args, cfg, run),
             }
-            budget = 3 * args.seconds + 3 * WARMUP_SECONDS + DRIVER_TIMEOUT_SLACK
-            result = _run_driver(driver_cfg, data_dir, budget)
+            phases = len(APP_PHASES)
+            budget = phases * (args.seconds + WARMUP_SECONDS) + DRIVER_TIMEOUT_SLACK
+            try:
+                result = _run_driver(driver_cfg, data_dir, budget)
+            except RuntimeError as exc:  # the server's side of the failure
+                tail = log.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"{exc}\n{server.name} log:\n{tail}") from None
         finally:
             server.stop()
-        log_tail = (data_dir / "gunicorn.log").read_text(errors="replace")[-2000:]
+        log_text = log.read_text(errors="replace")
         entries = count_entries(db.url)
         filed, append = result["filing"]["complaints"], result["append"]
         appended = filed + append["ok"] + append["warmup_ok"]
@@ -542,34 +772,70 @@ def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
         result["log_entries_expected"] = appended
         if entries != appended:
             print(f"warning: log has {entries} entries, {appended} appends succeeded")
-        log_text = (data_dir / "gunicorn.log").read_text(errors="replace")
-        result["worker_boots"] = log_text.count("Booting worker")
-        if "Traceback" in log_tail or "TIMEOUT" in log_text:
-            result["server_log_tail"] = log_tail
+        result["worker_boots"] = log_text.count(server.boot_line)
+        if "Traceback" in log_text[-2000:] or any(line in log_text for line in server.fault_lines):
+            result["server_log_tail"] = log_text[-2000:]
         result["postgres_version"] = db.server_version()
         # The machine may be shared: its load before and after tells how much was ours.
         result["loadavg_1min"] = {"before": load_before, "after": os.getloadavg()[0]}
     result["baseline"] = baseline
-    return {"server": {**asdict(cfg), "label": cfg.label}, **result}
+    result["shares"] = {
+        name: share(result[p]["per_s"], baseline["per_s"]) for name, p in SHARES.items()
+    }
+    return {"run": run, **result}
 
 
-def print_table(results: list[dict]) -> None:
-    head = f"{'server':<22}{'phase':<8}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-    head += f"{'max ms':>9}{'errors':>8}{'gunicorn':>10}{'pg':>6}{'driver':>8}"
+def run_config(cfg: ServerConfig, args: argparse.Namespace) -> dict:
+    """``args.runs`` runs of one configuration and their headline (medians)."""
+    runs = [run_once(cfg, args, run) for run in range(1, args.runs + 1)]
+    server = {**asdict(cfg), "server": cfg.server, "label": cfg.label}
+    return {"server": server, "headline": headline(cfg.label, runs), "runs": runs}
+
+
+def print_table(configs: list[dict]) -> None:
+    head = f"{'server':<20}{'run':>4}  {'phase':<13}{'req/s':>8}{'p50 ms':>8}{'p90 ms':>8}"
+    head += f"{'p99 ms':>8}{'max ms':>9}{'errors':>7}{'server':>8}{'pg':>6}{'driver':>7}"
     print("\n" + head)
     print("-" * len(head))
-    for r in results:
-        for phase in ("append", "read", "healthz", "baseline"):
-            p = r[phase]
-            cpu = p["cpu"]
+    for c in configs:
+        for r in c["runs"]:
+            for phase in (*APP_PHASES, "baseline"):
+                p = r[phase]
+                cpu = p["cpu"]
+                print(
+                    f"{c['server']['label']:<20}{r['run']:>4}  {phase:<13}{p['per_s']:>8.0f}"
+                    f"{p['p50_ms']:>8.1f}{p['p90_ms']:>8.1f}{p['p99_ms']:>8.1f}"
+                    f"{p['max_ms'] or 0:>9.1f}{p['errors']:>7}{cpu['server_cores']:>8.2f}"
+                    f"{cpu['postgres_cores']:>6.2f}{cpu['driver_cores']:>7.2f}"
+                )
+    print("(cpu columns: cores used during the phase; server is its main process and workers,")
+    print(" pg every PostgreSQL process; not_modified: the reads with If-None-Match, 304;")
+    print(" healthz: the app's GET /healthz; baseline: a hello-world Flask app, same server)")
+    print_shares(configs)
+
+
+def print_shares(configs: list[dict]) -> None:
+    """Each run's phases as shares of its baseline, the medians, and the targets."""
+    print("\nshares of the baseline's req/s (targets: append >= "
+          f"{TARGETS['append_share']} with p99 <= {TARGETS['append_p99_ms']} ms, "
+          f"read >= {TARGETS['read_share']})")  # fmt: skip
+    for c in configs:
+        h = c["headline"]
+        rows = [(str(r["run"]), run_figures(r), meets_targets(run_figures(r))) for r in c["runs"]]
+        if len(rows) > 1:
+            rows.append(("median", h, h["meets_targets"]))
+        for run, figures, met in rows:
             print(
-                f"{r['server']['label']:<22}{phase:<8}{p['per_s']:>9.0f}{p['p50_ms']:>9.1f}"
-                f"{p['p90_ms']:>9.1f}{p['p99_ms']:>9.1f}{p['max_ms'] or 0:>9.1f}{p['errors']:>8}"
-                f"{cpu['gunicorn_cores']:>10.2f}{cpu['postgres_cores']:>6.2f}"
-                f"{cpu['driver_cores']:>8.2f}"
+                f"{c['server']['label']:<20}{run:>6}  append {_fmt(figures['append_share'])}"
+                f"  read {_fmt(figures['read_share'])}"
+                f"  not_modified {_fmt(figures['not_modified_share'])}"
+                f"  (baseline {figures['baseline_per_s']:.0f}/s)"
+                f"  {'meets targets' if met else 'below targets'}"
             )
-    print("(cpu columns: cores used during the phase; pg is every PostgreSQL process;")
-    print(" healthz: the app's GET /healthz; baseline: a hello-world Flask app, same gunicorn)")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -580,7 +846,14 @@ def main(argv: list[str] | None = None) -> int:
         "--config",
         type=ServerConfig.parse,
         action="append",
-        help="gunicorn CLASS:WORKERS:THREADS (repeatable; default gthread:2:16)",
+        help="KIND:WORKERS:THREADS, KIND gthread|sync (gunicorn) or granian "
+        "(repeatable; default gthread:2:16)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="measure each configuration this many times (the headline has the medians)",
     )
     parser.add_argument("--complaints", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -590,7 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--switch-interval",
         type=float,
-        help="set each worker's sys.setswitchinterval (seconds; Python's default is 0.005)",
+        help="set each gunicorn worker's sys.setswitchinterval (seconds; Python's default "
+        "is 0.005)",
     )
     parser.add_argument(
         "--app-dir",
@@ -598,19 +872,29 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT,
         help="serve the app from another checkout (before/after comparisons)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record each phase of the app with py-spy into this folder, one subfolder per "
+        "configuration and run (see profile_summary)",
+    )
     args = parser.parse_args(argv)
     if args.drive:
         return driver_main(args.drive)
     configs = args.config or [ServerConfig("gthread", 2, 16)]
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if args.switch_interval and any(c.server != "gunicorn" for c in configs):
+        parser.error("--switch-interval applies to gunicorn configurations only")
     results = [run_config(cfg, args) for cfg in configs]
     print_table(results)
-    head = results[0]
+    first_run = results[0]["runs"][0]
     report = {
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "postgres": head.get("postgres_version"),
+            "postgres": first_run.get("postgres_version"),
         },
         "driver": {
             "client": "aiohttp, one process, closed loop",
@@ -618,28 +902,18 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": args.seconds,
             "warmup_seconds": WARMUP_SECONDS,
             "complaints": args.complaints,
+            "runs": args.runs,
             "switch_interval": args.switch_interval,
             "app_dir": str(args.app_dir),
             "append_mix": "evidence_added and note_added (agent), evidence_added (customer)",
             "read_mix": "GET /v1/complaints/<ref>, half agent key, half customer secret",
-            "baseline": "hello-world Flask app (GET /, JSON), same gunicorn settings and driver",
+            "not_modified_mix": "the read mix with If-None-Match: the tag learnt per "
+            "(complaint, caller kind); only 304 counts",
+            "baseline": "hello-world Flask app (GET /, JSON), same server settings and driver",
         },
         "targets": TARGETS,
-        "headline": {
-            "server": head["server"]["label"],
-            "events_per_s": head["append"]["per_s"],
-            "events_p50_ms": head["append"]["p50_ms"],
-            "events_p99_ms": head["append"]["p99_ms"],
-            "reads_per_s": head["read"]["per_s"],
-            "reads_p50_ms": head["read"]["p50_ms"],
-            "reads_p99_ms": head["read"]["p99_ms"],
-            "baseline_per_s": head["baseline"]["per_s"],
-            "healthz_per_s": head["healthz"]["per_s"],
-            "meets_targets": head["append"]["per_s"] >= TARGETS["append_per_s"]
-            and head["append"]["p99_ms"] < TARGETS["append_p99_ms"]
-            and head["read"]["per_s"] >= TARGETS["read_per_s"],
-        },
-        "runs": results,
+        "headline": results[0]["headline"],
+        "configs": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
