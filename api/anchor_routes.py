@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 import marshmallow as ma
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint as ApiBlueprint
 
+from api.blueprints import Blueprint as ApiBlueprint
 from api.context import get_ledger
 from api.problems import Problem
 from ledger.anchoring.models import AnchorState, as_utc

@@ -16,10 +16,10 @@ from urllib.parse import quote, unquote
 import marshmallow as ma
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import RECORDED_READERS, Caller, current_caller
+from api.blueprints import Blueprint
 from api.context import get_ledger
 from api.problems import Problem, path_reference
 from api.request_ids import request_id

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 import marshmallow as ma
 from flask import Response, request, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import validate
 
 from api.auth import require
+from api.blueprints import Blueprint
 from api.context import get_ledger
 from api.problems import Problem
 from api.schemas import Strict, choice, instant

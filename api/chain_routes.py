@@ -20,8 +20,8 @@ from typing import Any
 import marshmallow as ma
 from flask import Response, current_app, jsonify
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.blueprints import Blueprint
 from api.context import get_ledger
 from api.problems import Problem
 from ledger.complaints.payouts import EVM_ADDRESS

@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.anchor_routes import coverage_for
 from api.auth import RECORDED_READERS, STAFF, Caller, current_caller, require
+from api.blueprints import Blueprint
 from api.context import get_ledger
 from api.idempotency import AlreadyDone, Plan, plan_for, previous_outcome
 from api.problems import Problem, path_reference
@@ -267,8 +267,8 @@ class ComplaintResource(MethodView):
         when a clock falls due, and with the language and the caller's role."""
         ref = path_reference(reference)
         caller = _reader(ref)
-        view = get_ledger().complaints.status_views.get(ref)
-        answer = StatusAnswer(ref, view, _lang(), _role_for_steps(caller), datetime.now(UTC))
+        stored = get_ledger().complaints.status_views.get(ref)
+        answer = StatusAnswer(ref, stored, _lang(), _role_for_steps(caller), datetime.now(UTC))
         if request.if_none_match.contains(answer.tag):
             return answer.not_modified()
         return answer.response()

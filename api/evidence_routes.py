@@ -26,10 +26,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.anchor_routes import coverage_for
 from api.auth import Caller, current_caller, require
+from api.blueprints import Blueprint
 from api.context import get_ledger
 from api.guards import principal_limit
 from api.problems import Problem, path_reference

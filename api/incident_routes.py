@@ -9,9 +9,9 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import STAFF, Caller, require
+from api.blueprints import Blueprint
 from api.context import get_ledger
 from api.idempotency import Plan, plan_for, previous_outcome
 from api.problems import Problem

@@ -5,9 +5,9 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import Blueprint, Response
 from flask.views import MethodView
-from flask_smorest import Blueprint as ApiBlueprint
 
 from api.anchor_routes import AnchorCoverage, coverage_for
+from api.blueprints import Blueprint as ApiBlueprint
 from api.context import get_ledger
 from api.problems import Problem
 from ledger.log import merkle

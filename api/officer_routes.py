@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import current_caller, require
+from api.blueprints import Blueprint
 from api.complaints_routes import receipt_json
 from api.context import get_ledger
 from api.idempotency import AlreadyDone, plan_for, previous_outcome

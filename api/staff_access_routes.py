@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import validate
 
 from api.auth import require
+from api.blueprints import Blueprint
 from api.context import get_ledger
 from ledger.access.staff_record import EVENT_KINDS, REFUSAL_REASONS
 

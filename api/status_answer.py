@@ -12,21 +12,16 @@ a 304 for one small query. Texts depend on a few facts and the language only: th
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from flask import Response
 
+from ledger.casework.cache import BoundedCache
+from ledger.casework.status_reads import StoredView
 from ledger.complaints.deadlines import Clock, ClockName, ClockStatus
-from ledger.complaints.status_view import (
-    clocks_at,
-    due_instants,
-    passed,
-    status_tag,
-    view_clocks,
-)
+from ledger.complaints.status_view import clocks_at, passed, status_tag
 from ledger.complaints.texts import clock_basis, clock_name, playbook_progress, status_text
 
 # A status answer depends on who asks (role, the customer's secret) and in which language.
@@ -54,19 +49,25 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+# Encoded answers by tag: a tag names one answer (view, language, role, clocks fallen due).
+_bodies: BoundedCache[str, bytes] = BoundedCache(8192)
+
+
 class StatusAnswer:
-    """One reader's answer from a view: ``tag`` always, ``body`` when it must be sent."""
+    """One reader's answer from a stored view: ``tag`` always, the body when it is sent."""
 
     def __init__(
-        self, reference: str, view: Mapping[str, Any], language: str, role: str, now: datetime
+        self, reference: str, stored: StoredView, language: str, role: str, now: datetime
     ) -> None:
-        self.reference, self.view, self.language, self.role = reference, view, language, role
-        self.clocks = clocks_at(view_clocks(view), now)
-        count = passed(due_instants(self.clocks), now)
+        self.reference, self.stored, self.language, self.role = reference, stored, language, role
+        self.now = now
+        view = stored.view
+        count = passed(stored.instants, now)
         self.tag = status_tag(view["rules"], reference, view["head"], language, role, count)
 
     def body(self) -> dict[str, Any]:
-        view, lang = self.view, self.language
+        view, lang = self.stored.view, self.language
+        clocks = clocks_at(self.stored.clocks, self.now)
         return {
             "reference": self.reference,
             "status": view["status"],
@@ -91,9 +92,9 @@ class StatusAnswer:
                     "completed_at": _iso(c.completed_at),
                     "statutory": c.statutory,
                 }
-                for c in self.clocks
+                for c in clocks
             ],
-            "overdue": [str(c.name) for c in self.clocks if str(c.status) == "overdue"],
+            "overdue": [str(c.name) for c in clocks if c.status == ClockStatus.OVERDUE],
             "next_steps": view["next_steps"][self.role],
             "playbook": _playbook(view["category"], tuple(view["playbook"]), lang),
             "identity_verified": view["identity_verified"],
@@ -101,10 +102,13 @@ class StatusAnswer:
         }
 
     def response(self) -> Response:
-        """200 with the body (encoded once, without a schema round trip: the schema
-        ``ComplaintStatus`` documents it and the tests check it against it)."""
-        resp = Response(orjson.dumps(self.body()), mimetype="application/json")
-        return self._headers(resp)
+        """200 with the body, encoded once per tag without a schema round trip (the schema
+        ``ComplaintStatus`` documents it; the tests check the body against it)."""
+        encoded = _bodies.get(self.tag)
+        if encoded is None:
+            encoded = orjson.dumps(self.body())
+            _bodies.put(self.tag, encoded)
+        return self._headers(Response(encoded, mimetype="application/json"))
 
     def not_modified(self) -> Response:
         """304: the status the client holds (its ETag) is the one it would get now."""
