@@ -221,7 +221,7 @@ class DirectReads:
     fails (it is dropped, e.g. after a server restart), the engine runs the statement.
     """
 
-    def __init__(self, engine: Engine, size: int = 16) -> None:
+    def __init__(self, engine: Engine, size: int = 8) -> None:
         self.engine = engine
         self.size = size
         self._direct = engine.dialect.name == "postgresql"

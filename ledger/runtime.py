@@ -89,7 +89,7 @@ class Ledger:
         if self.attachments is not None:
             self.attachments.close()
         self.sequencer.close()
-        self.complaints.status_views.direct.close()
+        self.complaints.reads.direct.close()
         self.engine.dispose()
 
 

@@ -169,20 +169,22 @@ def _fact(row: Sequence[Any]) -> Fact:
 # --- writing --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class PreparedFact:
     """A step's audit fact derived before its append (``prepare_fact``): ``fact`` is None for
     events without one; its ``log_index`` is set when the entry's index is known."""
 
-    fact: Fact | None
+    def __init__(self, fact: Fact | None) -> None:
+        self.fact = fact
+        self.row = None if fact is None else fact_row(fact)  # made outside the write lock
 
-    def write(self, conn: Connection, index: int) -> Fact | None:
+    def write(self, conn: Connection, index: int) -> None:
         """Queue the fact, at log entry ``index``, with the append batch (a write hook)."""
-        if self.fact is None:
-            return None
-        fact = replace(self.fact, log_index=index)
-        defer_insert(conn, AuditFact, fact_row(fact))
-        return fact
+        if self.row is not None:
+            defer_insert(conn, AuditFact, {**self.row, "log_index": index})
+
+    def at(self, index: int) -> Fact | None:
+        """The fact as written at log entry ``index``."""
+        return None if self.fact is None else replace(self.fact, log_index=index)
 
 
 def prepare_fact(
@@ -224,7 +226,8 @@ def write_fact(
         prev = _rebuild(conn, envelope)
         rated = _rated_type(conn, envelope)
         prepared = PreparedFact(derive_fact(prev, envelope, -1, rated_type=rated))
-    return prepared.write(conn, index)
+    prepared.write(conn, index)
+    return prepared.at(index)
 
 
 def _rated_type(conn: Connection, envelope: Envelope) -> str | None:

@@ -23,6 +23,7 @@ from ledger.complaints.figures import Fact
 from ledger.complaints.service_rules import ServiceRules
 from ledger.complaints.states import ComplaintState, replay
 from ledger.complaints.vocab import EventType, Role
+from ledger.db import DirectReads
 from ledger.errors import LedgerError
 from ledger.logstore.models import LogEntry
 from ledger.logstore.store import LogError, LogStore
@@ -145,6 +146,8 @@ class ComplaintReads:
     def __init__(self, engine: Engine, store: LogStore, cache_size: int = 4096) -> None:
         self.engine = engine
         self.reader = read_engine(engine)
+        # The hottest single-row reads (a cached state's head, a status view's seq).
+        self.direct = DirectReads(engine)
         self.store = store
         self.states: BoundedCache[str, CachedState] = BoundedCache(cache_size)
         # Capability hashes never change once filed: customers' requests need no read for them.
@@ -196,8 +199,7 @@ class ComplaintReads:
 
     def state(self, reference: str) -> ComplaintState:
         """The complaint's current state (cached; checked against the stored chain head)."""
-        with self.reader.connect() as conn:
-            row = conn.execute(_SEQ, {"reference": reference}).first()
+        row = self.direct.first(_SEQ, {"reference": reference})
         if row is None:
             raise ComplaintNotFound(reference)
         cached = self.states.get(reference)

@@ -31,7 +31,6 @@ from ledger.complaints.status_view import (
     status_view,
     view_clocks,
 )
-from ledger.db import DirectReads
 
 _SEQ = select(WorkItemRow.seq).where(WorkItemRow.reference == bindparam("reference"))
 _VIEW = select(WorkItemRow.seq, WorkItemRow.status_view).where(
@@ -61,7 +60,7 @@ class StatusViews:
         self.rules_fingerprint = fingerprint(rules)
         self._held: BoundedCache[str, StoredView] = BoundedCache(cache_size)
         # The status read is the API's hottest: its statements skip SQLAlchemy's pool.
-        self.direct = DirectReads(reads.engine)
+        self.direct = reads.direct
 
     def get(self, reference: str) -> StoredView:
         """The complaint's status view after its last committed step (ComplaintNotFound)."""
@@ -90,4 +89,4 @@ class StatusViews:
         report = clocks_report(reference, envelopes, self.rules)
         if report is None:  # no clocks can be computed: the answer shows none
             report = DueReport(envelopes[-1].at_datetime, ())
-        return StoredView.of(state.seq, status_view(state, report, self.rules))
+        return StoredView.of(state.seq, status_view(state, report, self.rules_fingerprint))

@@ -32,7 +32,7 @@ from ledger.complaints.queues import queue_of
 from ledger.complaints.reference import format_reference
 from ledger.complaints.service_rules import DEFAULT_RULES, ServiceRules
 from ledger.complaints.states import ComplaintState, replay
-from ledger.complaints.status_view import status_view
+from ledger.complaints.status_view import fingerprint, status_view
 from ledger.complaints.vocab import EscalationLevel, EventType, Status
 from ledger.errors import LedgerError
 from ledger.logstore.models import LogEntry
@@ -130,8 +130,9 @@ def work_row(
     return row
 
 
-def view_json(state: ComplaintState, report: DueReport, rules: ServiceRules) -> str:
-    """The stored form of the complaint's status view (``status_view``)."""
+def view_json(state: ComplaintState, report: DueReport, rules: str) -> str:
+    """The stored form of the complaint's status view (``status_view``; ``rules``: the
+    service rules' ``fingerprint``)."""
     return orjson.dumps(status_view(state, report, rules)).decode("utf-8")
 
 
@@ -200,6 +201,7 @@ class WorkItemWriter:
     ) -> None:
         self.store = store
         self.rules = rules
+        self.rules_fingerprint = fingerprint(rules)
         self.lookup_key = lookup_key
         self.warn_share = warn_share
         # Each complaint's chain as this process last wrote it: the next step's row needs no
@@ -222,7 +224,7 @@ class WorkItemWriter:
         row = work_row(reference, chain, self.rules, self.warn_share, report)
         row["indexed"] = self.lookup_key is not None
         if report is not None:
-            row["status_view"] = view_json(state, report, self.rules)
+            row["status_view"] = view_json(state, report, self.rules_fingerprint)
         search = []
         if self.lookup_key is not None:
             search = _search_rows(self.lookup_key, reference, envelope, body)
@@ -285,6 +287,7 @@ def backfill(
                 select(WorkItemRow.reference).where(WorkItemRow.indexed.is_(True))
             )
         )
+    rules_fingerprint = fingerprint(rules)
     references = [r[0] for r in conn.execute(query.order_by(ComplaintEvent.reference)).all()]
     for reference in references:
         rows = conn.execute(
@@ -311,7 +314,7 @@ def backfill(
         row = work_row(reference, envelopes, rules, warn_share, report)
         row["indexed"] = lookup_key is not None
         if report is not None:
-            row["status_view"] = view_json(replay(envelopes), report, rules)
+            row["status_view"] = view_json(replay(envelopes), report, rules_fingerprint)
         _store(conn, row)
         if lookup_key is None:
             continue

@@ -268,6 +268,8 @@ class ComplaintWrites:
             run_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
+        if prepared_fact is not None:
+            fact[0] = prepared_fact.at(receipt.index)
         self.reads.remember(state, fact[0])
         self.reads.capabilities.put(reference, capability_hash)
         return Recorded(built.envelope, state, receipt), secret
@@ -301,16 +303,10 @@ class ComplaintWrites:
             public = self._with_payout(reference, public, body)
         with self._lock(reference):
             for attempt in range(MAX_RETRIES):
-                # An unsigned step may start from the cached state (no read): if another
-                # process moved the chain on, the head check in the write transaction raises
-                # ChainConflict and the step is rebuilt on the stored state.
-                optimistic = attempt == 0 and event_type not in SIGNED_EVENTS
-                cached = self.reads.states.get(reference) if optimistic else None
-                if cached is None:
-                    optimistic = False
-                    state = self.reads.state(reference)
-                else:
-                    state = cached.state
+                # The cached state, checked against the stored head (one small read): with
+                # several processes writing, a state they moved on would cost a whole append
+                # attempt refused by the head check in the write transaction.
+                state = self.reads.state(reference)
                 registry = self.officer_keys.registry() if event_type in SIGNED_EVENTS else None
                 if attempt > 0 and event_type in SIGNED_EVENTS and not _signed_on(state, body):
                     # Rebuilt after another writer's step that is no letter: the complaint
@@ -328,9 +324,6 @@ class ComplaintWrites:
                         registry=registry,
                     )
                 except ComplaintError:
-                    if optimistic:  # the cache may be behind: decide on the stored state
-                        self.reads.forget(reference)
-                        continue
                     self._raise_if_done(hooks)
                     raise
                 try:
@@ -408,6 +401,8 @@ class ComplaintWrites:
             run_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write, guard))
+        if prepared_fact is not None:
+            fact[0] = prepared_fact.at(receipt.index)
         return receipt, fact[0]
 
     def _prepare(
@@ -433,7 +428,8 @@ class ComplaintWrites:
         work: PreparedWork,
         fact: PreparedFact | None,
     ) -> Fact | None:
-        """Queue the event's index, body, worklist and audit-fact rows; returns the fact."""
+        """Queue the event's index, body, worklist and audit-fact rows; returns the fact when
+        it was derived here (``fact`` None: facts older than the table)."""
         env = built.envelope
         # No check of an append batch reads these two tables: one INSERT each per batch.
         defer_insert(
@@ -451,7 +447,8 @@ class ComplaintWrites:
         # Regulator audit facts, same transaction as the leaf.
         if fact is None:  # facts older than the table: derived and written here
             return write_fact(conn, env, index)
-        return fact.write(conn, index)
+        fact.write(conn, index)
+        return None  # the caller has it: ``fact.at(index)``
 
     def _notify(self, conn: Connection, reference: str, built: BuiltEvent, index: int) -> None:
         for listener in self.listeners:

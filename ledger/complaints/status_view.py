@@ -56,12 +56,12 @@ def _clock_json(clock: Clock) -> dict[str, Any]:
     }
 
 
-def status_view(state: ComplaintState, report: DueReport, rules: ServiceRules) -> dict[str, Any]:
+def status_view(state: ComplaintState, report: DueReport, rules: str) -> dict[str, Any]:
     """The view of ``state`` (a complaint after its last step) with ``report`` made as of that
-    step, under ``rules``: JSON-ready."""
+    step, under the service rules whose ``fingerprint`` is ``rules``: JSON-ready."""
     return {
         "format": VIEW_FORMAT,
-        "rules": fingerprint(rules),
+        "rules": rules,
         "status": str(state.status),
         "info_pending": state.info_pending,
         "category": str(state.category),

@@ -132,15 +132,39 @@ def defer_upsert(conn: Connection, table, row: dict[str, Any]) -> None:
     queued.setdefault(("upsert", table), {})[keys] = row
 
 
-def _upsert(conn: Connection, table, rows: list[dict[str, Any]]) -> None:
-    if is_sqlite(conn.engine):
+@functools.cache
+def _upsert_statement(dialect: str, table, names: tuple[str, ...]):
+    """INSERT .. ON CONFLICT (primary key) DO UPDATE of ``names``, built once."""
+    if dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     else:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     keys = [c.name for c in table.primary_key.columns]
     stmt = dialect_insert(table)
-    updated = {name: stmt.excluded[name] for name in rows[0] if name not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated), rows)
+    updated = {name: stmt.excluded[name] for name in names if name not in keys}
+    return stmt.on_conflict_do_update(index_elements=keys, set_=updated)
+
+
+def _upsert(conn: Connection, table, rows: list[dict[str, Any]]) -> None:
+    conn.execute(_upsert_statement(conn.engine.dialect.name, table, tuple(rows[0])), rows)
+
+
+@functools.cache
+def _guard_read(table, key_column: str, version_column: str):
+    """The guarded rows' versions, for a list of keys (``keys``), built once."""
+    key, version = table.c[key_column], table.c[version_column]
+    return select(key, version).where(key.in_(bindparam("keys", expanding=True)))
+
+
+@functools.cache
+def _guard_update(table, key_column: str, version_column: str, names: tuple[str, ...]):
+    """A guarded row's update (executed for many rows at once), built once."""
+    return (
+        update(table)
+        .where(table.c[key_column] == bindparam("g_key"))
+        .where(table.c[version_column] == bindparam("g_expected"))
+        .values({n: bindparam(f"v_{n}") for n in names})
+    )
 
 
 def _write_deferred(conn: Connection, deferred: dict) -> None:
@@ -167,8 +191,8 @@ class _Guards:
                 table = getattr(g.table, "__table__", g.table)
                 wanted.setdefault((table, g.key_column, g.version_column), set()).add(g.key)
         for (table, key_column, version_column), keys in wanted.items():
-            key, version = table.c[key_column], table.c[version_column]
-            for row in conn.execute(select(key, version).where(key.in_(sorted(keys)))):
+            read = _guard_read(table, key_column, version_column)
+            for row in conn.execute(read, {"keys": sorted(keys)}):
                 self.versions[(table, row[0])] = row[1]
 
     def admit(self, guard: RowGuard) -> None:
@@ -191,12 +215,7 @@ class _Guards:
             group.append({"g_key": key, "g_expected": expected,
                           **{f"v_{n}": guard.values[n] for n in names}})  # fmt: skip
         for (table, key_column, version_column, names), rows in groups.items():
-            stmt = (
-                update(table)
-                .where(table.c[key_column] == bindparam("g_key"))
-                .where(table.c[version_column] == bindparam("g_expected"))
-                .values({n: bindparam(f"v_{n}") for n in names})
-            )
+            stmt = _guard_update(table, key_column, version_column, names)
             done = self.conn.execute(stmt, rows)
             if done.rowcount >= 0 and done.rowcount != len(rows):
                 raise LogError(f"rows of {table.name} moved under the log's write lock")
