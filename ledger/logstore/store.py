@@ -234,8 +234,33 @@ _INSERT_TILES = insert(LogTile.__table__)
 _INSERT_CHECKPOINT = insert(LogCheckpoint.__table__)
 
 
+# Another writer's entries this process reads back to move its cached right edge on; further
+# behind, it rebuilds the edge from the partial tiles instead.
+_ADVANCE_LIMIT = 1024
+
+
 def _lock_key(origin: str) -> int:
     return struct.unpack(">q", hashlib.sha256(origin.encode()).digest()[:8])[0]
+
+
+def _add_leaf(
+    partials: list[list[bytes]], size: int, leaf: bytes
+) -> list[tuple[int, int, list[bytes], bytes]]:
+    """Add the leaf that makes the tree ``size`` long to the partial tiles (mutated); returns
+    the tiles it completed: (level, tile index, hashes, root)."""
+    completed = []
+    partials[0].append(leaf)
+    level = 0
+    while len(partials[level]) == TILE_WIDTH:
+        full = partials[level]
+        root = perfect_root(full)
+        completed.append((level, (size >> (TILE_HEIGHT * (level + 1))) - 1, full, root))
+        partials[level] = []
+        level += 1
+        if len(partials) == level:
+            partials.append([])
+        partials[level].append(root)
+    return completed
 
 
 @dataclass
@@ -392,26 +417,9 @@ class LogStore:
                 entry_rows.append({"log_id": log_id, "idx": size, "leaf_hash": lh, "data": it.data})
                 merkle.frontier_append(frontier, size, lh)
                 size += 1
-                partials[0].append(lh)
-                level = 0
-                while len(partials[level]) == TILE_WIDTH:
-                    full = partials[level]
-                    root = perfect_root(full)
-                    tile_index = (size >> (TILE_HEIGHT * (level + 1))) - 1
-                    tile_rows.append(
-                        {
-                            "log_id": log_id,
-                            "level": level,
-                            "idx": tile_index,
-                            "hashes": b"".join(full),
-                            "root": root,
-                        }
-                    )
-                    partials[level] = []
-                    level += 1
-                    if len(partials) == level:
-                        partials.append([])
-                    partials[level].append(root)
+                for level, tile_index, full, root in _add_leaf(partials, size, lh):
+                    tile_rows.append({"log_id": log_id, "level": level, "idx": tile_index,
+                                      "hashes": b"".join(full), "root": root})  # fmt: skip
             if not accepted:
                 return results
             root = merkle.root_from_frontier(frontier)
@@ -455,6 +463,10 @@ class LogStore:
         if cached is not None and cached.size == size and cached.root == root:
             return cached
         frontier = [frontier_blob[i : i + HASH] for i in range(0, len(frontier_blob), HASH)]
+        if cached is not None and size - _ADVANCE_LIMIT <= cached.size < size:
+            advanced = self._advance(conn, cached, size)
+            if advanced.root == root and advanced.frontier == frontier:
+                return advanced
         partials = []
         level = 0
         while True:
@@ -464,6 +476,18 @@ class LogStore:
                 break
             level += 1
         return _TreeState(size, root, frontier, partials)
+
+    def _advance(self, conn: Connection, cached: _TreeState, size: int) -> _TreeState:
+        """The right edge this process last saw, moved on by the entries other writers have
+        appended since (read back by their leaf hashes: a few rows, not the partial tiles)."""
+        frontier = list(cached.frontier)
+        partials = [list(p) for p in cached.partials]
+        n = cached.size
+        for lh in self._partial_hashes(conn, 0, cached.size, size):
+            merkle.frontier_append(frontier, n, lh)
+            n += 1
+            _add_leaf(partials, n, lh)
+        return _TreeState(size, merkle.root_from_frontier(frontier), frontier, partials)
 
     def _partial_hashes(self, conn: Connection, level: int, begin: int, end: int) -> list[bytes]:
         """Hashes of tree level 8*``level`` for node indexes [begin, end)."""
