@@ -217,11 +217,13 @@ class DirectReads:
     """Single-statement reads on PostgreSQL run straight on psycopg connections of a small
     pool of their own (autocommit, server-side prepared): for the hottest reads, where a
     SQLAlchemy checkout and execute cost three times the statement. Statements are
-    SQLAlchemy ones, compiled once. Elsewhere (SQLite), and whenever a direct connection
+    SQLAlchemy ones, compiled once. A connection is opened when a read finds none idle, so
+    there are at most as many as reads run at once (a worker's threads); ``size`` idle ones
+    are kept. Elsewhere (SQLite), and whenever a direct connection
     fails (it is dropped, e.g. after a server restart), the engine runs the statement.
     """
 
-    def __init__(self, engine: Engine, size: int = 8) -> None:
+    def __init__(self, engine: Engine, size: int = 32) -> None:
         self.engine = engine
         self.size = size
         self._direct = engine.dialect.name == "postgresql"

@@ -154,6 +154,9 @@ class ComplaintReads:
         self.capabilities: BoundedCache[str, bytes] = BoundedCache(16 * cache_size)
         # A leaf always parses the same.
         self._envelopes: BoundedCache[bytes, Envelope] = BoundedCache(16 * cache_size)
+        # Each complaint's chain as last read or written here (the worklist writer's too:
+        # a step after another process's reads the chain once, for its state and its row).
+        self.chains: BoundedCache[str, tuple[Envelope, ...]] = BoundedCache(cache_size)
 
     def complaint(self, reference: str) -> ComplaintRecord:
         with Session(self.engine, expire_on_commit=False) as session:
@@ -187,6 +190,7 @@ class ComplaintReads:
             if r.data is None:
                 raise LogError(f"log entry {r.log_index} of {reference} is missing")
             out.append(StoredEvent(r.seq, r.log_index, self._envelope(r.data), *r[3:]))
+        self.chains.put(reference, tuple(e.envelope for e in out))
         return out
 
     def _envelope(self, leaf: bytes) -> Envelope:

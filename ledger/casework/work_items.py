@@ -198,6 +198,7 @@ class WorkItemWriter:
         *,
         lookup_key: bytes | None = None,
         warn_share: float = DEFAULT_WARN_SHARE,
+        chains: BoundedCache[str, tuple[Envelope, ...]] | None = None,
     ) -> None:
         self.store = store
         self.rules = rules
@@ -206,7 +207,7 @@ class WorkItemWriter:
         self.warn_share = warn_share
         # Each complaint's chain as this process last wrote it: the next step's row needs no
         # read when its ``prev`` is the cached chain's last leaf.
-        self._chains: BoundedCache[str, tuple[Envelope, ...]] = BoundedCache(cache_size)
+        self._chains = chains if chains is not None else BoundedCache(cache_size)
 
     def prepare(
         self,

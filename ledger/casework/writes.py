@@ -203,7 +203,7 @@ class ComplaintWrites:
         # The worklist's row and search keys (under ``lookup_key``), kept in each step's
         # transaction; a clock is at risk past ``warn_share`` of its span.
         self.work_items = WorkItemWriter(
-            reads.store, rules, lookup_key=lookup_key, warn_share=warn_share
+            reads.store, rules, lookup_key=lookup_key, warn_share=warn_share, chains=reads.chains
         )
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
