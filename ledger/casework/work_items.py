@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from ledger.casework.appends import ChainConflict
 from ledger.casework.cache import BoundedCache
@@ -112,7 +112,6 @@ def work_row(
         "breached": False,
         "next_alert_at": None,
         "updated_at": last.at_datetime,
-        "status_view": None,
     }
     if report is None:
         report = clocks_report(reference, envelopes, rules)
@@ -173,16 +172,6 @@ def _chain_from(conn: Connection, log_id: int, reference: str, below: int) -> li
     return [parse_envelope(bytes(r[0])) for r in rows]
 
 
-def _store(conn: Connection, row: dict[str, Any]) -> None:
-    """Insert or replace the complaint's row (an UPDATE first: the common case)."""
-    values = {k: v for k, v in row.items() if k != "reference"}
-    done = conn.execute(
-        update(WorkItemRow).where(WorkItemRow.reference == row["reference"]).values(**values)
-    )
-    if done.rowcount == 0:
-        conn.execute(insert(WorkItemRow).values(**row))
-
-
 class WorkItemWriter:
     """The write path's part of the worklist (``ComplaintWrites.work_items``).
 
@@ -224,8 +213,10 @@ class WorkItemWriter:
         report = clocks_report(reference, chain, self.rules)
         row = work_row(reference, chain, self.rules, self.warn_share, report)
         row["indexed"] = self.lookup_key is not None
-        if report is not None:
-            row["status_view"] = view_json(state, report, self.rules_fingerprint)
+        # Always set (None without clocks): every row of one batch's upsert has the same keys.
+        row["status_view"] = (
+            None if report is None else view_json(state, report, self.rules_fingerprint)
+        )
         search = []
         if self.lookup_key is not None:
             search = _search_rows(self.lookup_key, reference, envelope, body)
@@ -278,9 +269,12 @@ def backfill(
     warn_share: float = DEFAULT_WARN_SHARE,
     *,
     only_unindexed: bool = False,
+    views: bool = True,
 ) -> int:
     """(Re)compute the rows (and, with ``lookup_key``, the search keys) of every complaint,
-    or only those not yet ``indexed``; returns how many. Runs in the caller's transaction."""
+    or only those not yet ``indexed``; returns how many. Runs in the caller's transaction.
+    ``views``: also their status views (False for a schema without the column: migration
+    0014, older than 0017)."""
     query = select(ComplaintEvent.reference).where(ComplaintEvent.seq == 0)
     if only_unindexed:
         query = query.where(
@@ -288,7 +282,7 @@ def backfill(
                 select(WorkItemRow.reference).where(WorkItemRow.indexed.is_(True))
             )
         )
-    rules_fingerprint = fingerprint(rules)
+    rules_fp = fingerprint(rules)
     references = [r[0] for r in conn.execute(query.order_by(ComplaintEvent.reference)).all()]
     for reference in references:
         rows = conn.execute(
@@ -314,9 +308,11 @@ def backfill(
         report = clocks_report(reference, envelopes, rules)
         row = work_row(reference, envelopes, rules, warn_share, report)
         row["indexed"] = lookup_key is not None
-        if report is not None:
-            row["status_view"] = view_json(replay(envelopes), report, rules_fingerprint)
-        _store(conn, row)
+        if views:
+            row["status_view"] = (
+                None if report is None else view_json(replay(envelopes), report, rules_fp)
+            )
+        defer_upsert(conn, WorkItemRow, row)
         if lookup_key is None:
             continue
         conn.execute(delete(WorkSearchRow).where(WorkSearchRow.reference == reference))
