@@ -213,6 +213,15 @@ def _refuse_replace_on_created_tables(
                 connection.exec_driver_sql(stmt)
 
 
+def read_engine(engine: Engine) -> Engine:
+    """The engine for single-statement reads, which need no transaction: on PostgreSQL,
+    autocommit saves the BEGIN and the ROLLBACK round trips of each (SQLite keeps its own
+    BEGIN handling)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 class DirectReads:
     """Single-statement reads on PostgreSQL run straight on psycopg connections of a small
     pool of their own (autocommit, server-side prepared): for the hottest reads, where a
@@ -227,9 +236,7 @@ class DirectReads:
         self.engine = engine
         self.size = size
         self._direct = engine.dialect.name == "postgresql"
-        self._reader = (
-            engine.execution_options(isolation_level="AUTOCOMMIT") if self._direct else engine
-        )
+        self._reader = read_engine(engine)
         self._idle: list[Any] = []
         self._guard = threading.Lock()
         self._pid = os.getpid()

@@ -11,7 +11,6 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from ledger.casework.appends import ChainConflict, Hooks, run_check, run_write
 from ledger.casework.clock import Clock, utc_now
-from ledger.casework.reads import read_engine
 from ledger.casework.records import EventBody, OfficerKeyEntry
 from ledger.complaints.events import BuiltEvent, Envelope, parse_envelope
 from ledger.complaints.officers import (
@@ -19,6 +18,7 @@ from ledger.complaints.officers import (
     build_key_registration,
     build_key_revocation,
 )
+from ledger.db import read_engine
 from ledger.errors import LedgerError
 from ledger.logstore.sequencer import Sequencer
 from ledger.logstore.store import LogStore, PendingEntry, Receipt

@@ -23,7 +23,7 @@ from ledger.complaints.figures import Fact
 from ledger.complaints.service_rules import ServiceRules
 from ledger.complaints.states import ComplaintState, replay
 from ledger.complaints.vocab import EventType, Role
-from ledger.db import DirectReads
+from ledger.db import DirectReads, read_engine
 from ledger.errors import LedgerError
 from ledger.logstore.models import LogEntry
 from ledger.logstore.store import LogError, LogStore
@@ -131,15 +131,6 @@ def _keep_newer(current: CachedState, new: CachedState) -> CachedState:
     if new.fact is None:  # a replayed state: keep the fact held (write_fact checks its seq)
         return CachedState(new.state, current.fact)
     return new
-
-
-def read_engine(engine: Engine) -> Engine:
-    """The engine for single-statement reads, which need no transaction: on PostgreSQL,
-    autocommit saves the BEGIN and the ROLLBACK round trips of each (SQLite keeps its own
-    BEGIN handling)."""
-    if engine.dialect.name == "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return engine
 
 
 class ComplaintReads:
