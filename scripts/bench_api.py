@@ -68,6 +68,7 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 TARGETS = {"append_share": 0.25, "append_p99_ms": 250, "read_share": 0.5}
 APP_PHASES = ("append", "read", "not_modified", "healthz")
 SHARES = {"append_share": "append", "read_share": "read", "not_modified_share": "not_modified"}
+CPU_SHARES = {"append_cpu_share": "append", "read_cpu_share": "read"}
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 DRIVER_TIMEOUT_SLACK = 300.0
@@ -122,7 +123,18 @@ def run_figures(run: dict) -> dict[str, float | None]:
     figures["healthz_per_s"] = run["healthz"]["per_s"]
     for name, phase in SHARES.items():
         figures[name] = share(run[phase]["per_s"], base)
+    for name, phase in CPU_SHARES.items():
+        figures[name] = cpu_share(run[phase], run["baseline"])
     return figures
+
+
+def cpu_share(phase: dict, baseline: dict) -> float | None:
+    """The share of the baseline's req/s a phase would reach if both used the machine's CPUs
+    to the full: the baseline's CPU time per request (every process) over the phase's. What
+    is left between it and the measured share is time the phase spent waiting, not working."""
+    mine = phase.get("cpu", {}).get("machine_ms_per_request")
+    theirs = baseline.get("cpu", {}).get("machine_ms_per_request")
+    return round(theirs / mine, 3) if mine and theirs else None
 
 
 def meets_targets(figures: dict) -> bool:
@@ -233,6 +245,11 @@ async def _measured(session, cfg: dict, make, phase: str = "baseline") -> dict:
     # Server CPU per answered request: the figure to compare on a shared, noisy machine.
     cpu["server_ms_per_request"] = (
         round(1000 * cpu["server_cores"] / result["per_s"], 2) if result["per_s"] else None
+    )
+    # Every process's (server, PostgreSQL, driver): what a request costs the whole machine.
+    cores = cpu["server_cores"] + cpu["postgres_cores"] + cpu["driver_cores"]
+    cpu["machine_ms_per_request"] = (
+        round(1000 * cores / result["per_s"], 3) if result["per_s"] else None
     )
     result["warmup_ok"] = warm["ok"]
     result["warmup_errors"] = warm["errors"]
@@ -831,6 +848,18 @@ def print_shares(configs: list[dict]) -> None:
                 f"  not_modified {_fmt(figures['not_modified_share'])}"
                 f"  (baseline {figures['baseline_per_s']:.0f}/s)"
                 f"  {'meets targets' if met else 'below targets'}"
+            )
+    print("\nCPU-bound shares (the baseline's CPU time per request over the phase's, every "
+          "process counted: the share if both kept the cores busy)")  # fmt: skip
+    for c in configs:
+        h = c["headline"]
+        rows = [(str(r["run"]), run_figures(r)) for r in c["runs"]]
+        if len(rows) > 1:
+            rows.append(("median", h))
+        for run, figures in rows:
+            print(
+                f"{c['server']['label']:<20}{run:>6}  append {_fmt(figures['append_cpu_share'])}"
+                f"  read {_fmt(figures['read_cpu_share'])}"
             )
 
 

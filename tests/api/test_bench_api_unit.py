@@ -47,6 +47,18 @@ def test_shares_are_per_s_over_the_same_runs_baseline() -> None:
     assert figures["baseline_per_s"] == 4000.0
 
 
+def test_cpu_share_is_the_baselines_cpu_per_request_over_the_phases() -> None:
+    run = _run(500.0, 1500.0, 2500.0, 4000.0, 120.0)
+    run["append"]["cpu"] = {"machine_ms_per_request": 4.0}
+    run["read"]["cpu"] = {"machine_ms_per_request": 1.0}
+    run["baseline"]["cpu"] = {"machine_ms_per_request": 0.45}
+    figures = bench.run_figures(run)
+    assert figures["append_cpu_share"] == 0.113  # 0.45 / 4.0, rounded like the shares
+    assert figures["read_cpu_share"] == 0.45
+    # A run without CPU figures (or none measured) has no CPU-bound share.
+    assert bench.run_figures(_run(500.0, 1500.0, 2500.0, 4000.0, 120.0))["read_cpu_share"] is None
+
+
 def test_no_baseline_gives_no_share() -> None:
     assert bench.share(100.0, 0.0) is None
 
