@@ -9,13 +9,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from ledger.db import is_sqlite
 from ledger.errors import LedgerError
@@ -239,6 +241,32 @@ _INSERT_CHECKPOINT = insert(LogCheckpoint.__table__)
 _ADVANCE_LIMIT = 1024
 
 
+@contextmanager
+def _pipelined(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, the inserts inside are sent together and answered together (psycopg's
+    pipeline mode): one round trip under the log's write lock instead of one per table.
+    Nothing inside may need a statement's answer (a row count, a returned row) before the
+    block ends; a failing statement raises when it ends, and the transaction rolls back."""
+    if is_sqlite(conn.engine):
+        yield
+        return
+    raw = conn.connection.driver_connection
+    dialect = conn.dialect
+    try:
+        with raw.pipeline():  # type: ignore[union-attr]
+            yield
+    except dialect.loaded_dbapi.Error as exc:
+        # Raised by the pipeline's sync, outside any SQLAlchemy call: wrapped as SQLAlchemy
+        # would (IntegrityError, OperationalError, ...), and a lost connection leaves the pool.
+        lost = dialect.is_disconnect(exc, raw, None)
+        if lost:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            None, None, exc, dialect.loaded_dbapi.Error,
+            connection_invalidated=lost, dialect=dialect,
+        ) from exc  # fmt: skip
+
+
 def _lock_key(origin: str) -> int:
     return struct.unpack(">q", hashlib.sha256(origin.encode()).digest()[:8])[0]
 
@@ -424,12 +452,13 @@ class LogStore:
                 return results
             root = merkle.root_from_frontier(frontier)
             guards.apply()
-            _write_deferred(conn, deferred)
-            conn.execute(_INSERT_ENTRIES, entry_rows)
-            if tile_rows:
-                conn.execute(_INSERT_TILES, tile_rows)
             now = datetime.now(UTC)
-            cp = self._insert_checkpoint(conn, size, root, frontier, now)
+            with _pipelined(conn):
+                _write_deferred(conn, deferred)
+                conn.execute(_INSERT_ENTRIES, entry_rows)
+                if tile_rows:
+                    conn.execute(_INSERT_TILES, tile_rows)
+                cp = self._insert_checkpoint(conn, size, root, frontier, now)
         self._state = _TreeState(size, root, frontier, partials)
         self._known_size = max(self._known_size, size)
         for pos, index, lh in accepted:

@@ -179,3 +179,35 @@ def test_pending_entry_checks_and_writes_share_the_transaction(store: LogStore) 
     assert store.size() == 2
     with store.engine.connect() as conn:
         assert conn.execute(side.select()).all() == [(0,), (1,)]
+
+
+def test_a_batch_whose_queued_rows_fail_in_the_database_leaves_nothing(store: LogStore) -> None:
+    """The batch's queued rows, entries and checkpoint go to the database together at its end
+    (on PostgreSQL, in one pipeline): one refused row fails the whole batch, nothing of it
+    is stored, and the next batch appends as if it had never been tried."""
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    from ledger.logstore.store import PendingEntry, defer_insert
+
+    meta = MetaData()
+    side = Table("queued_side_rows", meta, Column("idx", Integer, primary_key=True))
+    meta.create_all(store.engine)
+
+    def queue(conn, index, _leaf):
+        defer_insert(conn, side, {"idx": index})
+
+    def queue_taken(conn, _index, _leaf):
+        defer_insert(conn, side, {"idx": 0})  # the first batch's row: a duplicate key
+
+    assert [r.index for r in store.append_batch([PendingEntry(b"a", write=queue)])] == [0]
+    before = store.latest_checkpoint()
+    with pytest.raises(DBAPIError):
+        store.append_batch([PendingEntry(b"b", write=queue), PendingEntry(b"c", write=queue_taken)])
+    assert store.size() == 1
+    assert store.latest_checkpoint() == before
+    with store.engine.connect() as conn:
+        assert conn.execute(side.select()).all() == [(0,)]
+    assert [r.index for r in store.append_batch([PendingEntry(b"d", write=queue)])] == [1]
+    assert store.entries(0, 2) == [b"a", b"d"]
+    with store.engine.connect() as conn:
+        assert [r[0] for r in conn.execute(side.select().order_by(side.c.idx))] == [0, 1]
