@@ -9,6 +9,7 @@ import select
 import stat
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 # Seconds to connect to PostgreSQL when the caller gives none: the default of
 # LEDGER_DB_CONNECT_TIMEOUT (Settings.db_connect_timeout).
 CONNECT_TIMEOUT = 5
+# Each engine's connect timeout as make_engine was given it (an engine does not tell its
+# connect arguments): connections opened beside the engine's pool use the same.
+_CONNECT_TIMEOUTS: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 class Base(DeclarativeBase):
@@ -64,6 +68,7 @@ def make_engine(url: str, *, connect_timeout: int = CONNECT_TIMEOUT, **kwargs) -
     connect_args.setdefault("connect_timeout", connect_timeout)
     kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
+    _CONNECT_TIMEOUTS[engine] = int(connect_args["connect_timeout"])
     if not kwargs.get("pool_pre_ping"):
         _replace_connections_closed_by_server(engine)
     return engine
@@ -228,7 +233,8 @@ class DirectReads:
     SQLAlchemy checkout and execute cost three times the statement. Statements are
     SQLAlchemy ones, compiled once. A connection is opened when a read finds none idle, so
     there are at most as many as reads run at once (a worker's threads); ``size`` idle ones
-    are kept. Elsewhere (SQLite), and whenever a direct connection
+    are kept, and they connect with the engine's timeout (``make_engine``'s
+    ``connect_timeout``). Elsewhere (SQLite), and whenever a direct connection
     fails (it is dropped, e.g. after a server restart), the engine runs the statement.
     """
 
@@ -282,7 +288,7 @@ class DirectReads:
             return psycopg.connect(
                 url.render_as_string(hide_password=False),
                 autocommit=True,
-                connect_timeout=CONNECT_TIMEOUT,
+                connect_timeout=_CONNECT_TIMEOUTS.get(self.engine, CONNECT_TIMEOUT),
             )
         except Exception:
             self._down_until = time.monotonic() + 5.0

@@ -3,8 +3,11 @@ connection the server killed is dropped without failing the read (on SQLite, the
 
 from __future__ import annotations
 
+import socket
+import time
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import bindparam, select, text
 
 from ledger.casework.worklist import WorkItemRow
@@ -44,3 +47,26 @@ def test_reads_answer_like_the_engine_and_survive_a_killed_connection(
     finally:
         direct.close()
         engine.dispose()
+
+
+def test_a_direct_connection_gives_up_after_the_engines_connect_timeout(is_postgres) -> None:
+    """A server that takes the connection and never answers (a hung host): the direct read's
+    own connection gives up after LEDGER_DB_CONNECT_TIMEOUT as the engine's do, not after a
+    fixed 5 s (libpq waits at least 2 s)."""
+    if not is_postgres:
+        pytest.skip("PostgreSQL only: SQLite has no connections to open")
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel completes the handshake; nothing ever answers
+    port = silent.getsockname()[1]
+    engine = make_engine(f"postgresql://postgres@127.0.0.1:{port}/test", connect_timeout=2)
+    direct = DirectReads(engine)
+    try:
+        started = time.monotonic()
+        assert direct._take() is None  # no connection: the read falls back to the engine
+        waited = time.monotonic() - started
+        assert 1.5 <= waited < 4.5, waited
+    finally:
+        direct.close()
+        engine.dispose()
+        silent.close()
