@@ -832,35 +832,38 @@ def print_table(configs: list[dict]) -> None:
 
 
 def print_shares(configs: list[dict]) -> None:
-    """Each run's phases as shares of its baseline, the medians, and the targets."""
+    """Each run's phases as shares of its baseline, the medians, and the targets; then the
+    CPU-bound shares of the same rows."""
+    rows = [(c["server"]["label"], run, figures) for c in configs for run, figures in _rows(c)]
     print("\nshares of the baseline's req/s (targets: append >= "
           f"{TARGETS['append_share']} with p99 <= {TARGETS['append_p99_ms']} ms, "
           f"read >= {TARGETS['read_share']})")  # fmt: skip
-    for c in configs:
-        h = c["headline"]
-        rows = [(str(r["run"]), run_figures(r), meets_targets(run_figures(r))) for r in c["runs"]]
-        if len(rows) > 1:
-            rows.append(("median", h, h["meets_targets"]))
-        for run, figures, met in rows:
-            print(
-                f"{c['server']['label']:<20}{run:>6}  append {_fmt(figures['append_share'])}"
-                f"  read {_fmt(figures['read_share'])}"
-                f"  not_modified {_fmt(figures['not_modified_share'])}"
-                f"  (baseline {figures['baseline_per_s']:.0f}/s)"
-                f"  {'meets targets' if met else 'below targets'}"
-            )
+    for label, run, figures in rows:
+        print(
+            f"{label:<20}{run:>6}  append {_fmt(figures['append_share'])}"
+            f"  read {_fmt(figures['read_share'])}"
+            f"  not_modified {_fmt(figures['not_modified_share'])}"
+            f"  (baseline {figures['baseline_per_s']:.0f}/s)"
+            f"  {'meets targets' if figures['meets_targets'] else 'below targets'}"
+        )
     print("\nCPU-bound shares (the baseline's CPU time per request over the phase's, every "
           "process counted: the share if both kept the cores busy)")  # fmt: skip
-    for c in configs:
-        h = c["headline"]
-        rows = [(str(r["run"]), run_figures(r)) for r in c["runs"]]
-        if len(rows) > 1:
-            rows.append(("median", h))
-        for run, figures in rows:
-            print(
-                f"{c['server']['label']:<20}{run:>6}  append {_fmt(figures['append_cpu_share'])}"
-                f"  read {_fmt(figures['read_cpu_share'])}"
-            )
+    for label, run, figures in rows:
+        print(
+            f"{label:<20}{run:>6}  append {_fmt(figures['append_cpu_share'])}"
+            f"  read {_fmt(figures['read_cpu_share'])}"
+        )
+
+
+def _rows(config: dict) -> list[tuple[str, dict]]:
+    """A configuration's headline figures per run, then their medians (with several runs),
+    each with ``meets_targets``."""
+    rows = [(str(r["run"]), run_figures(r)) for r in config["runs"]]
+    for _, figures in rows:
+        figures["meets_targets"] = meets_targets(figures)
+    if len(rows) > 1:
+        rows.append(("median", config["headline"]))
+    return rows
 
 
 def _fmt(value: float | None) -> str:
