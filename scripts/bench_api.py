@@ -69,6 +69,8 @@ TARGETS = {"append_share": 0.25, "append_p99_ms": 250, "read_share": 0.5}
 APP_PHASES = ("append", "read", "not_modified", "healthz")
 SHARES = {"append_share": "append", "read_share": "read", "not_modified_share": "not_modified"}
 CPU_SHARES = {"append_cpu_share": "append", "read_cpu_share": "read"}
+# The phases whose share has a target, and that target's key in TARGETS.
+BUDGETS = {"append": "append_share", "read": "read_share"}
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 DRIVER_TIMEOUT_SLACK = 300.0
@@ -125,6 +127,12 @@ def run_figures(run: dict) -> dict[str, float | None]:
         figures[name] = share(run[phase]["per_s"], base)
     for name, phase in CPU_SHARES.items():
         figures[name] = cpu_share(run[phase], run["baseline"])
+    figures["baseline_server_ms"] = run["baseline"].get("cpu", {}).get("server_ms_per_request")
+    for phase, target in BUDGETS.items():
+        figures[f"{phase}_server_ms"] = run[phase].get("cpu", {}).get("server_ms_per_request")
+        figures[f"{phase}_server_budget_ms"] = server_budget(
+            run[phase], run["baseline"], TARGETS[target]
+        )
     return figures
 
 
@@ -135,6 +143,20 @@ def cpu_share(phase: dict, baseline: dict) -> float | None:
     mine = phase.get("cpu", {}).get("machine_ms_per_request")
     theirs = baseline.get("cpu", {}).get("machine_ms_per_request")
     return round(theirs / mine, 3) if mine and theirs else None
+
+
+def server_budget(phase: dict, baseline: dict, target: float) -> float | None:
+    """The server's CPU time per request (ms) at which a phase would reach ``target`` share
+    if it kept the cores as busy as the baseline: the machine's time per request that the
+    target allows (the baseline's over the share) less what PostgreSQL and the driver spend
+    on each of the phase's requests. Negative: the target is out of reach whatever the
+    server does. None without CPU figures."""
+    cpu, base = phase.get("cpu", {}), baseline.get("cpu", {})
+    machine, server = cpu.get("machine_ms_per_request"), cpu.get("server_ms_per_request")
+    allowed = base.get("machine_ms_per_request")
+    if not (machine and server is not None and allowed):
+        return None
+    return round(allowed / target - (machine - server), 3)
 
 
 def meets_targets(figures: dict) -> bool:
@@ -852,6 +874,19 @@ def print_shares(configs: list[dict]) -> None:
         print(
             f"{label:<20}{run:>6}  append {_fmt(figures['append_cpu_share'])}"
             f"  read {_fmt(figures['read_cpu_share'])}"
+        )
+    print("\nserver CPU per request against its budget (ms; the budget is what the server may "
+          "spend for the target share, PostgreSQL's and the driver's time per request "
+          "taken off)")  # fmt: skip
+    for label, run, figures in rows:
+        print(
+            f"{label:<20}{run:>6}"
+            + "".join(
+                f"  {phase} {_fmt(figures[f'{phase}_server_ms'])}"
+                f" of {_fmt(figures[f'{phase}_server_budget_ms'])}"
+                for phase in BUDGETS
+            )
+            + f"  (the baseline's server {_fmt(figures['baseline_server_ms'])})"
         )
 
 

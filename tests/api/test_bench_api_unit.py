@@ -113,3 +113,23 @@ def test_configurations(text: str, server: str, label: str) -> None:
 def test_an_unknown_server_kind_is_refused() -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         bench.ServerConfig.parse("uwsgi:2:16")
+
+
+def test_server_budget_is_the_targets_machine_time_less_postgres_and_driver() -> None:
+    run = _run(500.0, 1500.0, 2500.0, 4000.0, 120.0)
+    run["baseline"]["cpu"] = {"machine_ms_per_request": 0.45, "server_ms_per_request": 0.3}
+    # An append costs the machine 4.0 ms, 3.2 of them in the server: PostgreSQL and the
+    # driver take 0.8 ms of the 1.8 ms that 25% of the baseline allows.
+    run["append"]["cpu"] = {"machine_ms_per_request": 4.0, "server_ms_per_request": 3.2}
+    # A read whose PostgreSQL and driver take 1.0 ms: more than the 0.9 ms 50% allows.
+    run["read"]["cpu"] = {"machine_ms_per_request": 1.2, "server_ms_per_request": 0.2}
+    figures = bench.run_figures(run)
+    assert figures["append_server_ms"] == 3.2
+    assert figures["append_server_budget_ms"] == 1.0
+    assert figures["read_server_budget_ms"] == -0.1  # out of reach whatever the server does
+    assert figures["baseline_server_ms"] == 0.3
+    # Without CPU figures there is no budget.
+    assert (
+        bench.run_figures(_run(500.0, 1500.0, 2500.0, 4000.0, 120.0))["append_server_budget_ms"]
+        is None
+    )
