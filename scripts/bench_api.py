@@ -191,6 +191,52 @@ def headline(label: str, runs: list[dict]) -> dict:
     return out
 
 
+# --- the requests (shared with bench_app_cpu.py) ---------------------------------------------
+
+CATEGORIES = ("stuck_transaction", "hacked_account", "interface_fault", "sync_fault")
+
+
+def complaint_body(i: int) -> dict:
+    """The i-th complaint filed."""
+    return {
+        "category": CATEGORIES[i % len(CATEGORIES)],
+        "channel": "web_form",
+        "language": "en",
+        "description": f"Benchmark complaint {i}: my withdrawal is pending.",
+        "contact": {"email": f"customer{i}@example.org"},
+    }
+
+
+def append_call(
+    i: int, complaints: list[tuple[str, str]], agent: dict[str, str]
+) -> tuple[str, dict, dict[str, str]]:
+    """The i-th append (path, JSON body, headers), round-robin over ``complaints`` (reference,
+    secret): evidence and a note by the agent, evidence by the customer."""
+    ref, secret = complaints[i % len(complaints)]
+    kind = i % 3
+    if kind == 0:
+        payload = {"type": "evidence_added", "public": {"kind": "system_log"},
+                   "body": {"description": f"log excerpt {i}"}}  # fmt: skip
+        headers = agent
+    elif kind == 1:
+        payload = {"type": "note_added", "body": {"text": f"investigation note {i}"}}
+        headers = agent
+    else:
+        payload = {"type": "evidence_added", "public": {"kind": "screenshot"},
+                   "body": {"description": f"customer screenshot {i}"}}  # fmt: skip
+        headers = {"Authorization": f"Bearer {secret}"}
+    return f"/v1/complaints/{ref}/events", payload, headers
+
+
+def read_call(
+    i: int, complaints: list[tuple[str, str]], agent: dict[str, str]
+) -> tuple[str, bool, dict[str, str]]:
+    """The i-th status read: which complaint, whether the agent asks, the headers."""
+    ref, secret = complaints[(i * 7919) % len(complaints)]
+    as_agent = bool(i % 2)
+    return ref, as_agent, agent if as_agent else {"Authorization": f"Bearer {secret}"}
+
+
 # --- the driver (a separate process) ------------------------------------------------------
 
 
@@ -292,16 +338,9 @@ async def _drive(cfg: dict) -> dict:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         # 1. File the complaints.
         complaints: list[tuple[str, str]] = []
-        categories = ["stuck_transaction", "hacked_account", "interface_fault", "sync_fault"]
 
         async def file_one(i: int) -> None:
-            body = {
-                "category": categories[i % len(categories)],
-                "channel": "web_form",
-                "language": "en",
-                "description": f"Benchmark complaint {i}: my withdrawal is pending.",
-                "contact": {"email": f"customer{i}@example.org"},
-            }
+            body = complaint_body(i)
             async with session.post(f"{base}/v1/complaints", json=body) as resp:
                 data = await resp.json(content_type=None)
                 if resp.status != 201:
@@ -324,37 +363,17 @@ async def _drive(cfg: dict) -> dict:
             "per_s": round(len(complaints) / elapsed, 1),
         }
         rng.shuffle(complaints)
-        n = len(complaints)
 
         # 2. Append events, spread round-robin over the complaints.
         def append_request(i: int):
-            ref, secret = complaints[i % n]
-            kind = i % 3
-            if kind == 0:
-                payload = {"type": "evidence_added", "public": {"kind": "system_log"},
-                           "body": {"description": f"log excerpt {i}"}}  # fmt: skip
-                headers = agent
-            elif kind == 1:
-                payload = {"type": "note_added", "body": {"text": f"investigation note {i}"}}
-                headers = agent
-            else:
-                payload = {"type": "evidence_added", "public": {"kind": "screenshot"},
-                           "body": {"description": f"customer screenshot {i}"}}  # fmt: skip
-                headers = {"Authorization": f"Bearer {secret}"}
-            kwargs = {"json": payload, "headers": headers}
-            return "POST", f"{base}/v1/complaints/{ref}/events", kwargs, 201
+            path, payload, headers = append_call(i, complaints, agent)
+            return "POST", base + path, {"json": payload, "headers": headers}, 201
 
         def caller(secret: str, as_agent: bool) -> dict[str, str]:
             return agent if as_agent else {"Authorization": f"Bearer {secret}"}
 
-        def reader(i: int) -> tuple[str, bool, dict[str, str]]:
-            """The i-th status read: which complaint, by which kind of caller, its headers."""
-            ref, secret = complaints[(i * 7919) % n]
-            as_agent = bool(i % 2)
-            return ref, as_agent, caller(secret, as_agent)
-
         def read_request(i: int):
-            ref, _, headers = reader(i)
+            ref, _, headers = read_call(i, complaints, agent)
             return "GET", f"{base}/v1/complaints/{ref}", {"headers": headers}, 200
 
         # 4. Conditional reads send back the tag of the status they hold. The tag depends on
@@ -362,7 +381,7 @@ async def _drive(cfg: dict) -> dict:
         tags: dict[tuple[str, bool], str] = {}
 
         def not_modified_request(i: int):
-            ref, as_agent, headers = reader(i)
+            ref, as_agent, headers = read_call(i, complaints, agent)
             kwargs = {"headers": {**headers, "If-None-Match": tags[(ref, as_agent)]}}
             return "GET", f"{base}/v1/complaints/{ref}", kwargs, 304
 
@@ -391,7 +410,7 @@ async def _drive(cfg: dict) -> dict:
     return out
 
 
-def _proc_cpu(pid: int) -> float:
+def proc_cpu(pid: int) -> float:
     """CPU seconds (user + system) of one process, 0 if it is gone."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -416,7 +435,7 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _postgres_pids() -> list[int]:
+def postgres_pids() -> list[int]:
     out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -435,8 +454,8 @@ def _cpu_snapshot(cfg: dict) -> dict:
     server = [cfg["server_pid"], *_children(cfg["server_pid"])]
     return {
         "driver": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
-        "server": {p: _proc_cpu(p) for p in server},
-        "postgres": {p: _proc_cpu(p) for p in _postgres_pids()},
+        "server": {p: proc_cpu(p) for p in server},
+        "postgres": {p: proc_cpu(p) for p in postgres_pids()},
     }
 
 

@@ -4,24 +4,13 @@ and configuration parsing (scripts/bench_api.py; no server is started)."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
-import sys
 
 import pytest
 
-from tests.support.paths import ROOT
+from tests.support.scripts import load_script
 
-
-def _script():
-    spec = importlib.util.spec_from_file_location("bench_api", ROOT / "scripts" / "bench_api.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _script()
+bench = load_script("bench_api")
 
 
 def _phase(per_s: float, p50: float = 10.0, p99: float = 100.0) -> dict:

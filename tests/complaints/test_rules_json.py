@@ -3,7 +3,6 @@ the committed file must be exactly what scripts/build_verify_rules.py writes tod
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -23,6 +22,7 @@ from ledger.complaints.vocab import (
     PaymentMethod,
     Status,
 )
+from tests.support.scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "build_verify_rules.py"
@@ -30,10 +30,7 @@ RULES = ROOT / "api" / "static" / "verify" / "rules.json"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("build_verify_rules", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("build_verify_rules")
 
 
 def test_committed_rules_equal_a_fresh_generation(tmp_path: Path) -> None:
