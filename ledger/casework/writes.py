@@ -88,6 +88,26 @@ class _OnDemand:
             self.conn.close()
 
 
+class _StepFact:
+    """A step's regulator audit fact: prepared before the append, so the log's lock only
+    queues its row and its index is filled in after; or, for a complaint whose facts are
+    older than the table (``prepared`` None), derived and written in the transaction."""
+
+    def __init__(self, prepared: PreparedFact | None) -> None:
+        self.prepared = prepared
+        self.derived: Fact | None = None
+
+    def write(self, conn: Connection, envelope: Envelope, index: int) -> None:
+        if self.prepared is None:
+            self.derived = write_fact(conn, envelope, index)
+        else:
+            self.prepared.write(conn, index)
+
+    def at(self, index: int) -> Fact | None:
+        """The fact of the step appended at ``index`` (after the append)."""
+        return self.prepared.at(index) if self.prepared is not None else self.derived
+
+
 def _conflict() -> ChainConflict:
     return ChainConflict("the complaint changed while this step was prepared")
 
@@ -234,8 +254,7 @@ class ComplaintWrites:
         reference = state.reference
         assert reference is not None
         capability_hash = hash_secret(secret)
-        fact: list[Fact | None] = [None]
-        work, prepared_fact = self._prepare(reference, built, state, None)
+        work, fact = self._prepare(reference, built, state, None)
 
         def check(conn: Connection) -> None:
             run_check(hooks, conn)
@@ -263,14 +282,12 @@ class ComplaintWrites:
                     updated_at=at,
                 )
             )
-            fact[0] = self._write_event(conn, reference, built, index, work, prepared_fact)
+            self._write_event(conn, reference, built, index, work, fact)
             self._notify(conn, reference, built, index)
             run_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write))
-        if prepared_fact is not None:
-            fact[0] = prepared_fact.at(receipt.index)
-        self.reads.remember(state, fact[0])
+        self.reads.remember(state, fact.at(receipt.index))
         self.reads.capabilities.put(reference, capability_hash)
         return Recorded(built.envelope, state, receipt), secret
 
@@ -360,10 +377,9 @@ class ComplaintWrites:
         """Append the step; returns its receipt and its audit fact."""
         cached = self.reads.states.get(reference)
         prev_fact = cached.fact if cached is not None else None
-        fact: list[Fact | None] = [None]
         # The worklist row, status view and audit fact are made here, outside the log's
         # write lock; the transaction only queues them with the batch's other rows.
-        work, prepared_fact = self._prepare(reference, built, new_state, prev_fact)
+        work, fact = self._prepare(reference, built, new_state, prev_fact)
         # The chain-head check: the head moves only if it is still where the step began
         # (checked and moved for the whole batch at once, after ``check``).
         guard = RowGuard(
@@ -388,7 +404,7 @@ class ComplaintWrites:
             check_uploaded(conn, reference, listed_attachments(built.body))
 
         def write(conn: Connection, index: int, leaf_hash: bytes) -> None:
-            fact[0] = self._write_event(conn, reference, built, index, work, prepared_fact)
+            self._write_event(conn, reference, built, index, work, fact)
             self._notify(conn, reference, built, index)
             if built.envelope.type == EventType.ERASED:
                 target = built.envelope.public["erases"]
@@ -401,9 +417,7 @@ class ComplaintWrites:
             run_write(hooks, conn, index, leaf_hash)
 
         receipt = self.sequencer.append(PendingEntry(built.leaf, check, write, guard))
-        if prepared_fact is not None:
-            fact[0] = prepared_fact.at(receipt.index)
-        return receipt, fact[0]
+        return receipt, fact.at(receipt.index)
 
     def _prepare(
         self,
@@ -411,12 +425,12 @@ class ComplaintWrites:
         built: BuiltEvent,
         state: ComplaintState,
         prev_fact: Fact | None,
-    ) -> tuple[PreparedWork, PreparedFact | None]:
+    ) -> tuple[PreparedWork, _StepFact]:
         """What a step writes besides its leaf, made before its append (reads, outside the
         log's write transaction, only what this process does not hold: committed rows)."""
         with _OnDemand(self.reads.reader) as conn:
             work = self.work_items.prepare(conn, reference, built.envelope, built.body, state)
-            fact = prepare_fact(conn, built.envelope, prev_fact)
+            fact = _StepFact(prepare_fact(conn, built.envelope, prev_fact))
         return work, fact
 
     def _write_event(
@@ -426,10 +440,9 @@ class ComplaintWrites:
         built: BuiltEvent,
         index: int,
         work: PreparedWork,
-        fact: PreparedFact | None,
-    ) -> Fact | None:
-        """Queue the event's index, body, worklist and audit-fact rows; returns the fact when
-        it was derived here (``fact`` None: facts older than the table)."""
+        fact: _StepFact,
+    ) -> None:
+        """Queue the event's index, body, worklist and audit-fact rows."""
         env = built.envelope
         # No check of an append batch reads these two tables: one INSERT each per batch.
         defer_insert(
@@ -444,11 +457,7 @@ class ComplaintWrites:
             {"leaf_hash": env.leaf_hash_hex, "salt": built.salt, "body_jcs": built.body_jcs},
         )
         self.work_items.queue(conn, work)
-        # Regulator audit facts, same transaction as the leaf.
-        if fact is None:  # facts older than the table: derived and written here
-            return write_fact(conn, env, index)
-        fact.write(conn, index)
-        return None  # the caller has it: ``fact.at(index)``
+        fact.write(conn, env, index)  # regulator audit facts, same transaction as the leaf
 
     def _notify(self, conn: Connection, reference: str, built: BuiltEvent, index: int) -> None:
         for listener in self.listeners:
