@@ -15,13 +15,20 @@ ETag the caller holds: 304), ``append`` (complaint events). Each route is measur
 ``--threads`` count: 1 is one request at a time (an append is then a log batch of its own);
 more run as many request threads, as a worker's do (appends then share batches).
 
-It tells what a route costs the app and where a budget stands: bench_api's "server CPU
-budget" is what a whole server may spend per request for a target share; a server's own
-overhead per request is its baseline's server time less this script's ``hello``.
+It also bounds bench_api's shares from above (``ceilings``, from each run of ``--api``,
+bench/api.json by default). Over HTTP, every request costs the machine what the hello world
+costs it (``H``: server, driver, kernel) less the hello world's own app time measured here
+(``h``), plus its own app and PostgreSQL time measured here (``A``, the least over the
+thread counts); so a phase's share of the hello world is at most about ``H / (A + H - h)``,
+and only if serving it cost the server and the driver no more than a hello world (an
+append's JSON body and inclusion proof cost more). ``H`` comes from another run than
+``A``: on a noisy machine the ceiling is an estimate, within that noise.
+A target share above that ceiling is out of reach until the app's own time per request is
+at most ``H / target - H + h`` (``budget_ms``).
 
 Usage: python scripts/bench_app_cpu.py [--pg URL] [--calls 3000] [--rounds 5]
                                        [--threads 1 --threads 16] [--complaints 500]
-                                       [--out bench/app_cpu.json]
+                                       [--api bench/api.json] [--out bench/app_cpu.json]
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from bench_api import (
     DEFAULT_PG,
     HELLO_APP,
     ORIGIN,
+    TARGETS,
     Database,
     append_call,
     complaint_body,
@@ -55,6 +63,8 @@ from werkzeug.test import EnvironBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTES = ("hello", "healthz", "read", "not_modified", "append")
+# bench_api's phases with a target share: (route here, key of the target in TARGETS).
+TARGETED = {"append": "append_share", "read": "read_share"}
 WARMUP_CALLS = 200
 
 # A prepared request: the WSGI environ without its body stream, and the body.
@@ -226,6 +236,63 @@ def measure_all(args: argparse.Namespace) -> dict:
     return results
 
 
+def _route_ms(results: dict, route: str) -> float | None:
+    """App and PostgreSQL CPU ms per call of ``route``, the least over the thread counts
+    measured (None: not measured). The least, so that a ceiling is generous: one thread
+    has no contention, many share the appends' batches."""
+    costs = [f["app_ms"] + f["postgres_ms"] for f in results.get(route, ())]
+    return min(costs) if costs else None
+
+
+def ceiling(hello_machine_ms: float, hello_app_ms: float, app_ms: float) -> float:
+    """The most a phase's share of the hello world can be: ``H / (A + H - h)``."""
+    return round(hello_machine_ms / (app_ms + hello_machine_ms - hello_app_ms), 3)
+
+
+def budget(hello_machine_ms: float, hello_app_ms: float, target: float) -> float:
+    """The app's own CPU ms per request (PostgreSQL's included) that ``target`` allows."""
+    return round(hello_machine_ms / target - hello_machine_ms + hello_app_ms, 3)
+
+
+def ceilings(results: dict, config: dict) -> dict:
+    """Each run of one bench_api configuration: its targeted phases' measured shares, their
+    ceilings and the app's budget per request, from this measure's figures."""
+    hello = _route_ms(results, "hello")
+    runs = []
+    for run in config["runs"]:
+        machine = run["baseline"].get("cpu", {}).get("machine_ms_per_request")
+        row: dict = {"run": run["run"], "hello_machine_ms": machine}
+        for route, target in TARGETED.items():
+            app = _route_ms(results, route)
+            known = machine and hello is not None and app is not None
+            row[route] = {
+                "share": run["shares"][target],
+                "ceiling": ceiling(machine, hello, app) if known else None,
+                "target": TARGETS[target],
+                "app_ms": None if app is None else round(app, 3),
+                "budget_ms": budget(machine, hello, TARGETS[target]) if known else None,
+            }
+        runs.append(row)
+    return {"server": config["server"]["label"], "runs": runs}
+
+
+def print_ceilings(report: dict) -> None:
+    print(
+        f"\nceilings of {report['api']}'s shares (from the app's least CPU per request over "
+        "the thread counts): measured share <= ceiling (target; the app's ms per request of "
+        "its budget)"
+    )
+    for config in report["configs"]:
+        for row in config["runs"]:
+            cells = "".join(
+                f"  {route} {row[route]['share']} <= {row[route]['ceiling']}"
+                f" (target {row[route]['target']}; {row[route]['app_ms']} ms of"
+                f" {row[route]['budget_ms']})"
+                for route in TARGETED
+            )
+            print(f"{config['server']:<20}{row['run']:>4}{cells}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default=os.environ.get("LEDGER_BENCH_PG", DEFAULT_PG))
@@ -239,6 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         help="request threads (repeatable; default 1 and 16)",
     )
     parser.add_argument("--route", dest="routes", action="append", choices=ROUTES)
+    parser.add_argument(
+        "--api",
+        type=Path,
+        default=ROOT / "bench" / "api.json",
+        help="bench_api's report whose runs' shares are bounded (skipped if absent)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "app_cpu.json")
     args = parser.parse_args(argv)
     args.threads = args.threads or [1, 16]
@@ -264,6 +337,13 @@ def main(argv: list[str] | None = None) -> int:
         },
         "routes": results,
     }
+    if args.api.exists():
+        api = json.loads(args.api.read_text())
+        report["ceilings"] = {
+            "api": str(args.api),
+            "configs": [ceilings(results, config) for config in api["configs"]],
+        }
+        print_ceilings(report["ceilings"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -56,3 +56,41 @@ def test_an_unexpected_status_stops_the_measure(threads: int) -> None:
 def test_the_hello_app_is_bench_apis_baseline() -> None:
     status, _, body = cpu.call(cpu.hello_app(), cpu.request("GET", "/"))
     assert (status, body.strip()) == (200, b'{"status":"ok"}')
+
+
+def test_a_shares_ceiling_and_the_apps_budget() -> None:
+    # The hello world costs the machine 0.45 ms over HTTP, 0.05 of them its app: a request
+    # whose app takes 1.2 ms costs at least 1.2 + 0.4, a share of at most 0.45 / 1.6.
+    assert cpu.ceiling(0.45, 0.05, 1.2) == 0.281
+    # A quarter of the hello world allows 1.8 ms a request: 1.4 of them beyond the server's.
+    assert cpu.budget(0.45, 0.05, 0.25) == 1.4
+    # At its budget, a phase's ceiling is the target.
+    assert cpu.ceiling(0.45, 0.05, cpu.budget(0.45, 0.05, 0.5)) == 0.5
+
+
+def test_ceilings_of_each_run_use_that_runs_hello_world_and_the_apps_least_cost() -> None:
+    # Per route, the cheaper of the thread counts counts: a ceiling is generous.
+    results = {
+        route: [
+            {"threads": 1, "app_ms": app * 1.5, "postgres_ms": pg},
+            {"threads": 16, "app_ms": app, "postgres_ms": pg},
+        ]
+        for route, app, pg in (("hello", 0.05, 0.0), ("append", 3.0, 0.4), ("read", 0.6, 0.1))
+    }
+    config = {
+        "server": {"label": "gthread 2w x 16t"},
+        "runs": [
+            {"run": 1, "baseline": {"cpu": {"machine_ms_per_request": 0.45}},
+             "shares": {"append_share": 0.07, "read_share": 0.35}},
+            {"run": 2, "baseline": {}, "shares": {"append_share": 0.08, "read_share": 0.4}},
+        ],
+    }  # fmt: skip
+    first, second = cpu.ceilings(results, config)["runs"]
+    assert first["append"] == {
+        "share": 0.07, "ceiling": 0.118, "target": 0.25, "app_ms": 3.4, "budget_ms": 1.4
+    }  # fmt: skip
+    assert first["read"]["ceiling"] == 0.409 and first["read"]["budget_ms"] == 0.5
+    # A run without CPU figures has no ceiling; nor has a route not measured.
+    assert second["append"]["ceiling"] is None
+    del results["read"]
+    assert cpu.ceilings(results, config)["runs"][0]["read"]["ceiling"] is None
