@@ -1,8 +1,8 @@
 """The app's own CPU time per request, without a server or a load driver, on PostgreSQL.
 
 ``bench_api.py`` measures the whole stack over HTTP: there the server's and the driver's
-time are part of every request, and a run's figures move by a third from run to run on a
-shared machine, so a change of a few percent in a route does not show. Here each request is
+time are part of every request, and a run's figures move by a quarter and more from run to
+run on a shared machine, so a small change to a route does not show. Here each request is
 a direct WSGI call of the app (the one ``wsgi.py`` serves, its request log lines written to
 /dev/null by the same writer thread), and what is counted is CPU time: this process's
 (request threads, the sequencer's writer, the log writer) and PostgreSQL's, per call, the
