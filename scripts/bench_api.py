@@ -70,7 +70,7 @@ APP_PHASES = ("append", "read", "not_modified", "healthz")
 SHARES = {"append_share": "append", "read_share": "read", "not_modified_share": "not_modified"}
 CPU_SHARES = {"append_cpu_share": "append", "read_cpu_share": "read"}
 # The phases whose share has a target, and that target's key in TARGETS.
-BUDGETS = {"append": "append_share", "read": "read_share"}
+TARGETED_PHASES = {"append": "append_share", "read": "read_share"}
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 DRIVER_TIMEOUT_SLACK = 300.0
@@ -128,7 +128,7 @@ def run_figures(run: dict) -> dict[str, float | None]:
     for name, phase in CPU_SHARES.items():
         figures[name] = cpu_share(run[phase], run["baseline"])
     figures["baseline_server_ms"] = run["baseline"].get("cpu", {}).get("server_ms_per_request")
-    for phase, target in BUDGETS.items():
+    for phase, target in TARGETED_PHASES.items():
         figures[f"{phase}_server_ms"] = run[phase].get("cpu", {}).get("server_ms_per_request")
         figures[f"{phase}_server_budget_ms"] = server_budget(
             run[phase], run["baseline"], TARGETS[target]
@@ -228,13 +228,18 @@ def append_call(
     return f"/v1/complaints/{ref}/events", payload, headers
 
 
+def caller_headers(secret: str, as_agent: bool, agent: dict[str, str]) -> dict[str, str]:
+    """A status reader's headers: the agent's, or the customer's with the complaint's secret."""
+    return agent if as_agent else {"Authorization": f"Bearer {secret}"}
+
+
 def read_call(
     i: int, complaints: list[tuple[str, str]], agent: dict[str, str]
 ) -> tuple[str, bool, dict[str, str]]:
     """The i-th status read: which complaint, whether the agent asks, the headers."""
     ref, secret = complaints[(i * 7919) % len(complaints)]
     as_agent = bool(i % 2)
-    return ref, as_agent, agent if as_agent else {"Authorization": f"Bearer {secret}"}
+    return ref, as_agent, caller_headers(secret, as_agent, agent)
 
 
 # --- the driver (a separate process) ------------------------------------------------------
@@ -369,9 +374,6 @@ async def _drive(cfg: dict) -> dict:
             path, payload, headers = append_call(i, complaints, agent)
             return "POST", base + path, {"json": payload, "headers": headers}, 201
 
-        def caller(secret: str, as_agent: bool) -> dict[str, str]:
-            return agent if as_agent else {"Authorization": f"Bearer {secret}"}
-
         def read_request(i: int):
             ref, _, headers = read_call(i, complaints, agent)
             return "GET", f"{base}/v1/complaints/{ref}", {"headers": headers}, 200
@@ -387,7 +389,8 @@ async def _drive(cfg: dict) -> dict:
 
         async def learn_tag(ref: str, secret: str, as_agent: bool) -> None:
             async with sem:
-                url, headers = f"{base}/v1/complaints/{ref}", caller(secret, as_agent)
+                url = f"{base}/v1/complaints/{ref}"
+                headers = caller_headers(secret, as_agent, agent)
                 async with session.get(url, headers=headers) as resp:
                     await resp.read()
                     etag = resp.headers.get("ETag")
@@ -903,7 +906,7 @@ def print_shares(configs: list[dict]) -> None:
             + "".join(
                 f"  {phase} {_fmt(figures[f'{phase}_server_ms'])}"
                 f" of {_fmt(figures[f'{phase}_server_budget_ms'])}"
-                for phase in BUDGETS
+                for phase in TARGETED_PHASES
             )
             + f"  (the baseline's server {_fmt(figures['baseline_server_ms'])})"
         )

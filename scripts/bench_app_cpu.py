@@ -50,6 +50,7 @@ from bench_api import (
     DEFAULT_PG,
     HELLO_APP,
     ORIGIN,
+    TARGETED_PHASES,
     TARGETS,
     Database,
     append_call,
@@ -63,8 +64,6 @@ from werkzeug.test import EnvironBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTES = ("hello", "healthz", "read", "not_modified", "append")
-# bench_api's phases with a target share: (route here, key of the target in TARGETS).
-TARGETED = {"append": "append_share", "read": "read_share"}
 WARMUP_CALLS = 200
 
 # A prepared request: the WSGI environ without its body stream, and the body.
@@ -173,7 +172,8 @@ def measure_all(args: argparse.Namespace) -> dict:
     from ledger.config import Settings
     from ledger.logging_setup import configure_logging
 
-    devnull = open(os.devnull, "w")  # noqa: SIM115 (open for the whole run)
+    # Left open: the log's writer thread may write to it until the process exits.
+    devnull = open(os.devnull, "w")  # noqa: SIM115
     configure_logging("INFO", "json", stream=devnull, buffered=True)
     results: dict = {}
     with Database(args.pg) as db, tempfile.TemporaryDirectory(prefix="bench-cpu-") as tmp:
@@ -232,7 +232,6 @@ def measure_all(args: argparse.Namespace) -> dict:
                     )
         finally:
             app.extensions["ledger"].close()
-    devnull.close()
     return results
 
 
@@ -262,7 +261,7 @@ def ceilings(results: dict, config: dict) -> dict:
     for run in config["runs"]:
         machine = run["baseline"].get("cpu", {}).get("machine_ms_per_request")
         row: dict = {"run": run["run"], "hello_machine_ms": machine}
-        for route, target in TARGETED.items():
+        for route, target in TARGETED_PHASES.items():
             app = _route_ms(results, route)
             known = machine and hello is not None and app is not None
             row[route] = {
@@ -288,7 +287,7 @@ def print_ceilings(report: dict) -> None:
                 f"  {route} {row[route]['share']} <= {row[route]['ceiling']}"
                 f" (target {row[route]['target']}; {row[route]['app_ms']} ms of"
                 f" {row[route]['budget_ms']})"
-                for route in TARGETED
+                for route in TARGETED_PHASES
             )
             print(f"{config['server']:<20}{row['run']:>4}{cells}")
 
